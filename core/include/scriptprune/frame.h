@@ -1,0 +1,56 @@
+/* A frame of visual tokens: N rows of D float32 values on an h x w grid (token i at row i / w,
+ * column i % w), optional N x E joint-space embeddings used for query relevance, and a timestamp.
+ * sp_frame is a borrowed view: it owns nothing and the caller keeps the arrays alive while used. */
+#ifndef SCRIPTPRUNE_FRAME_H
+#define SCRIPTPRUNE_FRAME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "scriptprune/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* pts value meaning "no timestamp". Timestamps are nanoseconds, like GStreamer clock times. */
+#define SP_PTS_NONE INT64_MIN
+
+typedef struct sp_frame {
+    const float *tokens; /* n x d, row-major, borrowed */
+    size_t n;            /* number of tokens, >= 1 */
+    size_t d;            /* token dimension, >= 1 */
+    const float *embed;  /* n x e joint-space embeddings, or NULL to use the tokens */
+    size_t e;            /* embedding dimension (ignored when embed is NULL) */
+    uint32_t grid_h;     /* grid rows; grid_h * grid_w == n */
+    uint32_t grid_w;     /* grid columns */
+    int64_t pts;         /* presentation time in ns, or SP_PTS_NONE */
+} sp_frame;
+
+/* A query: m rows of e floats in the joint space (m == 0: no query). Borrowed view. */
+typedef struct sp_query {
+    const float *rows;
+    size_t m;
+    size_t e;
+} sp_query;
+
+/* Fills f as a view of tokens with a grid guessed from n: square when n is a perfect square, else
+ * one row of n. No embeddings, no pts. */
+void sp_frame_view(sp_frame *f, const float *tokens, size_t n, size_t d);
+
+/* Checks shapes (n, d >= 1, h*w == n, e >= 1 with embeddings), byte sizes that would overflow
+ * size_t, and finiteness of every value (NaN/Inf name the row and column). Zero rows are valid:
+ * they have similarity 0 to everything. Thread-safe; reads the arrays. */
+sp_status sp_frame_validate(const sp_frame *f, sp_error *err);
+
+/* Checks a query against the embedding dimension it will be compared with (the frame's e, or d
+ * when the frame has no embeddings): finite values, matching width. m == 0 is valid. */
+sp_status sp_query_validate(const sp_query *q, size_t expect_e, sp_error *err);
+
+/* The embedding matrix and width relevance uses for f: its embeddings, or the tokens themselves. */
+const float *sp_frame_relevance_rows(const sp_frame *f, size_t *width);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,71 @@
+/* A strict JSON (RFC 8259) reader for headers and configs that core reads (safetensors headers,
+ * config.json, tokenizer files), and an escaper for writers. The reader rejects trailing commas,
+ * comments, invalid UTF-8, lone surrogates, duplicate object keys, nesting deeper than
+ * SP_JSON_MAX_DEPTH and trailing garbage; errors give the byte offset, line and column.
+ * A parsed document is immutable: concurrent reads are safe. */
+#ifndef SCRIPTPRUNE_JSON_H
+#define SCRIPTPRUNE_JSON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "scriptprune/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum { SP_JSON_MAX_DEPTH = 64 };
+
+typedef enum sp_json_type {
+    SP_JSON_NULL,
+    SP_JSON_BOOL,
+    SP_JSON_NUMBER,
+    SP_JSON_STRING,
+    SP_JSON_ARRAY,
+    SP_JSON_OBJECT
+} sp_json_type;
+
+typedef struct sp_json sp_json; /* a node; owned by its document */
+typedef struct sp_json_doc sp_json_doc;
+
+/* Parses text[0..len). `name` (a file name or "safetensors header") prefixes error messages. */
+sp_status sp_json_parse(const char *text, size_t len, const char *name, sp_json_doc **out,
+                        sp_error *err);
+void sp_json_free(sp_json_doc *doc);
+const sp_json *sp_json_root(const sp_json_doc *doc);
+
+sp_json_type sp_json_type_of(const sp_json *v);
+const char *sp_json_type_name(sp_json_type t);
+bool sp_json_bool(const sp_json *v);
+double sp_json_number(const sp_json *v);
+/* Exact integer value of a number written without fraction or exponent that fits int64; returns
+ * false otherwise (so 1e3, 1.5 and 2^70 are not integers here). */
+bool sp_json_int64(const sp_json *v, int64_t *out);
+/* Decoded UTF-8 string (NUL-terminated; may contain embedded NULs, see len). */
+const char *sp_json_string(const sp_json *v, size_t *len);
+/* Arrays and objects: number of elements / members. */
+size_t sp_json_length(const sp_json *v);
+const sp_json *sp_json_at(const sp_json *v, size_t i);           /* array element */
+const char *sp_json_key_at(const sp_json *v, size_t i);          /* object member key, in order */
+const sp_json *sp_json_value_at(const sp_json *v, size_t i);     /* object member value */
+const sp_json *sp_json_get(const sp_json *obj, const char *key); /* NULL when absent */
+
+/* Appends the JSON string literal for s[0..len) (quotes included) to a growable buffer. */
+typedef struct sp_strbuf {
+    char *data; /* NUL-terminated; owned */
+    size_t len;
+    size_t cap;
+} sp_strbuf;
+
+void sp_strbuf_init(sp_strbuf *b);
+void sp_strbuf_free(sp_strbuf *b);
+sp_status sp_strbuf_append(sp_strbuf *b, const char *s, size_t len);
+sp_status sp_strbuf_printf(sp_strbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+sp_status sp_json_append_string(sp_strbuf *b, const char *s, size_t len);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,63 @@
+#include "alloc.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+
+#ifdef SP_FAULT_INJECTION
+/* Thread-local and compiled only into the test library: the normal build has no mutable globals. */
+static _Thread_local long fault_countdown = -1;
+static _Thread_local long fault_count = 0;
+
+void sp_fault_fail_after(long n) {
+    fault_countdown = n;
+    fault_count = 0;
+}
+
+long sp_fault_injected(void) {
+    return fault_count;
+}
+
+static int fault_now(void) {
+    if (fault_countdown < 0)
+        return 0;
+    if (fault_countdown == 0) {
+        fault_count++;
+        return 1;
+    }
+    fault_countdown--;
+    return 0;
+}
+#else
+static inline int fault_now(void) {
+    return 0;
+}
+#endif
+
+void *sp_malloc(size_t size) {
+    if (fault_now())
+        return NULL;
+    return malloc(size ? size : 1);
+}
+
+void *sp_calloc(size_t count, size_t size) {
+    if (fault_now())
+        return NULL;
+    return calloc(count ? count : 1, size ? size : 1);
+}
+
+void *sp_realloc(void *ptr, size_t size) {
+    if (fault_now())
+        return NULL;
+    return realloc(ptr, size ? size : 1);
+}
+
+void sp_free(void *ptr) {
+    free(ptr);
+}
+
+void *sp_alloc_array(size_t count, size_t elem) {
+    size_t bytes;
+    if (!sp_mul_size(count, elem, &bytes))
+        return NULL;
+    return sp_malloc(bytes);
+}

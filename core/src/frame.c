@@ -1,0 +1,93 @@
+#include "scriptprune/frame.h"
+
+#include <math.h>
+
+#include "alloc.h"
+
+void sp_frame_view(sp_frame *f, const float *tokens, size_t n, size_t d) {
+    f->tokens = tokens;
+    f->n = n;
+    f->d = d;
+    f->embed = NULL;
+    f->e = 0;
+    size_t side = (size_t)llround(sqrt((double)n));
+    if (side * side == n && side <= UINT32_MAX) {
+        f->grid_h = (uint32_t)side;
+        f->grid_w = (uint32_t)side;
+    } else {
+        f->grid_h = 1;
+        f->grid_w = n <= UINT32_MAX ? (uint32_t)n : 0;
+    }
+    f->pts = SP_PTS_NONE;
+}
+
+/* Reports the first non-finite value of an n x d matrix, naming the row and column. */
+static sp_status check_finite(const float *x, size_t n, size_t d, const char *what, sp_error *err) {
+    for (size_t i = 0; i < n; i++) {
+        const float *row = x + i * d;
+        for (size_t j = 0; j < d; j++) {
+            if (!isfinite(row[j]))
+                return sp_error_set(err, SP_ERR_INVALID, "%s row %zu column %zu is %s", what, i, j,
+                                    isnan(row[j]) ? "NaN" : "infinite");
+        }
+    }
+    return SP_OK;
+}
+
+sp_status sp_frame_validate(const sp_frame *f, sp_error *err) {
+    if (!f)
+        return sp_error_set(err, SP_ERR_INVALID, "frame is NULL");
+    if (f->n == 0)
+        return sp_error_set(err, SP_ERR_INVALID, "frame has no tokens (N = 0)");
+    if (f->d == 0)
+        return sp_error_set(err, SP_ERR_INVALID, "tokens have dimension 0 (D = 0)");
+    size_t bytes;
+    if (!sp_mul3_size(f->n, f->d, sizeof(float), &bytes) || bytes > (size_t)PTRDIFF_MAX)
+        return sp_error_set(err, SP_ERR_OVERFLOW,
+                            "token matrix of %zu x %zu floats does not fit in memory addressing",
+                            f->n, f->d);
+    if (!f->tokens)
+        return sp_error_set(err, SP_ERR_INVALID, "frame of %zu x %zu tokens has no data", f->n,
+                            f->d);
+    if ((uint64_t)f->grid_h * (uint64_t)f->grid_w != (uint64_t)f->n)
+        return sp_error_set(err, SP_ERR_INVALID,
+                            "grid %u x %u holds %llu tokens but the frame has N = %zu", f->grid_h,
+                            f->grid_w, (unsigned long long)f->grid_h * f->grid_w, f->n);
+    if (f->embed) {
+        if (f->e == 0)
+            return sp_error_set(err, SP_ERR_INVALID, "embeddings have dimension 0 (E = 0)");
+        if (!sp_mul3_size(f->n, f->e, sizeof(float), &bytes) || bytes > (size_t)PTRDIFF_MAX)
+            return sp_error_set(err, SP_ERR_OVERFLOW,
+                                "embedding matrix of %zu x %zu floats is too large", f->n, f->e);
+    }
+    sp_status st = check_finite(f->tokens, f->n, f->d, "token", err);
+    if (st == SP_OK && f->embed)
+        st = check_finite(f->embed, f->n, f->e, "embedding", err);
+    return st;
+}
+
+sp_status sp_query_validate(const sp_query *q, size_t expect_e, sp_error *err) {
+    if (!q || q->m == 0)
+        return SP_OK;
+    if (!q->rows)
+        return sp_error_set(err, SP_ERR_INVALID, "query of %zu rows has no data", q->m);
+    if (q->e != expect_e)
+        return sp_error_set(err, SP_ERR_INVALID,
+                            "query rows have width %zu but the frame's relevance embeddings have "
+                            "width %zu",
+                            q->e, expect_e);
+    size_t bytes;
+    if (!sp_mul3_size(q->m, q->e, sizeof(float), &bytes))
+        return sp_error_set(err, SP_ERR_OVERFLOW, "query of %zu x %zu floats is too large", q->m,
+                            q->e);
+    return check_finite(q->rows, q->m, q->e, "query", err);
+}
+
+const float *sp_frame_relevance_rows(const sp_frame *f, size_t *width) {
+    if (f->embed) {
+        *width = f->e;
+        return f->embed;
+    }
+    *width = f->d;
+    return f->tokens;
+}
