@@ -30,10 +30,23 @@ sp_status sp_error_prefix(sp_error *err, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(prefix, sizeof prefix, fmt, ap);
     va_end(ap);
-    char joined[SP_ERROR_MAX];
     /* Truncation keeps the prefix, which names the outer context, and as much of the cause as fits. */
-    snprintf(joined, sizeof joined, "%s: %s", prefix, err->message);
-    memcpy(err->message, joined, sizeof joined);
+    char joined[SP_ERROR_MAX];
+    size_t plen = strlen(prefix);
+    size_t room = sizeof joined - 1;
+    if (plen > room)
+        plen = room;
+    memcpy(joined, prefix, plen);
+    size_t pos = plen;
+    static const char sep[] = ": ";
+    for (size_t i = 0; i < sizeof sep - 1 && pos < room; i++)
+        joined[pos++] = sep[i];
+    size_t mlen = strlen(err->message);
+    if (mlen > room - pos)
+        mlen = room - pos;
+    memcpy(joined + pos, err->message, mlen);
+    joined[pos + mlen] = '\0';
+    memcpy(err->message, joined, pos + mlen + 1);
     return err->status;
 }
 
