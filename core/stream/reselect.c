@@ -167,7 +167,7 @@ sp_status sp_stream_reselect(sp_stream *s, sp_workspace *ws, const sp_query *q, 
                           q->e, e ? "embeddings" : "tokens", width);
         goto locked_out;
     }
-    size_t total = s->win.n + s->hist.count;
+    size_t total = s->win.hi + s->hist.count;
     refs = sp_alloc_array(total ? total : 1, sizeof *refs);
     if (!refs) {
         st = sp_error_set(err, SP_ERR_NOMEM, "reselect: out of memory for %zu candidates", total);
@@ -179,9 +179,9 @@ sp_status sp_stream_reselect(sp_stream *s, sp_workspace *ws, const sp_query *q, 
             refs[n++] = (ref){r->frame, (uint32_t)r->y * s->gw + r->x, 1, i,
                               0.0f,     r->flags & SP_CAND_EMITTED};
     }
-    for (size_t i = 0; i < s->win.n; i++) {
+    for (size_t i = 0; i < s->win.hi; i++) {
         const sp_cand *c = &s->win.c[i];
-        if (meets(c->pts, c->last_pts, t0, t1))
+        if (sp_window_alive(&s->win, i) && meets(c->pts, c->last_pts, t0, t1))
             refs[n++] = (ref){c->frame, c->pos, 0, i, 0.0f, c->flags & SP_CAND_EMITTED};
     }
     if (n == 0)

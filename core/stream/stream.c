@@ -154,6 +154,8 @@ static void free_shape(sp_stream *s) {
     sp_free(s->is_new);
     sp_free(s->kept);
     sp_free(s->gsp_idx);
+    sp_free(s->new_slots);
+    sp_free(s->gather);
     sp_free(s->rel);
     sp_free(s->map);
     sp_free(s->picks);
@@ -318,9 +320,10 @@ static sp_status setup_shape(sp_stream *s, const sp_frame *f, sp_error *err) {
     s->is_new = sp_calloc(n, 1);
     s->kept = sp_calloc(n, 1);
     s->gsp_idx = sp_alloc_array(n, sizeof(uint32_t));
+    s->new_slots = sp_alloc_array(n, sizeof(uint32_t));
     sp_status st = SP_OK;
     if (!s->anc || !s->anc_slot || !s->anc_ok || !s->fxn || (s->p.match_all && !s->ftmp) ||
-        !s->match || !s->is_new || !s->kept || !s->gsp_idx)
+        !s->match || !s->is_new || !s->kept || !s->gsp_idx || !s->new_slots)
         st = sp_error_set(err, SP_ERR_NOMEM, "stream: out of memory for frames of %zu x %zu", n, d);
     if (!st)
         st = sp_window_init(&s->win, n, d, e, err);
@@ -415,15 +418,13 @@ static sp_status select_into_packet(sp_stream *s, uint32_t *map, size_t count, c
     return build_packet(s, map, s->picks, k, err);
 }
 
-static sp_status emit_frame(sp_stream *s, const sp_frame *f, uint64_t cur, size_t first,
-                            sp_error *err) {
-    size_t count = s->win.n - first;
+static sp_status emit_frame(sp_stream *s, const sp_frame *f, uint64_t cur, const uint32_t *slots,
+                            size_t count, sp_error *err) {
     sp_status st = grow_scratch(s, s->n > count ? s->n : count, err);
     if (st)
         return st;
     uint32_t *map = s->map;
-    for (size_t i = 0; i < count; i++)
-        map[i] = (uint32_t)(first + i);
+    memcpy(map, slots, count * sizeof(uint32_t));
     float *r = NULL;
     if (s->use_m && count) {
         /* Relevance over the whole frame, as the per-frame cascade does (docs/algorithm.md). */
@@ -436,7 +437,7 @@ static sp_status emit_frame(sp_stream *s, const sp_frame *f, uint64_t cur, size_
             return st;
         r = s->rel;
         for (size_t i = 0; i < count; i++)
-            r[i] = full[s->win.c[first + i].pos];
+            r[i] = full[s->win.c[map[i]].pos];
     }
     st = select_into_packet(s, map, count, r, s->p.frame_budget, err);
     if (st)
@@ -462,8 +463,10 @@ static sp_status emit_window(sp_stream *s, uint64_t last, sp_error *err) {
         if (!keys)
             return sp_error_set(err, SP_ERR_NOMEM, "stream: out of memory sorting %zu candidates",
                                 count);
-        for (size_t i = 0; i < count; i++)
-            keys[i] = (slot_key){s->win.c[i].frame, s->win.c[i].pos, (uint32_t)i};
+        size_t k = 0;
+        for (size_t i = 0; i < s->win.hi; i++)
+            if (sp_window_alive(&s->win, i))
+                keys[k++] = (slot_key){s->win.c[i].frame, s->win.c[i].pos, (uint32_t)i};
         qsort(keys, count, sizeof *keys, slot_key_cmp);
         for (size_t i = 0; i < count; i++)
             s->map[i] = keys[i].slot;
@@ -471,15 +474,26 @@ static sp_status emit_window(sp_stream *s, uint64_t last, sp_error *err) {
     }
     float *r = NULL;
     if (s->use_m && count) {
+        /* The candidates' relevance rows, gathered contiguous in map order. */
+        size_t width = s->rel_width;
+        size_t need = count * width;
+        if (need > s->gather_cap) {
+            float *g = sp_alloc_array(need, sizeof(float));
+            if (!g)
+                return sp_error_set(err, SP_ERR_NOMEM,
+                                    "stream: out of memory gathering %zu candidates", count);
+            sp_free(s->gather);
+            s->gather = g;
+            s->gather_cap = need;
+        }
+        const float *src = s->e ? s->win.emb : s->win.raw;
+        for (size_t i = 0; i < count; i++)
+            memcpy(s->gather + i * width, src + (size_t)s->map[i] * width, width * sizeof(float));
         sp_query q = {.rows = s->use_rows, .m = s->use_m, .e = s->use_e};
-        const float *rows = s->e ? s->win.emb : s->win.raw;
-        float *by_slot = s->rel + s->map_cap;
-        st = sp_relevance(s->ws, rows, count, s->rel_width, &q, by_slot, err);
+        r = s->rel;
+        st = sp_relevance(s->ws, s->gather, count, width, &q, r, err);
         if (st)
             return st;
-        r = s->rel;
-        for (size_t i = 0; i < count; i++)
-            r[i] = by_slot[s->map[i]];
     }
     st = select_into_packet(s, s->map, count, r, s->p.window_budget, err);
     if (st)
@@ -522,73 +536,61 @@ static int evict_key_cmp(const void *a, const void *b) {
     return sp_key_cmp(x->frame, x->pos, y->frame, y->pos);
 }
 
-static int slot_desc_cmp(const void *a, const void *b) {
-    uint32_t x = ((const evict_item *)a)->slot, y = ((const evict_item *)b)->slot;
-    return x < y ? 1 : (x > y ? -1 : 0);
+static void remove_candidate(sp_stream *s, size_t slot) {
+    uint32_t pos = s->win.c[slot].pos;
+    if (s->anc_slot[pos] == (int32_t)slot)
+        s->anc_slot[pos] = -1; /* the anchor stays a reference, no longer a candidate */
+    sp_window_remove(&s->win, slot);
 }
 
-/* Moves candidates last seen at frame <= cur - window to the history. Returns the first error of
- * the history (the candidates leave the window regardless). */
+/* Moves candidates last seen at frame <= cur - window to the history, in time then raster order.
+ * Returns the first error of the history (the candidates leave the window regardless). */
 static sp_status evict(sp_stream *s, uint64_t cur, sp_error *err) {
     if (cur < s->p.window)
         return SP_OK;
     uint64_t limit = cur - s->p.window;
     sp_window *w = &s->win;
     size_t m = 0;
-    for (size_t i = 0; i < w->n; i++)
-        m += w->c[i].last_frame <= limit;
+    for (size_t i = 0; i < w->hi; i++)
+        m += sp_window_alive(w, i) && w->c[i].last_frame <= limit;
     if (m == 0)
         return SP_OK;
     evict_item *items = sp_alloc_array(m, sizeof *items);
-    sp_status first_err = SP_OK;
     if (!items) {
-        /* Cannot order them for the history: drop them (counted) and say so. */
-        first_err = sp_error_set(err, SP_ERR_NOMEM,
-                                 "stream: out of memory moving %zu candidates to the history", m);
-        for (size_t i = w->n; i-- > 0;)
-            if (w->c[i].last_frame <= limit) {
-                size_t moved;
-                uint32_t pos = w->c[i].pos;
-                if (s->anc_slot[pos] == (int32_t)i)
-                    s->anc_slot[pos] = -1;
-                sp_window_remove(w, i, &moved);
-                if (moved != SIZE_MAX && s->anc_slot[w->c[i].pos] == (int32_t)moved)
-                    s->anc_slot[w->c[i].pos] = (int32_t)i;
+        /* Cannot order them for the history: they are dropped, counted, and reported. */
+        for (size_t i = 0; i < w->hi; i++)
+            if (sp_window_alive(w, i) && w->c[i].last_frame <= limit) {
+                remove_candidate(s, i);
                 s->hist.lost_nomem++;
             }
-        return first_err;
+        return sp_error_set(err, SP_ERR_NOMEM,
+                            "stream: out of memory moving %zu candidates to the history; they "
+                            "were dropped",
+                            m);
     }
     size_t k = 0;
-    for (size_t i = 0; i < w->n; i++)
-        if (w->c[i].last_frame <= limit)
+    for (size_t i = 0; i < w->hi; i++)
+        if (sp_window_alive(w, i) && w->c[i].last_frame <= limit)
             items[k++] = (evict_item){w->c[i].frame, w->c[i].pos, (uint32_t)i};
     qsort(items, m, sizeof *items, evict_key_cmp);
+    sp_status first_err = SP_OK;
     for (size_t i = 0; i < m; i++) {
-        const sp_cand *c = &w->c[items[i].slot];
+        size_t slot = items[i].slot;
+        const sp_cand *c = &w->c[slot];
         sp_hist_rec rec = {.pts = c->pts,
                            .last_pts = c->last_pts,
                            .frame = c->frame,
                            .seen = c->seen,
                            .y = (uint16_t)(c->pos / s->gw),
                            .x = (uint16_t)(c->pos % s->gw),
-                           .flags = c->flags};
-        const float *emb = w->e ? w->emb + (size_t)items[i].slot * w->e : NULL;
+                           .flags = c->flags & SP_CAND_EMITTED};
+        const float *emb = w->e ? w->emb + slot * w->e : NULL;
         sp_error e2;
-        sp_status st = sp_history_put(&s->hist, &rec, w->raw + (size_t)items[i].slot * w->d, emb,
-                                      first_err ? &e2 : err);
+        sp_status st =
+            sp_history_put(&s->hist, &rec, w->raw + slot * w->d, emb, first_err ? &e2 : err);
         if (st && !first_err)
             first_err = st;
-    }
-    /* Remove from the highest slot down, so a slot moved into a hole was already examined. */
-    qsort(items, m, sizeof *items, slot_desc_cmp);
-    for (size_t i = 0; i < m; i++) {
-        size_t slot = items[i].slot, moved;
-        uint32_t pos = w->c[slot].pos;
-        if (s->anc_slot[pos] == (int32_t)slot)
-            s->anc_slot[pos] = -1;
-        sp_window_remove(w, slot, &moved);
-        if (moved != SIZE_MAX && s->anc_slot[w->c[slot].pos] == (int32_t)moved)
-            s->anc_slot[w->c[slot].pos] = (int32_t)slot;
+        remove_candidate(s, slot);
     }
     sp_free(items);
     return first_err;
@@ -695,7 +697,7 @@ static sp_status process(sp_stream *s, const sp_frame *f, bool *emit, sp_error *
     }
 
     /* 5. Anchors and new candidates, then their similarity rows. */
-    size_t first = s->win.n;
+    size_t nnew = 0;
     const float *emb = f->embed;
     for (size_t p = 0; p < n; p++) {
         if (!s->is_new[p])
@@ -714,13 +716,14 @@ static sp_status process(sp_stream *s, const sp_frame *f, bool *emit, sp_error *
         size_t slot = sp_window_append(&s->win, f->tokens + p * d, s->fxn + p * d,
                                        emb ? emb + p * s->e : NULL, &meta);
         s->anc_slot[p] = (int32_t)slot;
+        s->new_slots[nnew++] = (uint32_t)slot;
     }
-    sp_window_gram_update(&s->win, first);
+    sp_window_gram_update(&s->win);
 
     /* 6. Emission. */
     *emit = false;
     if (s->p.policy == SP_EMIT_FRAME) {
-        st = emit_frame(s, f, cur, first, err);
+        st = emit_frame(s, f, cur, s->new_slots, nnew, err);
         *emit = !st;
     } else if (s->since_emit >= s->p.hop) {
         st = emit_window(s, cur, err);

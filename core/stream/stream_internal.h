@@ -12,10 +12,11 @@
 #include "scriptprune/stream.h"
 
 /* ---- candidates alive in the window (window.c) ----------------------------------------------
- * Slots [0, n) are alive and compact: a removal moves the last slot into the hole. Insertion
- * order is time then raster order; emissions sort a map of the slots by (frame, pos). */
+ * Slots [0, hi) have been used; a removed candidate leaves a hole that the next insertion reuses
+ * (a stack of free slots), so nothing moves on removal. Emissions sort a map of the alive slots
+ * by (frame, pos): time then raster order. */
 
-enum { SP_CAND_EMITTED = 1u };
+enum { SP_CAND_EMITTED = 1u, SP_CAND_ALIVE = 2u };
 
 typedef struct sp_cand {
     int64_t pts, last_pts;
@@ -23,34 +24,46 @@ typedef struct sp_cand {
     uint32_t seen;
     uint32_t pos;       /* y * grid_w + x */
     int32_t prev, next; /* neighbours in the list of candidates at the same grid position */
-    uint32_t flags;     /* SP_CAND_EMITTED */
+    uint32_t flags;     /* SP_CAND_* */
 } sp_cand;
 
 typedef struct sp_window {
-    size_t cap, n; /* allocated and alive slots */
-    size_t d, e;   /* token width; embedding width (0: no embeddings) */
-    size_t npos;   /* grid positions */
-    float *raw;    /* cap x d, the tokens as pushed */
-    float *xn;     /* cap x d, normalised (zero rows stay zero) */
-    float *emb;    /* cap x e or NULL */
-    float *gram;   /* cap x cap cosine similarities among alive slots (leading dimension cap) */
-    sp_cand *c;    /* cap */
-    int32_t *head; /* npos: newest candidate at each position, or -1 */
+    size_t cap;           /* allocated slots */
+    size_t hi;            /* slots [0, hi) have been used */
+    size_t n;             /* alive candidates */
+    size_t d, e;          /* token width; embedding width (0: no embeddings) */
+    size_t npos;          /* grid positions */
+    float *raw;           /* cap x d, the tokens as pushed */
+    float *xn;            /* cap x d, normalised (zero rows stay zero) */
+    float *emb;           /* cap x e or NULL */
+    float *gram;          /* cap x cap cosines among alive slots (leading dimension cap) */
+    sp_cand *c;           /* cap */
+    int32_t *head;        /* npos: newest candidate at each position, or -1 */
+    uint32_t *free_slots; /* holes below hi, used last-in first-out */
+    size_t nfree;
+    uint32_t *fresh; /* slots appended since the last similarity update */
+    size_t nfresh;
+    float *fresh_x;   /* gathered normalised rows of the fresh slots */
+    float *prod;      /* fresh x hi products */
+    size_t fresh_cap; /* rows fresh_x / prod have room for */
 } sp_window;
 
 sp_status sp_window_init(sp_window *w, size_t npos, size_t d, size_t e, sp_error *err);
 void sp_window_free(sp_window *w);
-/* Makes room for `extra` more slots (may move every array). */
+/* Makes room for `extra` more candidates and their similarity update (may move every array). */
 sp_status sp_window_reserve(sp_window *w, size_t extra, sp_error *err);
 /* Appends a candidate (room must have been reserved) and links it first in its position's list.
- * Similarities are filled later by sp_window_gram_update. Returns the slot. */
+ * Similarities are filled by the next sp_window_gram_update. Returns the slot. */
 size_t sp_window_append(sp_window *w, const float *raw, const float *xn, const float *emb,
                         const sp_cand *meta);
-/* Fills the similarity rows and columns of slots [from, n) against all alive slots: one SGEMM. */
-void sp_window_gram_update(sp_window *w, size_t from);
-/* Removes slot s; the last slot moves into it. *moved_from receives the old index of the slot
- * that moved (or SIZE_MAX when none moved). */
-void sp_window_remove(sp_window *w, size_t s, size_t *moved_from);
+/* Fills the similarity rows and columns of the slots appended since the last call against every
+ * used slot: one SGEMM (fresh x used x d), then row copies and a tiled column scatter. */
+void sp_window_gram_update(sp_window *w);
+/* Removes slot s: unlinks it and leaves a hole. */
+void sp_window_remove(sp_window *w, size_t s);
+static inline bool sp_window_alive(const sp_window *w, size_t s) {
+    return (w->c[s].flags & SP_CAND_ALIVE) != 0;
+}
 /* Bytes allocated by the window store. */
 size_t sp_window_bytes(const sp_window *w);
 
@@ -135,16 +148,18 @@ struct sp_stream {
     float *ftmp; /* n x d gathered rows for the all-candidates product */
     float *fsim; /* n x cap products */
     size_t fsim_cap;
-    int32_t *match;    /* n: matched candidate slot, -1 none */
-    uint8_t *is_new;   /* n */
-    uint8_t *kept;     /* n: survived GSP */
-    uint32_t *gsp_idx; /* n */
-    float *rel;        /* relevances (n or window) */
+    int32_t *match;      /* n: matched candidate slot, -1 none */
+    uint8_t *is_new;     /* n */
+    uint8_t *kept;       /* n: survived GSP */
+    uint32_t *gsp_idx;   /* n */
+    uint32_t *new_slots; /* n: slots of this frame's new candidates, raster order */
+    float *rel;          /* relevances (n or window) */
     size_t rel_cap;
     uint32_t *map; /* window map / picks */
     uint32_t *picks;
     size_t map_cap;
-    float *remove_tmp;
+    float *gather; /* contiguous relevance rows of the window candidates */
+    size_t gather_cap;
 
     /* frames and emissions */
     uint64_t frames; /* accepted frames */

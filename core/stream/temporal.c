@@ -85,8 +85,9 @@ size_t sp_temporal_classify(sp_stream *s, sp_error *err, sp_status *status) {
     if (!s->p.match_all || fresh == 0 || s->win.n == 0)
         return fresh;
 
-    /* The whole kept set: the tokens still new against every alive candidate, one SGEMM. */
-    size_t m = 0, wn = s->win.n;
+    /* The whole kept set: the tokens still new against every used slot, one SGEMM (holes are
+     * skipped when the best is taken). */
+    size_t m = 0, wn = s->win.hi;
     uint32_t *rows = s->gsp_idx;
     for (size_t p = 0; p < n; p++)
         if (s->is_new[p]) {
@@ -113,11 +114,11 @@ size_t sp_temporal_classify(sp_stream *s, sp_error *err, sp_status *status) {
                 (int)d, s->win.xn, (int)d, 0.0f, s->fsim, (int)wn);
     for (size_t i = 0; i < m; i++) {
         const float *row = s->fsim + i * wn;
-        size_t bj = 0;
-        for (size_t j = 1; j < wn; j++)
-            if (row[j] > row[bj])
+        size_t bj = SIZE_MAX;
+        for (size_t j = 0; j < wn; j++)
+            if (sp_window_alive(&s->win, j) && (bj == SIZE_MAX || row[j] > row[bj]))
                 bj = j;
-        if (row[bj] >= tau) {
+        if (bj != SIZE_MAX && row[bj] >= tau) {
             s->match[rows[i]] = (int32_t)bj;
             s->is_new[rows[i]] = 0;
             fresh--;
