@@ -163,6 +163,13 @@ static sp_status push(parser *p, const jmember *m, size_t key_off) {
     return SP_OK;
 }
 
+/* n elements of size bytes from the arena; NULL when out of memory or when n * size overflows
+ * (possible with 32-bit size_t and a very large input). */
+static void *arena_array(parser *p, size_t n, size_t size) {
+    size_t bytes;
+    return sp_mul_size(n, size, &bytes) ? sp_arena_alloc(p->arena, bytes) : NULL;
+}
+
 /* ---- strings ---- */
 
 static int hex4(const unsigned char *s, unsigned *out) {
@@ -455,7 +462,7 @@ static sp_status index_object(parser *p, sp_json *obj, const pending *base) {
         }
         return SP_OK;
     }
-    const jmember **sorted = sp_arena_alloc(p->arena, n * sizeof *sorted);
+    const jmember **sorted = arena_array(p, n, sizeof *sorted);
     const void **tmp = sp_alloc_array(n, sizeof *tmp);
     if (!sorted || !tmp) {
         sp_free(tmp);
@@ -516,7 +523,7 @@ static sp_status parse_array(parser *p, sp_json *out, int depth) {
     out->n = n;
     out->u.items = NULL;
     if (n) {
-        out->u.items = sp_arena_alloc(p->arena, n * sizeof(sp_json));
+        out->u.items = arena_array(p, n, sizeof(sp_json));
         if (!out->u.items)
             return fail_nomem(p);
         for (size_t i = 0; i < n; i++)
@@ -576,7 +583,7 @@ static sp_status parse_object(parser *p, sp_json *out, int depth) {
     out->u.obj.m = NULL;
     out->u.obj.sorted = NULL;
     if (n) {
-        jmember *m = sp_arena_alloc(p->arena, n * sizeof *m);
+        jmember *m = arena_array(p, n, sizeof *m);
         if (!m)
             return fail_nomem(p);
         for (size_t i = 0; i < n; i++)
