@@ -295,36 +295,35 @@ static sp_status load(sp_st_file *f, const uint8_t *buf, size_t len, sp_error *e
     return st;
 }
 
-static sp_status open_common(const char *name, sp_st_file **out, sp_st_file **fp, sp_error *err) {
-    if (!out)
-        return sp_error_set(err, SP_ERR_INVALID, "%s: output pointer is NULL", name);
-    *out = NULL;
+/* A new, empty file object named `name`; NULL (with err set) when out of memory. */
+static sp_st_file *new_file(const char *name, sp_error *err) {
     sp_st_file *f = sp_calloc(1, sizeof *f);
     size_t nlen = strlen(name);
     char *copy = sp_malloc(nlen + 1);
     if (!f || !copy) {
         sp_free(f);
         sp_free(copy);
-        return sp_error_set(err, SP_ERR_NOMEM, "%s: out of memory", name);
+        sp_error_set(err, SP_ERR_NOMEM, "%s: out of memory", name);
+        return NULL;
     }
     memcpy(copy, name, nlen + 1);
     f->name = copy;
-    *fp = f;
-    return SP_OK;
+    return f;
 }
 
 sp_status sp_st_open_buffer(const uint8_t *buf, size_t len, const char *name, sp_st_file **out,
                             sp_error *err) {
     if (!name)
         name = "<safetensors buffer>";
-    sp_st_file *f;
-    sp_status st = open_common(name, out, &f, err);
-    if (st)
-        return st;
+    if (!out)
+        return sp_error_set(err, SP_ERR_INVALID, "%s: output pointer is NULL", name);
+    *out = NULL;
     if (!buf && len)
-        st = sp_error_set(err, SP_ERR_INVALID, "%s: buffer is NULL", name);
-    else
-        st = load(f, buf ? buf : (const uint8_t *)"", len, err);
+        return sp_error_set(err, SP_ERR_INVALID, "%s: buffer is NULL", name);
+    sp_st_file *f = new_file(name, err);
+    if (!f)
+        return SP_ERR_NOMEM;
+    sp_status st = load(f, buf ? buf : (const uint8_t *)"", len, err);
     if (st) {
         sp_st_close(f);
         return st;
@@ -334,16 +333,16 @@ sp_status sp_st_open_buffer(const uint8_t *buf, size_t len, const char *name, sp
 }
 
 sp_status sp_st_open(const char *path, sp_st_file **out, sp_error *err) {
-    if (!path) {
+    if (!out || !path) {
         if (out)
             *out = NULL;
-        return sp_error_set(err, SP_ERR_INVALID, "safetensors path is NULL");
+        return sp_error_set(err, SP_ERR_INVALID, "safetensors path or output pointer is NULL");
     }
-    sp_st_file *f;
-    sp_status st = open_common(path, out, &f, err);
-    if (st)
-        return st;
-    st = sp_file_map_open(path, &f->map, err);
+    *out = NULL;
+    sp_st_file *f = new_file(path, err);
+    if (!f)
+        return SP_ERR_NOMEM;
+    sp_status st = sp_file_map_open(path, &f->map, err);
     if (!st)
         st = load(f, f->map.data, f->map.len, err);
     if (st) {
