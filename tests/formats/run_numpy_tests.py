@@ -26,9 +26,9 @@ def check(cond, what):
 
 
 def expected_values():
-    """What test_writes_files_numpy_reads writes: (i % 97) * 0.1 - 3 in float32 arithmetic."""
+    """What test_writes_files_numpy_reads writes: (i - 17) * 12345 / 1024, exact in float32."""
     i = np.arange(35)
-    return (i % 97).astype(np.float32) * np.float32(0.1) - np.float32(3.0)
+    return ((i - 17) * 12345).astype(np.float32) / np.float32(1024)
 
 
 def verify_npy(out):

@@ -189,12 +189,13 @@ static void test_safetensors_rejects_invalid_files(void **state) {
     }
 }
 
-/* Values the driver recomputes in numpy: (i % 97) * 0.1 - 3 in float32 arithmetic. */
+/* Values the driver recomputes in numpy: (i - 17) * 12345 / 1024, exact in float32 (so no
+ * compiler contraction or folding can change them) but needing rounding in float16. */
 static void test_writes_files_numpy_reads(void **state) {
     (void)state;
     float v[35];
     for (int i = 0; i < 35; i++)
-        v[i] = (float)(i % 97) * 0.1f - 3.0f;
+        v[i] = (float)((i - 17) * 12345) / 1024.0f;
     char *out = tu_join(g_dir, "out");
     char *p;
     sp_error err;
