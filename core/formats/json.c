@@ -15,42 +15,10 @@
 
 #include "alloc.h"
 #include "arena.h"
-#include "json_internal.h"
+#include "json_node.h"
 #include "quote.h"
 #include "sort.h"
 #include "utf8.h"
-
-typedef struct jmember jmember;
-
-struct sp_json {
-    sp_json_type type;
-    bool b;      /* SP_JSON_BOOL value */
-    bool is_int; /* SP_JSON_NUMBER written as an integer that fits int64 (u.num.i) */
-    size_t n;    /* string bytes, array elements or object members */
-    union {
-        struct {
-            double d;
-            int64_t i;
-        } num;
-        const char *str;
-        sp_json *items;
-        struct {
-            jmember *m;
-            const jmember **sorted; /* NULL for small objects, which are scanned linearly */
-        } obj;
-    } u;
-};
-
-struct jmember {
-    const char *key;
-    size_t klen;
-    sp_json value;
-};
-
-struct sp_json_doc {
-    sp_arena arena;
-    sp_json root;
-};
 
 /* Objects up to this size are checked for duplicates pairwise and searched linearly. */
 enum { SMALL_OBJECT = 8 };
@@ -161,6 +129,13 @@ static sp_status push(parser *p, const jmember *m, size_t key_off) {
     p->stack[p->top].key_off = key_off;
     p->top++;
     return SP_OK;
+}
+
+/* n elements of size bytes from the arena; NULL when out of memory or when n * size overflows
+ * (possible with 32-bit size_t and a very large input). */
+static void *arena_array(parser *p, size_t n, size_t size) {
+    size_t bytes;
+    return sp_mul_size(n, size, &bytes) ? sp_arena_alloc(p->arena, bytes) : NULL;
 }
 
 /* ---- strings ---- */
@@ -419,16 +394,9 @@ static sp_status parse_number(parser *p, sp_json *out) {
 
 /* ---- containers ---- */
 
-static int key_cmp(const char *a, size_t alen, const char *b, size_t blen) {
-    int c = memcmp(a, b, alen < blen ? alen : blen);
-    if (c)
-        return c;
-    return alen < blen ? -1 : alen > blen;
-}
-
 static int member_cmp(const void *a, const void *b) {
     const jmember *x = a, *y = b;
-    return key_cmp(x->key, x->klen, y->key, y->klen);
+    return sp_json_key_cmp(x->key, x->klen, y->key, y->klen);
 }
 
 static sp_status duplicate_key(parser *p, const pending *base, size_t first, size_t second) {
@@ -449,13 +417,13 @@ static sp_status index_object(parser *p, sp_json *obj, const pending *base) {
     if (n <= SMALL_OBJECT) {
         for (size_t j = 1; j < n; j++) {
             for (size_t i = 0; i < j; i++) {
-                if (!key_cmp(m[i].key, m[i].klen, m[j].key, m[j].klen))
+                if (!sp_json_key_cmp(m[i].key, m[i].klen, m[j].key, m[j].klen))
                     return duplicate_key(p, base, i, j);
             }
         }
         return SP_OK;
     }
-    const jmember **sorted = sp_arena_alloc(p->arena, n * sizeof *sorted);
+    const jmember **sorted = arena_array(p, n, sizeof *sorted);
     const void **tmp = sp_alloc_array(n, sizeof *tmp);
     if (!sorted || !tmp) {
         sp_free(tmp);
@@ -516,7 +484,7 @@ static sp_status parse_array(parser *p, sp_json *out, int depth) {
     out->n = n;
     out->u.items = NULL;
     if (n) {
-        out->u.items = sp_arena_alloc(p->arena, n * sizeof(sp_json));
+        out->u.items = arena_array(p, n, sizeof(sp_json));
         if (!out->u.items)
             return fail_nomem(p);
         for (size_t i = 0; i < n; i++)
@@ -576,7 +544,7 @@ static sp_status parse_object(parser *p, sp_json *out, int depth) {
     out->u.obj.m = NULL;
     out->u.obj.sorted = NULL;
     if (n) {
-        jmember *m = sp_arena_alloc(p->arena, n * sizeof *m);
+        jmember *m = arena_array(p, n, sizeof *m);
         if (!m)
             return fail_nomem(p);
         for (size_t i = 0; i < n; i++)
@@ -681,111 +649,4 @@ void sp_json_free(sp_json_doc *doc) {
         return;
     sp_arena_free(&doc->arena);
     sp_free(doc);
-}
-
-const sp_json *sp_json_root(const sp_json_doc *doc) {
-    return doc ? &doc->root : NULL;
-}
-
-/* ---- accessors: NULL or a node of the wrong type gives a neutral answer, never a crash ---- */
-
-sp_json_type sp_json_type_of(const sp_json *v) {
-    return v ? v->type : SP_JSON_NULL;
-}
-
-const char *sp_json_type_name(sp_json_type t) {
-    switch (t) {
-        case SP_JSON_NULL:
-            return "null";
-        case SP_JSON_BOOL:
-            return "boolean";
-        case SP_JSON_NUMBER:
-            return "number";
-        case SP_JSON_STRING:
-            return "string";
-        case SP_JSON_ARRAY:
-            return "array";
-        case SP_JSON_OBJECT:
-            return "object";
-    }
-    return "unknown";
-}
-
-bool sp_json_bool(const sp_json *v) {
-    return v && v->type == SP_JSON_BOOL && v->b;
-}
-
-double sp_json_number(const sp_json *v) {
-    return v && v->type == SP_JSON_NUMBER ? v->u.num.d : 0.0;
-}
-
-bool sp_json_int64(const sp_json *v, int64_t *out) {
-    if (!v || v->type != SP_JSON_NUMBER || !v->is_int)
-        return false;
-    if (out)
-        *out = v->u.num.i;
-    return true;
-}
-
-const char *sp_json_string(const sp_json *v, size_t *len) {
-    if (!v || v->type != SP_JSON_STRING) {
-        if (len)
-            *len = 0;
-        return NULL;
-    }
-    if (len)
-        *len = v->n;
-    return v->u.str;
-}
-
-size_t sp_json_length(const sp_json *v) {
-    return v && (v->type == SP_JSON_ARRAY || v->type == SP_JSON_OBJECT) ? v->n : 0;
-}
-
-const sp_json *sp_json_at(const sp_json *v, size_t i) {
-    return v && v->type == SP_JSON_ARRAY && i < v->n ? &v->u.items[i] : NULL;
-}
-
-const char *sp_json_key_at(const sp_json *v, size_t i) {
-    return v && v->type == SP_JSON_OBJECT && i < v->n ? v->u.obj.m[i].key : NULL;
-}
-
-const char *sp_json_key_at_len(const sp_json *v, size_t i, size_t *len) {
-    if (!v || v->type != SP_JSON_OBJECT || i >= v->n) {
-        *len = 0;
-        return NULL;
-    }
-    *len = v->u.obj.m[i].klen;
-    return v->u.obj.m[i].key;
-}
-
-const sp_json *sp_json_value_at(const sp_json *v, size_t i) {
-    return v && v->type == SP_JSON_OBJECT && i < v->n ? &v->u.obj.m[i].value : NULL;
-}
-
-const sp_json *sp_json_get(const sp_json *obj, const char *key) {
-    if (!obj || obj->type != SP_JSON_OBJECT || !key)
-        return NULL;
-    size_t klen = strlen(key);
-    const jmember *m = obj->u.obj.m;
-    if (!obj->u.obj.sorted) {
-        for (size_t i = 0; i < obj->n; i++) {
-            if (!key_cmp(key, klen, m[i].key, m[i].klen))
-                return &m[i].value;
-        }
-        return NULL;
-    }
-    size_t lo = 0, hi = obj->n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        const jmember *e = obj->u.obj.sorted[mid];
-        int c = key_cmp(key, klen, e->key, e->klen);
-        if (c == 0)
-            return &e->value;
-        if (c < 0)
-            hi = mid;
-        else
-            lo = mid + 1;
-    }
-    return NULL;
 }
