@@ -2,7 +2,10 @@
  * CPUs (FMA, blocking order), and this encoder promises identical bytes everywhere; at 576 x 33 x D
  * the projection is cheap in plain C anyway. */
 #if defined(__clang__)
+/* clang fuses a * b + c into FMA by default where the target has it; GCC does not in -std=c11. */
 #pragma STDC FP_CONTRACT OFF
+#elif defined(__GNUC__) && !defined(__STRICT_ANSI__) && defined(__FP_FAST_FMAF)
+#error "GNU C mode on an FMA target fuses a * b + c and changes the encoder's bytes: use -std=c11"
 #endif
 #include "patch.h"
 

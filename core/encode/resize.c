@@ -1,4 +1,10 @@
 /* Fit geometry and the separable resampler (see resize.h for the determinism contract). */
+#if defined(__clang__)
+/* clang fuses a * b + c into FMA by default where the target has it; GCC does not in -std=c11. */
+#pragma STDC FP_CONTRACT OFF
+#elif defined(__GNUC__) && !defined(__STRICT_ANSI__) && defined(__FP_FAST_FMAF)
+#error "GNU C mode on an FMA target fuses a * b + c and changes the encoder's bytes: use -std=c11"
+#endif
 #include "resize.h"
 
 #include <math.h>
