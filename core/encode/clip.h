@@ -1,0 +1,32 @@
+/* The clip backend: CLIP and SigLIP vision and text towers loaded from a Hugging Face folder. */
+#ifndef SP_ENCODE_CLIP_H
+#define SP_ENCODE_CLIP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "encode_internal.h"
+
+/* Loads the model described by blobs (or, when blobs is NULL, the files of c->model_dir) and fills
+ * enc->clip and the clip-specific fields of enc (info, normalisation, fit, padding colour). */
+sp_status clip_open(const sp_encoder_config *c, const sp_model_blobs *blobs, sp_encoder *enc,
+                    sp_error *err);
+void clip_model_free(clip_model *m);
+
+sp_status clip_scratch_new(const clip_model *m, clip_scratch **out, sp_error *err);
+void clip_scratch_free(clip_scratch *s);
+
+/* Vision tower on the preprocessed planes (3 x S x S, normalised): the selected layer's patch
+ * tokens (n x d), per-patch joint-space embeddings (n x e) and the pooled embedding (e). */
+sp_status clip_encode_image(const clip_model *m, clip_scratch *s, const float *planes,
+                            float *tokens, float *embed, float *pooled, sp_error *err);
+
+/* Text tower: tokenizes text (warning gets a message and *warned = 1 on truncation) and writes the
+ * projected embedding (e floats) to out. */
+sp_status clip_encode_text(const clip_model *m, clip_scratch *s, const char *text, size_t len,
+                           float *out, int *warned, char *warning, size_t warning_size,
+                           sp_error *err);
+sp_status clip_encode_text_ids(const clip_model *m, clip_scratch *s, const int32_t *ids, size_t n,
+                               float *out, sp_error *err);
+
+#endif

@@ -1,0 +1,40 @@
+/* Internals shared by the encoder front end and its backends. */
+#ifndef SP_ENCODE_INTERNAL_H
+#define SP_ENCODE_INTERNAL_H
+
+#include <stddef.h>
+
+#include "alloc.h"
+#include "resize.h"
+#include "scriptprune/encode.h"
+
+typedef struct patch_model patch_model;
+typedef struct clip_model clip_model;
+typedef struct clip_scratch clip_scratch;
+
+struct sp_encoder {
+    sp_encoder_kind kind;
+    sp_encoder_info info;
+    float pad[3];   /* padding colour, [0, 1] RGB */
+    float scale[3]; /* 0..255 sample -> model input: v * scale + bias */
+    float bias[3];
+    float pad_value[3]; /* padding in model input units */
+    patch_model *patch;
+    clip_model *clip;
+};
+
+struct sp_encode_ctx {
+    const sp_encoder *enc;
+    rs_state rs;
+    float *input;   /* 3 planes of S x S: the preprocessed frame */
+    float *scratch; /* patch backend scratch */
+    clip_scratch *clip;
+};
+
+/* Byte offsets of R, G, B in a pixel of a valid format. */
+void enc_pixfmt_offsets(sp_pixfmt f, size_t off[3]);
+
+/* Grows a float array to at least n elements (keeps nothing). */
+sp_status enc_reserve(float **p, size_t *cap, size_t n, const char *what, sp_error *err);
+
+#endif

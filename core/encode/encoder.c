@@ -1,0 +1,459 @@
+/* The encoder front end: configuration, preprocessing, dispatch to the backends, results and
+ * query rows. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "clip.h"
+#include "encode_internal.h"
+#include "patch.h"
+#include "scriptprune/frame.h"
+
+enum { PATCH_DEFAULT_S = 336, PATCH_DEFAULT_P = 14, PATCH_DEFAULT_D = 256 };
+enum { MAX_IMAGE_SIZE = 4096, MAX_PATCH_DIM = 65536 };
+
+void sp_encoder_config_init(sp_encoder_config *c) {
+    memset(c, 0, sizeof *c);
+    c->kind = SP_ENCODER_PATCH;
+    c->fit = SP_FIT_AUTO;
+    c->image_size = 0;
+    c->patch_size = PATCH_DEFAULT_P;
+    c->dim = PATCH_DEFAULT_D;
+    c->seed = SP_PATCH_DEFAULT_SEED;
+    c->model_dir = NULL;
+    c->layer = -2;
+    c->text = true;
+}
+
+sp_status enc_reserve(float **p, size_t *cap, size_t n, const char *what, sp_error *err) {
+    if (n <= *cap && *p)
+        return SP_OK;
+    sp_free(*p);
+    *cap = 0;
+    *p = sp_alloc_array(n ? n : 1, sizeof **p);
+    if (!*p)
+        return sp_error_set(err, SP_ERR_NOMEM, "encoder: out of memory for %s (%zu floats)", what,
+                            n);
+    *cap = n;
+    return SP_OK;
+}
+
+static sp_status check_common(const sp_encoder_config *c, sp_error *err) {
+    if ((int)c->kind < 0 || c->kind > SP_ENCODER_CLIP)
+        return sp_error_set(err, SP_ERR_INVALID,
+                            "encoder config: kind %d is not patch (0) or "
+                            "clip (1)",
+                            (int)c->kind);
+    if ((int)c->fit < 0 || c->fit > SP_FIT_STRETCH)
+        return sp_error_set(err, SP_ERR_INVALID,
+                            "encoder config: fit %d is not auto, letterbox, "
+                            "crop or stretch (0..3)",
+                            (int)c->fit);
+    if (c->image_size > MAX_IMAGE_SIZE)
+        return sp_error_set(err, SP_ERR_INVALID, "encoder config: image_size %u is above %u",
+                            c->image_size, (unsigned)MAX_IMAGE_SIZE);
+    return SP_OK;
+}
+
+static void set_normalisation(sp_encoder *enc) {
+    for (int c = 0; c < 3; c++) {
+        enc->scale[c] = 1.0f / (255.0f * enc->info.std[c]);
+        enc->bias[c] = -enc->info.mean[c] / enc->info.std[c];
+        enc->pad_value[c] = (enc->pad[c] - enc->info.mean[c]) / enc->info.std[c];
+    }
+}
+
+static sp_status open_patch(const sp_encoder_config *c, sp_encoder *enc, sp_error *err) {
+    uint32_t S = c->image_size ? c->image_size : PATCH_DEFAULT_S, P = c->patch_size;
+    if (P < PATCH_MIN_P || P > PATCH_MAX_P)
+        return sp_error_set(err, SP_ERR_INVALID,
+                            "patch encoder: patch_size %u is outside "
+                            "[%d, %d]",
+                            P, PATCH_MIN_P, PATCH_MAX_P);
+    if (S < P || S % P != 0)
+        return sp_error_set(err, SP_ERR_INVALID,
+                            "patch encoder: image_size %u is not a positive "
+                            "multiple of patch_size %u",
+                            S, P);
+    if (c->dim < 1 || c->dim > MAX_PATCH_DIM)
+        return sp_error_set(err, SP_ERR_INVALID, "patch encoder: dim %u is outside [1, %u]", c->dim,
+                            (unsigned)MAX_PATCH_DIM);
+    sp_status s = patch_model_new(S, P, c->dim, c->seed, &enc->patch, err);
+    if (s)
+        return s;
+    sp_encoder_info *in = &enc->info;
+    in->backend = "patch";
+    in->grid_h = in->grid_w = S / P;
+    in->n = (size_t)in->grid_h * in->grid_w;
+    in->d = in->e = c->dim;
+    in->image_size = S;
+    in->patch_size = P;
+    in->fit = c->fit == SP_FIT_AUTO ? SP_FIT_LETTERBOX : c->fit;
+    in->resample = SP_RESAMPLE_AREA;
+    for (int k = 0; k < 3; k++) {
+        in->mean[k] = 0.0f;
+        in->std[k] = 1.0f;
+        enc->pad[k] = 0.5f; /* mid-grey: padding tokens are flat and alike, so GSP drops them */
+    }
+    return SP_OK;
+}
+
+static sp_status open_any(const sp_encoder_config *c, const sp_model_blobs *blobs, sp_encoder **out,
+                          sp_error *err) {
+    if (!out)
+        return sp_error_set(err, SP_ERR_INVALID, "encoder: NULL output pointer");
+    *out = NULL;
+    if (!c)
+        return sp_error_set(err, SP_ERR_INVALID, "encoder: NULL config");
+    sp_status s = check_common(c, err);
+    if (s)
+        return s;
+    sp_encoder *enc = sp_calloc(1, sizeof *enc);
+    if (!enc)
+        return sp_error_set(err, SP_ERR_NOMEM, "encoder: out of memory");
+    enc->kind = blobs ? SP_ENCODER_CLIP : c->kind;
+    if (enc->kind == SP_ENCODER_PATCH)
+        s = open_patch(c, enc, err);
+    else
+        s = clip_open(c, blobs, enc, err);
+    if (s) {
+        sp_encoder_free(enc);
+        return s;
+    }
+    set_normalisation(enc);
+    *out = enc;
+    return SP_OK;
+}
+
+sp_status sp_encoder_open(const sp_encoder_config *c, sp_encoder **out, sp_error *err) {
+    return open_any(c, NULL, out, err);
+}
+
+sp_status sp_encoder_open_blobs(const sp_encoder_config *c, const sp_model_blobs *blobs,
+                                sp_encoder **out, sp_error *err) {
+    if (!blobs) {
+        if (out)
+            *out = NULL;
+        return sp_error_set(err, SP_ERR_INVALID, "encoder: NULL model blobs");
+    }
+    return open_any(c, blobs, out, err);
+}
+
+void sp_encoder_free(sp_encoder *enc) {
+    if (!enc)
+        return;
+    patch_model_free(enc->patch);
+    clip_model_free(enc->clip);
+    sp_free(enc);
+}
+
+void sp_encoder_get_info(const sp_encoder *enc, sp_encoder_info *info) {
+    *info = enc->info;
+}
+
+void sp_encoder_plan(const sp_encoder *enc, uint32_t width, uint32_t height, sp_preprocess *out) {
+    rs_plan(width ? width : 1, height ? height : 1, enc->info.image_size, enc->info.patch_size,
+            enc->info.fit, enc->info.resample, enc->pad, out);
+}
+
+sp_status sp_encode_ctx_new(const sp_encoder *enc, sp_encode_ctx **out, sp_error *err) {
+    if (!out)
+        return sp_error_set(err, SP_ERR_INVALID, "encode context: NULL output pointer");
+    *out = NULL;
+    if (!enc)
+        return sp_error_set(err, SP_ERR_INVALID, "encode context: NULL encoder");
+    sp_encode_ctx *ctx = sp_calloc(1, sizeof *ctx);
+    if (!ctx)
+        return sp_error_set(err, SP_ERR_NOMEM, "encode context: out of memory");
+    ctx->enc = enc;
+    size_t S = enc->info.image_size;
+    ctx->input = sp_alloc_array(3 * S * S, sizeof *ctx->input);
+    sp_status s = ctx->input ? SP_OK
+                             : sp_error_set(err, SP_ERR_NOMEM,
+                                            "encode context: out of memory "
+                                            "for a %zux%zu input",
+                                            S, S);
+    if (!s && enc->patch) {
+        ctx->scratch = sp_alloc_array(patch_scratch_floats(enc->patch), sizeof *ctx->scratch);
+        if (!ctx->scratch)
+            s = sp_error_set(err, SP_ERR_NOMEM, "encode context: out of memory");
+    }
+    if (!s && enc->clip)
+        s = clip_scratch_new(enc->clip, &ctx->clip, err);
+    if (s) {
+        sp_encode_ctx_free(ctx);
+        return s;
+    }
+    *out = ctx;
+    return SP_OK;
+}
+
+void sp_encode_ctx_free(sp_encode_ctx *ctx) {
+    if (!ctx)
+        return;
+    rs_state_free(&ctx->rs);
+    sp_free(ctx->input);
+    sp_free(ctx->scratch);
+    clip_scratch_free(ctx->clip);
+    sp_free(ctx);
+}
+
+void sp_encoding_init(sp_encoding *r) {
+    memset(r, 0, sizeof *r);
+}
+
+void sp_encoding_free(sp_encoding *r) {
+    if (!r)
+        return;
+    if (r->embed != r->tokens)
+        sp_free(r->embed);
+    sp_free(r->tokens);
+    sp_free(r->pooled);
+    sp_encoding_init(r);
+}
+
+void sp_encoding_frame(const sp_encoding *r, int64_t pts, sp_frame *out) {
+    memset(out, 0, sizeof *out);
+    out->tokens = r->tokens;
+    out->n = r->n;
+    out->d = r->d;
+    out->embed = r->embed == r->tokens ? NULL : r->embed;
+    out->e = r->embed == r->tokens ? 0 : r->e;
+    out->grid_h = r->grid_h;
+    out->grid_w = r->grid_w;
+    out->pts = pts;
+}
+
+static sp_status reserve_result(const sp_encoder *enc, sp_encoding *out, sp_error *err) {
+    const sp_encoder_info *in = &enc->info;
+    size_t nd, ne;
+    if (!sp_mul_size(in->n, in->d, &nd) || !sp_mul_size(in->n, in->e, &ne))
+        return sp_error_set(err, SP_ERR_OVERFLOW, "encoder: result size overflows");
+    if (out->embed == out->tokens) { /* a previous patch result aliased them */
+        out->embed = NULL;
+        out->embed_cap = 0;
+    }
+    sp_status s = enc_reserve(&out->tokens, &out->tokens_cap, nd, "tokens", err);
+    if (!s && enc->kind != SP_ENCODER_PATCH)
+        s = enc_reserve(&out->embed, &out->embed_cap, ne, "embeddings", err);
+    if (!s)
+        s = enc_reserve(&out->pooled, &out->pooled_cap, in->e, "pooled embedding", err);
+    if (!s && enc->kind == SP_ENCODER_PATCH) {
+        /* the patch encoder's joint space is its token space */
+        sp_free(out->embed);
+        out->embed = out->tokens;
+        out->embed_cap = 0;
+    }
+    return s;
+}
+
+sp_status sp_encode(sp_encode_ctx *ctx, const sp_image *img, sp_encoding *out, sp_error *err) {
+    if (!ctx || !out)
+        return sp_error_set(err, SP_ERR_INVALID, "encode: NULL %s", ctx ? "result" : "context");
+    out->n = 0;
+    sp_status s = sp_image_validate(img, err);
+    if (s)
+        return s;
+    const sp_encoder *enc = ctx->enc;
+    sp_preprocess pre;
+    sp_encoder_plan(enc, img->width, img->height, &pre);
+    s = rs_run(&ctx->rs, img, &pre, enc->info.image_size, enc->scale, enc->bias, enc->pad_value,
+               ctx->input, err);
+    if (!s)
+        s = reserve_result(enc, out, err);
+    if (s)
+        return s;
+    if (enc->kind == SP_ENCODER_PATCH)
+        patch_encode(enc->patch, ctx->input, ctx->scratch, out->tokens, out->pooled);
+    else
+        s = clip_encode_image(enc->clip, ctx->clip, ctx->input, out->tokens, out->embed,
+                              out->pooled, err);
+    if (s)
+        return s;
+    out->n = enc->info.n;
+    out->d = enc->info.d;
+    out->e = enc->info.e;
+    out->grid_h = enc->info.grid_h;
+    out->grid_w = enc->info.grid_w;
+    out->pre = pre;
+    return SP_OK;
+}
+
+/* ---- query rows ---- */
+
+void sp_query_rows_init(sp_query_rows *q) {
+    memset(q, 0, sizeof *q);
+}
+
+void sp_query_rows_clear(sp_query_rows *q) {
+    q->m = 0;
+    q->e = 0;
+    q->warnings = 0;
+    q->warning[0] = '\0';
+}
+
+void sp_query_rows_free(sp_query_rows *q) {
+    if (!q)
+        return;
+    sp_free(q->rows);
+    sp_query_rows_init(q);
+}
+
+sp_query sp_query_rows_view(const sp_query_rows *q) {
+    sp_query v = {q->rows, q->m, q->e};
+    return v;
+}
+
+/* Makes room for k more rows of width e and returns where they go, or NULL (err set). */
+static float *rows_append(sp_query_rows *q, size_t k, size_t e, sp_error *err) {
+    if (q->m > 0 && q->e != e) {
+        sp_error_set(err, SP_ERR_INVALID,
+                     "query: cannot append rows of width %zu to rows of "
+                     "width %zu",
+                     e, q->e);
+        return NULL;
+    }
+    size_t rows = q->m + k, need;
+    if (rows < q->m || !sp_mul_size(rows, e, &need)) {
+        sp_error_set(err, SP_ERR_OVERFLOW, "query: %zu rows of %zu overflow", rows, e);
+        return NULL;
+    }
+    if (need > q->cap) {
+        size_t cap = q->cap * 2 > need ? q->cap * 2 : need;
+        float *p = sp_realloc(q->rows, cap * sizeof *p);
+        if (!p || cap > SIZE_MAX / sizeof *p) {
+            if (p)
+                q->rows = p;
+            sp_error_set(err, SP_ERR_NOMEM, "query: out of memory for %zu rows", rows);
+            return NULL;
+        }
+        q->rows = p;
+        q->cap = cap;
+    }
+    return q->rows + q->m * e;
+}
+
+static void rows_commit(sp_query_rows *q, size_t k, size_t e) {
+    q->e = e;
+    q->m += k;
+}
+
+static void add_warning(sp_query_rows *q, const char *msg) {
+    if (q->warnings++ == 0)
+        snprintf(q->warning, sizeof q->warning, "%s", msg);
+}
+
+sp_status sp_query_rows_append(const sp_encoder *enc, const float *rows, size_t m, size_t e,
+                               sp_query_rows *out, sp_error *err) {
+    if (!enc || !out || (m && !rows))
+        return sp_error_set(err, SP_ERR_INVALID, "query: NULL argument");
+    if (e != enc->info.e)
+        return sp_error_set(err, SP_ERR_INVALID,
+                            "query: rows have width %zu but the %s "
+                            "encoder's joint space has %zu",
+                            e, enc->info.backend, enc->info.e);
+    sp_status s = sp_check_finite(rows, 0, m, e, "query rows", err);
+    if (s)
+        return s;
+    float *dst = rows_append(out, m, e, err);
+    if (!dst)
+        return err ? err->status : SP_ERR_NOMEM;
+    memcpy(dst, rows, m * e * sizeof *dst);
+    rows_commit(out, m, e);
+    return SP_OK;
+}
+
+sp_status sp_encode_exemplar(sp_encode_ctx *ctx, const sp_image *img, sp_exemplar mode,
+                             sp_query_rows *out, sp_error *err) {
+    if (!ctx || !out)
+        return sp_error_set(err, SP_ERR_INVALID, "exemplar: NULL argument");
+    if ((int)mode < 0 || mode > SP_EXEMPLAR_ALL)
+        return sp_error_set(err, SP_ERR_INVALID,
+                            "exemplar: mode %d is not pooled, mean or all "
+                            "(0..2)",
+                            (int)mode);
+    sp_encoding r;
+    sp_encoding_init(&r);
+    sp_status s = sp_encode(ctx, img, &r, err);
+    if (s) {
+        sp_encoding_free(&r);
+        return sp_error_prefix(err, "exemplar");
+    }
+    size_t k = mode == SP_EXEMPLAR_ALL ? r.n : 1;
+    float *dst = rows_append(out, k, r.e, err);
+    if (!dst) {
+        sp_encoding_free(&r);
+        return err ? err->status : SP_ERR_NOMEM;
+    }
+    if (mode == SP_EXEMPLAR_POOLED) {
+        memcpy(dst, r.pooled, r.e * sizeof *dst);
+    } else if (mode == SP_EXEMPLAR_ALL) {
+        memcpy(dst, r.embed, r.n * r.e * sizeof *dst);
+    } else {
+        for (size_t j = 0; j < r.e; j++)
+            dst[j] = 0;
+        for (size_t i = 0; i < r.n; i++)
+            for (size_t j = 0; j < r.e; j++)
+                dst[j] += r.embed[i * r.e + j];
+        for (size_t j = 0; j < r.e; j++)
+            dst[j] /= (float)r.n;
+    }
+    rows_commit(out, k, r.e);
+    sp_encoding_free(&r);
+    return SP_OK;
+}
+
+static sp_status need_text(const sp_encode_ctx *ctx, sp_error *err) {
+    const sp_encoder *enc = ctx->enc;
+    if (!enc->info.has_text)
+        return sp_error_set(err, SP_ERR_UNSUPPORTED,
+                            "text query: the %s encoder has no text tower%s; use an exemplar "
+                            "image or an embedding file instead",
+                            enc->info.backend,
+                            enc->kind == SP_ENCODER_CLIP ? " (absent from the model or not "
+                                                           "loaded)"
+                                                         : "");
+    return SP_OK;
+}
+
+sp_status sp_encode_text(sp_encode_ctx *ctx, const char *text, size_t len, sp_query_rows *out,
+                         sp_error *err) {
+    if (!ctx || !out || (!text && len))
+        return sp_error_set(err, SP_ERR_INVALID, "text query: NULL argument");
+    sp_status s = need_text(ctx, err);
+    if (s)
+        return s;
+    size_t e = ctx->enc->info.e;
+    float *dst = rows_append(out, 1, e, err);
+    if (!dst)
+        return err ? err->status : SP_ERR_NOMEM;
+    int warned = 0;
+    char warning[SP_ERROR_MAX];
+    warning[0] = '\0';
+    s = clip_encode_text(ctx->enc->clip, ctx->clip, text ? text : "", len, dst, &warned, warning,
+                         sizeof warning, err);
+    if (s)
+        return s;
+    if (warned)
+        add_warning(out, warning);
+    rows_commit(out, 1, e);
+    return SP_OK;
+}
+
+sp_status sp_encode_text_ids(sp_encode_ctx *ctx, const int32_t *ids, size_t n, sp_query_rows *out,
+                             sp_error *err) {
+    if (!ctx || !out || (!ids && n))
+        return sp_error_set(err, SP_ERR_INVALID, "text query: NULL argument");
+    sp_status s = need_text(ctx, err);
+    if (s)
+        return s;
+    size_t e = ctx->enc->info.e;
+    float *dst = rows_append(out, 1, e, err);
+    if (!dst)
+        return err ? err->status : SP_ERR_NOMEM;
+    s = clip_encode_text_ids(ctx->enc->clip, ctx->clip, ids, n, dst, err);
+    if (s)
+        return s;
+    rows_commit(out, 1, e);
+    return SP_OK;
+}

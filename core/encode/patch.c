@@ -1,0 +1,408 @@
+/* The built-in patch encoder (see patch.h). Not BLAS on purpose: OpenBLAS kernels differ between
+ * CPUs (FMA, blocking order), and this encoder promises identical bytes everywhere; at 576 x 33 x D
+ * the projection is cheap in plain C anyway. */
+#if defined(__clang__)
+/* clang fuses a * b + c into FMA by default where the target has it; GCC does not in -std=c11. */
+#pragma STDC FP_CONTRACT OFF
+#elif defined(__GNUC__) && !defined(__STRICT_ANSI__) && defined(__FP_FAST_FMAF)
+#error "GNU C mode on an FMA target fuses a * b + c and changes the encoder's bytes: use -std=c11"
+#endif
+#include "patch.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "rng.h"
+#include "vec.h"
+
+/* Feature weights: chosen on synthetic textures so that shifted copies of a texture stay above
+ * cosine 0.9 while unrelated textures, flat colours and colour changes fall well below. */
+static const float W_BIAS = 0.1f;  /* constant: keeps flat mid-grey patches well defined */
+static const float W_MEAN = 1.0f;  /* colour: luma - 0.5, two opponent chroma axes */
+static const float W_STD = 0.5f;   /* contrast per channel */
+static const float W_SHAPE = 2.0f; /* texture signature minus its mean: orientation, frequency */
+static const float W_TEX = 0.5f;   /* texture strength */
+static const float W_DCT = 0.5f;   /* low-frequency layout inside the patch */
+
+/* Luma DCT coefficients kept, (u = horizontal, v = vertical) with 1 <= u + v <= 3. */
+static const uint8_t LUMA_UV[9][2] = {{0, 1}, {1, 0}, {0, 2}, {1, 1}, {2, 0},
+                                      {0, 3}, {1, 2}, {2, 1}, {3, 0}};
+
+double patch_cos_pi(uint64_t k, uint64_t m) {
+    k %= 2 * m;
+    if (k > m)
+        k = 2 * m - k; /* cos is even and 2 pi periodic: now k / m in [0, 1] */
+    double sign = 1.0;
+    if (2 * k > m) {
+        k = m - k; /* cos(pi - t) = -cos(t): now t in [0, pi / 2] */
+        sign = -1.0;
+    }
+    const double pi = 3.14159265358979323846;
+    double t = pi * (double)k / (double)m, t2 = t * t;
+    double term = 1.0, sum = 1.0;
+    for (int n = 1; n <= 14; n++) {
+        term *= -t2 / (double)((2 * n - 1) * (2 * n));
+        sum += term;
+    }
+    return sign * sum;
+}
+
+/* Modified Gram-Schmidt, twice for stability, on `count` rows of length `len` (count <= len).
+ * Double precision and sqrt only, so the basis is the same everywhere. */
+static void orthonormalise(double *v, size_t count, size_t len) {
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t i = 0; i < count; i++) {
+            double *vi = v + i * len;
+            for (size_t j = 0; j < i; j++) {
+                const double *vj = v + j * len;
+                double dot = 0;
+                for (size_t t = 0; t < len; t++)
+                    dot += vi[t] * vj[t];
+                for (size_t t = 0; t < len; t++)
+                    vi[t] -= dot * vj[t];
+            }
+            double nn = 0;
+            for (size_t t = 0; t < len; t++)
+                nn += vi[t] * vi[t];
+            double inv = 1.0 / sqrt(nn);
+            for (size_t t = 0; t < len; t++)
+                vi[t] *= inv;
+        }
+    }
+}
+
+sp_status patch_model_new(uint32_t S, uint32_t P, uint32_t D, uint64_t seed, patch_model **out,
+                          sp_error *err) {
+    *out = NULL;
+    patch_model *m = sp_calloc(1, sizeof *m);
+    if (!m)
+        return sp_error_set(err, SP_ERR_NOMEM, "patch encoder: out of memory");
+    m->S = S;
+    m->P = P;
+    m->D = D;
+    m->grid = S / P;
+    const size_t F = PATCH_FEATURES;
+    m->proj = sp_alloc_array((size_t)F * D, sizeof *m->proj);
+    m->basis = sp_alloc_array((size_t)4 * P, sizeof *m->basis);
+    /* F <= D: F orthonormal vectors in R^D, an isometry of the feature space (cosines kept
+     * exactly). F > D: D orthonormal rows in R^F, a projection (cosines kept approximately). */
+    size_t count = F <= D ? F : D, len = F <= D ? D : F;
+    double *v = sp_alloc_array(count * len, sizeof *v);
+    if (!m->proj || !m->basis || !v) {
+        sp_free(v);
+        patch_model_free(m);
+        return sp_error_set(err, SP_ERR_NOMEM,
+                            "patch encoder: out of memory for the %zux%u "
+                            "projection",
+                            F, D);
+    }
+    sp_rng r;
+    sp_rng_seed(&r, seed);
+    for (size_t i = 0; i < count * len; i++)
+        v[i] = 2.0 * sp_rng_unit(&r) - 1.0;
+    orthonormalise(v, count, len);
+    for (size_t k = 0; k < F; k++)
+        for (size_t d = 0; d < D; d++)
+            m->proj[k * D + d] = (float)(F <= D ? v[k * len + d] : v[d * len + k]);
+    sp_free(v);
+    for (uint32_t u = 0; u < 4; u++) {
+        double alpha = sqrt((u == 0 ? 1.0 : 2.0) / P);
+        for (uint32_t x = 0; x < P; x++)
+            m->basis[u * P + x] = (float)(alpha * patch_cos_pi((uint64_t)(2 * x + 1) * u, 2 * P));
+    }
+    *out = m;
+    return SP_OK;
+}
+
+void patch_model_free(patch_model *m) {
+    if (!m)
+        return;
+    sp_free(m->proj);
+    sp_free(m->basis);
+    sp_free(m);
+}
+
+/* Scratch layout (floats): band planes L, A, B (3 x P x S); per-column accumulators (ACC_ROWS x S);
+ * per-column patch means (3 x S); pair masks (7 x S); one token's squares (D). */
+enum {
+    ACC_SUM = 0,  /* 3 rows: sums of L, A, B */
+    ACC_SQ = 3,   /* 3 rows: sums of squared deviations from the patch mean */
+    ACC_DIFF = 6, /* 12 rows: squared luma differences, (distance, direction) */
+    ACC_DCT = 18, /* 8 rows: vertical DCT projections, luma v = 0..3, A v = 0..1, B v = 0..1 */
+    ACC_ROWS = 26,
+};
+
+size_t patch_scratch_floats(const patch_model *m) {
+    size_t S = m->S;
+    return 3 * (size_t)m->P * S + (size_t)ACC_ROWS * S + 3 * S + 7 * S + m->D;
+}
+
+/* Sum of x[0..n) as four interleaved partial sums combined in a fixed order: independent chains
+ * hide the add latency and the grouping is the same on every machine. */
+static float sum4(const float *x, size_t n) {
+    float a[4] = {0, 0, 0, 0};
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4)
+        for (int k = 0; k < 4; k++)
+            a[k] += x[i + k];
+    for (; i < n; i++)
+        a[i & 3] += x[i];
+    return (a[0] + a[1]) + (a[2] + a[3]);
+}
+
+/* sum_i a[i] * b[i] with the same grouping as sum4. */
+static float dot4(const float *a, const float *b, size_t n) {
+    float s[4] = {0, 0, 0, 0};
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4)
+        for (int k = 0; k < 4; k++)
+            s[k] += a[i + k] * b[i + k];
+    for (; i < n; i++)
+        s[i & 3] += a[i] * b[i];
+    return (s[0] + s[1]) + (s[2] + s[3]);
+}
+
+/* The elementwise helpers below run four lanes at a time with vec.h and finish with a scalar
+ * tail doing the same operations; GCC -O2 does not vectorise loops with a runtime trip count. */
+
+/* acc[x] += (b[x] - a[x])^2 * mask[x] for x < n; mask (0 or 1) drops pairs that straddle two
+ * patches (adding an exact 0 leaves a sum unchanged). */
+static void acc_sqdiff(float *restrict acc, const float *restrict a, const float *restrict b,
+                       const float *restrict mask, size_t n) {
+    size_t x = 0;
+    for (; x + 4 <= n; x += 4) {
+        v4f d = v4_load(b + x) - v4_load(a + x);
+        v4_store(acc + x, v4_load(acc + x) + d * d * v4_load(mask + x));
+    }
+    for (; x < n; x++) {
+        float d = b[x] - a[x];
+        acc[x] += d * d * mask[x];
+    }
+}
+
+static void acc_sqdev(float *restrict acc, const float *restrict a, const float *restrict mean,
+                      size_t n) {
+    size_t x = 0;
+    for (; x + 4 <= n; x += 4) {
+        v4f d = v4_load(a + x) - v4_load(mean + x);
+        v4_store(acc + x, v4_load(acc + x) + d * d);
+    }
+    for (; x < n; x++) {
+        float d = a[x] - mean[x];
+        acc[x] += d * d;
+    }
+}
+
+static void acc_axpy(float *restrict acc, float w, const float *restrict a, size_t n) {
+    size_t x = 0;
+    v4f wv = v4_splat(w);
+    for (; x + 4 <= n; x += 4)
+        v4_store(acc + x, v4_load(acc + x) + wv * v4_load(a + x));
+    for (; x < n; x++)
+        acc[x] += w * a[x];
+}
+
+/* The band of P image rows holding patch row gy, as opponent colour planes: luma, red-green,
+ * yellow-blue. */
+static void band_colours(const patch_model *m, const float *planes, uint32_t gy, float *restrict L,
+                         float *restrict A, float *restrict B) {
+    const size_t S = m->S, n = (size_t)m->P * S;
+    const float *restrict r = planes + (size_t)gy * n, *restrict g = r + S * S,
+                          *restrict b = g + S * S;
+    size_t i = 0;
+    const v4f three = v4_splat(3.0f), half = v4_splat(0.5f), quarter = v4_splat(0.25f),
+              two = v4_splat(2.0f);
+    for (; i + 4 <= n; i += 4) {
+        v4f rv = v4_load(r + i), gv = v4_load(g + i), bv = v4_load(b + i);
+        v4_store(L + i, (rv + gv + bv) / three);
+        v4_store(A + i, (rv - gv) * half);
+        v4_store(B + i, (rv + gv - two * bv) * quarter);
+    }
+    for (; i < n; i++) {
+        L[i] = (r[i] + g[i] + b[i]) / 3.0f;
+        A[i] = (r[i] - g[i]) * 0.5f;
+        B[i] = (r[i] + g[i] - 2.0f * b[i]) * 0.25f;
+    }
+}
+
+/* Texture signature distances. Per distance, masks mark the horizontal pairs (x, x + d) and the
+ * anti-diagonal pairs (x, x - d) that stay inside one patch (built once per encode). */
+static const uint32_t DIST[3] = {1, 2, 4};
+
+static void band_accumulate(const patch_model *m, const float *L, const float *A, const float *B,
+                            float *acc, float *means, float *mask) {
+    const uint32_t P = m->P;
+    const size_t S = m->S;
+    const float *ch[3] = {L, A, B};
+    memset(acc, 0, (size_t)ACC_ROWS * S * sizeof *acc);
+    for (uint32_t y = 0; y < P; y++) {
+        for (int c = 0; c < 3; c++)
+            acc_axpy(acc + (ACC_SUM + c) * S, 1.0f, ch[c] + y * S, S);
+        for (uint32_t v = 0; v < 4; v++)
+            acc_axpy(acc + (ACC_DCT + v) * S, m->basis[v * P + y], L + y * S, S);
+        for (uint32_t v = 0; v < 2; v++) {
+            acc_axpy(acc + (ACC_DCT + 4 + v) * S, m->basis[v * P + y], A + y * S, S);
+            acc_axpy(acc + (ACC_DCT + 6 + v) * S, m->basis[v * P + y], B + y * S, S);
+        }
+    }
+    /* patch means, repeated over the patch's columns for the second pass */
+    for (int c = 0; c < 3; c++) {
+        for (uint32_t px = 0; px < m->grid; px++) {
+            float mu = sum4(acc + (ACC_SUM + c) * S + (size_t)px * P, P) / (float)(P * P);
+            for (uint32_t x = 0; x < P; x++)
+                means[c * S + (size_t)px * P + x] = mu;
+        }
+    }
+    const float *ones = mask + 6 * S;
+    for (uint32_t y = 0; y < P; y++) {
+        for (int c = 0; c < 3; c++)
+            acc_sqdev(acc + (ACC_SQ + c) * S, ch[c] + y * S, means + c * S, S);
+        const float *row = L + y * S;
+        for (int s = 0; s < 3; s++) {
+            uint32_t d = DIST[s];
+            const float *mh = mask + (2 * s) * S, *ma = mask + (2 * s + 1) * S;
+            float *a = acc + (ACC_DIFF + 4 * s) * S;
+            acc_sqdiff(a, row, row + d, mh, S - d); /* horizontal */
+            if (y + d < P) {
+                const float *below = L + (y + d) * S;
+                acc_sqdiff(a + S, row, below, ones, S);                   /* vertical */
+                acc_sqdiff(a + 2 * S, row, below + d, mh, S - d);         /* diagonal */
+                acc_sqdiff(a + 3 * S + d, row + d, below, ma + d, S - d); /* anti-diagonal */
+            }
+        }
+    }
+}
+
+static void build_masks(const patch_model *m, float *mask) {
+    const uint32_t P = m->P;
+    const size_t S = m->S;
+    for (int s = 0; s < 3; s++) {
+        uint32_t d = DIST[s];
+        for (size_t x = 0; x < S; x++) {
+            mask[(2 * s) * S + x] = (x % P) + d < P ? 1.0f : 0.0f;
+            mask[(2 * s + 1) * S + x] = (x % P) >= d ? 1.0f : 0.0f;
+        }
+    }
+    for (size_t x = 0; x < S; x++)
+        mask[6 * S + x] = 1.0f;
+}
+
+/* The 33 weighted features of patch column px from the band's accumulators. */
+static void patch_from_band(const patch_model *m, const float *acc, uint32_t px,
+                            float f[PATCH_FEATURES]) {
+    const uint32_t P = m->P;
+    const size_t S = m->S, x0 = (size_t)px * P;
+    const float n = (float)(P * P);
+    size_t k = 0;
+    f[k++] = W_BIAS;
+    f[k++] = W_MEAN * (sum4(acc + ACC_SUM * S + x0, P) / n - 0.5f);
+    f[k++] = W_MEAN * (sum4(acc + (ACC_SUM + 1) * S + x0, P) / n);
+    f[k++] = W_MEAN * (sum4(acc + (ACC_SUM + 2) * S + x0, P) / n);
+    for (int c = 0; c < 3; c++)
+        f[k++] = W_STD * sqrtf(sum4(acc + (ACC_SQ + c) * S + x0, P) / n);
+    /* Texture signature: RMS luma differences at distances 1, 2, 4 along four directions
+     * (a discrete structure function). It does not depend on where the texture sits in the patch,
+     * so shifted copies of a texture agree; centring it makes orientation and frequency signed. */
+    float sig[12];
+    for (int s = 0; s < 3; s++) {
+        uint32_t d = DIST[s];
+        float pairs_h = (float)(P * (P - d)), pairs_d = (float)((P - d) * (P - d));
+        const float *a = acc + (ACC_DIFF + 4 * s) * S + x0;
+        sig[4 * s + 0] = sqrtf(sum4(a, P) / pairs_h);
+        sig[4 * s + 1] = sqrtf(sum4(a + S, P) / pairs_h);
+        sig[4 * s + 2] = sqrtf(sum4(a + 2 * S, P) / pairs_d * 0.5f);
+        sig[4 * s + 3] = sqrtf(sum4(a + 3 * S, P) / pairs_d * 0.5f);
+    }
+    float msig = sum4(sig, 12) / 12.0f;
+    for (int i = 0; i < 12; i++)
+        f[k++] = W_SHAPE * (sig[i] - msig);
+    f[k++] = W_TEX * msig;
+    /* 2-D DCT coefficient (u, v) = sum_x basis_u[x] * (vertical projection v)[x], divided by P
+     * (amplitude units). */
+    for (int i = 0; i < 9; i++) {
+        uint32_t u = LUMA_UV[i][0], v = LUMA_UV[i][1];
+        f[k++] = W_DCT * dot4(m->basis + u * P, acc + (ACC_DCT + v) * S + x0, P) / (float)P;
+    }
+    for (int c = 0; c < 2; c++) {
+        const float *g = acc + (ACC_DCT + 4 + 2 * c) * S + x0;
+        f[k++] = W_DCT * dot4(m->basis + P, g, P) / (float)P; /* u = 1, v = 0 */
+        f[k++] = W_DCT * dot4(m->basis, g + S, P) / (float)P; /* u = 0, v = 1 */
+    }
+}
+
+/* out = sum_k f[k] * proj[k], k in order, 32 outputs at a time in eight 4-float vectors held in
+ * registers (vec.h); the tail does the same operations per element. */
+static void project(const float *proj, size_t D, const float *f, float *out) {
+    size_t d = 0;
+    for (; d + 32 <= D; d += 32) {
+        v4f f0 = v4_splat(f[0]);
+        const float *p = proj + d;
+        v4f a0 = f0 * v4_load(p), a1 = f0 * v4_load(p + 4), a2 = f0 * v4_load(p + 8),
+            a3 = f0 * v4_load(p + 12), a4 = f0 * v4_load(p + 16), a5 = f0 * v4_load(p + 20),
+            a6 = f0 * v4_load(p + 24), a7 = f0 * v4_load(p + 28);
+        for (size_t k = 1; k < PATCH_FEATURES; k++) {
+            v4f fk = v4_splat(f[k]);
+            p = proj + k * D + d;
+            a0 += fk * v4_load(p);
+            a1 += fk * v4_load(p + 4);
+            a2 += fk * v4_load(p + 8);
+            a3 += fk * v4_load(p + 12);
+            a4 += fk * v4_load(p + 16);
+            a5 += fk * v4_load(p + 20);
+            a6 += fk * v4_load(p + 24);
+            a7 += fk * v4_load(p + 28);
+        }
+        v4_store(out + d, a0);
+        v4_store(out + d + 4, a1);
+        v4_store(out + d + 8, a2);
+        v4_store(out + d + 12, a3);
+        v4_store(out + d + 16, a4);
+        v4_store(out + d + 20, a5);
+        v4_store(out + d + 24, a6);
+        v4_store(out + d + 28, a7);
+    }
+    for (; d < D; d++) {
+        float s = f[0] * proj[d];
+        for (size_t k = 1; k < PATCH_FEATURES; k++)
+            s += f[k] * proj[k * D + d];
+        out[d] = s;
+    }
+}
+
+static void normalise(float *x, size_t n, float *sq) {
+    for (size_t i = 0; i < n; i++)
+        sq[i] = x[i] * x[i];
+    float s = sum4(sq, n);
+    if (s > 0) {
+        float inv = 1.0f / sqrtf(s);
+        for (size_t i = 0; i < n; i++)
+            x[i] *= inv;
+    }
+}
+
+void patch_encode(const patch_model *m, const float *planes, float *scratch, float *tokens,
+                  float *pooled) {
+    const size_t D = m->D, S = m->S, band = (size_t)m->P * S;
+    float *L = scratch, *A = L + band, *B = A + band;
+    float *acc = B + band, *means = acc + (size_t)ACC_ROWS * S, *mask = means + 3 * S;
+    float *sq = mask + 7 * S;
+    float f[PATCH_FEATURES];
+    build_masks(m, mask);
+    for (uint32_t gy = 0; gy < m->grid; gy++) {
+        band_colours(m, planes, gy, L, A, B);
+        band_accumulate(m, L, A, B, acc, means, mask);
+        for (uint32_t gx = 0; gx < m->grid; gx++) {
+            float *t = tokens + ((size_t)gy * m->grid + gx) * D;
+            patch_from_band(m, acc, gx, f);
+            project(m->proj, D, f, t);
+            normalise(t, D, sq);
+        }
+    }
+    size_t n = (size_t)m->grid * m->grid;
+    for (size_t d = 0; d < D; d++)
+        pooled[d] = 0;
+    for (size_t i = 0; i < n; i++)
+        acc_axpy(pooled, 1.0f, tokens + i * D, D);
+    normalise(pooled, D, sq);
+}

@@ -1,0 +1,40 @@
+/* The built-in patch encoder: per P x P patch, 33 hand-made features that behave like a similarity
+ * (colour, contrast, a shift-invariant texture signature, low-frequency layout), mapped to D
+ * dimensions by a seeded orthogonal projection and L2-normalised. Plain C throughout, no libm
+ * beyond sqrt, fixed summation order: the same bytes on every IEEE-754 machine and compiler that
+ * does not contract a*b+c into FMA (GCC does not in -std=c11 mode; clang is told so per file). */
+#ifndef SP_ENCODE_PATCH_H
+#define SP_ENCODE_PATCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "scriptprune/error.h"
+
+enum { PATCH_FEATURES = 33, PATCH_MIN_P = 8, PATCH_MAX_P = 64 };
+
+/* Immutable after creation; shared by all contexts. */
+typedef struct patch_model {
+    uint32_t S, P, D, grid;
+    float *proj;  /* PATCH_FEATURES x D: the image of each feature axis */
+    float *basis; /* 4 x P: orthonormal DCT-II basis rows u = 0..3 */
+} patch_model;
+
+/* S % P == 0 and P in [PATCH_MIN_P, PATCH_MAX_P] are checked by the caller. */
+sp_status patch_model_new(uint32_t S, uint32_t P, uint32_t D, uint64_t seed, patch_model **out,
+                          sp_error *err);
+void patch_model_free(patch_model *m);
+
+/* Floats of per-context scratch patch_encode needs. */
+size_t patch_scratch_floats(const patch_model *m);
+
+/* Encodes all grid x grid patches: tokens (n x D, unit rows) and pooled (D, the normalised mean).
+ */
+void patch_encode(const patch_model *m, const float *planes, float *scratch, float *tokens,
+                  float *pooled);
+
+/* cos(pi * k / m) for integers k >= 0, m >= 1, from +, *, / only (libm's cos may differ by an ulp
+ * between C libraries, which would break golden bytes). Exposed for tests. */
+double patch_cos_pi(uint64_t k, uint64_t m);
+
+#endif
