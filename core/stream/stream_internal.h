@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "scriptprune/stream.h"
 
@@ -207,6 +208,21 @@ static inline float sp_stream_kernel(float cosine, float sigma) {
 
 /* QCSP quality of a candidate: mass^gamma, mass = min(seen, window) * (1 + spatial). */
 float sp_stream_mass_quality(uint32_t seen, uint32_t spatial, uint32_t window, float gamma);
+
+/* float16 bits to float32, for values the history stored (finite: it never stores infinities or
+ * NaN). The 15 exponent-and-mantissa bits moved to float32's position and scaled by 2^112 give
+ * the exact value, subnormal halves included; the sign is put back. Branch-free, so that loops
+ * over it vectorise. */
+static inline float sp_half_bits_to_float(uint16_t h) {
+    uint32_t magnitude = (uint32_t)(h & 0x7fffu) << 13, bits;
+    float f;
+    memcpy(&f, &magnitude, sizeof f);
+    f *= 0x1p112f;
+    memcpy(&bits, &f, sizeof bits);
+    bits |= (uint32_t)(h & 0x8000u) << 16;
+    memcpy(&f, &bits, sizeof f);
+    return f;
+}
 
 /* Sort key of a candidate: frame then grid position. */
 static inline int sp_key_cmp(uint64_t fa, uint32_t pa, uint64_t fb, uint32_t pb) {
