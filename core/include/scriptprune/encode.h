@@ -146,7 +146,8 @@ typedef struct sp_encoder_info {
     sp_fit fit;            /* resolved (never AUTO) */
     sp_resample resample;  /* resize filter */
     float mean[3], std[3]; /* pixel normalisation: (v / 255 - mean) / std, per R, G, B */
-    bool has_text;         /* sp_encode_text is available */
+    bool has_text;         /* the model has a text tower: sp_encode_text_ids works */
+    bool has_tokenizer;    /* ... and its tokenizer files load: sp_encode_text works */
     size_t context_length; /* text tokens per query including start/end, 0 without text */
 } sp_encoder_info;
 
