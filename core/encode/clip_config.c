@@ -159,6 +159,8 @@ static sp_status parse_root(const sp_json *root, clip_config *c, sp_error *err) 
                          "config.json: vision_config.image_size %u is not a "
                          "multiple of patch_size %u",
                          c->image_size, c->patch_size);
+    if (!s && !siglip) /* CLIPConfig and CLIPVisionConfig both carry projection_dim */
+        s = get_u32(root, "", "projection_dim", 512, &c->projection, err);
     c->vision_head = siglip;
     const sp_json *uh = vision ? sp_json_get(vision, "vision_use_head") : NULL;
     if (!s && uh && sp_json_type_of(uh) == SP_JSON_BOOL)
@@ -179,8 +181,6 @@ static sp_status parse_root(const sp_json *root, clip_config *c, sp_error *err) 
         s = get_i32(text, "text_config.", "pad_token_id", 1, &c->pad_id, err);
     if (!s && siglip)
         s = get_u32(text, "text_config.", "projection_size", c->txt.hidden, &c->projection, err);
-    else if (!s)
-        s = get_u32(root, "", "projection_dim", 512, &c->projection, err);
     return s;
 }
 
