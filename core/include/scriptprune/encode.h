@@ -244,6 +244,11 @@ sp_status sp_encode_text_ids(sp_encode_ctx *ctx, const int32_t *ids, size_t n, s
 sp_status sp_query_rows_append(const sp_encoder *enc, const float *rows, size_t m, size_t e,
                                sp_query_rows *out, sp_error *err);
 
+/* Appends the rows of an embedding file: a 2-D (m x e) or 1-D (e) float32/float16 .npy, checked
+ * like sp_query_rows_append; messages name the file. */
+sp_status sp_query_rows_append_npy(const sp_encoder *enc, const char *path, sp_query_rows *out,
+                                   sp_error *err);
+
 #ifdef __cplusplus
 }
 #endif
