@@ -505,6 +505,7 @@ typedef struct blobs_store {
 } blobs_store;
 
 static void load_blobs(const char *dir, blobs_store *s) {
+    memset(s, 0, sizeof *s);
     char p[256];
     snprintf(p, sizeof p, "%s/model.safetensors", dir);
     s->st = read_file(path_of(p), &s->b.safetensors_len);
@@ -582,6 +583,46 @@ static void test_clip_open_from_memory_equals_open_from_folder(void **state) {
     sp_encoder_free(a);
     sp_encoder_free(b);
     free(px);
+}
+
+static void test_clip_without_tokenizer_files_keeps_text_ids_working(void **state) {
+    (void)state;
+    blobs_store s;
+    load_blobs("clip_f32", &s);
+    s.b.vocab_json = NULL;
+    s.b.merges_txt = NULL;
+    sp_encoder_config c;
+    sp_encoder_config_init(&c);
+    sp_encoder *enc;
+    sp_error err;
+    if (sp_encoder_open_blobs(&c, &s.b, &enc, &err))
+        fail_msg("%s", err.message);
+    free_blobs(&s);
+    sp_encoder_info in;
+    sp_encoder_get_info(enc, &in);
+    assert_true(in.has_text);
+    assert_false(in.has_tokenizer);
+    sp_encode_ctx *ctx;
+    assert_int_equal(sp_encode_ctx_new(enc, &ctx, &err), SP_OK);
+    sp_query_rows q;
+    sp_query_rows_init(&q);
+    assert_int_equal(sp_encode_text(ctx, "a cat", 5, &q, &err), SP_ERR_UNSUPPORTED);
+    assert_message_contains(&err, "no vocab.json + merges.txt or tokenizer.json");
+    assert_message_contains(&err, "sp_encode_text_ids");
+    const sp_json *model = sp_json_at(models(), 0);
+    const sp_json *c0 = sp_json_at(mget(model, "ids"), 0);
+    const sp_json *ja = mget(c0, "ids");
+    int32_t ids[16];
+    for (size_t k = 0; k < sp_json_length(ja); k++) {
+        int64_t v;
+        sp_json_int64(sp_json_at(ja, k), &v);
+        ids[k] = (int32_t)v;
+    }
+    assert_int_equal(sp_encode_text_ids(ctx, ids, sp_json_length(ja), &q, &err), SP_OK);
+    expect_close(q.rows, q.e, mstr(c0, "embedding"), "clip_f32 ids without tokenizer");
+    sp_query_rows_free(&q);
+    sp_encode_ctx_free(ctx);
+    sp_encoder_free(enc);
 }
 
 typedef struct job {
@@ -753,6 +794,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_clip_text_ids_are_checked),
         cmocka_unit_test(test_broken_model_folders_fail_with_clear_errors),
         cmocka_unit_test(test_clip_open_from_memory_equals_open_from_folder),
+        cmocka_unit_test(test_clip_without_tokenizer_files_keeps_text_ids_working),
         cmocka_unit_test(test_clip_contexts_on_two_threads_match_sequential_results),
         cmocka_unit_test(test_clip_every_allocation_failure_is_reported_and_leaks_nothing),
         cmocka_unit_test(test_resize_matches_torch_antialiased_interpolation),
