@@ -154,10 +154,9 @@ static sp_status parse_root(const sp_json *root, clip_config *c, sp_error *err) 
                          "config.json: vision_config.num_channels %u "
                          "(only RGB, 3)",
                          channels);
-    if (!s && c->image_size % c->patch_size != 0)
+    if (!s && c->image_size < c->patch_size)
         s = sp_error_set(err, SP_ERR_FORMAT,
-                         "config.json: vision_config.image_size %u is not a "
-                         "multiple of patch_size %u",
+                         "config.json: vision_config.image_size %u is smaller than patch_size %u",
                          c->image_size, c->patch_size);
     if (!s && !siglip) /* CLIPConfig and CLIPVisionConfig both carry projection_dim */
         s = get_u32(root, "", "projection_dim", 512, &c->projection, err);

@@ -377,11 +377,12 @@ static sp_status resolve_sizes(const sp_encoder_config *c, clip_model *m, sp_err
     const clip_config *cfg = &m->cfg;
     m->P = cfg->patch_size;
     m->S = c->image_size ? c->image_size : cfg->image_size;
-    if (m->S % m->P != 0 || m->S < m->P)
+    if (m->S < m->P)
         return sp_error_set(err, SP_ERR_INVALID,
-                            "clip: image_size %u is not a positive multiple "
-                            "of the model's patch_size %u",
-                            m->S, m->P);
+                            "clip: image_size %u is smaller than the model's patch_size %u", m->S,
+                            m->P);
+    /* the patch embedding is a valid convolution: floor(S / P) patches a side, the last S mod P
+     * pixels unseen (SigLIP so400m: 384 px, 14 px patches, 27 x 27) */
     m->grid = m->S / m->P;
     m->n = (size_t)m->grid * m->grid;
     m->has_cls = cfg->family == CLIP_FAMILY_CLIP;

@@ -585,9 +585,10 @@ def main():
              runs=[dict(image_size=48, layer=-2, fit="letterbox",
                         images=[dict(w=48, h=24, seed=5, letterbox_y=8), dict(w=48, h=48, seed=6)])]),
         dict(name="siglip_bf16", siglip=True, dtype="BF16", projection=32, tokenizer="files",
-             vision=dict(hidden=32, inter=80, heads=4, layers=2, image=32, patch=8, eps=1e-6),
+             vision=dict(hidden=32, inter=80, heads=4, layers=2, image=36, patch=8, eps=1e-6),
              text=dict(hidden=40, inter=64, heads=4, layers=2, context=12, eps=1e-6),
-             runs=[dict(image_size=0, layer=-1, fit="auto", images=[dict(w=32, h=32, seed=7)]),
+             # 36 px with 8 px patches: a 4 x 4 grid, the last 4 pixels unseen (valid conv)
+             runs=[dict(image_size=0, layer=-1, fit="auto", images=[dict(w=36, h=36, seed=7)]),
                    dict(image_size=48, layer=1, fit="auto", images=[dict(w=48, h=48, seed=8)])]),
         dict(name="clip_vision_only", siglip=False, dtype="F32", vision_only=True,
              vision=dict(hidden=24, inter=48, heads=2, layers=2, image=24, patch=8, eps=1e-5),
