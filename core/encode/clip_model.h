@@ -16,7 +16,7 @@ struct clip_model {
     /* vision tower, at the run size S (position embeddings interpolated at load when S differs
      * from config.json's image_size) */
     vit_tower vis;
-    uint32_t S, P, grid; /* grid = floor(S / P) */
+    uint32_t S, P, grid;        /* grid = floor(S / P) */
     size_t n;                   /* patch tokens, grid * grid */
     size_t T;                   /* sequence length: n plus the class token */
     int has_cls;                /* CLIP: row 0 is the class token */

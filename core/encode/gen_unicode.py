@@ -1,7 +1,9 @@
 #!/usr/bin/python3
 """Writes unicode_data.c: the Unicode tables the CLIP tokenizer needs (letters \\p{L}, numbers
 \\p{N}, simple lowercase mappings), from this Python's unicodedata. Run it again to move to a newer
-Unicode version: /usr/bin/python3 core/encode/gen_unicode.py > core/encode/unicode_data.c"""
+Unicode version:
+    /usr/bin/python3 core/encode/gen_unicode.py > core/encode/unicode_data.c
+    clang-format -i core/encode/unicode_data.c"""
 import sys
 import unicodedata
 
