@@ -80,6 +80,8 @@ OPTION = {'tau': '--tau', 'k_min': '--k-min', 'gamma': '--gamma', 'rho': '--rho'
 
 def ks_for(n, with_trivial=True):
     ks = {1, min(3, n), max(1, n // 2), max(1, n - 1)}
+    if with_trivial and n >= 64:
+        ks |= {10, n // 4, 3 * n // 4}
     if with_trivial:
         ks |= {n, n + 3}
     return sorted(ks)
