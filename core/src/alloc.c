@@ -51,6 +51,15 @@ void *sp_realloc(void *ptr, size_t size) {
     return realloc(ptr, size ? size : 1);
 }
 
+void *sp_aligned_alloc(size_t size) {
+    if (fault_now())
+        return NULL;
+    size_t rounded = (size + 63) & ~(size_t)63;
+    if (rounded < size)
+        return NULL;
+    return aligned_alloc(64, rounded ? rounded : 64);
+}
+
 void sp_free(void *ptr) {
     free(ptr);
 }

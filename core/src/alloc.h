@@ -9,6 +9,8 @@
 void *sp_malloc(size_t size);
 void *sp_calloc(size_t count, size_t size);
 void *sp_realloc(void *ptr, size_t size);
+/* 64-byte aligned block (for BLAS operands), released with sp_free. */
+void *sp_aligned_alloc(size_t size);
 void sp_free(void *ptr);
 
 /* count * size with overflow check: returns 0 (false) on overflow and leaves *out untouched. */

@@ -43,6 +43,14 @@ void sp_frame_view(sp_frame *f, const float *tokens, size_t n, size_t d);
  * they have similarity 0 to everything. Thread-safe; reads the arrays. */
 sp_status sp_frame_validate(const sp_frame *f, sp_error *err);
 
+/* Checks the n x d values of x are finite; the message names `what` and the row (numbered from
+ * row0) and column of the first NaN or infinity. */
+sp_status sp_check_finite(const float *x, size_t row0, size_t n, size_t d, const char *what,
+                          sp_error *err);
+
+/* Checks shapes and sizes only (what sp_frame_validate checks, minus the scan of the values). */
+sp_status sp_frame_validate_shape(const sp_frame *f, sp_error *err);
+
 /* Checks a query against the embedding dimension it will be compared with (the frame's e, or d
  * when the frame has no embeddings): finite values, matching width. m == 0 is valid. */
 sp_status sp_query_validate(const sp_query *q, size_t expect_e, sp_error *err);

@@ -1,0 +1,44 @@
+/* Shared pieces of the scriptprune command-line tool: the subcommand table, strict number parsing
+ * and loading token matrices from "file.npy" or "file.safetensors[:tensor]". */
+#ifndef SP_CLI_H
+#define SP_CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "scriptprune/error.h"
+#include "scriptprune/npy.h"
+
+/* Exit statuses: 2 for bad input or usage (scripts rely on it), 1 for other failures. */
+enum { CLI_OK = 0, CLI_FAIL = 1, CLI_BAD_INPUT = 2 };
+
+typedef int (*cli_command_fn)(int argc, char **argv);
+
+typedef struct cli_command {
+    const char *name;
+    const char *summary;
+    cli_command_fn run;
+} cli_command;
+
+/* Prints "scriptprune: error: <message>" on one line to stderr and returns the exit status. */
+int cli_fail(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Maps a core status to an exit status: input problems are CLI_BAD_INPUT. */
+int cli_status_exit(sp_status st);
+
+/* Strict parsers: the whole string must be a number within [lo, hi]; the message names `what`. */
+sp_status cli_parse_size(const char *s, const char *what, size_t lo, size_t hi, size_t *out,
+                         sp_error *err);
+sp_status cli_parse_u64(const char *s, const char *what, uint64_t *out, sp_error *err);
+sp_status cli_parse_float(const char *s, const char *what, double lo, double hi, float *out,
+                          sp_error *err);
+/* "HxW" with both >= 1. */
+sp_status cli_parse_grid(const char *s, uint32_t *h, uint32_t *w, sp_error *err);
+
+/* Loads a 2-D float matrix (a 1-D array reads as one row) from "X.npy" or
+ * "X.safetensors:name" ("X.safetensors" alone when it holds exactly one tensor). */
+sp_status cli_load_matrix(const char *spec, sp_matrix *out, sp_error *err);
+
+int cli_cmd_select(int argc, char **argv);
+
+#endif

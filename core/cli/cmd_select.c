@@ -1,0 +1,228 @@
+/* scriptprune select: one frame of tokens in, the kept original indices out (and optionally the
+ * kept tokens as safetensors). The interface is fixed: scripts rely on it (README, "CLI"). */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "scriptprune/safetensors.h"
+#include "scriptprune/select.h"
+
+static void select_usage(FILE *to) {
+    fprintf(to,
+            "usage: scriptprune select --tokens X.npy [--embeddings E.npy] [--query Q.npy]\n"
+            "         --budget K [--method M] [--graph bipartite|full] [--tau T] [--seed S]\n"
+            "         [--k-min N] [--gamma G] [--rho R] [--grid HxW] [--threads T]\n"
+            "         [--out kept.safetensors]\n"
+            "Prints the kept original token indices, ascending, on one line.\n"
+            "Inputs: FILE.npy (float32/float16) or FILE.safetensors[:TENSOR].\n"
+            "Methods:\n");
+    const sp_method_info *t = sp_method_table();
+    for (int i = 0; i < SP_METHOD_COUNT; i++)
+        fprintf(to, "  %-15s %s\n", t[i].name, t[i].summary);
+}
+
+typedef struct select_args {
+    const char *tokens, *embeddings, *query, *out;
+    bool have_budget, have_grid;
+    uint32_t grid_h, grid_w;
+    int threads;
+    sp_params params;
+} select_args;
+
+static sp_status parse_args(int argc, char **argv, select_args *a, sp_error *err) {
+    static const struct option opts[] = {
+        {"tokens", required_argument, 0, 't'},  {"embeddings", required_argument, 0, 'e'},
+        {"query", required_argument, 0, 'q'},   {"budget", required_argument, 0, 'k'},
+        {"method", required_argument, 0, 'm'},  {"graph", required_argument, 0, 'g'},
+        {"tau", required_argument, 0, 'T'},     {"seed", required_argument, 0, 's'},
+        {"k-min", required_argument, 0, 'K'},   {"gamma", required_argument, 0, 'G'},
+        {"rho", required_argument, 0, 'r'},     {"grid", required_argument, 0, 'x'},
+        {"threads", required_argument, 0, 'j'}, {"out", required_argument, 0, 'o'},
+        {"help", no_argument, 0, 'h'},          {0, 0, 0, 0},
+    };
+    memset(a, 0, sizeof *a);
+    sp_params_init(&a->params);
+    opterr = 0;
+    optind = 1;
+    int c;
+    sp_status st = SP_OK;
+    while (!st && (c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        size_t v;
+        switch (c) {
+            case 't':
+                a->tokens = optarg;
+                break;
+            case 'e':
+                a->embeddings = optarg;
+                break;
+            case 'q':
+                a->query = optarg;
+                break;
+            case 'o':
+                a->out = optarg;
+                break;
+            case 'k':
+                st = cli_parse_size(optarg, "--budget", 1, UINT32_MAX, &a->params.budget, err);
+                a->have_budget = true;
+                break;
+            case 'm':
+                st = sp_method_from_name(optarg, &a->params.method, err);
+                break;
+            case 'g':
+                if (strcmp(optarg, "bipartite") == 0)
+                    a->params.graph = SP_GRAPH_BIPARTITE;
+                else if (strcmp(optarg, "full") == 0)
+                    a->params.graph = SP_GRAPH_FULL;
+                else
+                    st = sp_error_set(err, SP_ERR_INVALID,
+                                      "--graph: expected bipartite or full, got '%s'", optarg);
+                break;
+            case 'T':
+                st = cli_parse_float(optarg, "--tau", -1.0, 1.0, &a->params.tau, err);
+                break;
+            case 's':
+                st = cli_parse_u64(optarg, "--seed", &a->params.seed, err);
+                break;
+            case 'K':
+                st = cli_parse_size(optarg, "--k-min", 0, UINT32_MAX, &v, err);
+                a->params.k_min = (uint32_t)v;
+                break;
+            case 'G':
+                st = cli_parse_float(optarg, "--gamma", 0.0, 100.0, &a->params.gamma, err);
+                break;
+            case 'r':
+                st = cli_parse_float(optarg, "--rho", 1e-9, 1.0, &a->params.rho, err);
+                break;
+            case 'x':
+                st = cli_parse_grid(optarg, &a->grid_h, &a->grid_w, err);
+                a->have_grid = true;
+                break;
+            case 'j':
+                st = cli_parse_size(optarg, "--threads", 1, 256, &v, err);
+                a->threads = (int)v;
+                break;
+            case 'h':
+                select_usage(stdout);
+                exit(CLI_OK);
+            default:
+                st = sp_error_set(err, SP_ERR_INVALID, "unknown or incomplete option '%s'",
+                                  argv[optind - 1]);
+        }
+    }
+    if (!st && optind < argc)
+        st = sp_error_set(err, SP_ERR_INVALID, "unexpected argument '%s'", argv[optind]);
+    if (!st && !a->tokens)
+        st = sp_error_set(err, SP_ERR_INVALID, "--tokens is required");
+    if (!st && !a->have_budget)
+        st = sp_error_set(err, SP_ERR_INVALID, "--budget is required");
+    return st;
+}
+
+static sp_status write_out(const char *path, const sp_frame *f, const sp_selection *sel,
+                           const sp_params *p, sp_error *err) {
+    sp_st_writer *w = sp_st_writer_new();
+    int64_t *idx = malloc((sel->count ? sel->count : 1) * sizeof(int64_t));
+    int16_t *yx = malloc((sel->count ? sel->count : 1) * 2 * sizeof(int16_t));
+    sp_status st = SP_OK;
+    if (!w || !idx || !yx)
+        st = sp_error_set(err, SP_ERR_NOMEM, "out of memory preparing %s", path);
+    for (size_t i = 0; !st && i < sel->count; i++) {
+        idx[i] = sel->index[i];
+        uint32_t y = sel->index[i] / f->grid_w, x = sel->index[i] % f->grid_w;
+        if (y > INT16_MAX || x > INT16_MAX)
+            st = sp_error_set(err, SP_ERR_OVERFLOW,
+                              "grid position (%u, %u) does not fit the int16 yx tensor", y, x);
+        yx[2 * i] = (int16_t)y;
+        yx[2 * i + 1] = (int16_t)x;
+    }
+    size_t tshape[2] = {sel->count, sel->d}, ishape[1] = {sel->count}, yshape[2] = {sel->count, 2};
+    if (!st)
+        st = sp_st_writer_add(w, "tokens", SP_DTYPE_F32, 2, tshape, sel->tokens, err);
+    if (!st)
+        st = sp_st_writer_add(w, "index", SP_DTYPE_I64, 1, ishape, idx, err);
+    if (!st)
+        st = sp_st_writer_add(w, "yx", SP_DTYPE_I16, 2, yshape, yx, err);
+    char buf[64];
+    if (!st)
+        st = sp_st_writer_metadata(w, "method", sp_method_info_of(p->method)->name, err);
+    snprintf(buf, sizeof buf, "%zu", p->budget);
+    if (!st)
+        st = sp_st_writer_metadata(w, "budget", buf, err);
+    snprintf(buf, sizeof buf, "%ux%u", f->grid_h, f->grid_w);
+    if (!st)
+        st = sp_st_writer_metadata(w, "grid", buf, err);
+    snprintf(buf, sizeof buf, "%zu", f->n);
+    if (!st)
+        st = sp_st_writer_metadata(w, "tokens_in", buf, err);
+    if (!st)
+        st = sp_st_writer_write_file(w, path, err);
+    sp_st_writer_free(w);
+    free(idx);
+    free(yx);
+    return st;
+}
+
+int cli_cmd_select(int argc, char **argv) {
+    sp_error err;
+    sp_error_clear(&err);
+    select_args a;
+    sp_status st = parse_args(argc, argv, &a, &err);
+    if (st) {
+        cli_fail(CLI_BAD_INPUT, "select: %s (see scriptprune select --help)", err.message);
+        return CLI_BAD_INPUT;
+    }
+    if (a.threads)
+        sp_blas_set_threads(a.threads);
+    sp_matrix tokens = {0}, embed = {0}, query = {0};
+    sp_selection sel;
+    sp_selection_init(&sel);
+    sp_workspace *ws = NULL;
+    st = cli_load_matrix(a.tokens, &tokens, &err);
+    if (st)
+        sp_error_prefix(&err, "--tokens %s", a.tokens);
+    if (!st && a.embeddings && (st = cli_load_matrix(a.embeddings, &embed, &err)))
+        sp_error_prefix(&err, "--embeddings %s", a.embeddings);
+    if (!st && a.query && (st = cli_load_matrix(a.query, &query, &err)))
+        sp_error_prefix(&err, "--query %s", a.query);
+    sp_frame f;
+    if (!st) {
+        sp_frame_view(&f, tokens.data, tokens.rows, tokens.cols);
+        if (a.have_grid) {
+            f.grid_h = a.grid_h;
+            f.grid_w = a.grid_w;
+        }
+        if (a.embeddings) {
+            if (embed.rows != tokens.rows)
+                st = sp_error_set(&err, SP_ERR_INVALID,
+                                  "--embeddings %s has %zu rows but --tokens has %zu",
+                                  a.embeddings, embed.rows, tokens.rows);
+            f.embed = embed.data;
+            f.e = embed.cols;
+        }
+    }
+    sp_query q = {.rows = query.data, .m = query.rows, .e = query.cols};
+    if (!st && !(ws = sp_workspace_new()))
+        st = sp_error_set(&err, SP_ERR_NOMEM, "out of memory creating the workspace");
+    if (!st)
+        st = sp_select(ws, &f, a.query ? &q : NULL, &a.params, &sel, &err);
+    if (!st && a.out && (st = write_out(a.out, &f, &sel, &a.params, &err)))
+        sp_error_prefix(&err, "--out %s", a.out);
+    int rc = CLI_OK;
+    if (st) {
+        rc = cli_fail(cli_status_exit(st), "select: %s", err.message);
+    } else {
+        for (size_t i = 0; i < sel.count; i++)
+            printf(i ? " %u" : "%u", sel.index[i]);
+        printf("\n");
+        if (fflush(stdout) != 0)
+            rc = cli_fail(CLI_FAIL, "select: writing the indices to stdout failed");
+    }
+    sp_selection_free(&sel);
+    sp_workspace_free(ws);
+    sp_matrix_free(&tokens);
+    sp_matrix_free(&embed);
+    sp_matrix_free(&query);
+    return rc;
+}

@@ -1,0 +1,212 @@
+/* Cosine similarities through OpenBLAS, filled into an n x n cache block by block, so that GSP
+ * rounds and QCSP kernel rows reuse every product already computed (docs/algorithm.md, "Cost").
+ * Products run on the raw rows; the scatter into the cache applies the inverse norms. */
+#include <cblas.h>
+#include <math.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "internal.h"
+
+/* Norms outside this range go through a normalised copy: raw products could overflow float (or
+ * lose bits to subnormals) long before the cosines themselves are in trouble. */
+#define SP_RAW_NORM_MAX 1e15
+#define SP_RAW_NORM_MIN 1e-15
+
+void sp_normalize_rows(const float *x, size_t n, size_t d, float *out) {
+    for (size_t i = 0; i < n; i++) {
+        const float *row = x + i * d;
+        /* Scale by the largest magnitude first so the sum of squares cannot overflow. */
+        float amax = 0.0f;
+        for (size_t j = 0; j < d; j++)
+            amax = fmaxf(amax, fabsf(row[j]));
+        float *o = out + i * d;
+        if (amax == 0.0f) {
+            memset(o, 0, d * sizeof(float));
+            continue;
+        }
+        double ss = 0.0, sc = 1.0 / (double)amax;
+        for (size_t j = 0; j < d; j++) {
+            double v = row[j] * sc;
+            ss += v * v;
+        }
+        double norm = sqrt(ss) * (double)amax;
+        double inv = 1.0 / (norm > 1e-12 ? norm : 1e-12);
+        for (size_t j = 0; j < d; j++)
+            o[j] = (float)(row[j] * inv);
+    }
+}
+
+sp_status sp_rows_prepare(sp_workspace *ws, const float *x, size_t n, size_t d,
+                          sp_ws_slot inv_slot, sp_ws_slot copy_slot, const char *what,
+                          sp_rows *out, sp_error *err) {
+    if (n > INT32_MAX || d > INT32_MAX)
+        return sp_error_set(err, SP_ERR_OVERFLOW, "%s matrix %zu x %zu exceeds BLAS dimensions",
+                            what, n, d);
+    float *inv = sp_ws_array(ws, inv_slot, n, sizeof(float));
+    if (!inv)
+        return sp_err_nomem(err, "row norms", n * sizeof(float));
+    bool extreme = false;
+    for (size_t i = 0; i < n; i++) {
+        const float *row = x + i * d;
+        /* One vectorised pass gives the norm; a non-finite result is either a NaN/Inf in the row
+         * (an input error, located by the scan) or an overflow of finite values (extreme norm). */
+        float ss = cblas_sdot((int)d, row, 1, row, 1);
+        if (!isfinite(ss)) {
+            sp_status st = sp_check_finite(row, i, 1, d, what, err);
+            if (st)
+                return st;
+            extreme = true;
+            continue;
+        }
+        double norm = sqrt((double)ss);
+        if (norm > SP_RAW_NORM_MAX || (norm > 0.0 && norm < SP_RAW_NORM_MIN))
+            extreme = true;
+        inv[i] = (float)(1.0 / (norm > 1e-12 ? norm : 1e-12));
+    }
+    out->n = n;
+    out->d = d;
+    out->inv = inv;
+    out->x = x;
+    if (extreme) {
+        float *copy = sp_ws_array(ws, copy_slot, n, d * sizeof(float));
+        if (!copy)
+            return sp_err_nomem(err, "normalised rows", n * d * sizeof(float));
+        sp_normalize_rows(x, n, d, copy);
+        for (size_t i = 0; i < n; i++)
+            inv[i] = 1.0f;
+        out->x = copy;
+    }
+    return SP_OK;
+}
+
+/* When the indices form an arithmetic progression the rows can be passed to BLAS in place with a
+ * leading dimension of stride * d (the even/odd split of a whole frame); otherwise they are
+ * gathered into a contiguous scratch matrix. */
+static const float *rows_for_blas(sp_workspace *ws, sp_ws_slot slot, const sp_rows *r,
+                                  const uint32_t *idx, size_t cnt, size_t *ld) {
+    size_t stride = cnt > 1 && idx[1] > idx[0] ? (size_t)(idx[1] - idx[0]) : 1;
+    bool progression = true;
+    for (size_t i = 1; progression && i < cnt; i++)
+        progression = idx[i] > idx[i - 1] && (size_t)(idx[i] - idx[i - 1]) == stride;
+    if (progression && stride * r->d <= (size_t)INT32_MAX) {
+        *ld = stride * r->d;
+        return r->x + (size_t)idx[0] * r->d;
+    }
+    float *buf = sp_ws_array(ws, slot, cnt, r->d * sizeof(float));
+    if (!buf)
+        return NULL;
+    for (size_t i = 0; i < cnt; i++)
+        memcpy(buf + i * r->d, r->x + (size_t)idx[i] * r->d, r->d * sizeof(float));
+    *ld = r->d;
+    return buf;
+}
+
+static sp_status blas_dims_ok(size_t a, size_t b, size_t d, sp_error *err) {
+    if (a > (size_t)INT32_MAX || b > (size_t)INT32_MAX || d > (size_t)INT32_MAX)
+        return sp_error_set(err, SP_ERR_OVERFLOW,
+                            "similarity product of %zu x %zu x %zu exceeds BLAS int dimensions", a,
+                            b, d);
+    return SP_OK;
+}
+
+enum { TILE = 32 };
+
+/* Below this many rows a square SGEMM beats SSYRK on 2 threads (see sp_sim_within). */
+#define SP_SYRK_MIN_ROWS 192
+
+/* g[ia[i]][ib[j]] = g[ib[j]][ia[i]] = block[i][j] * inv[ia[i]] * inv[ib[j]], for j >= i when
+ * `upper` (a triangle from SSYRK, where ia == ib). Tiles keep the transposed writes in cache. */
+static void scatter(sp_sim *s, const float *block, size_t ldb, const uint32_t *ia, size_t na,
+                    const uint32_t *ib, size_t nb, bool upper) {
+    const float *inv = s->rows.inv;
+    size_t n = s->rows.n;
+    for (size_t i0 = 0; i0 < na; i0 += TILE) {
+        size_t i1 = i0 + TILE < na ? i0 + TILE : na;
+        for (size_t j0 = upper ? i0 : 0; j0 < nb; j0 += TILE) {
+            size_t j1 = j0 + TILE < nb ? j0 + TILE : nb;
+            for (size_t i = i0; i < i1; i++) {
+                float ai = inv[ia[i]];
+                float *gi = s->g + (size_t)ia[i] * n;
+                for (size_t j = upper && j0 < i ? i : j0; j < j1; j++)
+                    gi[ib[j]] = block[i * ldb + j] * ai * inv[ib[j]];
+            }
+            for (size_t j = j0; j < j1; j++) {
+                float *gj = s->g + (size_t)ib[j] * n;
+                for (size_t i = i0; i < i1 && (!upper || i <= j); i++)
+                    gj[ia[i]] = s->g[(size_t)ia[i] * n + ib[j]];
+            }
+        }
+    }
+}
+
+sp_status sp_sim_cross(sp_workspace *ws, sp_sim *s, const uint32_t *ia, size_t na,
+                       const uint32_t *ib, size_t nb, sp_error *err) {
+    if (na == 0 || nb == 0)
+        return SP_OK;
+    size_t d = s->rows.d;
+    sp_status st = blas_dims_ok(na, nb, d, err);
+    if (st)
+        return st;
+    size_t lda = 0, ldb = 0;
+    const float *a = rows_for_blas(ws, SP_WS_GATHER_A, &s->rows, ia, na, &lda);
+    const float *b = a ? rows_for_blas(ws, SP_WS_GATHER_B, &s->rows, ib, nb, &ldb) : NULL;
+    float *block = b ? sp_ws_array(ws, SP_WS_BLOCK, na, nb * sizeof(float)) : NULL;
+    if (!block)
+        return sp_err_nomem(err, "similarity block", na * nb * sizeof(float));
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)na, (int)nb, (int)d, 1.0f, a,
+                (int)lda, b, (int)ldb, 0.0f, block, (int)nb);
+    scatter(s, block, nb, ia, na, ib, nb, false);
+    return SP_OK;
+}
+
+sp_status sp_sim_within(sp_workspace *ws, sp_sim *s, const uint32_t *ia, size_t na,
+                        sp_error *err) {
+    if (na == 0)
+        return SP_OK;
+    size_t d = s->rows.d;
+    sp_status st = blas_dims_ok(na, na, d, err);
+    if (st)
+        return st;
+    size_t lda = 0;
+    const float *a = rows_for_blas(ws, SP_WS_GATHER_A, &s->rows, ia, na, &lda);
+    float *block = a ? sp_ws_array(ws, SP_WS_BLOCK, na, na * sizeof(float)) : NULL;
+    if (!block)
+        return sp_err_nomem(err, "similarity block", na * na * sizeof(float));
+    if (na > SP_SYRK_MIN_ROWS) {
+        /* SSYRK computes one triangle: half the multiply-adds of the equivalent SGEMM. */
+        cblas_ssyrk(CblasRowMajor, CblasUpper, CblasNoTrans, (int)na, (int)d, 1.0f, a, (int)lda,
+                    0.0f, block, (int)na);
+    } else {
+        /* OpenBLAS runs small SSYRKs on one thread; the full SGEMM uses both and finishes first
+         * (bench/README.md has the measurement). */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)na, (int)na, (int)d, 1.0f, a,
+                    (int)lda, a, (int)lda, 0.0f, block, (int)na);
+    }
+    scatter(s, block, na, ia, na, ia, na, true);
+    return SP_OK;
+}
+
+sp_status sp_sim_full(sp_workspace *ws, sp_sim *s, sp_error *err) {
+    size_t n = s->rows.n;
+    const float *inv = s->rows.inv;
+    sp_status st = blas_dims_ok(n, n, s->rows.d, err);
+    if (st)
+        return st;
+    float *g = sp_ws_array(ws, SP_WS_GRAM, n, n * sizeof(float));
+    if (!g)
+        return sp_err_nomem(err, "similarity matrix", n * n * sizeof(float));
+    s->g = g;
+    cblas_ssyrk(CblasRowMajor, CblasUpper, CblasNoTrans, (int)n, (int)s->rows.d, 1.0f, s->rows.x,
+                (int)s->rows.d, 0.0f, g, (int)n);
+    /* Scale the upper triangle in place, then mirror it tile by tile. */
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = i; j < n; j++)
+            g[i * n + j] *= inv[i] * inv[j];
+    for (size_t i0 = 0; i0 < n; i0 += TILE)
+        for (size_t j0 = 0; j0 <= i0; j0 += TILE)
+            for (size_t i = i0; i < i0 + TILE && i < n; i++)
+                for (size_t j = j0; j < j0 + TILE && j < i; j++)
+                    g[i * n + j] = g[j * n + i];
+    return SP_OK;
+}
