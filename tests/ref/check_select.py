@@ -37,8 +37,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import select_ref as R  # noqa: E402
 
 ILL_RANDOM_LIMIT = 0.25
-TOKENS_RTOL = 1e-5
-TOKENS_ATOL = 1e-6
+TOKENS_RTOL = R.TOKENS_RTOL
+TOKENS_ATOL = R.TOKENS_ATOL
 CLI_TIMEOUT = 120
 
 NS = [1, 2, 3, 7, 64, 196, 576]
@@ -160,7 +160,10 @@ def gen_data(method, cid, spec):
     elif kind == 'clusters':
         nc = int(rng.integers(2, 6))
         centers = g(nc, d)
-        X = centers[rng.integers(0, nc, size=n)] + 0.01 * g(n, d)
+        # Spread well inside (1e-3: cosines 1 - 1e-6, ties) or well outside (5e-2: 1 - 2.5e-3)
+        # the choose tolerance; 1e-2 would put cosines at 1 - 1e-4, on its boundary.
+        spread = 1e-3 if rng.random() < 0.5 else 5e-2
+        X = centers[rng.integers(0, nc, size=n)] + spread * g(n, d)
         if E is not None:
             E = E[0] + 0.5 * g(n, ew) * (rng.random((n, 1)) < 0.5)
     elif kind == 'query-token':

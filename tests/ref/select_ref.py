@@ -33,6 +33,8 @@ DPP_STOP = 1e-4
 DEGENERATE_SPAN = 1e-6
 MINMAX_EPS = 1e-6
 NORM_FLOOR = 1e-12
+TOKENS_RTOL = 1e-5  # merged tokens (pool, tome) compare to this tolerance
+TOKENS_ATOL = 1e-6
 
 METHODS = ('script', 'script-authors', 'gsp', 'qcsp', 'random', 'pool', 'divprune', 'tome')
 MERGING = ('pool', 'tome')
@@ -426,10 +428,15 @@ def select(method, X, E=None, Q=None, *, k, grid=None, tau=0.2, k_min=4, gamma=1
 
 def conditioning(method, X, E=None, Q=None, *, noise_seeds=(1, 2, 3, 4), **kw):
     """Runs `method` unperturbed and once per noise seed. Returns (indices, tokens,
-    well_conditioned, list of the perturbed index arrays)."""
+    well_conditioned, list of the perturbed index arrays). For tome the merged tokens must agree
+    as well."""
     idx, tokens = select(method, X, E, Q, **kw)
     if method in ('random', 'pool') or kw['k'] >= np.asarray(X).shape[0]:
         return idx, tokens, True, []  # no similarity involved
-    others = [select(method, X, E, Q, perturb=s, **kw)[0] for s in noise_seeds]
-    ok = all(len(o) == len(idx) and np.array_equal(o, idx) for o in others)
-    return idx, tokens, ok, others
+    runs = [select(method, X, E, Q, perturb=s, **kw) for s in noise_seeds]
+    ok = all(len(o) == len(idx) and np.array_equal(o, idx) for o, _ in runs)
+    if ok and method == 'tome':
+        # Which b an a merges into can flip without changing the representatives: the merged
+        # vectors must agree too (to the tolerance the CLI comparison uses).
+        ok = all(np.allclose(t, tokens, rtol=TOKENS_RTOL, atol=TOKENS_ATOL) for _, t in runs)
+    return idx, tokens, ok, [o for o, _ in runs]
