@@ -52,7 +52,10 @@ const char *sp_json_key_at(const sp_json *v, size_t i);          /* object membe
 const sp_json *sp_json_value_at(const sp_json *v, size_t i);     /* object member value */
 const sp_json *sp_json_get(const sp_json *obj, const char *key); /* NULL when absent */
 
-/* Appends the JSON string literal for s[0..len) (quotes included) to a growable buffer. */
+/* Appends the JSON string literal for s[0..len) (quotes included) to a growable buffer.
+ * sp_strbuf_init leaves data pointing at an empty string (never NULL). On failure the buffer is
+ * unchanged; sp_json_append_string returns SP_ERR_INVALID when s is not valid UTF-8, since the
+ * result would not be valid JSON. */
 typedef struct sp_strbuf {
     char *data; /* NUL-terminated; owned */
     size_t len;

@@ -24,7 +24,10 @@ typedef struct sp_matrix {
 
 void sp_matrix_free(sp_matrix *m);
 
-/* Reads path into out, converting float16 to float32. */
+/* Reads path into out, converting float16 to float32. Arrays with no elements are rejected
+ * (SP_ERR_UNSUPPORTED: shape (0, D) "has no rows", (N, 0) and (0,) "has zero-width rows"), since
+ * callers need rows >= 1 and cols >= 1; so are data bytes beyond those the shape needs. The file
+ * is mapped, not read, and must not be truncated while being read. */
 sp_status sp_npy_read(const char *path, sp_matrix *out, sp_error *err);
 /* Parses an in-memory .npy image (the same rules; `name` is used in messages). */
 sp_status sp_npy_parse(const uint8_t *buf, size_t len, const char *name, sp_matrix *out,

@@ -29,7 +29,8 @@ typedef struct sp_st_tensor {
 
 typedef struct sp_st_file sp_st_file;
 
-/* Maps and validates path. On error *out is NULL. */
+/* Maps and validates path. On error *out is NULL. Gaps between tensors' byte ranges are
+ * accepted; overlaps are not. */
 sp_status sp_st_open(const char *path, sp_st_file **out, sp_error *err);
 /* Validates an in-memory image; the buffer is borrowed and must outlive the sp_st_file. */
 sp_status sp_st_open_buffer(const uint8_t *buf, size_t len, const char *name, sp_st_file **out,
@@ -53,7 +54,10 @@ void sp_st_metadata_at(const sp_st_file *f, size_t i, const char **key, const ch
 sp_status sp_st_read_f32(const sp_st_tensor *t, float **out, size_t *elements, sp_error *err);
 
 /* Builds a safetensors image. Tensors are copied on add, so the caller's buffers can be reused.
- * Tensor names must be unique and must not be "__metadata__". Not thread-safe. */
+ * Tensor names must be unique and must not be "__metadata__". Not thread-safe.
+ * Names, metadata keys and values must be valid UTF-8, and a metadata key may be set only once
+ * (SP_ERR_INVALID otherwise), so the header is always valid JSON. A failed call leaves the
+ * writer unchanged. */
 typedef struct sp_st_writer sp_st_writer;
 
 sp_st_writer *sp_st_writer_new(void);

@@ -1,0 +1,34 @@
+#!/bin/sh
+# The README's test command: installs what is missing, builds, runs the whole test suite and
+# ends with one line "N passed, N failed".
+#   - build-asan/: every test, with AddressSanitizer and UndefinedBehaviorSanitizer
+#   - build/:      the tests that need an uninstrumented build (valgrind on the CLI)
+set -u
+cd "$(dirname "$0")/.."
+JOBS=${JOBS:-2}
+
+tools/deps.sh || { echo "deps: installing Debian packages failed"; echo "0 passed, 1 failed"; exit 1; }
+
+status=0
+configure() { # dir, extra meson args...
+    dir=$1; shift
+    if [ ! -f "$dir/build.ninja" ]; then
+        meson setup "$dir" "$@" || return 1
+    fi
+    ninja -C "$dir" -j "$JOBS"
+}
+
+if ! configure build-asan -Db_sanitize=address,undefined -Db_lundef=false; then
+    echo "build-asan: build failed"; echo "0 passed, 1 failed"; exit 1
+fi
+if ! configure build; then
+    echo "build: build failed"; echo "0 passed, 1 failed"; exit 1
+fi
+
+meson test -C build-asan --num-processes "$JOBS" --print-errorlogs || status=1
+meson test -C build --suite valgrind --num-processes "$JOBS" --print-errorlogs || status=1
+
+/usr/bin/python3 tools/test_summary.py build-asan/meson-logs/testlog.json \
+    build/meson-logs/testlog.json
+summary=$?
+[ $status -eq 0 ] && [ $summary -eq 0 ]
