@@ -30,6 +30,8 @@ def load(path, what):
         a = np.load(path, allow_pickle=False)
     except (OSError, ValueError) as e:
         raise BadInput('%s: cannot read %s: %s' % (what, path, str(e).split('\n')[0]))
+    if a.ndim == 1:  # like the C CLI: a 1-D array is one row
+        a = a.reshape(1, -1)
     if a.ndim != 2:
         raise BadInput('%s: expected a 2-D array, got shape %s' % (what, a.shape))
     if a.dtype != np.float32:
