@@ -12,6 +12,13 @@ skipped. The run fails if any well-conditioned case mismatches, if any output is
 CLI fails on valid input, or if more than 25% of the random (Gaussian) cases of a method are
 ill-conditioned (the test data would then need rethinking).
 
+Data: Gaussian ('gauss', the random cases, including 60 random draws of N, D, k, M and the
+parameters per method), and structured kinds: exact and scaled duplicates, all-identical tokens,
+zero rows, tight clusters, a query row equal to a token, small-integer vectors (exact ties),
+near-collinear tokens (DPP residuals on both sides of the 1e-4 stop), tolerance chains (values
+6e-5 apart: a ranking by repeated choose differs from a sort), all-zero queries or embeddings
+(degenerate relevance), and for pool every k on small non-square grids.
+
 `--methods errors` checks the CLI's bad-input paths: exit status 2, one non-empty line on stderr,
 no signal.
 
@@ -44,7 +51,7 @@ CLI_TIMEOUT = 120
 NS = [1, 2, 3, 7, 64, 196, 576]
 DS = [1, 3, 16, 64, 257]
 MS = [0, 1, 2, 5]
-STRUCTURED = ['dup', 'identical', 'zero', 'clusters', 'query-token', 'ties']
+STRUCTURED = ['dup', 'identical', 'zero', 'clusters', 'query-token', 'ties', 'collinear']
 GRIDS = {
     2: [None, (2, 1)], 3: [None, (3, 1)], 7: [None, (7, 1)], 12: [(3, 4), (4, 3), (2, 6), (12, 1)],
     35: [(5, 7), (7, 5), (1, 35)], 64: [None, (4, 16), (16, 4), (2, 32), (1, 64), (64, 1)],
@@ -148,6 +155,23 @@ def build_specs(method):
                  'grid': (h, n // h) if prng.random() < 0.7 else None, 'qempty': False,
                  'params': fuzz_params(method, prng)}
         add('gauss', n, int(prng.integers(1, n)), extra)
+    # Tolerance chains: values 6e-5 apart, so neighbours are within the choose tolerance and
+    # next-but-one are not; a ranking by repeated choose then differs from any sort.
+    for n in (16, 40, 100):
+        for k in sorted({1, 3, n // 4, n // 2, n // 2 + 1, 3 * n // 4 - 1, n - 3}):
+            rel = method in ('qcsp', 'script', 'script-authors')
+            add('chain', n, k, {'m': 1, 'qempty': False, 'd': 2 if k % 2 else 16,
+                                'emb': 'same' if rel else None, 'grid': None,
+                                'params': {'k_min': 0} if method in ('gsp', 'script') else {}})
+    # Near-collinear tokens with k around the rank D: the DPP residuals fall through the 1e-4
+    # stop before the rank is exhausted, so the fill by relevance takes over.
+    for i, (n, d, k) in enumerate([(64, 16, 12), (64, 16, 20), (196, 64, 40), (196, 16, 14),
+                                   (100, 32, 30), (100, 32, 26), (196, 64, 56), (64, 8, 7)]):
+        add('collinear', n, k, {'d': d, 'm': [0, 1, 2][i % 3], 'qempty': False})
+    # Degenerate relevance by exact zeros: an all-zero query, or all-zero embeddings.
+    for i, (n, k) in enumerate([(7, 3), (64, 10), (64, 32), (196, 20), (196, 98), (13, 6)]):
+        add('zeroquery', n, k, {'m': [1, 2, 5][i % 3], 'qempty': False, 'zero_e': i in (2, 5),
+                                'emb': ['same', None, 'same', 'same', None, 'other'][i]})
     if method == 'pool':  # grid geometry: every k on small non-square grids
         for n in (12, 35):
             for k in range(1, n):
@@ -202,6 +226,41 @@ def gen_data(method, cid, spec):
         if E is not None:
             E = rng.integers(-1, 2, size=(n, ew)).astype(float)
         Q = rng.integers(-1, 2, size=(m, ew)).astype(float)
+    elif kind == 'collinear':
+        # One direction plus small offsets: after the first DPP pick the residuals d are about
+        # eps^2 in [2.5e-5, 1e-3], on both sides of the 1e-4 stop (a 1e-10 stop would differ).
+        u = g(d)
+        u /= max(np.linalg.norm(u), 1e-12)
+        eps = rng.choice([0.005, 0.0085, 0.012, 0.02, 0.03], size=(n, 1))
+        offs = g(n, d)
+        offs -= np.outer(offs @ u, u)
+        offs /= np.maximum(np.linalg.norm(offs, axis=1, keepdims=True), 1e-12)
+        X = u + eps * offs
+    elif kind == 'zeroquery':
+        if spec.get('zero_e'):
+            E[:] = 0
+        else:
+            Q[:] = 0
+    elif kind == 'chain':
+        # Unit vectors with cosines 0.9 - j * 6e-5 (j shuffled) to the first axis.
+        def chain(count, width):
+            c = 0.9 - 6e-5 * rng.permutation(count)
+            V = np.zeros((count, width))
+            V[:, 0], V[:, 1] = c, np.sqrt(1 - c * c)
+            return V
+        axis = np.zeros(d)
+        axis[0] = 1
+        if E is not None:
+            # Relevance chain: identical tokens (the DPP stops after one pick), embeddings whose
+            # cosines to the query form the chain, one orthogonal embedding to pin min(raw) = 0.
+            X[:] = X[0]
+            E = chain(n, ew)
+            E[rng.integers(n)] = np.eye(ew)[1]
+            Q = np.eye(1, ew)
+        else:
+            # Score chain: even positions on the chain, odd positions on the axis.
+            X = np.tile(axis, (n, 1))
+            X[0::2] = chain((n + 1) // 2, d)
     f = lambda a: None if a is None else np.ascontiguousarray(a, dtype=np.float32)  # noqa: E731
     Q = f(Q) if (m > 0 or spec['qempty']) else None
     return f(X), f(E), Q
