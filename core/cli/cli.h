@@ -35,8 +35,9 @@ sp_status cli_parse_float(const char *s, const char *what, double lo, double hi,
 /* "HxW" with both >= 1. */
 sp_status cli_parse_grid(const char *s, uint32_t *h, uint32_t *w, sp_error *err);
 
-/* Loads a 2-D float matrix (a 1-D array reads as one row) from "X.npy" or
- * "X.safetensors:name" ("X.safetensors" alone when it holds exactly one tensor). */
+/* Loads a float matrix (a 1-D array reads as one row, out->ndim says which) from "X.npy" or
+ * "X.safetensors:name" ("X.safetensors" alone when it holds exactly one tensor). A 2-D array may
+ * have zero rows. */
 sp_status cli_load_matrix(const char *spec, sp_matrix *out, sp_error *err);
 
 int cli_cmd_select(int argc, char **argv);

@@ -131,16 +131,19 @@ static sp_status load_safetensors(const char *path, const char *name, sp_matrix 
                           "%s: tensor '%s' has %zu dimensions; expected a matrix (N x D) or a "
                           "vector",
                           path, t->name, t->ndim);
-    if (!st && t->elements == 0)
-        st = sp_error_set(err, SP_ERR_INVALID, "%s: tensor '%s' is empty", path, t->name);
+    size_t cols = st ? 0 : t->ndim == 2 ? t->shape[1] : t->shape[0];
+    if (!st && cols == 0)
+        st = sp_error_set(err, SP_ERR_INVALID, "%s: tensor '%s' has zero-width rows", path,
+                          t->name);
     float *data = NULL;
     size_t count = 0;
-    if (!st)
+    if (!st && t->elements > 0)
         st = sp_st_read_f32(t, &data, &count, err);
     if (!st) {
         out->data = data;
         out->rows = t->ndim == 2 ? t->shape[0] : 1;
-        out->cols = t->ndim == 2 ? t->shape[1] : t->shape[0];
+        out->cols = cols;
+        out->ndim = (int)t->ndim;
     }
     sp_st_close(f);
     return st;

@@ -186,6 +186,16 @@ int cli_cmd_select(int argc, char **argv) {
         sp_error_prefix(&err, "--embeddings %s", a.embeddings);
     if (!st && a.query && (st = cli_load_matrix(a.query, &query, &err)))
         sp_error_prefix(&err, "--query %s", a.query);
+    /* Tokens and embeddings are N x D matrices; a query may be one row (1-D) or M x E, M >= 0. */
+    if (!st && tokens.ndim != 2)
+        st = sp_error_set(&err, SP_ERR_INVALID,
+                          "--tokens %s is a 1-D array of %zu values; tokens must be an N x D matrix "
+                          "(reshape to (1, %zu) for a single token)",
+                          a.tokens, tokens.cols, tokens.cols);
+    if (!st && a.embeddings && embed.ndim != 2)
+        st = sp_error_set(&err, SP_ERR_INVALID,
+                          "--embeddings %s is a 1-D array; embeddings must be an N x E matrix",
+                          a.embeddings);
     sp_frame f;
     if (!st) {
         sp_frame_view(&f, tokens.data, tokens.rows, tokens.cols);

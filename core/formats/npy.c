@@ -308,6 +308,7 @@ sp_status sp_npy_parse(const uint8_t *buf, size_t len, const char *name, sp_matr
     out->data = NULL;
     out->rows = 0;
     out->cols = 0;
+    out->ndim = 0;
     if (!buf && len)
         return sp_error_set(err, SP_ERR_INVALID, "%s: buffer is NULL", name);
     if (len < 10 || memcmp(buf, npy_magic, sizeof npy_magic) != 0) {
@@ -357,9 +358,6 @@ sp_status sp_npy_parse(const uint8_t *buf, size_t len, const char *name, sp_matr
                             name, shape_str(&hd, sh, sizeof sh), hd.ndim);
     size_t rows = hd.ndim == 2 ? hd.shape[0] : 1;
     size_t cols = hd.ndim == 2 ? hd.shape[1] : hd.shape[0];
-    if (rows == 0)
-        return sp_error_set(err, SP_ERR_UNSUPPORTED, "%s: shape %s has no rows", name,
-                            shape_str(&hd, sh, sizeof sh));
     if (cols == 0)
         return sp_error_set(err, SP_ERR_UNSUPPORTED, "%s: shape %s has zero-width rows", name,
                             shape_str(&hd, sh, sizeof sh));
@@ -380,6 +378,10 @@ sp_status sp_npy_parse(const uint8_t *buf, size_t len, const char *name, sp_matr
                             "%s: data size mismatch: shape %s of %s needs %zu bytes from byte %zu, "
                             "but %zu follow the header",
                             name, shape_str(&hd, sh, sizeof sh), hd.descr, bytes, data_off, avail);
+    out->ndim = (int)hd.ndim;
+    out->cols = cols;
+    if (rows == 0)
+        return SP_OK; /* an empty (0, D) array: no data to hold */
     float *data = sp_malloc(fbytes);
     if (!data)
         return sp_error_set(err, SP_ERR_NOMEM, "%s: out of memory for %zu x %zu floats", name, rows,
@@ -387,7 +389,6 @@ sp_status sp_npy_parse(const uint8_t *buf, size_t len, const char *name, sp_matr
     sp_convert_to_f32(dtype, buf + data_off, data, count);
     out->data = data;
     out->rows = rows;
-    out->cols = cols;
     return SP_OK;
 }
 
@@ -395,6 +396,7 @@ sp_status sp_npy_read(const char *path, sp_matrix *out, sp_error *err) {
     if (out) {
         out->data = NULL;
         out->rows = out->cols = 0;
+        out->ndim = 0;
     }
     sp_file_map m;
     sp_status st = sp_file_map_open(path, &m, err);

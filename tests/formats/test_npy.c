@@ -30,7 +30,7 @@ static sp_status parse_image(const uint8_t *img, size_t len, sp_matrix *m, sp_er
 }
 
 static void expect_reject_image(const uint8_t *img, size_t len, sp_status st, const char *want) {
-    sp_matrix m = {(float *)1, 7, 7};
+    sp_matrix m = {(float *)1, 7, 7, 7};
     sp_error err;
     sp_status got = parse_image(img, len, &m, &err);
     if (got != st)
@@ -164,10 +164,24 @@ static void test_npy_rejects_0d_and_3d(void **state) {
                   SP_ERR_UNSUPPORTED, "shape (1, 2, 3) has 3 dimensions");
 }
 
+static void test_npy_reads_zero_rows_as_an_empty_matrix(void **state) {
+    (void)state;
+    static const char hdr[] = "{'descr': '<f4', 'fortran_order': False, 'shape': (0, 4), }";
+    size_t len;
+    uint8_t *img = tu_npy_image(1, hdr, NULL, 0, &len);
+    sp_matrix m;
+    sp_error err;
+    assert_int_equal(sp_npy_parse(img, len, "empty.npy", &m, &err), SP_OK);
+    assert_int_equal(m.rows, 0);
+    assert_int_equal(m.cols, 4);
+    assert_int_equal(m.ndim, 2);
+    assert_null(m.data);
+    sp_matrix_free(&m);
+    free(img);
+}
+
 static void test_npy_rejects_empty_shapes(void **state) {
     (void)state;
-    expect_reject("{'descr': '<f4', 'fortran_order': False, 'shape': (0, 4), }", 0,
-                  SP_ERR_UNSUPPORTED, "shape (0, 4) has no rows");
     expect_reject("{'descr': '<f4', 'fortran_order': False, 'shape': (4, 0), }", 0,
                   SP_ERR_UNSUPPORTED, "shape (4, 0) has zero-width rows");
     expect_reject("{'descr': '<f4', 'fortran_order': False, 'shape': (0,), }", 0,
@@ -418,6 +432,7 @@ int main(void) {
         cmocka_unit_test(test_npy_rejects_fortran_order),
         cmocka_unit_test(test_npy_rejects_other_dtypes),
         cmocka_unit_test(test_npy_rejects_0d_and_3d),
+        cmocka_unit_test(test_npy_reads_zero_rows_as_an_empty_matrix),
         cmocka_unit_test(test_npy_rejects_empty_shapes),
         cmocka_unit_test(test_npy_rejects_header_syntax_errors),
         cmocka_unit_test(test_npy_rejects_bad_magic_versions_and_lengths),

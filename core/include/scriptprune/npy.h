@@ -14,19 +14,21 @@
 extern "C" {
 #endif
 
-/* A float32 matrix read from a file. A 1-D array of length n reads as 1 x n. Owned by the caller:
- * release data with sp_matrix_free. */
+/* A float32 matrix read from a file. A 1-D array of length n reads as 1 x n (ndim says which it
+ * was). A 2-D array may have zero rows (an empty query, say); data is then NULL. Owned by the
+ * caller: release data with sp_matrix_free. */
 typedef struct sp_matrix {
     float *data;
     size_t rows;
     size_t cols;
+    int ndim; /* 1 or 2: the array's rank in the file */
 } sp_matrix;
 
 void sp_matrix_free(sp_matrix *m);
 
-/* Reads path into out, converting float16 to float32. Arrays with no elements are rejected
- * (SP_ERR_UNSUPPORTED: shape (0, D) "has no rows", (N, 0) and (0,) "has zero-width rows"), since
- * callers need rows >= 1 and cols >= 1; so are data bytes beyond those the shape needs. The file
+/* Reads path into out, converting float16 to float32. Shape (0, D) with D >= 1 reads as 0 rows
+ * (callers that need rows say so); (N, 0) and (0,) are rejected (SP_ERR_UNSUPPORTED, "has
+ * zero-width rows"); so are data bytes beyond those the shape needs. The file
  * is mapped, not read, and must not be truncated while being read. */
 sp_status sp_npy_read(const char *path, sp_matrix *out, sp_error *err);
 /* Parses an in-memory .npy image (the same rules; `name` is used in messages). */
