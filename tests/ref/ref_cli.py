@@ -25,12 +25,12 @@ class Parser(argparse.ArgumentParser):
         raise BadInput(message)
 
 
-def load(path, what):
+def load(path, what, one_d_ok=False):
     try:
         a = np.load(path, allow_pickle=False)
     except (OSError, ValueError) as e:
         raise BadInput('%s: cannot read %s: %s' % (what, path, str(e).split('\n')[0]))
-    if a.ndim == 1:  # like the C CLI: a 1-D array is one row
+    if a.ndim == 1 and one_d_ok:  # like the C CLI: a 1-D query is one row
         a = a.reshape(1, -1)
     if a.ndim != 2:
         raise BadInput('%s: expected a 2-D array, got shape %s' % (what, a.shape))
@@ -90,7 +90,7 @@ def run(argv):
     if E is not None and E.shape[0] != n:
         raise BadInput('embeddings have %d rows, tokens %d' % (E.shape[0], n))
     ew = X.shape[1] if E is None else E.shape[1]
-    Q = load(a.query, 'query') if a.query else None
+    Q = load(a.query, 'query', one_d_ok=True) if a.query else None
     if Q is not None and Q.shape[1] != ew:
         raise BadInput('query width %d != %d' % (Q.shape[1], ew))
     if a.grid:
