@@ -281,8 +281,15 @@ static sp_status parse_string_value(const cfg_key *k, const char *s, const ynode
     bool non_empty = (k->flags & (KEY_NON_EMPTY | KEY_ONE_OF)) != 0 || k->type == T_ID;
     if (non_empty && len == 0)
         return cfg_pos_fail(err, SP_ERR_INVALID, at, path, "must not be empty");
-    if (k->max > 0 && (double)len > k->max)
-        return cfg_pos_fail(err, SP_ERR_INVALID, at, path, "is longer than %.0f bytes", k->max);
+    /* Relative paths are resolved first: the limit applies to the path that will be used (and
+     * printed by --print-config), not to what was written. */
+    bool resolve = k->type == T_PATH && len > 0 && base_dir && !g_path_is_absolute(s);
+    char *value = resolve ? g_canonicalize_filename(s, base_dir) : g_strdup(s);
+    if (k->max > 0 && (double)strlen(value) > k->max) {
+        g_free(value);
+        return cfg_pos_fail(err, SP_ERR_INVALID, at, path, "is longer than %.0f bytes%s", k->max,
+                            resolve ? " once resolved against the config's directory" : "");
+    }
     switch (k->type) {
         case T_ID:
             for (size_t i = 0; i < len && ok; i++)
@@ -308,14 +315,13 @@ static sp_status parse_string_value(const cfg_key *k, const char *s, const ynode
         default:
             break;
     }
-    if (!ok)
+    if (!ok) {
+        g_free(value);
         return cfg_pos_fail(err, SP_ERR_INVALID, at, path, "'%s': %s", s, why);
+    }
     char **field = FIELD(base, k, char *);
     g_free(*field);
-    if (k->type == T_PATH && len > 0 && base_dir && !g_path_is_absolute(s))
-        *field = g_canonicalize_filename(s, base_dir);
-    else
-        *field = g_strdup(s);
+    *field = value;
     return SP_OK;
 }
 

@@ -549,6 +549,28 @@ static void file_errors_and_relative_paths(void **state) {
     g_free(dir);
 }
 
+/* Found by the libFuzzer target: a relative path within its limit as written but over it once
+ * resolved was accepted, and --print-config then printed a config that did not read back. */
+static void path_limits_apply_to_the_resolved_path(void **state) {
+    (void)state;
+    GString *base = g_string_new("/");
+    while (base->len < 100)
+        g_string_append(base, "dir/");
+    const char *y = "server:\n  unix_socket: api.sock\n";
+    scd_config *cfg = (scd_config *)1;
+    scd_config_error e;
+    assert_int_equal(scd_config_load_string(y, strlen(y), "t.yaml", base->str, &cfg, &e),
+                     SP_ERR_INVALID);
+    assert_null(cfg);
+    assert_int_equal(e.line, 2);
+    assert_string_equal(e.key, "server.unix_socket");
+    assert_non_null(strstr(e.reason, "longer than 107 bytes once resolved"));
+    assert_int_equal(scd_config_load_string(y, strlen(y), "t.yaml", "/run", &cfg, &e), SP_OK);
+    assert_string_equal(cfg->server.unix_socket, "/run/api.sock");
+    scd_config_free(cfg);
+    g_string_free(base, TRUE);
+}
+
 static void long_lines_are_echoed_around_the_column(void **state) {
     (void)state;
     GString *y = g_string_new("server: {media_root: \"");
@@ -595,6 +617,7 @@ int main(void) {
         cmocka_unit_test(enums_list_their_choices),
         cmocka_unit_test(yaml_syntax_errors_carry_positions),
         cmocka_unit_test(file_errors_and_relative_paths),
+        cmocka_unit_test(path_limits_apply_to_the_resolved_path),
         cmocka_unit_test(long_lines_are_echoed_around_the_column),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
