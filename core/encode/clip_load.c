@@ -2,6 +2,7 @@
  * converted to float32 once, position embeddings resized to the run size, the tokenizer. */
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "clip_model.h"
 #include "scriptprune/safetensors.h"
@@ -398,6 +399,33 @@ static sp_status resolve_sizes(const sp_encoder_config *c, clip_model *m, sp_err
     return SP_OK;
 }
 
+/* model_dir names the folder, or a weights file whose folder holds the other files (the daemon's
+ * `encoder.model` is a path to the safetensors file). Fills dir and weights. */
+static sp_status locate(const char *model_dir, char *dir, char *weights, size_t cap,
+                        sp_error *err) {
+    struct stat sb;
+    size_t n = strlen(model_dir);
+    if (n + 1 > cap)
+        return sp_error_set(err, SP_ERR_INVALID, "clip: model path is longer than %zu bytes",
+                            cap - 1);
+    if (stat(model_dir, &sb) == 0 && S_ISREG(sb.st_mode)) {
+        memcpy(weights, model_dir, n + 1);
+        const char *slash = strrchr(model_dir, '/');
+        size_t k = slash ? (size_t)(slash - model_dir) : 0;
+        if (!slash)
+            memcpy(dir, ".", 2);
+        else if (k == 0)
+            memcpy(dir, "/", 2);
+        else {
+            memcpy(dir, model_dir, k);
+            dir[k] = '\0';
+        }
+        return SP_OK;
+    }
+    memcpy(dir, model_dir, n + 1);
+    return enc_join_path(model_dir, "model.safetensors", weights, cap, err);
+}
+
 sp_status clip_load(const sp_encoder_config *c, const sp_model_blobs *blobs, clip_model **out,
                     sp_error *err) {
     *out = NULL;
@@ -410,6 +438,7 @@ sp_status clip_load(const sp_encoder_config *c, const sp_model_blobs *blobs, cli
     files f;
     memset(&f, 0, sizeof f);
     sp_status s = SP_OK;
+    char dir[4096], path[4096];
     if (blobs) {
         f.config = blobs->config_json, f.config_len = blobs->config_json_len;
         f.pre = blobs->preprocessor_json, f.pre_len = blobs->preprocessor_json_len;
@@ -417,7 +446,9 @@ sp_status clip_load(const sp_encoder_config *c, const sp_model_blobs *blobs, cli
         f.merges = blobs->merges_txt, f.merges_len = blobs->merges_txt_len;
         f.tokenizer = blobs->tokenizer_json, f.tokenizer_len = blobs->tokenizer_json_len;
     } else {
-        s = read_files(c->model_dir, c->text, &f, err);
+        s = locate(c->model_dir, dir, path, sizeof path, err);
+        if (!s)
+            s = read_files(dir, c->text, &f, err);
     }
     clip_model *m = NULL;
     if (!s && !(m = sp_calloc(1, sizeof *m)))
@@ -429,11 +460,10 @@ sp_status clip_load(const sp_encoder_config *c, const sp_model_blobs *blobs, cli
     if (!s)
         s = resolve_sizes(c, m, err);
     sp_st_file *st = NULL;
-    char path[4096];
     if (!s && blobs)
         s = sp_st_open_buffer(blobs->safetensors, blobs->safetensors_len, "model.safetensors", &st,
                               err);
-    else if (!s && !(s = enc_join_path(c->model_dir, "model.safetensors", path, sizeof path, err)))
+    else if (!s)
         s = sp_st_open(path, &st, err);
     loader L = {m, st, blobs ? "model.safetensors" : path};
     if (!s)

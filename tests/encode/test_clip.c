@@ -254,6 +254,8 @@ static void test_tokenizer_rejects_invalid_utf8_and_bad_files(void **state) {
     assert_message_contains(&err, "without a ByteLevel pre-tokenizer");
 }
 
+static const sp_json *first_case(const char *model, sp_image *img, uint8_t **px);
+
 /* ---- the towers against PyTorch ---- */
 
 static void check_texts(sp_encoder *enc, const sp_json *model) {
@@ -396,6 +398,35 @@ static void test_clip_info_reports_shapes_layer_and_preprocessing(void **state) 
     assert_int_equal(in.layer, 2);
     assert_float_equal(in.mean[0], 0.5f, 0);
     sp_encoder_free(enc);
+}
+
+static void test_clip_model_path_may_name_the_weights_file(void **state) {
+    (void)state;
+    sp_encoder *dir = open_model("clip_f32", 0, -2, SP_FIT_AUTO);
+    sp_encoder *file = open_model("clip_f32/model.safetensors", 0, -2, SP_FIT_AUTO);
+    sp_image img;
+    uint8_t *px;
+    first_case("clip_f32", &img, &px);
+    sp_encoding a, b;
+    sp_encoding_init(&a);
+    sp_encoding_init(&b);
+    sp_encode_ctx *ca, *cb;
+    sp_error err;
+    assert_int_equal(sp_encode_ctx_new(dir, &ca, &err), SP_OK);
+    assert_int_equal(sp_encode_ctx_new(file, &cb, &err), SP_OK);
+    assert_int_equal(sp_encode(ca, &img, &a, &err), SP_OK);
+    assert_int_equal(sp_encode(cb, &img, &b, &err), SP_OK);
+    assert_memory_equal(a.embed, b.embed, a.n * a.e * sizeof(float));
+    sp_encoder_info in;
+    sp_encoder_get_info(file, &in);
+    assert_true(in.has_tokenizer); /* vocab.json and merges.txt found beside the weights */
+    sp_encoding_free(&a);
+    sp_encoding_free(&b);
+    sp_encode_ctx_free(ca);
+    sp_encode_ctx_free(cb);
+    sp_encoder_free(dir);
+    sp_encoder_free(file);
+    free(px);
 }
 
 static void test_clip_vision_only_model_has_no_text_tower(void **state) {
@@ -793,6 +824,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_tokenizer_rejects_invalid_utf8_and_bad_files),
         cmocka_unit_test(test_clip_and_siglip_outputs_match_pytorch),
         cmocka_unit_test(test_clip_info_reports_shapes_layer_and_preprocessing),
+        cmocka_unit_test(test_clip_model_path_may_name_the_weights_file),
         cmocka_unit_test(test_clip_vision_only_model_has_no_text_tower),
         cmocka_unit_test(test_clip_text_off_skips_the_text_tower),
         cmocka_unit_test(test_clip_text_ids_are_checked),

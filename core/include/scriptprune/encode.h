@@ -91,7 +91,8 @@ typedef struct sp_encoder_config {
     uint32_t dim;        /* token width D, default 256 */
     uint64_t seed;       /* projection seed, default SP_PATCH_DEFAULT_SEED */
     /* clip backend */
-    const char *model_dir; /* folder with model.safetensors, config.json, ...; read during open */
+    const char *model_dir; /* folder with model.safetensors, config.json, ... (or the path of the
+                              weights file inside it); read during open */
     int layer;             /* hidden state whose patch tokens are returned: < 0 counts back from the
                               last layer (-1 last, -2 penultimate = default, as LLaVA), 0 = the
                               embeddings, L = layer L */
