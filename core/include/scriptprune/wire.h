@@ -7,8 +7,8 @@
  *
  * Safetensors output of packets lives here too: tensors `tokens` [n, d], `pts` [n] int64,
  * `frame` [n] int32, `yx` [n, 2] int16 and `packets` [P, 7] int64 (per packet: window id or -1,
- * pts_first, pts_last, frame_first, frame_last, token count, budget), with metadata `format`, `stream`, `window`,
- * `method`, `budget`, `query_hash`, `kind`, `packets`.
+ * pts_first, pts_last, frame_first, frame_last, token count, budget), with metadata `format`,
+ * `stream`, `window`, `method`, `budget`, `query_hash`, `kind`, `packets`.
  *
  * Thread-safety: writers and readers are single-threaded objects; distinct objects may be used
  * from distinct threads. The encode/decode helpers are pure. */
