@@ -807,6 +807,7 @@ static sp_status spatial_reps(sp_stream *s, sp_error *err) {
  * s->out. Called with s->lock held. */
 static sp_status process(sp_stream *s, const sp_frame *f, bool *emit, sp_error *err) {
     size_t n = s->n, d = s->d;
+    s->fates_valid = false;
     uint64_t cur = s->frames;
     sp_stream_normalize(f->tokens, n, d, s->fxn);
 
@@ -937,6 +938,7 @@ static sp_status process(sp_stream *s, const sp_frame *f, bool *emit, sp_error *
         return sp_error_prefix(err, "frame %llu: emission", (unsigned long long)cur);
     if (*emit)
         finish_packet(s);
+    s->fates_valid = true;
     return hist_err;
 }
 
@@ -1038,4 +1040,26 @@ sp_status sp_stream_wire_header(sp_stream *s, sp_wire_header *h, sp_error *err) 
         return sp_error_set(err, SP_ERR_STATE,
                             "stream: no frame pushed yet, token width and grid are unknown");
     return SP_OK;
+}
+
+sp_status sp_stream_last_fates(sp_stream *s, uint8_t *fates, size_t n, sp_error *err) {
+    if (!s || !fates)
+        return sp_error_set(err, SP_ERR_INVALID, "sp_stream_last_fates: NULL argument");
+    pthread_mutex_lock(&s->lock);
+    sp_status st = SP_OK;
+    if (!s->fates_valid)
+        st = sp_error_set(err, SP_ERR_STATE,
+                          "sp_stream_last_fates: no frame has been processed yet (or the last "
+                          "push failed)");
+    else if (n != s->n)
+        st = sp_error_set(err, SP_ERR_INVALID,
+                          "sp_stream_last_fates: room for %zu fates, the stream's frames have %zu "
+                          "tokens",
+                          n, s->n);
+    for (size_t p = 0; !st && p < n; p++)
+        fates[p] = !s->is_new[p] ? SP_FATE_TEMPORAL
+                   : s->kept[p]  ? SP_FATE_CANDIDATE
+                                 : SP_FATE_SPATIAL;
+    pthread_mutex_unlock(&s->lock);
+    return st;
 }

@@ -131,6 +131,7 @@ struct sp_stream {
 
     /* shape, fixed by the first frame */
     bool started;
+    bool fates_valid; /* is_new/kept describe the last accepted frame */
     size_t n, d, e;   /* e: embedding width of the frames, 0 when frames carry none */
     size_t rel_width; /* width relevance compares the query with: e, or d */
     uint32_t gh, gw;

@@ -446,6 +446,50 @@ static void test_window_packets_are_in_time_then_raster_order_and_cover_the_wind
 
 /* ---- bad input ---- */
 
+/* The per-token fates of the last frame agree with the counters: a static scene is all temporal
+ * repeats after the first frame, whose tokens are candidates or GSP-pruned. */
+static void test_last_fates_follow_the_graphs(void **state) {
+    (void)state;
+    scene sc;
+    scene_init(&sc, GH, GW, D, 12);
+    sc.nobj = 1;
+    sc.obj[0] = (scene_object){3, 4, 2, 3, 1, 1};
+    sp_stream_params p;
+    sp_stream_params_init(&p);
+    p.policy = SP_EMIT_FRAME;
+    capture c = {0};
+    sp_stream *s = new_stream(&p, &c);
+    uint8_t fates[N];
+    sp_error err;
+    assert_int_equal(sp_stream_last_fates(s, fates, N, &err), SP_ERR_STATE);
+    float *tok = malloc(N * D * sizeof(float));
+    uint64_t before = 0;
+    for (uint64_t t = 0; t < 3; t++) {
+        scene_render(&sc, t, tok, NULL);
+        push(s, tok, t);
+        assert_int_equal(sp_stream_last_fates(s, fates, N, &err), SP_OK);
+        size_t cand = 0, temporal = 0, spatial = 0;
+        for (size_t i = 0; i < N; i++) {
+            cand += fates[i] == SP_FATE_CANDIDATE;
+            temporal += fates[i] == SP_FATE_TEMPORAL;
+            spatial += fates[i] == SP_FATE_SPATIAL;
+        }
+        assert_int_equal(cand + temporal + spatial, N);
+        sp_stream_stats st;
+        sp_stream_get_stats(s, &st);
+        assert_int_equal(cand, st.candidates - before);
+        before = st.candidates;
+        if (t == 0)
+            assert_int_equal(temporal, 0);
+        else
+            assert_true(temporal >= N - N / 20);
+    }
+    assert_int_equal(sp_stream_last_fates(s, fates, N - 1, &err), SP_ERR_INVALID);
+    sp_stream_free(s);
+    capture_free(&c);
+    free(tok);
+}
+
 static void test_bad_frames_are_refused_without_side_effects(void **state) {
     (void)state;
     scene sc;
@@ -1099,6 +1143,7 @@ int main(void) {
         cmocka_unit_test(test_budgets_are_exact_in_every_packet),
         cmocka_unit_test(test_same_input_gives_the_same_bytes),
         cmocka_unit_test(test_window_packets_are_in_time_then_raster_order_and_cover_the_window),
+        cmocka_unit_test(test_last_fates_follow_the_graphs),
         cmocka_unit_test(test_bad_frames_are_refused_without_side_effects),
         cmocka_unit_test(test_params_out_of_range_are_refused_with_the_field_named),
         cmocka_unit_test(test_query_set_before_the_first_frame_with_the_wrong_width_fails_the_push),

@@ -141,6 +141,18 @@ typedef struct sp_stream_stats {
 /* A consistent snapshot. Thread-safe. */
 void sp_stream_get_stats(sp_stream *s, sp_stream_stats *out);
 
+/* What the graphs decided about each token of the last accepted frame (raster order). */
+typedef enum sp_token_fate {
+    SP_FATE_CANDIDATE = 0, /* new, kept by GSP: a candidate of the window */
+    SP_FATE_TEMPORAL = 1,  /* a repeat of a token the window already keeps (temporal graph) */
+    SP_FATE_SPATIAL = 2,   /* new, but pruned by GSP (spatial graph) */
+} sp_token_fate;
+
+/* Writes the n fates (n must equal the stream's tokens per frame) of the most recently accepted
+ * frame. SP_ERR_STATE before the first frame or after a failed push. Meant for the producer thread
+ * (right after sp_stream_push, or inside the packet callback); takes the state mutex. */
+sp_status sp_stream_last_fates(sp_stream *s, uint8_t *fates, size_t n, sp_error *err);
+
 /* The wire header describing this stream's packets (valid after the first frame; before it,
  * d and grid are 0 and SP_ERR_STATE is returned). dtype is set to F16. */
 sp_status sp_stream_wire_header(sp_stream *s, sp_wire_header *h, sp_error *err);
