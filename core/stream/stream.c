@@ -1,0 +1,837 @@
+/* sp_stream: push frames, get packets (docs/streams.md). One push runs, in order: validation (no
+ * state changes before it passes), the temporal graph, scene-cut detection, GSP on the frame,
+ * the credit of matched candidates, eviction of candidates last seen `window` frames ago into
+ * the history, the anchors' update, insertion of the new candidates with their similarity rows,
+ * and the emission of the policy. Everything that can fail for lack of memory before the state
+ * changes is done first, so a failed push leaves the stream as it was, except for the emission
+ * itself (reported as an error, the frame stays accepted). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../select/internal.h"
+#include "alloc.h"
+#include "stream_internal.h"
+
+#define MIB ((size_t)1 << 20)
+
+void sp_stream_params_init(sp_stream_params *p) {
+    memset(p, 0, sizeof *p);
+    p->policy = SP_EMIT_WINDOW;
+    p->frame_budget = 64;
+    p->window_budget = 256;
+    p->window = 16;
+    p->hop = 8;
+    p->tau_t = SP_STREAM_DEFAULT_TAU_T;
+    p->radius = 1;
+    p->match_all = false;
+    p->cut_fraction = 0.5f;
+    p->gsp_keep = 0.5f;
+    sp_gsp_params_init(&p->gsp);
+    p->history_bytes = 256 * MIB;
+    p->history_max_age = 0;
+    p->history_dtype = SP_DTYPE_F16;
+    p->reselect_max = 2048;
+    p->name = "";
+}
+
+sp_status sp_stream_params_validate(const sp_stream_params *p, sp_error *err) {
+    if (!p)
+        return sp_error_set(err, SP_ERR_INVALID, "stream parameters: NULL");
+    if (p->policy != SP_EMIT_FRAME && p->policy != SP_EMIT_WINDOW)
+        return sp_error_set(err, SP_ERR_INVALID, "stream policy %d is not frame (0) or window (1)",
+                            (int)p->policy);
+    if (p->frame_budget < 1 || p->frame_budget > UINT32_MAX)
+        return sp_error_set(err, SP_ERR_INVALID, "frame_budget %zu is outside [1, %u]",
+                            p->frame_budget, UINT32_MAX);
+    if (p->window_budget < 1 || p->window_budget > UINT32_MAX)
+        return sp_error_set(err, SP_ERR_INVALID, "window_budget %zu is outside [1, %u]",
+                            p->window_budget, UINT32_MAX);
+    if (p->window < 1 || p->window > 65536)
+        return sp_error_set(err, SP_ERR_INVALID, "window %u is outside [1, 65536] frames",
+                            p->window);
+    if (p->hop < 1 || p->hop > p->window)
+        return sp_error_set(err, SP_ERR_INVALID, "hop %u is outside [1, window = %u] frames",
+                            p->hop, p->window);
+    if (!(p->tau_t >= -1.0f && p->tau_t <= 1.0f))
+        return sp_error_set(err, SP_ERR_INVALID, "tau_t %g is outside [-1, 1]", (double)p->tau_t);
+    if (p->radius > 8)
+        return sp_error_set(err, SP_ERR_INVALID, "radius %u is outside [0, 8] grid cells",
+                            p->radius);
+    if (!(p->cut_fraction > 0.0f && p->cut_fraction <= 1.0f))
+        return sp_error_set(err, SP_ERR_INVALID, "cut_fraction %g is outside (0, 1]",
+                            (double)p->cut_fraction);
+    if (!(p->gsp_keep > 0.0f && p->gsp_keep <= 1.0f))
+        return sp_error_set(err, SP_ERR_INVALID, "gsp_keep %g is outside (0, 1]",
+                            (double)p->gsp_keep);
+    if (!(p->gsp.tau >= -1.0f && p->gsp.tau <= 1.0f))
+        return sp_error_set(err, SP_ERR_INVALID, "GSP tau %g is outside [-1, 1]",
+                            (double)p->gsp.tau);
+    if (p->gsp.graph != SP_GRAPH_BIPARTITE && p->gsp.graph != SP_GRAPH_FULL)
+        return sp_error_set(err, SP_ERR_INVALID, "GSP graph %d is not bipartite or full",
+                            (int)p->gsp.graph);
+    if (!isfinite(p->gsp.gamma))
+        return sp_error_set(err, SP_ERR_INVALID, "GSP gamma is not finite");
+    if (p->history_max_age < 0)
+        return sp_error_set(err, SP_ERR_INVALID, "history_max_age %lld is negative",
+                            (long long)p->history_max_age);
+    if (p->history_dtype != SP_DTYPE_F16 && p->history_dtype != SP_DTYPE_F32)
+        return sp_error_set(err, SP_ERR_UNSUPPORTED, "history_dtype %s: only F16 and F32",
+                            sp_dtype_name(p->history_dtype));
+    if (p->reselect_max < 1)
+        return sp_error_set(err, SP_ERR_INVALID, "reselect_max must be at least 1");
+    if (p->name && strlen(p->name) > SP_WIRE_NAME_MAX)
+        return sp_error_set(err, SP_ERR_INVALID, "stream name is %zu bytes, at most %d",
+                            strlen(p->name), SP_WIRE_NAME_MAX);
+    return SP_OK;
+}
+
+static const char *const policy_names[] = {"frame", "window"};
+
+const char *sp_emit_policy_name(sp_emit_policy p) {
+    return (unsigned)p < 2 ? policy_names[p] : "unknown";
+}
+
+sp_status sp_emit_policy_from_name(const char *name, sp_emit_policy *out, sp_error *err) {
+    for (int i = 0; i < 2; i++)
+        if (name && strcmp(name, policy_names[i]) == 0) {
+            *out = (sp_emit_policy)i;
+            return SP_OK;
+        }
+    return sp_error_set(err, SP_ERR_INVALID, "unknown emission policy '%s' (frame, window)",
+                        name ? name : "(null)");
+}
+
+sp_status sp_stream_new(const sp_stream_params *p, sp_stream **out, sp_error *err) {
+    *out = NULL;
+    sp_status st = sp_stream_params_validate(p, err);
+    if (st)
+        return st;
+    sp_stream *s = sp_calloc(1, sizeof *s);
+    if (!s)
+        return sp_error_set(err, SP_ERR_NOMEM, "stream: out of memory");
+    s->p = *p;
+    snprintf(s->name, sizeof s->name, "%s", p->name ? p->name : "");
+    s->p.name = s->name;
+    s->ws = sp_workspace_new();
+    s->pts_ring = sp_alloc_array(p->window, sizeof(int64_t));
+    if (!s->ws || !s->pts_ring) {
+        sp_workspace_free(s->ws);
+        sp_free(s->pts_ring);
+        sp_free(s);
+        return sp_error_set(err, SP_ERR_NOMEM, "stream: out of memory");
+    }
+    if (pthread_mutex_init(&s->lock, NULL) != 0) {
+        sp_workspace_free(s->ws);
+        sp_free(s->pts_ring);
+        sp_free(s);
+        return sp_error_set(err, SP_ERR_STATE, "stream: cannot create a mutex");
+    }
+    if (pthread_mutex_init(&s->qlock, NULL) != 0) {
+        pthread_mutex_destroy(&s->lock);
+        sp_workspace_free(s->ws);
+        sp_free(s->pts_ring);
+        sp_free(s);
+        return sp_error_set(err, SP_ERR_STATE, "stream: cannot create a mutex");
+    }
+    sp_packet_buf_init(&s->out);
+    s->last_pts = SP_PTS_NONE;
+    s->st.history_bound = p->history_bytes;
+    *out = s;
+    return SP_OK;
+}
+
+static void free_shape(sp_stream *s) {
+    sp_free(s->anc);
+    sp_free(s->anc_slot);
+    sp_free(s->anc_ok);
+    sp_free(s->fxn);
+    sp_free(s->ftmp);
+    sp_free(s->fsim);
+    sp_free(s->match);
+    sp_free(s->is_new);
+    sp_free(s->kept);
+    sp_free(s->gsp_idx);
+    sp_free(s->new_slots);
+    sp_free(s->gather);
+    sp_free(s->rel);
+    sp_free(s->map);
+    sp_free(s->picks);
+    sp_window_free(&s->win);
+    sp_history_free(&s->hist);
+}
+
+void sp_stream_free(sp_stream *s) {
+    if (!s)
+        return;
+    free_shape(s);
+    sp_free(s->q_rows);
+    sp_free(s->use_rows);
+    sp_free(s->pts_ring);
+    sp_workspace_free(s->ws);
+    sp_packet_buf_free(&s->out);
+    pthread_mutex_destroy(&s->lock);
+    pthread_mutex_destroy(&s->qlock);
+    sp_free(s);
+}
+
+/* ---- query ----------------------------------------------------------------------------------- */
+
+sp_status sp_stream_set_query(sp_stream *s, const sp_query *q, sp_error *err) {
+    if (!s || !q)
+        return sp_error_set(err, SP_ERR_INVALID, "sp_stream_set_query: NULL argument");
+    if (q->m == 0) {
+        sp_stream_clear_query(s);
+        return SP_OK;
+    }
+    if (!q->rows || q->e == 0)
+        return sp_error_set(err, SP_ERR_INVALID, "query: %zu rows of width %zu without data", q->m,
+                            q->e);
+    size_t count;
+    if (!sp_mul_size(q->m, q->e, &count) || count > SIZE_MAX / sizeof(float))
+        return sp_error_set(err, SP_ERR_OVERFLOW, "query of %zu x %zu is too large", q->m, q->e);
+    sp_status st = sp_check_finite(q->rows, 0, q->m, q->e, "query", err);
+    if (st)
+        return st;
+    pthread_mutex_lock(&s->qlock);
+    size_t fixed = s->started ? s->rel_width : 0;
+    if (fixed && q->e != fixed) {
+        pthread_mutex_unlock(&s->qlock);
+        return sp_error_set(err, SP_ERR_INVALID,
+                            "query rows have width %zu but the stream's %s have width %zu", q->e,
+                            s->e ? "embeddings" : "tokens", fixed);
+    }
+    if (count > s->q_cap) {
+        float *rows = sp_alloc_array(count, sizeof(float));
+        if (!rows) {
+            pthread_mutex_unlock(&s->qlock);
+            return sp_error_set(err, SP_ERR_NOMEM, "query: out of memory for %zu values", count);
+        }
+        sp_free(s->q_rows);
+        s->q_rows = rows;
+        s->q_cap = count;
+    }
+    memcpy(s->q_rows, q->rows, count * sizeof(float));
+    s->q_m = q->m;
+    s->q_e = q->e;
+    s->qgen++;
+    pthread_mutex_unlock(&s->qlock);
+    return SP_OK;
+}
+
+void sp_stream_clear_query(sp_stream *s) {
+    if (!s)
+        return;
+    pthread_mutex_lock(&s->qlock);
+    s->q_m = 0;
+    s->q_e = 0;
+    s->qgen++;
+    pthread_mutex_unlock(&s->qlock);
+}
+
+/* The pushing thread's copy of the query, refreshed when it changed. */
+static sp_status sync_query(sp_stream *s, size_t width, sp_error *err) {
+    sp_status st = SP_OK;
+    pthread_mutex_lock(&s->qlock);
+    if (s->qgen != s->use_gen) {
+        size_t count = s->q_m * s->q_e;
+        if (count > s->use_cap) {
+            float *rows = sp_alloc_array(count, sizeof(float));
+            if (!rows) {
+                st = sp_error_set(err, SP_ERR_NOMEM, "query: out of memory for %zu values", count);
+                goto out;
+            }
+            sp_free(s->use_rows);
+            s->use_rows = rows;
+            s->use_cap = count;
+        }
+        if (count)
+            memcpy(s->use_rows, s->q_rows, count * sizeof(float));
+        s->use_m = s->q_m;
+        s->use_e = s->q_e;
+        s->use_gen = s->qgen;
+        sp_query q = {.rows = s->use_rows, .m = s->use_m, .e = s->use_e};
+        s->use_hash = sp_query_hash(&q);
+        s->st.query_generation = s->qgen;
+    }
+    if (s->use_m && s->use_e != width)
+        st = sp_error_set(err, SP_ERR_INVALID,
+                          "the query set before the first frame has width %zu but the frames' "
+                          "%s have width %zu; set a matching query",
+                          s->use_e, s->e ? "embeddings" : "tokens", width);
+out:
+    pthread_mutex_unlock(&s->qlock);
+    return st;
+}
+
+/* ---- validation and set-up ---------------------------------------------------------------------
+ */
+
+static sp_status validate_frame(const sp_stream *s, const sp_frame *f, sp_error *err) {
+    if (!f)
+        return sp_error_set(err, SP_ERR_INVALID, "stream: NULL frame");
+    sp_status st = sp_frame_validate_shape(f, err);
+    if (st)
+        return sp_error_prefix(err, "frame %llu", (unsigned long long)s->frames);
+    if (f->grid_h > SP_WIRE_MAX_GRID || f->grid_w > SP_WIRE_MAX_GRID)
+        return sp_error_set(err, SP_ERR_UNSUPPORTED, "frame %llu: grid %ux%u has a side above %d",
+                            (unsigned long long)s->frames, f->grid_h, f->grid_w, SP_WIRE_MAX_GRID);
+    if (f->d > SP_WIRE_MAX_D)
+        return sp_error_set(err, SP_ERR_UNSUPPORTED, "frame %llu: token width %zu is above %d",
+                            (unsigned long long)s->frames, f->d, SP_WIRE_MAX_D);
+    if (s->started) {
+        size_t e = f->embed ? f->e : 0;
+        if (f->n != s->n || f->d != s->d || e != s->e || f->grid_h != s->gh || f->grid_w != s->gw)
+            return sp_error_set(
+                err, SP_ERR_INVALID,
+                "frame %llu: shape %zu x %zu (grid %ux%u, embeddings %zu) differs from the "
+                "stream's %zu x %zu (grid %ux%u, embeddings %zu)",
+                (unsigned long long)s->frames, f->n, f->d, f->grid_h, f->grid_w, e, s->n, s->d,
+                s->gh, s->gw, s->e);
+    }
+    if (f->pts == SP_PTS_NONE)
+        return sp_error_set(err, SP_ERR_INVALID, "frame %llu: no pts (streams need timestamps)",
+                            (unsigned long long)s->frames);
+    if (s->frames && f->pts < s->last_pts)
+        return sp_error_set(
+            err, SP_ERR_INVALID, "frame %llu: pts %lld goes backwards (previous frame: %lld)",
+            (unsigned long long)s->frames, (long long)f->pts, (long long)s->last_pts);
+    st = sp_check_finite(f->tokens, 0, f->n, f->d, "token", err);
+    if (!st && f->embed)
+        st = sp_check_finite(f->embed, 0, f->n, f->e, "embedding", err);
+    if (st)
+        return sp_error_prefix(err, "frame %llu", (unsigned long long)s->frames);
+    return SP_OK;
+}
+
+static sp_status setup_shape(sp_stream *s, const sp_frame *f, sp_error *err) {
+    size_t n = f->n, d = f->d, e = f->embed ? f->e : 0;
+    size_t nd;
+    if (!sp_mul3_size(n, d, sizeof(float), &nd))
+        return sp_error_set(err, SP_ERR_OVERFLOW, "stream: frame of %zu x %zu is too large", n, d);
+    s->anc = sp_aligned_alloc(nd);
+    s->anc_slot = sp_alloc_array(n, sizeof(int32_t));
+    s->anc_ok = sp_calloc(n, 1);
+    s->fxn = sp_aligned_alloc(nd);
+    s->ftmp = s->p.match_all ? sp_aligned_alloc(nd) : NULL;
+    s->match = sp_alloc_array(n, sizeof(int32_t));
+    s->is_new = sp_calloc(n, 1);
+    s->kept = sp_calloc(n, 1);
+    s->gsp_idx = sp_alloc_array(n, sizeof(uint32_t));
+    s->new_slots = sp_alloc_array(n, sizeof(uint32_t));
+    sp_status st = SP_OK;
+    if (!s->anc || !s->anc_slot || !s->anc_ok || !s->fxn || (s->p.match_all && !s->ftmp) ||
+        !s->match || !s->is_new || !s->kept || !s->gsp_idx || !s->new_slots)
+        st = sp_error_set(err, SP_ERR_NOMEM, "stream: out of memory for frames of %zu x %zu", n, d);
+    if (!st)
+        st = sp_window_init(&s->win, n, d, e, err);
+    if (!st)
+        st = sp_history_init(&s->hist, s->p.history_bytes, d, e, s->p.history_dtype, err);
+    if (st) {
+        free_shape(s);
+        s->anc = NULL;
+        return st;
+    }
+    s->n = n;
+    s->d = d;
+    s->e = e;
+    s->rel_width = e ? e : d;
+    s->gh = f->grid_h;
+    s->gw = f->grid_w;
+    return SP_OK;
+}
+
+static sp_status grow_scratch(sp_stream *s, size_t count, sp_error *err) {
+    if (count <= s->map_cap)
+        return SP_OK;
+    size_t cap = s->map_cap ? s->map_cap : 256;
+    while (cap < count)
+        cap *= 2;
+    float *rel = sp_alloc_array(cap, 2 * sizeof(float));
+    uint32_t *map = sp_alloc_array(cap, 2 * sizeof(uint32_t));
+    uint32_t *picks = sp_alloc_array(cap, sizeof(uint32_t));
+    if (!rel || !map || !picks) {
+        sp_free(rel);
+        sp_free(map);
+        sp_free(picks);
+        return sp_error_set(err, SP_ERR_NOMEM, "stream: out of memory for %zu candidates", cap);
+    }
+    sp_free(s->rel);
+    sp_free(s->map);
+    sp_free(s->picks);
+    s->rel = rel;
+    s->map = map;
+    s->picks = picks;
+    s->map_cap = cap;
+    return SP_OK;
+}
+
+/* ---- emission ------------------------------------------------------------------------------- */
+
+typedef struct slot_key {
+    uint64_t frame;
+    uint32_t pos;
+    uint32_t slot;
+} slot_key;
+
+static int slot_key_cmp(const void *a, const void *b) {
+    const slot_key *x = a, *y = b;
+    return sp_key_cmp(x->frame, x->pos, y->frame, y->pos);
+}
+
+/* Fills s->out with the candidates map[picks[i]], i < k, in the order given. */
+static sp_status build_packet(sp_stream *s, const uint32_t *map, const uint32_t *picks, size_t k,
+                              sp_error *err) {
+    sp_status st = sp_packet_buf_reserve(&s->out, k, s->d, err);
+    if (st)
+        return st;
+    float *tok = s->out.tokens;
+    sp_token_info *info = s->out.info;
+    for (size_t i = 0; i < k; i++) {
+        size_t slot = map[picks[i]];
+        sp_cand *c = &s->win.c[slot];
+        memcpy(tok + i * s->d, s->win.raw + slot * s->d, s->d * sizeof(float));
+        info[i].pts = c->pts;
+        info[i].last_pts = c->last_pts;
+        info[i].frame = c->frame;
+        info[i].seen = c->seen;
+        info[i].y = (uint16_t)(c->pos / s->gw);
+        info[i].x = (uint16_t)(c->pos % s->gw);
+        c->flags |= SP_CAND_EMITTED;
+    }
+    return SP_OK;
+}
+
+/* QCSP over the candidates map[0..count) (already in time then raster order) with relevances r
+ * (NULL: no query), into s->out. */
+static sp_status select_into_packet(sp_stream *s, uint32_t *map, size_t count, const float *r,
+                                    size_t budget, sp_error *err) {
+    size_t k = budget < count ? budget : count;
+    if (k) {
+        sp_kernel kern = {.n = count, .r = r, .g = s->win.gram, .ldg = s->win.cap, .map = map};
+        sp_status st = sp_dpp_run(s->ws, &kern, k, s->picks, err);
+        if (st)
+            return st;
+    }
+    return build_packet(s, map, s->picks, k, err);
+}
+
+static sp_status emit_frame(sp_stream *s, const sp_frame *f, uint64_t cur, const uint32_t *slots,
+                            size_t count, sp_error *err) {
+    sp_status st = grow_scratch(s, s->n > count ? s->n : count, err);
+    if (st)
+        return st;
+    uint32_t *map = s->map;
+    memcpy(map, slots, count * sizeof(uint32_t));
+    float *r = NULL;
+    if (s->use_m && count) {
+        /* Relevance over the whole frame, as the per-frame cascade does (docs/algorithm.md). */
+        size_t width;
+        const float *rows = sp_frame_relevance_rows(f, &width);
+        sp_query q = {.rows = s->use_rows, .m = s->use_m, .e = s->use_e};
+        float *full = s->rel + s->map_cap;
+        st = sp_relevance(s->ws, rows, s->n, width, &q, full, err);
+        if (st)
+            return st;
+        r = s->rel;
+        for (size_t i = 0; i < count; i++)
+            r[i] = full[s->win.c[map[i]].pos];
+    }
+    st = select_into_packet(s, map, count, r, s->p.frame_budget, err);
+    if (st)
+        return st;
+    sp_packet *p = &s->out.packet;
+    p->kind = SP_PACKET_FRAME;
+    p->window = cur;
+    p->pts_first = p->pts_last = f->pts;
+    p->frame_first = p->frame_last = cur;
+    p->budget = s->p.frame_budget;
+    return SP_OK;
+}
+
+/* Window emission after `last` (the index of the newest frame). */
+static sp_status emit_window(sp_stream *s, uint64_t last, sp_error *err) {
+    size_t count = s->win.n;
+    sp_status st = grow_scratch(s, count, err);
+    if (st)
+        return st;
+    slot_key *keys = NULL;
+    if (count) {
+        keys = sp_alloc_array(count, sizeof *keys);
+        if (!keys)
+            return sp_error_set(err, SP_ERR_NOMEM, "stream: out of memory sorting %zu candidates",
+                                count);
+        size_t k = 0;
+        for (size_t i = 0; i < s->win.hi; i++)
+            if (sp_window_alive(&s->win, i))
+                keys[k++] = (slot_key){s->win.c[i].frame, s->win.c[i].pos, (uint32_t)i};
+        qsort(keys, count, sizeof *keys, slot_key_cmp);
+        for (size_t i = 0; i < count; i++)
+            s->map[i] = keys[i].slot;
+        sp_free(keys);
+    }
+    float *r = NULL;
+    if (s->use_m && count) {
+        /* The candidates' relevance rows, gathered contiguous in map order. */
+        size_t width = s->rel_width;
+        size_t need = count * width;
+        if (need > s->gather_cap) {
+            float *g = sp_alloc_array(need, sizeof(float));
+            if (!g)
+                return sp_error_set(err, SP_ERR_NOMEM,
+                                    "stream: out of memory gathering %zu candidates", count);
+            sp_free(s->gather);
+            s->gather = g;
+            s->gather_cap = need;
+        }
+        const float *src = s->e ? s->win.emb : s->win.raw;
+        for (size_t i = 0; i < count; i++)
+            memcpy(s->gather + i * width, src + (size_t)s->map[i] * width, width * sizeof(float));
+        sp_query q = {.rows = s->use_rows, .m = s->use_m, .e = s->use_e};
+        r = s->rel;
+        st = sp_relevance(s->ws, s->gather, count, width, &q, r, err);
+        if (st)
+            return st;
+    }
+    st = select_into_packet(s, s->map, count, r, s->p.window_budget, err);
+    if (st)
+        return st;
+    uint64_t first = last + 1 > s->p.window ? last + 1 - s->p.window : 0;
+    sp_packet *p = &s->out.packet;
+    p->kind = SP_PACKET_WINDOW;
+    p->window = s->windows++;
+    p->frame_first = first;
+    p->frame_last = last;
+    p->pts_first = s->pts_ring[first % s->p.window];
+    p->pts_last = s->pts_ring[last % s->p.window];
+    p->budget = s->p.window_budget;
+    s->since_emit = 0;
+    return SP_OK;
+}
+
+static void finish_packet(sp_stream *s) {
+    s->out.packet.query_hash = s->use_m ? s->use_hash : 0;
+    s->st.packets++;
+    s->st.tokens_emitted += s->out.packet.count;
+}
+
+/* ---- push ------------------------------------------------------------------------------------ */
+
+static uint64_t now_ns(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+typedef struct evict_item {
+    uint64_t frame;
+    uint32_t pos;
+    uint32_t slot;
+} evict_item;
+
+static int evict_key_cmp(const void *a, const void *b) {
+    const evict_item *x = a, *y = b;
+    return sp_key_cmp(x->frame, x->pos, y->frame, y->pos);
+}
+
+static void remove_candidate(sp_stream *s, size_t slot) {
+    uint32_t pos = s->win.c[slot].pos;
+    if (s->anc_slot[pos] == (int32_t)slot)
+        s->anc_slot[pos] = -1; /* the anchor stays a reference, no longer a candidate */
+    sp_window_remove(&s->win, slot);
+}
+
+/* Moves candidates last seen at frame <= cur - window to the history, in time then raster order.
+ * Returns the first error of the history (the candidates leave the window regardless). */
+static sp_status evict(sp_stream *s, uint64_t cur, sp_error *err) {
+    if (cur < s->p.window)
+        return SP_OK;
+    uint64_t limit = cur - s->p.window;
+    sp_window *w = &s->win;
+    size_t m = 0;
+    for (size_t i = 0; i < w->hi; i++)
+        m += sp_window_alive(w, i) && w->c[i].last_frame <= limit;
+    if (m == 0)
+        return SP_OK;
+    evict_item *items = sp_alloc_array(m, sizeof *items);
+    if (!items) {
+        /* Cannot order them for the history: they are dropped, counted, and reported. */
+        for (size_t i = 0; i < w->hi; i++)
+            if (sp_window_alive(w, i) && w->c[i].last_frame <= limit) {
+                remove_candidate(s, i);
+                s->hist.lost_nomem++;
+            }
+        return sp_error_set(err, SP_ERR_NOMEM,
+                            "stream: out of memory moving %zu candidates to the history; they "
+                            "were dropped",
+                            m);
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < w->hi; i++)
+        if (sp_window_alive(w, i) && w->c[i].last_frame <= limit)
+            items[k++] = (evict_item){w->c[i].frame, w->c[i].pos, (uint32_t)i};
+    qsort(items, m, sizeof *items, evict_key_cmp);
+    sp_status first_err = SP_OK;
+    for (size_t i = 0; i < m; i++) {
+        size_t slot = items[i].slot;
+        const sp_cand *c = &w->c[slot];
+        sp_hist_rec rec = {.pts = c->pts,
+                           .last_pts = c->last_pts,
+                           .frame = c->frame,
+                           .seen = c->seen,
+                           .y = (uint16_t)(c->pos / s->gw),
+                           .x = (uint16_t)(c->pos % s->gw),
+                           .flags = c->flags & SP_CAND_EMITTED};
+        const float *emb = w->e ? w->emb + slot * w->e : NULL;
+        sp_error e2;
+        sp_status st =
+            sp_history_put(&s->hist, &rec, w->raw + slot * w->d, emb, first_err ? &e2 : err);
+        if (st && !first_err)
+            first_err = st;
+        remove_candidate(s, slot);
+    }
+    sp_free(items);
+    return first_err;
+}
+
+static void update_window_stats(sp_stream *s) {
+    size_t anchors = s->n * (s->d * sizeof(float) + sizeof(int32_t) + 1);
+    size_t scratch = s->n * s->d * sizeof(float) * (s->ftmp ? 2 : 1) + s->fsim_cap * sizeof(float) +
+                     s->map_cap * 5 * sizeof(uint32_t) +
+                     s->n * (sizeof(int32_t) + 2 + sizeof(uint32_t));
+    s->st.window_tokens = s->win.n;
+    s->st.window_bytes = sp_window_bytes(&s->win) + anchors + scratch;
+    s->st.history_tokens = s->hist.count;
+    s->st.history_bytes = s->hist.bytes;
+    s->st.history_evicted = s->hist.evicted + s->hist.lost_nomem;
+    s->st.history_aged = s->hist.aged;
+    s->st.history_clamped = s->hist.clamped;
+}
+
+/* Runs one accepted frame through the graphs and the window; *emit is set when a packet is in
+ * s->out. Called with s->lock held. */
+static sp_status process(sp_stream *s, const sp_frame *f, bool *emit, sp_error *err) {
+    size_t n = s->n, d = s->d;
+    uint64_t cur = s->frames;
+    sp_stream_normalize(f->tokens, n, d, s->fxn);
+
+    /* 1. Temporal graph (reads the window as it was before this frame). */
+    size_t fresh = n;
+    bool cut = false;
+    if (cur == 0) {
+        memset(s->is_new, 1, n);
+        for (size_t p = 0; p < n; p++)
+            s->match[p] = -1;
+    } else {
+        sp_status st;
+        fresh = sp_temporal_classify(s, err, &st);
+        if (st)
+            return st;
+        if ((double)fresh >= (double)s->p.cut_fraction * (double)n) {
+            /* Scene cut: the references no longer describe the picture; start again. */
+            cut = true;
+            fresh = n;
+            memset(s->is_new, 1, n);
+            for (size_t p = 0; p < n; p++)
+                s->match[p] = -1;
+        }
+    }
+
+    /* 2. GSP on the whole frame; the new tokens it keeps become candidates. */
+    size_t target = (size_t)ceil((double)s->p.gsp_keep * (double)n);
+    if (target < 1)
+        target = 1;
+    if (fresh > 0 && target < n) {
+        sp_status st = sp_gsp_prune(s->ws, f->tokens, n, d, target, &s->p.gsp, s->gsp_idx, err);
+        if (st)
+            return sp_error_prefix(err, "frame %llu: GSP", (unsigned long long)cur);
+        memset(s->kept, 0, n);
+        for (size_t i = 0; i < target; i++)
+            s->kept[s->gsp_idx[i]] = 1;
+    } else {
+        memset(s->kept, 1, n);
+    }
+    size_t ncand = 0;
+    for (size_t p = 0; p < n; p++)
+        ncand += s->is_new[p] && s->kept[p];
+    sp_status st = sp_window_reserve(&s->win, ncand, err);
+    if (st)
+        return st;
+    st = grow_scratch(s, s->win.n + ncand > n ? s->win.n + ncand : n, err);
+    if (st)
+        return st;
+
+    /* From here on the state changes. */
+    s->frames++;
+    s->last_pts = f->pts;
+    s->pts_ring[cur % s->p.window] = f->pts;
+    s->since_emit++;
+    s->st.frames_in++;
+    s->st.tokens_in += n;
+    s->st.temporal_drops += n - fresh;
+    s->st.spatial_drops += fresh - ncand;
+    s->st.candidates += ncand;
+    s->st.scene_cuts += cut;
+
+    /* 3. Credit the candidates that matched: seen again in this frame. */
+    for (size_t p = 0; p < n; p++) {
+        int32_t m = s->match[p];
+        if (m >= 0) {
+            sp_cand *c = &s->win.c[m];
+            if (c->last_frame != cur) {
+                c->seen++;
+                c->last_frame = cur;
+                c->last_pts = f->pts;
+            }
+        }
+    }
+
+    /* 4. Candidates not seen for `window` frames leave for the history. */
+    sp_status hist_err = evict(s, cur, err);
+    if (s->p.history_max_age > 0 && s->hist.count) {
+        int64_t oldest =
+            f->pts >= INT64_MIN + s->p.history_max_age ? f->pts - s->p.history_max_age : INT64_MIN;
+        sp_history_age(&s->hist, oldest);
+    }
+
+    /* 5. Anchors and new candidates, then their similarity rows. */
+    size_t nnew = 0;
+    const float *emb = f->embed;
+    for (size_t p = 0; p < n; p++) {
+        if (!s->is_new[p])
+            continue;
+        memcpy(s->anc + p * d, s->fxn + p * d, d * sizeof(float));
+        s->anc_ok[p] = 1;
+        s->anc_slot[p] = -1;
+        if (!s->kept[p])
+            continue;
+        sp_cand meta = {.pts = f->pts,
+                        .last_pts = f->pts,
+                        .frame = cur,
+                        .last_frame = cur,
+                        .seen = 1,
+                        .pos = (uint32_t)p};
+        size_t slot = sp_window_append(&s->win, f->tokens + p * d, s->fxn + p * d,
+                                       emb ? emb + p * s->e : NULL, &meta);
+        s->anc_slot[p] = (int32_t)slot;
+        s->new_slots[nnew++] = (uint32_t)slot;
+    }
+    sp_window_gram_update(&s->win);
+
+    /* 6. Emission. */
+    *emit = false;
+    if (s->p.policy == SP_EMIT_FRAME) {
+        st = emit_frame(s, f, cur, s->new_slots, nnew, err);
+        *emit = !st;
+    } else if (s->since_emit >= s->p.hop) {
+        st = emit_window(s, cur, err);
+        *emit = !st;
+    }
+    if (st)
+        return sp_error_prefix(err, "frame %llu: emission", (unsigned long long)cur);
+    if (*emit)
+        finish_packet(s);
+    return hist_err;
+}
+
+static sp_status deliver(sp_stream *s, sp_error *err) {
+    if (!s->p.on_packet)
+        return SP_OK;
+    return s->p.on_packet(s->p.user, &s->out.packet, err);
+}
+
+sp_status sp_stream_push(sp_stream *s, const sp_frame *f, sp_error *err) {
+    if (!s)
+        return sp_error_set(err, SP_ERR_INVALID, "sp_stream_push: NULL stream");
+    uint64_t t0 = now_ns();
+    pthread_mutex_lock(&s->lock);
+    sp_status st = validate_frame(s, f, err);
+    if (!st) {
+        size_t width = f->embed ? f->e : f->d;
+        st = sync_query(s, width, err);
+        if (st)
+            sp_error_prefix(err, "frame %llu", (unsigned long long)s->frames);
+    }
+    if (!st && !s->started) {
+        st = setup_shape(s, f, err);
+        if (!st) {
+            pthread_mutex_lock(&s->qlock);
+            s->started = true;
+            pthread_mutex_unlock(&s->qlock);
+        }
+    }
+    if (st) {
+        s->st.frames_rejected++;
+        pthread_mutex_unlock(&s->lock);
+        return st;
+    }
+    bool emit = false;
+    st = process(s, f, &emit, err);
+    update_window_stats(s);
+    uint64_t dt = now_ns() - t0;
+    s->st.select_ns_total += dt;
+    s->st.select_ns_last = dt;
+    if (dt > s->st.select_ns_max)
+        s->st.select_ns_max = dt;
+    pthread_mutex_unlock(&s->lock);
+    if (emit) {
+        sp_error e2;
+        sp_status st2 = deliver(s, st ? &e2 : err);
+        if (!st)
+            st = st2;
+    }
+    return st;
+}
+
+sp_status sp_stream_flush(sp_stream *s, sp_error *err) {
+    if (!s)
+        return sp_error_set(err, SP_ERR_INVALID, "sp_stream_flush: NULL stream");
+    pthread_mutex_lock(&s->lock);
+    bool emit = false;
+    sp_status st = SP_OK;
+    if (s->p.policy == SP_EMIT_WINDOW && s->started && s->since_emit > 0) {
+        st = sync_query(s, s->rel_width, err);
+        if (!st)
+            st = emit_window(s, s->frames - 1, err);
+        if (!st) {
+            finish_packet(s);
+            emit = true;
+        }
+    }
+    update_window_stats(s);
+    pthread_mutex_unlock(&s->lock);
+    if (emit)
+        st = deliver(s, err);
+    return st;
+}
+
+void sp_stream_get_stats(sp_stream *s, sp_stream_stats *out) {
+    pthread_mutex_lock(&s->lock);
+    *out = s->st;
+    pthread_mutex_unlock(&s->lock);
+    pthread_mutex_lock(&s->qlock);
+    out->query_generation = s->qgen;
+    pthread_mutex_unlock(&s->qlock);
+}
+
+sp_status sp_stream_wire_header(sp_stream *s, sp_wire_header *h, sp_error *err) {
+    sp_wire_header_init(h);
+    pthread_mutex_lock(&s->lock);
+    bool started = s->started;
+    h->kind = s->p.policy == SP_EMIT_FRAME ? SP_PACKET_FRAME : SP_PACKET_WINDOW;
+    h->d = (uint32_t)s->d;
+    h->grid_h = (uint16_t)s->gh;
+    h->grid_w = (uint16_t)s->gw;
+    h->window = s->p.policy == SP_EMIT_WINDOW ? s->p.window : 0;
+    h->hop = s->p.policy == SP_EMIT_WINDOW ? s->p.hop : 0;
+    h->budget = (uint32_t)(s->p.policy == SP_EMIT_WINDOW ? s->p.window_budget : s->p.frame_budget);
+    h->tau_t = s->p.tau_t;
+    snprintf(h->name, sizeof h->name, "%s", s->name);
+    pthread_mutex_unlock(&s->lock);
+    if (!started)
+        return sp_error_set(err, SP_ERR_STATE,
+                            "stream: no frame pushed yet, token width and grid are unknown");
+    return SP_OK;
+}

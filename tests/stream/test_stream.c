@@ -1,0 +1,967 @@
+/* Stream behaviour on synthetic sequences with known truth (tests/stream/scene.c): static scenes
+ * stay quiet, moving objects are emitted, scene cuts re-emit, queries steer the windows, budgets
+ * are exact, output is deterministic, bad frames are refused without side effects, the history
+ * keeps its byte bound, reselect answers from window and history, and every allocation failure is
+ * handled. */
+#include <math.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "alloc.h"
+#include "scene.h"
+#include "scriptprune/stream.h"
+#include "scriptprune/wire.h"
+
+enum { GH = 16, GW = 16, N = GH * GW, D = 32 };
+
+/* ---- packet capture ---- */
+typedef struct capture {
+    sp_packet_buf *pk;
+    size_t count, cap;
+    sp_stream *s;        /* for stats checks inside the callback */
+    uint64_t last_cands; /* stats.candidates at the previous frame packet */
+    int check_budget;    /* assert exact budgets in the callback */
+    size_t budget_errors;
+} capture;
+
+static sp_status on_packet(void *user, const sp_packet *p, sp_error *err) {
+    capture *c = user;
+    if (c->count == c->cap) {
+        size_t cap = c->cap ? 2 * c->cap : 64;
+        sp_packet_buf *pk = realloc(c->pk, cap * sizeof *pk);
+        if (!pk)
+            return sp_error_set(err, SP_ERR_NOMEM, "test capture");
+        c->pk = pk;
+        c->cap = cap;
+    }
+    sp_packet_buf_init(&c->pk[c->count]);
+    sp_status st = sp_packet_buf_copy(&c->pk[c->count], p, err);
+    if (st) {
+        sp_packet_buf_free(&c->pk[c->count]);
+        return st;
+    }
+    c->count++;
+    if (c->check_budget && c->s) {
+        sp_stream_stats stt;
+        sp_stream_get_stats(c->s, &stt);
+        size_t avail = p->kind == SP_PACKET_WINDOW ? (size_t)stt.window_tokens
+                                                   : (size_t)(stt.candidates - c->last_cands);
+        size_t want = p->budget < avail ? p->budget : avail;
+        if (p->count != want)
+            c->budget_errors++;
+        c->last_cands = stt.candidates;
+    }
+    return SP_OK;
+}
+
+static void capture_free(capture *c) {
+    for (size_t i = 0; i < c->count; i++)
+        sp_packet_buf_free(&c->pk[i]);
+    free(c->pk);
+    memset(c, 0, sizeof *c);
+}
+
+static sp_stream *new_stream(sp_stream_params *p, capture *c) {
+    p->on_packet = on_packet;
+    p->user = c;
+    sp_stream *s = NULL;
+    sp_error err;
+    if (sp_stream_new(p, &s, &err))
+        fail_msg("sp_stream_new: %s", err.message);
+    c->s = s;
+    return s;
+}
+
+static void push(sp_stream *s, const float *tok, uint64_t t) {
+    sp_frame f;
+    sp_frame_view(&f, tok, N, D);
+    f.grid_h = GH;
+    f.grid_w = GW;
+    f.pts = (int64_t)t * 500000000; /* 2 frames per second */
+    sp_error err;
+    if (sp_stream_push(s, &f, &err))
+        fail_msg("push frame %llu: %s", (unsigned long long)t, err.message);
+}
+
+static void assert_contains(const sp_error *err, const char *needle) {
+    if (!strstr(err->message, needle))
+        fail_msg("message '%s' does not contain '%s'", err->message, needle);
+}
+
+/* ---- behaviour ---- */
+
+static void test_static_scene_emits_at_most_5_percent_after_first_frame(void **state) {
+    (void)state;
+    scene sc;
+    scene_init(&sc, GH, GW, D, 11);
+    sc.nobj = 2;
+    sc.obj[0] = (scene_object){3, 4, 2, 3, 1, 1};
+    sc.obj[1] = (scene_object){4, 3, 9, 10, 2, 1};
+    sp_stream_params p;
+    sp_stream_params_init(&p);
+    p.policy = SP_EMIT_FRAME;
+    p.frame_budget = 64;
+    capture c = {0};
+    sp_stream *s = new_stream(&p, &c);
+    float *tok = malloc(N * D * sizeof(float));
+    for (uint64_t t = 0; t < 40; t++) {
+        scene_render(&sc, t, tok, NULL);
+        push(s, tok, t);
+    }
+    assert_int_equal(c.count, 40);
+    assert_int_equal(c.pk[0].packet.count, 64);
+    for (size_t i = 1; i < c.count; i++)
+        assert_true(c.pk[i].packet.count <= N / 20);
+    sp_stream_stats st;
+    sp_stream_get_stats(s, &st);
+    assert_int_equal(st.frames_in, 40);
+    assert_int_equal(st.tokens_in, 40 * N);
+    assert_int_equal(st.tokens_in, st.temporal_drops + st.spatial_drops + st.candidates);
+    assert_int_equal(st.scene_cuts, 0);
+    /* The static candidates were seen again in every frame, so none left the window. */
+    assert_int_equal(st.history_tokens, 0);
+    sp_stream_free(s);
+    capture_free(&c);
+    free(tok);
+}
+
+static void test_moving_object_tokens_are_emitted_every_frame(void **state) {
+    (void)state;
+    scene sc;
+    scene_init(&sc, GH, GW, D, 12);
+    sc.nobj = 1;
+    sc.obj[0] = (scene_object){4, 4, 5, 0, 7, 1};
+    sp_stream_params p;
+    sp_stream_params_init(&p);
+    p.policy = SP_EMIT_FRAME;
+    p.frame_budget = 64;
+    capture c = {0};
+    sp_stream *s = new_stream(&p, &c);
+    float *tok = malloc(N * D * sizeof(float));
+    uint8_t label[N];
+    size_t object_patches = 0, recalled = 0;
+    for (uint64_t t = 0; t < 24; t++) {
+        /* Two patches a frame to the right (wrapping, partly off the grid at the edge) and one
+         * down: it never comes back to a place it had within the window. */
+        sc.obj[0].x = (int32_t)((2 * t) % GW) - 2;
+        sc.obj[0].y = (int32_t)(t % 12);
+        scene_render(&sc, t, tok, label);
+        push(s, tok, t);
+        const sp_packet *pk = &c.pk[c.count - 1].packet;
+        if (t == 0)
+            continue;
+        for (size_t q = 0; q < N; q++) {
+            if (!label[q])
+                continue;
+            object_patches++;
+            for (size_t i = 0; i < pk->count; i++)
+                if ((size_t)pk->info[i].y * GW + pk->info[i].x == q && pk->info[i].frame == t) {
+                    recalled++;
+                    break;
+                }
+        }
+    }
+    double recall = (double)recalled / (double)object_patches;
+    print_message("object recall %.3f (%zu of %zu patches)\n", recall, recalled, object_patches);
+    if (recall < 0.95)
+        fail_msg("object recall %.3f < 0.95 (%zu of %zu)", recall, recalled, object_patches);
+    sp_stream_free(s);
+    capture_free(&c);
+    free(tok);
+}
+
+static void test_scene_cut_emits_the_next_frame_in_full(void **state) {
+    (void)state;
+    scene sc;
+    scene_init(&sc, GH, GW, D, 13);
+    sp_stream_params p;
+    sp_stream_params_init(&p);
+    p.policy = SP_EMIT_FRAME;
+    p.frame_budget = N;
+    p.gsp_keep = 1.0f; /* no spatial pruning: "in full" means every token */
+    capture c = {0};
+    sp_stream *s = new_stream(&p, &c);
+    float *tok = malloc(N * D * sizeof(float));
+    for (uint64_t t = 0; t < 12; t++) {
+        sc.scene_id = t < 8 ? 0 : 1;
+        scene_render(&sc, t, tok, NULL);
+        push(s, tok, t);
+    }
+    assert_int_equal(c.pk[0].packet.count, N);
+    for (size_t i = 1; i < 8; i++)
+        assert_true(c.pk[i].packet.count <= N / 20);
+    assert_int_equal(c.pk[8].packet.count, N);
+    for (size_t i = 9; i < 12; i++)
+        assert_true(c.pk[i].packet.count <= N / 20);
+    sp_stream_stats st;
+    sp_stream_get_stats(s, &st);
+    assert_int_equal(st.scene_cuts, 1);
+    sp_stream_free(s);
+    capture_free(&c);
+
+    /* With GSP on, the cut frame gets the whole frame budget, like the first frame. */
+    p.frame_budget = 48;
+    p.gsp_keep = 0.5f;
+    s = new_stream(&p, &c);
+    for (uint64_t t = 0; t < 12; t++) {
+        sc.scene_id = t < 8 ? 0 : 1;
+        scene_render(&sc, t, tok, NULL);
+        push(s, tok, t);
+    }
+    assert_int_equal(c.pk[0].packet.count, 48);
+    assert_int_equal(c.pk[8].packet.count, 48);
+    assert_true(c.pk[7].packet.count <= N / 20);
+    sp_stream_free(s);
+    capture_free(&c);
+    free(tok);
+}
+
+/* Share of packet tokens lying on object `k` (1-based label) in the frame they come from. */
+static double share_on_object(const sp_packet *pk, const uint8_t *label, uint8_t k) {
+    if (!pk->count)
+        return 0.0;
+    size_t on = 0;
+    for (size_t i = 0; i < pk->count; i++)
+        on += label[(size_t)pk->info[i].y * GW + pk->info[i].x] == k;
+    return (double)on / (double)pk->count;
+}
+
+static void test_query_set_mid_stream_steers_the_next_windows(void **state) {
+    (void)state;
+    scene sc;
+    scene_init(&sc, GH, GW, D, 14);
+    sc.nobj = 4;
+    sc.obj[0] = (scene_object){3, 3, 1, 1, 1, 1};
+    sc.obj[1] = (scene_object){3, 3, 1, 11, 2, 1};
+    sc.obj[2] = (scene_object){3, 3, 11, 1, 3, 1};
+    sc.obj[3] = (scene_object){3, 3, 11, 11, 4, 1};
+    sp_stream_params p;
+    sp_stream_params_init(&p);
+    p.policy = SP_EMIT_WINDOW;
+    p.window = 8;
+    p.hop = 4;
+    p.window_budget = 16;
+    capture c = {0};
+    sp_stream *s = new_stream(&p, &c);
+    float *tok = malloc(N * D * sizeof(float));
+    uint8_t label[N];
+    /* The query: object 3 (label 3), as a text embedding would describe it. */
+    float q[D];
+    scene_object_base(&sc, 3, q);
+    sp_query query = {q, 1, D};
+    sp_error err;
+    for (uint64_t t = 0; t < 32; t++) {
+        if (t == 16)
+            assert_int_equal(sp_stream_set_query(s, &query, &err), SP_OK);
+        scene_render(&sc, t, tok, label);
+        push(s, tok, t);
+    }
+    assert_int_equal(c.count, 8);
+    double before = 0, after = 0;
+    for (size_t i = 0; i < 4; i++) {
+        before += share_on_object(&c.pk[i].packet, label, 3) / 4;
+        assert_int_equal(c.pk[i].packet.query_hash, 0);
+    }
+    for (size_t i = 4; i < 8; i++) {
+        after += share_on_object(&c.pk[i].packet, label, 3) / 4;
+        assert_int_equal(c.pk[i].packet.query_hash, sp_query_hash(&query));
+    }
+    print_message("share of the query's object: %.3f before, %.3f after\n", before, after);
+    if (!(after >= 0.4 && after >= 2 * before))
+        fail_msg("share of the query's object: %.3f before, %.3f after", before, after);
+    /* Clearing the query returns to pure diversity. */
+    sp_stream_clear_query(s);
+    for (uint64_t t = 32; t < 36; t++) {
+        scene_render(&sc, t, tok, label);
+        push(s, tok, t);
+    }
+    assert_int_equal(c.pk[c.count - 1].packet.query_hash, 0);
+    assert_true(share_on_object(&c.pk[c.count - 1].packet, label, 3) < after);
+    sp_stream_free(s);
+    capture_free(&c);
+    free(tok);
+}
+
+/* A sequence with everything: moving objects, static stretches, a cut. */
+static void render_busy(scene *sc, uint64_t t, float *tok, uint8_t *label) {
+    sc->scene_id = t < 20 ? 0 : 1;
+    sc->nobj = 2;
+    sc->obj[0] = (scene_object){3, 3, 2, (int32_t)((3 * t) % 13), 1, 1};
+    sc->obj[1] = (scene_object){2, 5, (int32_t)(8 + t % 5), 6, 2, t % 7 != 3};
+    scene_render(sc, t, tok, label);
+}
+
+static void test_budgets_are_exact_in_every_packet(void **state) {
+    (void)state;
+    float *tok = malloc(N * D * sizeof(float));
+    const size_t budgets[] = {1, 5, 17, 64, 300};
+    for (int pol = 0; pol < 2; pol++)
+        for (size_t b = 0; b < sizeof budgets / sizeof budgets[0]; b++) {
+            scene sc;
+            scene_init(&sc, GH, GW, D, 15);
+            sp_stream_params p;
+            sp_stream_params_init(&p);
+            p.policy = pol ? SP_EMIT_WINDOW : SP_EMIT_FRAME;
+            p.frame_budget = p.window_budget = budgets[b];
+            p.window = 6;
+            p.hop = 3;
+            capture c = {0};
+            c.check_budget = 1;
+            sp_stream *s = new_stream(&p, &c);
+            for (uint64_t t = 0; t < 30; t++) {
+                render_busy(&sc, t, tok, NULL);
+                push(s, tok, t);
+            }
+            assert_int_equal(c.budget_errors, 0);
+            assert_int_equal(c.count, pol ? 10 : 30);
+            for (size_t i = 0; i < c.count; i++)
+                assert_int_equal(c.pk[i].packet.budget, budgets[b]);
+            sp_stream_free(s);
+            capture_free(&c);
+        }
+    free(tok);
+}
+
+static sp_status sink_mem(void *user, const void *data, size_t len, sp_error *err) {
+    (void)err;
+    capture *c = user; /* reuse: count = bytes, pk unused */
+    uint8_t **buf = (uint8_t **)&c->pk;
+    uint8_t *b = realloc(*buf, c->count + len);
+    if (!b)
+        return sp_error_set(err, SP_ERR_NOMEM, "sink");
+    memcpy(b + c->count, data, len);
+    *buf = b;
+    c->count += len;
+    return SP_OK;
+}
+
+/* Runs the busy sequence (with a query from frame 10) and returns the wire bytes. */
+static uint8_t *busy_bytes(sp_emit_policy pol, size_t *len) {
+    scene sc;
+    scene_init(&sc, GH, GW, D, 16);
+    sp_stream_params p;
+    sp_stream_params_init(&p);
+    p.policy = pol;
+    p.window = 6;
+    p.hop = 2;
+    p.window_budget = 20;
+    p.frame_budget = 12;
+    capture c = {0};
+    sp_stream *s = new_stream(&p, &c);
+    float *tok = malloc(N * D * sizeof(float));
+    float q[D];
+    scene_object_token(&sc, 1, 1, 1, q);
+    sp_query query = {q, 1, D};
+    sp_error err;
+    for (uint64_t t = 0; t < 30; t++) {
+        if (t == 10)
+            assert_int_equal(sp_stream_set_query(s, &query, &err), SP_OK);
+        render_busy(&sc, t, tok, NULL);
+        push(s, tok, t);
+    }
+    assert_int_equal(sp_stream_flush(s, &err), SP_OK);
+    sp_wire_header h;
+    assert_int_equal(sp_stream_wire_header(s, &h, &err), SP_OK);
+    h.dtype = SP_DTYPE_F32;
+    capture bytes = {0};
+    sp_wire_writer *w;
+    assert_int_equal(sp_wire_writer_new(&h, sink_mem, &bytes, &w, &err), SP_OK);
+    for (size_t i = 0; i < c.count; i++)
+        if (sp_wire_writer_packet(w, &c.pk[i].packet, &err))
+            fail_msg("writer: %s", err.message);
+    sp_wire_writer_free(w);
+    sp_stream_free(s);
+    capture_free(&c);
+    free(tok);
+    *len = bytes.count;
+    return (uint8_t *)bytes.pk;
+}
+
+static void test_same_input_gives_the_same_bytes(void **state) {
+    (void)state;
+    for (int pol = 0; pol < 2; pol++) {
+        size_t la, lb;
+        uint8_t *a = busy_bytes((sp_emit_policy)pol, &la);
+        uint8_t *b = busy_bytes((sp_emit_policy)pol, &lb);
+        assert_int_equal(la, lb);
+        assert_true(la > 1000);
+        assert_memory_equal(a, b, la);
+        free(a);
+        free(b);
+    }
+}
+
+static void test_window_packets_are_in_time_then_raster_order_and_cover_the_window(void **state) {
+    (void)state;
+    scene sc;
+    scene_init(&sc, GH, GW, D, 17);
+    sp_stream_params p;
+    sp_stream_params_init(&p);
+    p.window = 6;
+    p.hop = 3;
+    p.window_budget = 40;
+    capture c = {0};
+    sp_stream *s = new_stream(&p, &c);
+    float *tok = malloc(N * D * sizeof(float));
+    for (uint64_t t = 0; t < 20; t++) {
+        render_busy(&sc, t, tok, NULL);
+        push(s, tok, t);
+    }
+    sp_error err;
+    assert_int_equal(sp_stream_flush(s, &err), SP_OK);
+    assert_int_equal(c.count, 7); /* 6 full windows + the partial one of frames 18..19 */
+    for (size_t i = 0; i < c.count; i++) {
+        const sp_packet *pk = &c.pk[i].packet;
+        assert_int_equal(pk->kind, SP_PACKET_WINDOW);
+        assert_int_equal(pk->window, i);
+        uint64_t last = i < 6 ? 3 * i + 2 : 19;
+        assert_int_equal(pk->frame_last, last);
+        assert_int_equal(pk->frame_first, last >= 5 ? last - 5 : 0);
+        assert_int_equal(pk->pts_last, (int64_t)last * 500000000);
+        for (size_t j = 0; j < pk->count; j++) {
+            const sp_token_info *a = &pk->info[j];
+            /* Every token was seen within the window. */
+            assert_true(a->last_pts >= pk->pts_first && a->last_pts <= pk->pts_last);
+            assert_true(a->seen >= 1 && a->pts <= a->last_pts);
+            if (j) {
+                const sp_token_info *b = &pk->info[j - 1];
+                assert_true(b->frame < a->frame ||
+                            (b->frame == a->frame && b->y * GW + b->x < a->y * GW + a->x));
+            }
+        }
+    }
+    sp_stream_free(s);
+    capture_free(&c);
+    free(tok);
+}
+
+/* ---- bad input ---- */
+
+static void test_bad_frames_are_refused_without_side_effects(void **state) {
+    (void)state;
+    scene sc;
+    scene_init(&sc, GH, GW, D, 18);
+    sp_stream_params p;
+    sp_stream_params_init(&p);
+    p.policy = SP_EMIT_FRAME;
+    capture c = {0}, ref = {0};
+    sp_stream *s = new_stream(&p, &c);
+    sp_stream *r = new_stream(&p, &ref);
+    float *tok = malloc(N * D * sizeof(float));
+    sp_error err;
+    sp_frame f;
+    for (uint64_t t = 0; t < 10; t++) {
+        render_busy(&sc, t, tok, NULL);
+        push(s, tok, t);
+        push(r, tok, t);
+        /* pts going backwards */
+        sp_frame_view(&f, tok, N, D);
+        f.grid_h = GH;
+        f.grid_w = GW;
+        f.pts = (int64_t)t * 500000000 - 1;
+        assert_int_equal(sp_stream_push(s, &f, &err), SP_ERR_INVALID);
+        assert_contains(&err, "backwards");
+        /* no pts */
+        f.pts = SP_PTS_NONE;
+        assert_int_equal(sp_stream_push(s, &f, &err), SP_ERR_INVALID);
+        assert_contains(&err, "no pts");
+        /* another shape */
+        f.pts = (int64_t)(t + 1) * 500000000;
+        f.grid_h = 8;
+        f.grid_w = 32;
+        assert_int_equal(sp_stream_push(s, &f, &err), SP_ERR_INVALID);
+        assert_contains(&err, "differs");
+        sp_frame_view(&f, tok, N / 2, D);
+        f.pts = (int64_t)(t + 1) * 500000000;
+        assert_int_equal(sp_stream_push(s, &f, &err), SP_ERR_INVALID);
+        /* a NaN token */
+        float keep = tok[7 * D + 3];
+        tok[7 * D + 3] = NAN;
+        sp_frame_view(&f, tok, N, D);
+        f.grid_h = GH;
+        f.grid_w = GW;
+        f.pts = (int64_t)(t + 1) * 500000000;
+        assert_int_equal(sp_stream_push(s, &f, &err), SP_ERR_INVALID);
+        assert_contains(&err, "row 7");
+        tok[7 * D + 3] = keep;
+        /* a query of the wrong width */
+        float q[D + 1] = {0};
+        q[0] = 1;
+        sp_query query = {q, 1, D + 1};
+        assert_int_equal(sp_stream_set_query(s, &query, &err), SP_ERR_INVALID);
+        assert_contains(&err, "width");
+    }
+    sp_stream_stats st;
+    sp_stream_get_stats(s, &st);
+    assert_int_equal(st.frames_rejected, 50);
+    assert_int_equal(st.frames_in, 10);
+    /* The rejected frames changed nothing: same packets as the stream that never saw them. */
+    assert_int_equal(c.count, ref.count);
+    for (size_t i = 0; i < c.count; i++) {
+        assert_int_equal(c.pk[i].packet.count, ref.pk[i].packet.count);
+        assert_memory_equal(c.pk[i].packet.tokens, ref.pk[i].packet.tokens,
+                            c.pk[i].packet.count * D * sizeof(float));
+        assert_memory_equal(c.pk[i].packet.info, ref.pk[i].packet.info,
+                            c.pk[i].packet.count * sizeof(sp_token_info));
+    }
+    sp_stream_free(s);
+    sp_stream_free(r);
+    capture_free(&c);
+    capture_free(&ref);
+    free(tok);
+}
+
+static void test_params_out_of_range_are_refused_with_the_field_named(void **state) {
+    (void)state;
+    sp_stream_params p;
+    sp_error err;
+    sp_stream *s;
+    sp_stream_params_init(&p);
+    p.hop = 17;
+    assert_int_equal(sp_stream_new(&p, &s, &err), SP_ERR_INVALID);
+    assert_contains(&err, "hop");
+    sp_stream_params_init(&p);
+    p.window = 0;
+    assert_int_equal(sp_stream_new(&p, &s, &err), SP_ERR_INVALID);
+    assert_contains(&err, "window");
+    sp_stream_params_init(&p);
+    p.tau_t = NAN;
+    assert_int_equal(sp_stream_new(&p, &s, &err), SP_ERR_INVALID);
+    assert_contains(&err, "tau_t");
+    sp_stream_params_init(&p);
+    p.gsp_keep = 0;
+    assert_int_equal(sp_stream_new(&p, &s, &err), SP_ERR_INVALID);
+    assert_contains(&err, "gsp_keep");
+    sp_stream_params_init(&p);
+    p.cut_fraction = 1.5f;
+    assert_int_equal(sp_stream_new(&p, &s, &err), SP_ERR_INVALID);
+    assert_contains(&err, "cut_fraction");
+    sp_stream_params_init(&p);
+    p.frame_budget = 0;
+    assert_int_equal(sp_stream_new(&p, &s, &err), SP_ERR_INVALID);
+    assert_contains(&err, "frame_budget");
+    sp_stream_params_init(&p);
+    p.history_dtype = SP_DTYPE_I32;
+    assert_int_equal(sp_stream_new(&p, &s, &err), SP_ERR_UNSUPPORTED);
+    assert_contains(&err, "history_dtype");
+    sp_stream_params_init(&p);
+    p.radius = 9;
+    assert_int_equal(sp_stream_new(&p, &s, &err), SP_ERR_INVALID);
+    assert_contains(&err, "radius");
+    sp_emit_policy pol;
+    assert_int_equal(sp_emit_policy_from_name("window", &pol, &err), SP_OK);
+    assert_int_equal(pol, SP_EMIT_WINDOW);
+    assert_int_equal(sp_emit_policy_from_name("frames", &pol, &err), SP_ERR_INVALID);
+    assert_contains(&err, "frame, window");
+}
+
+static void test_query_set_before_the_first_frame_with_the_wrong_width_fails_the_push(void **s0) {
+    (void)s0;
+    sp_stream_params p;
+    sp_stream_params_init(&p);
+    capture c = {0};
+    sp_stream *s = new_stream(&p, &c);
+    float q[2 * (D + 2)];
+    for (size_t i = 0; i < 2 * (D + 2); i++)
+        q[i] = (float)i;
+    sp_query query = {q, 2, D + 2};
+    sp_error err;
+    assert_int_equal(sp_stream_set_query(s, &query, &err), SP_OK);
+    float *tok = calloc(N * D, sizeof(float));
+    sp_frame f;
+    sp_frame_view(&f, tok, N, D);
+    f.pts = 0;
+    assert_int_equal(sp_stream_push(s, &f, &err), SP_ERR_INVALID);
+    assert_contains(&err, "query");
+    sp_stream_clear_query(s);
+    assert_int_equal(sp_stream_push(s, &f, &err), SP_OK);
+    sp_stream_free(s);
+    capture_free(&c);
+    free(tok);
+}
+
+/* ---- history ---- */
+
+static void test_history_never_exceeds_its_byte_bound_and_counts_evictions(void **state) {
+    (void)state;
+    const size_t bounds[] = {0, 100, 4000, 20000, 2000000};
+    float *tok = malloc(N * D * sizeof(float));
+    for (size_t b = 0; b < sizeof bounds / sizeof bounds[0]; b++) {
+        for (int dt = 0; dt < 2; dt++) {
+            scene sc;
+            scene_init(&sc, GH, GW, D, 19);
+            sp_stream_params p;
+            sp_stream_params_init(&p);
+            p.window = 2;
+            p.hop = 1;
+            p.history_bytes = bounds[b];
+            p.history_dtype = dt ? SP_DTYPE_F32 : SP_DTYPE_F16;
+            capture c = {0};
+            sp_stream *s = new_stream(&p, &c);
+            sp_stream_stats st;
+            uint64_t prev_total = 0;
+            for (uint64_t t = 0; t < 40; t++) {
+                sc.scene_id = (uint32_t)t; /* a cut every frame: many candidates leave */
+                scene_render(&sc, t, tok, NULL);
+                push(s, tok, t);
+                sp_stream_get_stats(s, &st);
+                assert_true(st.history_bytes <= bounds[b]);
+                assert_int_equal(st.history_bound, bounds[b]);
+                size_t rec = (40 + D * (dt ? 4 : 2) + 7) & ~(size_t)7;
+                assert_true(st.history_tokens * rec <= bounds[b]);
+                /* Nothing vanishes: everything that left the window is held or counted. */
+                uint64_t total = st.history_tokens + st.history_evicted;
+                assert_true(total >= prev_total);
+                prev_total = total;
+                assert_int_equal(total + st.window_tokens, st.candidates);
+            }
+            if (bounds[b] < 2000000)
+                assert_true(st.history_evicted > 0);
+            else
+                assert_int_equal(st.history_evicted, 0);
+            sp_stream_free(s);
+            capture_free(&c);
+        }
+    }
+    free(tok);
+}
+
+static void test_history_age_limit_evicts_old_entries(void **state) {
+    (void)state;
+    scene sc;
+    scene_init(&sc, GH, GW, D, 20);
+    sp_stream_params p;
+    sp_stream_params_init(&p);
+    p.window = 2;
+    p.hop = 1;
+    p.history_max_age = 3 * 500000000LL; /* 1.5 s = 3 frames */
+    capture c = {0};
+    sp_stream *s = new_stream(&p, &c);
+    float *tok = malloc(N * D * sizeof(float));
+    for (uint64_t t = 0; t < 20; t++) {
+        sc.scene_id = (uint32_t)t;
+        scene_render(&sc, t, tok, NULL);
+        push(s, tok, t);
+    }
+    sp_stream_stats st;
+    sp_stream_get_stats(s, &st);
+    assert_true(st.history_aged > 0);
+    assert_int_equal(st.history_evicted, 0);
+    /* Only entries last seen within 1.5 s of the newest frame (t = 19) remain. */
+    sp_packet_buf out;
+    sp_packet_buf_init(&out);
+    sp_error err;
+    assert_int_equal(
+        sp_stream_reselect(s, NULL, NULL, 100000, SP_PTS_NONE, SP_PTS_NONE, &out, &err), SP_OK);
+    for (size_t i = 0; i < out.packet.count; i++)
+        assert_true(out.packet.info[i].last_pts >= 16 * 500000000LL);
+    assert_int_equal(out.packet.count, st.history_tokens + st.window_tokens);
+    sp_packet_buf_free(&out);
+    sp_stream_free(s);
+    capture_free(&c);
+    free(tok);
+}
+
+static void test_history_f16_saturates_large_values_and_counts_them(void **state) {
+    (void)state;
+    sp_stream_params p;
+    sp_stream_params_init(&p);
+    p.window = 1;
+    p.hop = 1;
+    p.gsp_keep = 1.0f;
+    capture c = {0};
+    sp_stream *s = new_stream(&p, &c);
+    float *tok = malloc(N * D * sizeof(float));
+    for (uint64_t t = 0; t < 3; t++) {
+        for (size_t i = 0; i < N * D; i++)
+            tok[i] = (float)((i * 7919 + t * 104729) % 1000) - 500.0f;
+        tok[0] = 1e6f;
+        push(s, tok, t);
+    }
+    sp_stream_stats st;
+    sp_stream_get_stats(s, &st);
+    assert_true(st.history_clamped >= 1);
+    sp_packet_buf out;
+    sp_packet_buf_init(&out);
+    sp_error err;
+    assert_int_equal(sp_stream_reselect(s, NULL, NULL, 100000, 0, 0, &out, &err), SP_OK);
+    assert_int_equal(out.packet.count, N);
+    for (size_t i = 0; i < out.packet.count * D; i++)
+        assert_true(isfinite(out.packet.tokens[i]));
+    assert_true(out.packet.tokens[0] == 65504.0f);
+    sp_packet_buf_free(&out);
+    sp_stream_free(s);
+    capture_free(&c);
+    free(tok);
+}
+
+/* ---- reselect ---- */
+
+static void test_reselect_answers_from_window_and_history_by_time_range(void **state) {
+    (void)state;
+    scene sc;
+    scene_init(&sc, GH, GW, D, 21);
+    sc.nobj = 1;
+    sp_stream_params p;
+    sp_stream_params_init(&p);
+    p.window = 4;
+    p.hop = 2;
+    p.window_budget = 16;
+    capture c = {0};
+    sp_stream *s = new_stream(&p, &c);
+    float *tok = malloc(N * D * sizeof(float));
+    /* Three scenes of 10 frames; scene k has object 10 + k. */
+    for (uint64_t t = 0; t < 30; t++) {
+        sc.scene_id = (uint32_t)(t / 10);
+        sc.obj[0] = (scene_object){3, 3, 6, 6, 10 + (uint32_t)(t / 10), 1};
+        scene_render(&sc, t, tok, NULL);
+        push(s, tok, t);
+    }
+    sp_stream_stats st;
+    sp_stream_get_stats(s, &st);
+    assert_true(st.history_tokens > 0);
+    sp_packet_buf out;
+    sp_packet_buf_init(&out);
+    sp_error err;
+    /* Scene 0's span, answered from the history alone. */
+    int64_t t0 = 0, t1 = 9 * 500000000LL;
+    assert_int_equal(sp_stream_reselect(s, NULL, NULL, 20, t0, t1, &out, &err), SP_OK);
+    assert_int_equal(out.packet.count, 20);
+    assert_int_equal(out.packet.kind, SP_PACKET_RESELECT);
+    assert_int_equal(out.packet.window, SP_WINDOW_NONE);
+    for (size_t i = 0; i < out.packet.count; i++)
+        assert_true(out.packet.info[i].frame < 10);
+    /* A query for scene 1's object over the whole stream picks its tokens. */
+    sc.scene_id = 1;
+    float q[2 * D];
+    scene_object_base(&sc, 11, q);
+    scene_object_token(&sc, 11, 2, 2, q + D);
+    sp_query query = {q, 2, D};
+    assert_int_equal(sp_stream_reselect(s, NULL, &query, 6, SP_PTS_NONE, SP_PTS_NONE, &out, &err),
+                     SP_OK);
+    assert_int_equal(out.packet.count, 6);
+    assert_int_equal(out.packet.query_hash, sp_query_hash(&query));
+    size_t on = 0;
+    for (size_t i = 0; i < 6; i++) {
+        const sp_token_info *in = &out.packet.info[i];
+        on +=
+            in->frame >= 10 && in->frame < 20 && in->y >= 6 && in->y < 9 && in->x >= 6 && in->x < 9;
+    }
+    assert_true(on >= 4);
+    /* Tokens come back as they were stored (float16 from history). */
+    for (size_t i = 1; i < out.packet.count; i++)
+        assert_true(out.packet.info[i - 1].frame <= out.packet.info[i].frame);
+    /* An empty range, a reversed range, a wrong query width. */
+    assert_int_equal(
+        sp_stream_reselect(s, NULL, NULL, 5, 100LL * 500000000, SP_PTS_NONE, &out, &err), SP_OK);
+    assert_int_equal(out.packet.count, 0);
+    assert_int_equal(sp_stream_reselect(s, NULL, NULL, 5, 10, 5, &out, &err), SP_ERR_INVALID);
+    assert_contains(&err, "empty time range");
+    sp_query bad = {q, 1, D - 1};
+    assert_int_equal(sp_stream_reselect(s, NULL, &bad, 5, SP_PTS_NONE, SP_PTS_NONE, &out, &err),
+                     SP_ERR_INVALID);
+    assert_contains(&err, "width");
+    sp_packet_buf_free(&out);
+    sp_stream_free(s);
+    capture_free(&c);
+    free(tok);
+}
+
+static void test_reselect_shortlists_large_ranges_and_keeps_the_budget(void **state) {
+    (void)state;
+    scene sc;
+    scene_init(&sc, GH, GW, D, 22);
+    sc.nobj = 1;
+    sp_stream_params p;
+    sp_stream_params_init(&p);
+    p.window = 2;
+    p.hop = 1;
+    p.reselect_max = 50;
+    capture c = {0};
+    sp_stream *s = new_stream(&p, &c);
+    float *tok = malloc(N * D * sizeof(float));
+    for (uint64_t t = 0; t < 12; t++) {
+        sc.scene_id = (uint32_t)t;
+        sc.obj[0] = (scene_object){3, 3, 2, 2, 30 + (uint32_t)t, 1};
+        scene_render(&sc, t, tok, NULL);
+        push(s, tok, t);
+    }
+    sp_packet_buf out;
+    sp_packet_buf_init(&out);
+    sp_error err;
+    for (size_t k = 1; k <= 60; k += 59) {
+        assert_int_equal(sp_stream_reselect(s, NULL, NULL, k, SP_PTS_NONE, SP_PTS_NONE, &out, &err),
+                         SP_OK);
+        assert_int_equal(out.packet.count, k < 50 ? k : 50);
+    }
+    /* With a query the shortlist holds the closest candidates: scene 7's object. */
+    sc.scene_id = 7;
+    float q[D];
+    scene_object_base(&sc, 37, q);
+    sp_query query = {q, 1, D};
+    assert_int_equal(sp_stream_reselect(s, NULL, &query, 3, SP_PTS_NONE, SP_PTS_NONE, &out, &err),
+                     SP_OK);
+    assert_int_equal(out.packet.count, 3);
+    size_t on = 0;
+    for (size_t i = 0; i < 3; i++)
+        on += out.packet.info[i].frame == 7 && out.packet.info[i].y >= 2 &&
+              out.packet.info[i].y < 5 && out.packet.info[i].x >= 2 && out.packet.info[i].x < 5;
+    assert_true(on >= 2);
+    sp_packet_buf_free(&out);
+    sp_stream_free(s);
+    capture_free(&c);
+    free(tok);
+}
+
+/* ---- threads ---- */
+
+typedef struct race {
+    sp_stream *s;
+    volatile int stop;
+    size_t loops;
+} race;
+
+static void *query_thread(void *arg) {
+    race *r = arg;
+    float q[2 * D];
+    for (size_t i = 0; i < 2 * D; i++)
+        q[i] = (float)((i * 31) % 17) - 8.0f;
+    sp_query query = {q, 2, D};
+    sp_packet_buf out;
+    sp_packet_buf_init(&out);
+    while (!r->stop) {
+        sp_error err;
+        if (sp_stream_set_query(r->s, &query, &err) && !strstr(err.message, "width"))
+            break;
+        sp_stream_stats st;
+        sp_stream_get_stats(r->s, &st);
+        if (r->loops % 3 == 0)
+            sp_stream_reselect(r->s, NULL, &query, 8, SP_PTS_NONE, SP_PTS_NONE, &out, &err);
+        sp_stream_clear_query(r->s);
+        r->loops++;
+    }
+    sp_packet_buf_free(&out);
+    return NULL;
+}
+
+static void test_queries_and_reselects_from_another_thread_during_pushes(void **state) {
+    (void)state;
+    scene sc;
+    scene_init(&sc, GH, GW, D, 23);
+    sp_stream_params p;
+    sp_stream_params_init(&p);
+    p.window = 4;
+    p.hop = 2;
+    p.window_budget = 24;
+    capture c = {0};
+    c.check_budget = 1;
+    sp_stream *s = new_stream(&p, &c);
+    race r = {.s = s};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, query_thread, &r), 0);
+    float *tok = malloc(N * D * sizeof(float));
+    for (uint64_t t = 0; t < 60; t++) {
+        render_busy(&sc, t, tok, NULL);
+        push(s, tok, t);
+    }
+    r.stop = 1;
+    pthread_join(th, NULL);
+    assert_true(r.loops > 0);
+    assert_int_equal(c.budget_errors, 0);
+    assert_int_equal(c.count, 30);
+    sp_stream_free(s);
+    capture_free(&c);
+    free(tok);
+}
+
+/* ---- out of memory ---- */
+
+static void test_every_allocation_failure_is_reported_not_crashed(void **state) {
+    (void)state;
+    scene sc;
+    scene_init(&sc, 6, 6, 8, 24);
+    float tok[36 * 8];
+    size_t failures = 0;
+    for (long k = 0; k < 4000; k++) {
+        sp_stream_params p;
+        sp_stream_params_init(&p);
+        p.window = 3;
+        p.hop = 2;
+        p.window_budget = 5;
+        p.history_bytes = 2000;
+        p.match_all = k % 2;
+        capture c = {0};
+        p.on_packet = on_packet;
+        p.user = &c;
+        sp_error err;
+        sp_stream *s = NULL;
+        sp_fault_fail_after(k);
+        sp_status st = sp_stream_new(&p, &s, &err);
+        int failed = st != SP_OK;
+        if (!st) {
+            for (uint64_t t = 0; t < 8; t++) {
+                sc.scene_id = (uint32_t)(t / 3);
+                scene_render(&sc, t, tok, NULL);
+                sp_frame f;
+                sp_frame_view(&f, tok, 36, 8);
+                f.pts = (int64_t)t;
+                st = sp_stream_push(s, &f, &err);
+                if (st) {
+                    assert_int_equal(st, SP_ERR_NOMEM);
+                    failed = 1;
+                }
+            }
+            float q[8] = {1, 0, 0, 0, 0, 0, 0, 0};
+            sp_query query = {q, 1, 8};
+            if (sp_stream_set_query(s, &query, &err))
+                failed = 1;
+            sp_packet_buf out;
+            sp_packet_buf_init(&out);
+            if (sp_stream_reselect(s, NULL, &query, 4, SP_PTS_NONE, SP_PTS_NONE, &out, &err))
+                failed = 1;
+            sp_packet_buf_free(&out);
+            sp_stream_free(s);
+        } else {
+            assert_int_equal(st, SP_ERR_NOMEM);
+        }
+        long injected = sp_fault_injected();
+        sp_fault_fail_after(-1);
+        capture_free(&c);
+        if (!injected) {
+            assert_false(failed);
+            break; /* every allocation of the run has been failed once */
+        }
+        failures++;
+    }
+    assert_true(failures > 20);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_static_scene_emits_at_most_5_percent_after_first_frame),
+        cmocka_unit_test(test_moving_object_tokens_are_emitted_every_frame),
+        cmocka_unit_test(test_scene_cut_emits_the_next_frame_in_full),
+        cmocka_unit_test(test_query_set_mid_stream_steers_the_next_windows),
+        cmocka_unit_test(test_budgets_are_exact_in_every_packet),
+        cmocka_unit_test(test_same_input_gives_the_same_bytes),
+        cmocka_unit_test(test_window_packets_are_in_time_then_raster_order_and_cover_the_window),
+        cmocka_unit_test(test_bad_frames_are_refused_without_side_effects),
+        cmocka_unit_test(test_params_out_of_range_are_refused_with_the_field_named),
+        cmocka_unit_test(test_query_set_before_the_first_frame_with_the_wrong_width_fails_the_push),
+        cmocka_unit_test(test_history_never_exceeds_its_byte_bound_and_counts_evictions),
+        cmocka_unit_test(test_history_age_limit_evicts_old_entries),
+        cmocka_unit_test(test_history_f16_saturates_large_values_and_counts_them),
+        cmocka_unit_test(test_reselect_answers_from_window_and_history_by_time_range),
+        cmocka_unit_test(test_reselect_shortlists_large_ranges_and_keeps_the_budget),
+        cmocka_unit_test(test_queries_and_reselects_from_another_thread_during_pushes),
+        cmocka_unit_test(test_every_allocation_failure_is_reported_not_crashed),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
