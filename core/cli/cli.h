@@ -41,5 +41,7 @@ sp_status cli_parse_grid(const char *s, uint32_t *h, uint32_t *w, sp_error *err)
 sp_status cli_load_matrix(const char *spec, sp_matrix *out, sp_error *err);
 
 int cli_cmd_select(int argc, char **argv);
+int cli_cmd_inspect(int argc, char **argv);
+int cli_cmd_stream(int argc, char **argv);
 
 #endif

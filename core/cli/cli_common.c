@@ -124,8 +124,8 @@ static sp_status load_safetensors(const char *path, const char *name, sp_matrix 
     else if (sp_st_count(f) == 1)
         t = sp_st_at(f, 0);
     else
-        st = sp_error_set(err, SP_ERR_INVALID,
-                          "%s holds %zu tensors: name one as %s:TENSOR", path, sp_st_count(f), path);
+        st = sp_error_set(err, SP_ERR_INVALID, "%s holds %zu tensors: name one as %s:TENSOR", path,
+                          sp_st_count(f), path);
     if (!st && (t->ndim < 1 || t->ndim > 2))
         st = sp_error_set(err, SP_ERR_UNSUPPORTED,
                           "%s: tensor '%s' has %zu dimensions; expected a matrix (N x D) or a "
@@ -133,8 +133,8 @@ static sp_status load_safetensors(const char *path, const char *name, sp_matrix 
                           path, t->name, t->ndim);
     size_t cols = st ? 0 : t->ndim == 2 ? t->shape[1] : t->shape[0];
     if (!st && cols == 0)
-        st = sp_error_set(err, SP_ERR_INVALID, "%s: tensor '%s' has zero-width rows", path,
-                          t->name);
+        st =
+            sp_error_set(err, SP_ERR_INVALID, "%s: tensor '%s' has zero-width rows", path, t->name);
     float *data = NULL;
     size_t count = 0;
     if (!st && t->elements > 0)

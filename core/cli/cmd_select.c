@@ -10,14 +10,13 @@
 #include "scriptprune/select.h"
 
 static void select_usage(FILE *to) {
-    fprintf(to,
-            "usage: scriptprune select --tokens X.npy [--embeddings E.npy] [--query Q.npy]\n"
-            "         --budget K [--method M] [--graph bipartite|full] [--tau T] [--seed S]\n"
-            "         [--k-min N] [--gamma G] [--rho R] [--grid HxW] [--threads T]\n"
-            "         [--out kept.safetensors]\n"
-            "Prints the kept original token indices, ascending, on one line.\n"
-            "Inputs: FILE.npy (float32/float16) or FILE.safetensors[:TENSOR].\n"
-            "Methods:\n");
+    fprintf(to, "usage: scriptprune select --tokens X.npy [--embeddings E.npy] [--query Q.npy]\n"
+                "         --budget K [--method M] [--graph bipartite|full] [--tau T] [--seed S]\n"
+                "         [--k-min N] [--gamma G] [--rho R] [--grid HxW] [--threads T]\n"
+                "         [--out kept.safetensors]\n"
+                "Prints the kept original token indices, ascending, on one line.\n"
+                "Inputs: FILE.npy (float32/float16) or FILE.safetensors[:TENSOR].\n"
+                "Methods:\n");
     const sp_method_info *t = sp_method_table();
     for (int i = 0; i < SP_METHOD_COUNT; i++)
         fprintf(to, "  %-15s %s\n", t[i].name, t[i].summary);
@@ -188,10 +187,11 @@ int cli_cmd_select(int argc, char **argv) {
         sp_error_prefix(&err, "--query %s", a.query);
     /* Tokens and embeddings are N x D matrices; a query may be one row (1-D) or M x E, M >= 0. */
     if (!st && tokens.ndim != 2)
-        st = sp_error_set(&err, SP_ERR_INVALID,
-                          "--tokens %s is a 1-D array of %zu values; tokens must be an N x D matrix "
-                          "(reshape to (1, %zu) for a single token)",
-                          a.tokens, tokens.cols, tokens.cols);
+        st =
+            sp_error_set(&err, SP_ERR_INVALID,
+                         "--tokens %s is a 1-D array of %zu values; tokens must be an N x D matrix "
+                         "(reshape to (1, %zu) for a single token)",
+                         a.tokens, tokens.cols, tokens.cols);
     if (!st && a.embeddings && embed.ndim != 2)
         st = sp_error_set(&err, SP_ERR_INVALID,
                           "--embeddings %s is a 1-D array; embeddings must be an N x E matrix",
@@ -206,8 +206,8 @@ int cli_cmd_select(int argc, char **argv) {
         if (a.embeddings) {
             if (embed.rows != tokens.rows)
                 st = sp_error_set(&err, SP_ERR_INVALID,
-                                  "--embeddings %s has %zu rows but --tokens has %zu",
-                                  a.embeddings, embed.rows, tokens.rows);
+                                  "--embeddings %s has %zu rows but --tokens has %zu", a.embeddings,
+                                  embed.rows, tokens.rows);
             f.embed = embed.data;
             f.e = embed.cols;
         }

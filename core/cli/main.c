@@ -6,6 +6,9 @@
 
 static const cli_command commands[] = {
     {"select", "prune one frame of tokens with a selection method", cli_cmd_select},
+    {"inspect", "describe a token-stream or safetensors file of packets as JSON lines",
+     cli_cmd_inspect},
+    {"stream", "run token frames through a stream offline and write its packets", cli_cmd_stream},
 };
 
 static void usage(FILE *to) {

@@ -6,8 +6,9 @@
  * one writer and the one reader of it in core. Everything is little-endian.
  *
  * Safetensors output of packets lives here too: tensors `tokens` [n, d], `pts` [n] int64,
- * `frame` [n] int32, `yx` [n, 2] int16 (and `window` [n] int64 when a file holds several
- * packets), with metadata `stream`, `window`, `method`, `budget`, `query_hash`.
+ * `frame` [n] int32, `yx` [n, 2] int16 and `packets` [P, 7] int64 (per packet: window id or -1,
+ * pts_first, pts_last, frame_first, frame_last, token count, budget), with metadata `format`, `stream`, `window`,
+ * `method`, `budget`, `query_hash`, `kind`, `packets`.
  *
  * Thread-safety: writers and readers are single-threaded objects; distinct objects may be used
  * from distinct threads. The encode/decode helpers are pure. */
@@ -175,7 +176,7 @@ typedef struct sp_packet_collector sp_packet_collector;
 sp_packet_collector *sp_packet_collector_new(size_t d, const char *stream, const char *method);
 void sp_packet_collector_free(sp_packet_collector *c);
 sp_status sp_packet_collector_add(sp_packet_collector *c, const sp_packet *p, sp_error *err);
-/* Writes tokens/pts/frame/yx (+ window when several packets) and metadata, tokens as `dtype`
+/* Writes tokens/pts/frame/yx/packets and the metadata, tokens as `dtype`
  * (F16 or F32), to a file (atomically) or to a new malloc'd buffer (free with free()). Frame
  * indices beyond int32 and grid positions beyond int16 are rejected. */
 sp_status sp_packet_collector_write(const sp_packet_collector *c, sp_dtype dtype, const char *path,
