@@ -286,6 +286,11 @@ static gboolean gst_script_encode_set_info(GstVideoFilter *filter, GstCaps *inca
     /* I420 / NV12: convert into a scratch RGB frame of the same size. */
     gst_video_info_set_format(&self->rgb_info, GST_VIDEO_FORMAT_RGB, GST_VIDEO_INFO_WIDTH(in_info),
                               GST_VIDEO_INFO_HEIGHT(in_info));
+    /* The converter wants the same rate and aspect on both sides. */
+    GST_VIDEO_INFO_FPS_N(&self->rgb_info) = GST_VIDEO_INFO_FPS_N(in_info);
+    GST_VIDEO_INFO_FPS_D(&self->rgb_info) = GST_VIDEO_INFO_FPS_D(in_info);
+    GST_VIDEO_INFO_PAR_N(&self->rgb_info) = GST_VIDEO_INFO_PAR_N(in_info);
+    GST_VIDEO_INFO_PAR_D(&self->rgb_info) = GST_VIDEO_INFO_PAR_D(in_info);
     self->convert = gst_video_converter_new(in_info, &self->rgb_info, NULL);
     self->rgb = gst_buffer_new_allocate(NULL, GST_VIDEO_INFO_SIZE(&self->rgb_info), NULL);
     if (!self->convert || !self->rgb) {
