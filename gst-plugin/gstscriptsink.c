@@ -69,6 +69,7 @@ struct _GstScriptSink {
     GCond cond;
     SinkQueue queue;
     gboolean in_flight; /* the writer holds an item outside the queue */
+    gboolean discard;   /* after an EOS drain: a failed item is dropped, not retried */
     gint stopping;      /* atomic: stop() asks the thread to end */
     GThread *thread;
     SinkLocation loc;
@@ -225,10 +226,13 @@ static gpointer writer_thread(gpointer data) {
 
         g_mutex_lock(&self->lock);
         self->in_flight = FALSE;
-        if (r == WRITE_RETRY)
+        if (r == WRITE_RETRY && !self->discard) {
             sink_queue_requeue(&self->queue, it);
-        else
+        } else {
+            if (r == WRITE_RETRY)
+                add_counter(self, &self->dropped, 1);
             sink_item_free(it);
+        }
         g_cond_broadcast(&self->cond);
     }
     g_mutex_unlock(&self->lock);
@@ -276,6 +280,7 @@ static void drain(GstScriptSink *self) {
            g_get_monotonic_time() < deadline)
         g_cond_wait_until(&self->cond, &self->lock, deadline);
     guint left = sink_queue_clear(&self->queue);
+    self->discard = self->in_flight; /* the packet being tried now is the last one */
     g_mutex_unlock(&self->lock);
     if (left) {
         GST_WARNING_OBJECT(self, "EOS: %u packet(s) not written within the drain timeout", left);
@@ -294,8 +299,13 @@ static gboolean gst_script_sink_event(GstBaseSink *sink, GstEvent *event) {
         gst_event_unref(event);
         return TRUE;
     }
-    if (GST_EVENT_TYPE(event) == GST_EVENT_EOS)
+    if (GST_EVENT_TYPE(event) == GST_EVENT_EOS) {
         drain(self);
+    } else if (GST_EVENT_TYPE(event) == GST_EVENT_FLUSH_STOP) {
+        g_mutex_lock(&self->lock);
+        self->discard = FALSE;
+        g_mutex_unlock(&self->lock);
+    }
     return GST_BASE_SINK_CLASS(gst_script_sink_parent_class)->event(sink, event);
 }
 
@@ -325,6 +335,7 @@ static gboolean gst_script_sink_start(GstBaseSink *sink) {
     }
     sink_queue_init(&self->queue);
     self->in_flight = FALSE;
+    self->discard = FALSE;
     self->warned_mismatch = FALSE;
     self->backoff_ms = 0;
     self->next_attempt = 0;
