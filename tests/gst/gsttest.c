@@ -88,6 +88,15 @@ guint gt_count_messages(GstBus *bus, const gchar *name) {
     return n;
 }
 
+void gt_teardown(GstHarness *h) {
+    GstBus *bus = gst_element_get_bus(h->element);
+    if (bus) {
+        gst_bus_set_flushing(bus, TRUE);
+        gst_object_unref(bus);
+    }
+    gst_harness_teardown(h);
+}
+
 gchar *gt_tmpdir(void) {
     GError *err = NULL;
     gchar *dir = g_dir_make_tmp("scriptd-gst-XXXXXX", &err);
@@ -95,7 +104,7 @@ gchar *gt_tmpdir(void) {
     return dir;
 }
 
-void gt_rmdir(const gchar *dir) {
+void gt_rmdir(gchar *dir) {
     GDir *d = g_dir_open(dir, 0, NULL);
     if (d) {
         const gchar *name;
@@ -107,6 +116,7 @@ void gt_rmdir(const gchar *dir) {
         g_dir_close(d);
     }
     g_rmdir(dir);
+    g_free(dir);
 }
 
 gboolean gt_write_png(const gchar *path, guint width, guint height, guint shift) {

@@ -25,15 +25,18 @@ void gt_paint(guint8 *data, guint width, guint height, gsize stride, guint shift
  * element so that messages can be read back with gt_pop_message. */
 GstHarness *gt_harness(const gchar *launch, const gchar *src_caps);
 GstBus *gt_bus(GstHarness *h);
+/* Tears a gt_harness down. The bus is flushed first: queued messages hold references to the
+ * elements, and element -> bus -> message -> element would be a cycle that leaks. */
+void gt_teardown(GstHarness *h);
 /* The next message of `type` (and, for element messages, structure name `name`, may be NULL)
  * on bus, or NULL; other messages are dropped. Never waits. */
 GstMessage *gt_pop_message(GstBus *bus, GstMessageType type, const gchar *name);
 /* Drains the bus; returns the number of element messages named `name`. */
 guint gt_count_messages(GstBus *bus, const gchar *name);
 
-/* A private temporary directory for the test (removed by gt_rmdir). */
+/* A private temporary directory for the test, removed (and the string freed) by gt_rmdir. */
 gchar *gt_tmpdir(void);
-void gt_rmdir(const gchar *dir);
+void gt_rmdir(gchar *dir);
 
 /* Writes a PNG of the gt_paint picture (via videotestsrc-free appsrc ! pngenc). */
 gboolean gt_write_png(const gchar *path, guint width, guint height, guint shift);

@@ -111,7 +111,7 @@ static void check_format(GstVideoFormat fmt) {
     gst_buffer_unref(out);
     sp_encoding_free(want);
     g_free(want);
-    gst_harness_teardown(h);
+    gt_teardown(h);
     g_free(caps);
 }
 
@@ -190,7 +190,7 @@ static guint64 pushed_with_meta(const gchar *launch, guint n) {
         }
         gst_buffer_unref(out);
     }
-    gst_harness_teardown(h);
+    gt_teardown(h);
     return mask;
 }
 

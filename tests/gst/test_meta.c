@@ -167,7 +167,7 @@ static GstBuffer *through(const gchar *launch, const gchar *out_caps) {
         gst_harness_set_sink_caps_str(h, out_caps);
     gst_harness_push(h, buffer_with_meta());
     GstBuffer *out = gst_harness_pull(h);
-    gst_harness_teardown(h);
+    gt_teardown(h);
     return out;
 }
 

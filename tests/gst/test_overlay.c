@@ -44,7 +44,7 @@ static GstBuffer *render(const gchar *format, const gchar *launch) {
             gst_buffer_unref(out);
         out = gst_harness_pull(h);
     }
-    gst_harness_teardown(h);
+    gt_teardown(h);
     g_free(caps);
     return out;
 }
@@ -138,7 +138,7 @@ static void write_png(GstBuffer *frame, const gchar *path) {
     fail_unless(g_file_set_contents(path, (const gchar *)map.data, (gssize)map.size, NULL));
     gst_buffer_unmap(png, &map);
     gst_buffer_unref(png);
-    gst_harness_teardown(h);
+    gt_teardown(h);
 }
 
 GST_START_TEST(test_pixels_by_fate) {
@@ -192,7 +192,7 @@ GST_START_TEST(test_docs_png) {
     fail_unless(green > 100, "no emitted outlines in %s", path);
     fail_unless(blue > 100, "no temporal outlines in %s", path);
     gst_buffer_unref(img);
-    gst_harness_teardown(h);
+    gt_teardown(h);
     g_free(path);
 }
 GST_END_TEST;
@@ -235,7 +235,7 @@ GST_START_TEST(test_leaves_frames_without_decisions) {
         gst_buffer_unmap(ref, &a);
         gst_buffer_unref(ref);
         gst_buffer_unref(out);
-        gst_harness_teardown(h);
+        gt_teardown(h);
     }
     g_free(caps);
 }

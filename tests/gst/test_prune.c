@@ -89,7 +89,7 @@ GST_START_TEST(test_no_meta_is_an_element_error) {
     fail_unless_equals_string(text, "no GstScriptTokensMeta on the buffer: put scriptencode "
                                     "upstream");
     g_free(text);
-    gst_harness_teardown(h);
+    gt_teardown(h);
 
     /* the same in a running pipeline: an error on the bus, no crash */
     gt_register_plugin();
@@ -121,7 +121,7 @@ GST_START_TEST(test_frames_without_meta_after_encoded_ones_pass) {
             fail_unless(m->pruned);
         gst_buffer_unref(out);
     }
-    gst_harness_teardown(h);
+    gt_teardown(h);
 }
 GST_END_TEST;
 
@@ -246,7 +246,7 @@ GST_START_TEST(test_frame_emissions) {
     }
     if (exact) /* the left half of the picture never changes */
         fail_unless(temporal_seen > 0);
-    gst_harness_teardown(h);
+    gt_teardown(h);
 }
 GST_END_TEST;
 
@@ -316,7 +316,7 @@ GST_START_TEST(test_window_emissions_eos_and_stats) {
     fail_unless_equals_int(last.count, 20);
     gst_script_packet_clear(&last);
     fail_unless_equals_int(gt_count_messages(bus, "scriptprune-emission"), 1);
-    gst_harness_teardown(h);
+    gt_teardown(h);
 }
 GST_END_TEST;
 
@@ -356,7 +356,7 @@ GST_START_TEST(test_flush_resets_the_window) {
     st = stats_of(h);
     fail_unless_equals_uint64(field_u64(st, "frames-in"), 2);
     gst_structure_free(st);
-    gst_harness_teardown(h);
+    gt_teardown(h);
 }
 GST_END_TEST;
 
@@ -393,7 +393,7 @@ GST_START_TEST(test_new_segment_and_time_going_back) {
     fail_unless_equals_uint64(field_u64(st, "frames-in"), 1);
     gst_structure_free(st);
     fail_unless(gt_pop_message(gt_bus(h), GST_MESSAGE_ERROR, NULL) == NULL);
-    gst_harness_teardown(h);
+    gt_teardown(h);
 }
 GST_END_TEST;
 
@@ -485,7 +485,7 @@ GST_START_TEST(test_query_property_while_playing) {
     fail_unless(field_u64(st, "query-generation") >= 1);
     gst_structure_free(st);
     gst_object_unref(p);
-    gst_harness_teardown(h);
+    gt_teardown(h);
     g_free(q);
     g_free(npy);
     gt_rmdir(dir);
@@ -533,7 +533,7 @@ GST_START_TEST(test_query_event_applies_from_its_running_time) {
     out = push_frame(h, 6, 6 * FRAME_NS);
     fail_unless_equals_uint64(meta_of(out)->packet.query_hash, hash);
     gst_buffer_unref(out);
-    gst_harness_teardown(h);
+    gt_teardown(h);
     g_bytes_unref(rows);
     g_free(q);
 }
@@ -593,7 +593,7 @@ GST_START_TEST(test_query_of_wrong_width_fails_at_first_frame) {
     gchar *t = error_text(gt_bus(h));
     fail_unless(t && strstr(t, "width 12") && strstr(t, "256"), "%s", t);
     g_free(t);
-    gst_harness_teardown(h);
+    gt_teardown(h);
     g_free(launch);
     g_free(npy);
     gt_rmdir(dir);
@@ -629,7 +629,7 @@ GST_START_TEST(test_query_image_exemplar) {
     fail_unless(w != NULL);
     gst_message_unref(w);
     gst_object_unref(p);
-    gst_harness_teardown(h);
+    gt_teardown(h);
     g_free(launch);
     g_free(png);
     g_free(png2);
@@ -705,7 +705,7 @@ GST_START_TEST(test_reselect_action_signal) {
     g_bytes_unref(qb);
     g_free(q);
     gst_object_unref(p);
-    gst_harness_teardown(h);
+    gt_teardown(h);
 }
 GST_END_TEST;
 

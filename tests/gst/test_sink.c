@@ -91,7 +91,7 @@ GST_START_TEST(test_file_stream_reads_back) {
     fail_unless_equals_uint64(counter(h, "packets-written"), 4);
     fail_unless_equals_uint64(counter(h, "packets-dropped"), 0);
     guint64 bytes = counter(h, "bytes-written");
-    gst_harness_teardown(h);
+    gt_teardown(h);
 
     gchar *data;
     gsize len;
@@ -183,7 +183,7 @@ GST_START_TEST(test_unix_socket_with_a_late_peer) {
     push_eos(h);
     fail_unless_equals_uint64(counter(h, "packets-written"), 6);
     fail_unless_equals_uint64(counter(h, "packets-dropped"), 0);
-    gst_harness_teardown(h); /* closes the connection */
+    gt_teardown(h); /* closes the connection */
     listener_join(&l);
     Stream s;
     fail_unless(read_stream(l.bytes->data, l.bytes->len, &s), "core reader: %s", s.error);
@@ -230,7 +230,7 @@ GST_START_TEST(test_unreachable_tcp_peer_never_blocks) {
     fail_unless_equals_uint64(counter(h, "packets-dropped"), 12);
     fail_unless(counter(h, "reconnects") >= 3);
     fail_unless(gt_pop_message(gt_bus(h), GST_MESSAGE_ERROR, NULL) == NULL);
-    gst_harness_teardown(h);
+    gt_teardown(h);
     g_free(launch);
     g_free(sinkprops);
 }
@@ -250,7 +250,7 @@ static void run_policy(const gchar *policy, Stream *s, guint64 *dropped) {
     listen_unix(&l, path);
     push_eos(h);
     *dropped = counter(h, "packets-dropped");
-    gst_harness_teardown(h);
+    gt_teardown(h);
     listener_join(&l);
     fail_unless(read_stream(l.bytes->data, l.bytes->len, s), "core reader: %s", s->error);
     g_byte_array_unref(l.bytes);
@@ -358,7 +358,7 @@ GST_START_TEST(test_f32_and_buffers_without_packets) {
     push_frames(h, 0, 9); /* 5 encoded frames: packets after the 2nd and 4th, and at EOS */
     push_eos(h);
     fail_unless_equals_uint64(counter(h, "packets-written"), 3);
-    gst_harness_teardown(h);
+    gt_teardown(h);
     gchar *data;
     gsize len;
     fail_unless(g_file_get_contents(path, &data, &len, NULL));
