@@ -8,6 +8,7 @@
 #include "encode_internal.h"
 #include "patch.h"
 #include "scriptprune/frame.h"
+#include "scriptprune/npy.h"
 
 enum { PATCH_DEFAULT_S = 336, PATCH_DEFAULT_P = 14, PATCH_DEFAULT_D = 256 };
 enum { MAX_IMAGE_SIZE = 4096, MAX_PATCH_DIM = 65536 };
@@ -361,6 +362,21 @@ sp_status sp_query_rows_append(const sp_encoder *enc, const float *rows, size_t 
     memcpy(dst, rows, m * e * sizeof *dst);
     rows_commit(out, m, e);
     return SP_OK;
+}
+
+sp_status sp_query_rows_append_npy(const sp_encoder *enc, const char *path, sp_query_rows *out,
+                                   sp_error *err) {
+    if (!enc || !path || !out)
+        return sp_error_set(err, SP_ERR_INVALID, "query: NULL argument");
+    sp_matrix m = {0};
+    sp_status s = sp_npy_read(path, &m, err);
+    if (!s) {
+        s = sp_query_rows_append(enc, m.data, m.rows, m.cols, out, err);
+        if (s)
+            sp_error_prefix(err, "%s", path);
+    }
+    sp_matrix_free(&m);
+    return s;
 }
 
 sp_status sp_encode_exemplar(sp_encode_ctx *ctx, const sp_image *img, sp_exemplar mode,

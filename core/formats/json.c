@@ -80,12 +80,7 @@ static sp_status fail_nomem(parser *p) {
 static const char *describe(const parser *p, size_t off, char *buf, size_t cap) {
     if (off >= p->len)
         return "end of input";
-    unsigned char c = p->s[off];
-    if (c >= 0x21 && c < 0x7f)
-        snprintf(buf, cap, "'%c'", c);
-    else
-        snprintf(buf, cap, "byte 0x%02x", c);
-    return buf;
+    return sp_describe_byte(buf, cap, (unsigned char)p->s[off]);
 }
 
 static sp_status fail_expected(parser *p, const char *what) {

@@ -62,12 +62,7 @@ __attribute__((format(printf, 3, 4))) static sp_status hfail(hparser *h, sp_stat
 static const char *found(const hparser *h, char *buf, size_t cap) {
     if (h->pos >= h->len)
         return "the end of the header";
-    unsigned char c = h->s[h->pos];
-    if (c >= 0x21 && c < 0x7f)
-        snprintf(buf, cap, "'%c'", c);
-    else
-        snprintf(buf, cap, "byte 0x%02x", c);
-    return buf;
+    return sp_describe_byte(buf, cap, (unsigned char)h->s[h->pos]);
 }
 
 static sp_status expected(hparser *h, const char *what) {

@@ -40,3 +40,11 @@ const char *sp_quote(char *dst, size_t cap, const char *s, size_t len) {
     dst[o] = '\0';
     return dst;
 }
+
+const char *sp_describe_byte(char *dst, size_t cap, unsigned char c) {
+    if (c >= 0x21 && c < 0x7f)
+        snprintf(dst, cap, "'%c'", c);
+    else
+        snprintf(dst, cap, "byte 0x%02x", c);
+    return dst;
+}

@@ -11,4 +11,8 @@ enum { SP_QUOTE_MAX = 96 };
  * and returns dst, so it can be used directly as a printf argument. */
 const char *sp_quote(char *dst, size_t cap, const char *s, size_t len);
 
+/* Names one input byte for "expected X, found Y" messages: "'c'" when printable, else
+ * "byte 0x%02x". Returns dst (cap >= 16). */
+const char *sp_describe_byte(char *dst, size_t cap, unsigned char c);
+
 #endif

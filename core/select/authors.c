@@ -48,10 +48,7 @@ sp_status sp_method_authors(sp_workspace *ws, const sp_frame *f, const sp_query 
     if (!r || !gsp_set || !picks || !score || !all || !in_gsp || !taken)
         return sp_err_nomem(err, "script-authors scratch", n * (f->d + 16) * sizeof(float));
     sp_sim s;
-    sp_status st =
-        sp_rows_prepare(ws, f->tokens, n, f->d, SP_WS_NORMS, SP_WS_XN, "token", &s.rows, err);
-    if (!st)
-        st = sp_sim_full(ws, &s, err);
+    sp_status st = sp_sim_frame(ws, f, &s, err);
     if (st)
         return st;
 

@@ -75,10 +75,7 @@ sp_status sp_method_divprune(sp_workspace *ws, const sp_frame *f, const sp_param
     if (!md || !sel)
         return sp_err_nomem(err, "divprune scratch", n * f->d * sizeof(float));
     sp_sim s;
-    sp_status st =
-        sp_rows_prepare(ws, f->tokens, n, f->d, SP_WS_NORMS, SP_WS_XN, "token", &s.rows, err);
-    if (!st)
-        st = sp_sim_full(ws, &s, err);
+    sp_status st = sp_sim_frame(ws, f, &s, err);
     if (st)
         return st;
     /* First pick: the token whose nearest other token is farthest away. */

@@ -96,6 +96,8 @@ sp_status sp_sim_within(sp_workspace *ws, sp_sim *s, const uint32_t *ia, size_t 
                         sp_error *err);
 /* Allocates g in the workspace and computes all pairs. */
 sp_status sp_sim_full(sp_workspace *ws, sp_sim *s, sp_error *err);
+/* Prepares the frame's token rows and computes all pairs (methods that need the full graph). */
+sp_status sp_sim_frame(sp_workspace *ws, const sp_frame *f, sp_sim *s, sp_error *err);
 
 /* ---- GSP with a shared cache (gsp.c) ---- */
 /* Prunes to target. On return kept[target] holds the survivors ascending and, when `complete` is

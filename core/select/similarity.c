@@ -210,3 +210,9 @@ sp_status sp_sim_full(sp_workspace *ws, sp_sim *s, sp_error *err) {
                     g[i * n + j] = g[j * n + i];
     return SP_OK;
 }
+
+sp_status sp_sim_frame(sp_workspace *ws, const sp_frame *f, sp_sim *s, sp_error *err) {
+    sp_status st =
+        sp_rows_prepare(ws, f->tokens, f->n, f->d, SP_WS_NORMS, SP_WS_XN, "token", &s->rows, err);
+    return st ? st : sp_sim_full(ws, s, err);
+}

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -18,6 +19,7 @@
 #include "resize.h"
 #include "rng.h"
 #include "scriptprune/encode.h"
+#include "scriptprune/npy.h"
 
 /* ---- helpers ---- */
 
@@ -781,6 +783,34 @@ static void test_query_rows_append_checks_width_and_values(void **state) {
     sp_encoder_free(enc);
 }
 
+static void test_query_rows_from_an_embedding_file(void **state) {
+    (void)state;
+    sp_encoder *enc = open_patch(0, 0, 32, SP_FIT_AUTO);
+    char path[] = "/tmp/sp-encode-query-XXXXXX.npy";
+    int fd = mkstemps(path, 4);
+    assert_true(fd >= 0);
+    close(fd);
+    float rows[2 * 32];
+    for (int i = 0; i < 2 * 32; i++)
+        rows[i] = (float)(i % 9) - 4.0f;
+    sp_error err;
+    assert_int_equal(sp_npy_write(path, rows, 2, 32, 2, SP_DTYPE_F32, &err), SP_OK);
+    sp_query_rows q;
+    sp_query_rows_init(&q);
+    assert_int_equal(sp_query_rows_append_npy(enc, path, &q, &err), SP_OK);
+    assert_int_equal(q.m, 2);
+    assert_memory_equal(q.rows, rows, sizeof rows);
+    assert_int_equal(sp_npy_write(path, rows, 1, 16, 1, SP_DTYPE_F16, &err), SP_OK);
+    assert_int_equal(sp_query_rows_append_npy(enc, path, &q, &err), SP_ERR_INVALID);
+    assert_message_contains(&err, path);
+    assert_message_contains(&err, "width 16 but the patch encoder's joint space has 32");
+    unlink(path);
+    assert_int_equal(sp_query_rows_append_npy(enc, path, &q, &err), SP_ERR_NOT_FOUND);
+    assert_int_equal(q.m, 2);
+    sp_query_rows_free(&q);
+    sp_encoder_free(enc);
+}
+
 static void test_text_query_on_patch_encoder_is_unsupported(void **state) {
     (void)state;
     sp_encoder *enc = open_patch(0, 0, 0, SP_FIT_AUTO);
@@ -865,6 +895,7 @@ int main(void) {
         cmocka_unit_test(test_open_rejects_bad_configurations),
         cmocka_unit_test(test_exemplar_queries_append_pooled_mean_and_all_rows),
         cmocka_unit_test(test_query_rows_append_checks_width_and_values),
+        cmocka_unit_test(test_query_rows_from_an_embedding_file),
         cmocka_unit_test(test_text_query_on_patch_encoder_is_unsupported),
         cmocka_unit_test(test_every_allocation_failure_is_reported_and_leaks_nothing),
     };

@@ -91,7 +91,8 @@ typedef struct sp_encoder_config {
     uint32_t dim;        /* token width D, default 256 */
     uint64_t seed;       /* projection seed, default SP_PATCH_DEFAULT_SEED */
     /* clip backend */
-    const char *model_dir; /* folder with model.safetensors, config.json, ...; read during open */
+    const char *model_dir; /* folder with model.safetensors, config.json, ... (or the path of the
+                              weights file inside it); read during open */
     int layer;             /* hidden state whose patch tokens are returned: < 0 counts back from the
                               last layer (-1 last, -2 penultimate = default, as LLaVA), 0 = the
                               embeddings, L = layer L */
@@ -146,7 +147,8 @@ typedef struct sp_encoder_info {
     sp_fit fit;            /* resolved (never AUTO) */
     sp_resample resample;  /* resize filter */
     float mean[3], std[3]; /* pixel normalisation: (v / 255 - mean) / std, per R, G, B */
-    bool has_text;         /* sp_encode_text is available */
+    bool has_text;         /* the model has a text tower: sp_encode_text_ids works */
+    bool has_tokenizer;    /* ... and its tokenizer files load: sp_encode_text works */
     size_t context_length; /* text tokens per query including start/end, 0 without text */
 } sp_encoder_info;
 
@@ -242,6 +244,11 @@ sp_status sp_encode_text_ids(sp_encode_ctx *ctx, const int32_t *ids, size_t n, s
  * its width against the encoder's e and its values for NaN/Inf. */
 sp_status sp_query_rows_append(const sp_encoder *enc, const float *rows, size_t m, size_t e,
                                sp_query_rows *out, sp_error *err);
+
+/* Appends the rows of an embedding file: a 2-D (m x e) or 1-D (e) float32/float16 .npy, checked
+ * like sp_query_rows_append; messages name the file. */
+sp_status sp_query_rows_append_npy(const sp_encoder *enc, const char *path, sp_query_rows *out,
+                                   sp_error *err);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,367 @@
+/* bench-encode: time per frame of the encoders, one JSON line per measurement.
+ *   patch   the built-in encoder on a 1920x1080 RGBx frame, resize included, on one core; then two
+ *           contexts on two threads (frames per second).
+ *   clip    ViT-B/16 at 224 and ViT-L/14 at 336 with random weights on T BLAS threads, against the
+ *           OpenBLAS SGEMM rate measured in the same process on the model's own GEMM shapes.
+ * The random models are built in memory: a safetensors image (float16, through the formats writer)
+ * plus a config.json string, opened with sp_encoder_open_blobs. So the real loader runs and no
+ * file of hundreds of MB is needed; float16 halves the transient memory (ViT-L: 0.6 GB image,
+ * 1.2 GB of float32 weights once loaded). */
+#include <cblas.h>
+#include <getopt.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench_util.h"
+#include "rng.h"
+#include "scriptprune/encode.h"
+#include "scriptprune/safetensors.h"
+#include "scriptprune/select.h"
+
+typedef struct vit_dims {
+    const char *name;
+    uint32_t hidden, inter, heads, layers, image, patch, projection;
+} vit_dims;
+
+static const vit_dims VIT_B16 = {"ViT-B/16", 768, 3072, 12, 12, 224, 16, 512};
+static const vit_dims VIT_L14 = {"ViT-L/14", 1024, 4096, 16, 24, 336, 14, 768};
+
+static uint8_t *make_frame(uint32_t w, uint32_t h, size_t bpp) {
+    uint8_t *px = malloc((size_t)w * h * bpp);
+    if (!px)
+        return NULL;
+    sp_rng r;
+    sp_rng_seed(&r, 3);
+    for (uint32_t y = 0; y < h; y++)
+        for (uint32_t x = 0; x < w; x++) {
+            uint8_t *p = px + ((size_t)y * w + x) * bpp;
+            uint64_t n = sp_rng_next(&r);
+            p[0] = (uint8_t)((x * 255) / w + (n & 31));
+            p[1] = (uint8_t)((y * 255) / h + ((n >> 8) & 31));
+            p[2] = (uint8_t)(((x / 40 + y / 40) % 2) * 160 + ((n >> 16) & 31));
+            if (bpp == 4)
+                p[3] = 255;
+        }
+    return px;
+}
+
+static void print_json_patch(const char *what, int threads, size_t reps, double median, double min,
+                             double fps, const sp_encoder_info *in) {
+    printf("{\"bench\":\"encode\",\"backend\":\"patch\",\"measure\":\"%s\",\"frame\":\"1920x1080\","
+           "\"format\":\"RGBx\",\"image_size\":%u,\"tokens\":%zu,\"dim\":%zu,\"threads\":%d,"
+           "\"reps\":%zu,\"ms_median\":%.3f,\"ms_min\":%.3f,\"fps\":%.1f}\n",
+           what, in->image_size, in->n, in->d, threads, reps, median, min, fps);
+    fflush(stdout);
+}
+
+typedef struct patch_job {
+    sp_encoder *enc;
+    const sp_image *img;
+    size_t frames;
+    int failed;
+} patch_job;
+
+static void *patch_worker(void *arg) {
+    patch_job *j = arg;
+    sp_encode_ctx *ctx;
+    sp_error err;
+    sp_encoding r;
+    sp_encoding_init(&r);
+    if (sp_encode_ctx_new(j->enc, &ctx, &err)) {
+        j->failed = 1;
+        return NULL;
+    }
+    for (size_t k = 0; k < j->frames && !j->failed; k++)
+        j->failed = sp_encode(ctx, j->img, &r, &err) != SP_OK;
+    sp_encoding_free(&r);
+    sp_encode_ctx_free(ctx);
+    return NULL;
+}
+
+static int bench_patch(size_t reps) {
+    sp_encoder_config c;
+    sp_encoder_config_init(&c);
+    sp_encoder *enc;
+    sp_encode_ctx *ctx;
+    sp_error err;
+    if (sp_encoder_open(&c, &enc, &err) || sp_encode_ctx_new(enc, &ctx, &err)) {
+        fprintf(stderr, "bench-encode: %s\n", err.message);
+        return 1;
+    }
+    uint8_t *px = make_frame(1920, 1080, 4);
+    double *t = malloc(reps * sizeof *t);
+    if (!px || !t)
+        return 1;
+    sp_image img = {px, 1920, 1080, 1920 * 4, SP_PIXFMT_RGBX};
+    sp_encoding r;
+    sp_encoding_init(&r);
+    sp_encode(ctx, &img, &r, &err); /* warm-up: buffers and filter taps */
+    for (size_t k = 0; k < reps; k++) {
+        double a = bench_now_ms();
+        if (sp_encode(ctx, &img, &r, &err)) {
+            fprintf(stderr, "bench-encode: %s\n", err.message);
+            return 1;
+        }
+        t[k] = bench_now_ms() - a;
+    }
+    sp_encoder_info in;
+    sp_encoder_get_info(enc, &in);
+    double median = bench_median(t, reps);
+    print_json_patch("latency", 1, reps, median, t[0], 1000.0 / median, &in);
+    /* two contexts on two threads: throughput of the shared encoder */
+    patch_job jobs[2] = {{enc, &img, reps, 0}, {enc, &img, reps, 0}};
+    pthread_t th[2];
+    double a = bench_now_ms();
+    for (int i = 0; i < 2; i++)
+        pthread_create(&th[i], NULL, patch_worker, &jobs[i]);
+    for (int i = 0; i < 2; i++)
+        pthread_join(th[i], NULL);
+    double ms = bench_now_ms() - a;
+    if (jobs[0].failed || jobs[1].failed)
+        return 1;
+    print_json_patch("throughput", 2, 2 * reps, ms / (2.0 * reps), ms / (2.0 * reps),
+                     2000.0 * reps / ms, &in);
+    sp_encoding_free(&r);
+    sp_encode_ctx_free(ctx);
+    sp_encoder_free(enc);
+    free(px);
+    free(t);
+    return 0;
+}
+
+/* ---- clip ---- */
+
+typedef struct model_image {
+    uint8_t *st;
+    size_t st_len;
+    char config[1024];
+} model_image;
+
+static int add_random(sp_st_writer *w, const char *name, size_t ndim, const size_t *shape,
+                      float scale, float offset, sp_rng *r, float *buf) {
+    size_t n = 1;
+    for (size_t i = 0; i < ndim; i++)
+        n *= shape[i];
+    for (size_t i = 0; i < n; i++)
+        buf[i] = offset + scale * (float)(2.0 * sp_rng_unit(r) - 1.0);
+    sp_error err;
+    if (sp_st_writer_add_f32_as_f16(w, name, ndim, shape, buf, &err)) {
+        fprintf(stderr, "bench-encode: %s\n", err.message);
+        return 1;
+    }
+    return 0;
+}
+
+/* A CLIP vision tower + visual projection with weights uniform in +-sqrt(3 / fan_in) (unit
+ * variance activations), layer norms near 1, small biases. */
+static int build_model(const vit_dims *d, model_image *out) {
+    size_t H = d->hidden, F = d->inter, P = d->patch, g = d->image / d->patch;
+    float *buf = malloc(F * H > 3 * P * P * H ? F * H * sizeof(float) : 3 * P * P * H * 4);
+    sp_st_writer *w = sp_st_writer_new();
+    if (!buf || !w)
+        return 1;
+    sp_rng r;
+    sp_rng_seed(&r, 11);
+    float sh = 1.7320508f / sqrtf((float)H), sf = 1.7320508f / sqrtf((float)F);
+    int bad = 0;
+#define ADD(name, scale, offset, ...)                                                              \
+    bad |= add_random(w, name, sizeof((size_t[]){__VA_ARGS__}) / sizeof(size_t),                   \
+                      (const size_t[]){__VA_ARGS__}, scale, offset, &r, buf)
+    ADD("vision_model.embeddings.class_embedding", 0.5f, 0, H);
+    ADD("vision_model.embeddings.patch_embedding.weight", 1.7320508f / sqrtf(3.0f * P * P), 0, H, 3,
+        P, P);
+    ADD("vision_model.embeddings.position_embedding.weight", 0.5f, 0, g * g + 1, H);
+    ADD("vision_model.pre_layrnorm.weight", 0.1f, 1, H);
+    ADD("vision_model.pre_layrnorm.bias", 0.1f, 0, H);
+    for (uint32_t l = 0; l < d->layers && !bad; l++) {
+        char n[128];
+#define LN(suffix) (snprintf(n, sizeof n, "vision_model.encoder.layers.%u.%s", l, suffix), n)
+        ADD(LN("layer_norm1.weight"), 0.1f, 1, H);
+        ADD(LN("layer_norm1.bias"), 0.1f, 0, H);
+        ADD(LN("layer_norm2.weight"), 0.1f, 1, H);
+        ADD(LN("layer_norm2.bias"), 0.1f, 0, H);
+        ADD(LN("self_attn.q_proj.weight"), sh, 0, H, H);
+        ADD(LN("self_attn.q_proj.bias"), 0.1f, 0, H);
+        ADD(LN("self_attn.k_proj.weight"), sh, 0, H, H);
+        ADD(LN("self_attn.k_proj.bias"), 0.1f, 0, H);
+        ADD(LN("self_attn.v_proj.weight"), sh, 0, H, H);
+        ADD(LN("self_attn.v_proj.bias"), 0.1f, 0, H);
+        ADD(LN("self_attn.out_proj.weight"), sh, 0, H, H);
+        ADD(LN("self_attn.out_proj.bias"), 0.1f, 0, H);
+        ADD(LN("mlp.fc1.weight"), sh, 0, F, H);
+        ADD(LN("mlp.fc1.bias"), 0.1f, 0, F);
+        ADD(LN("mlp.fc2.weight"), sf, 0, H, F);
+        ADD(LN("mlp.fc2.bias"), 0.1f, 0, H);
+#undef LN
+    }
+    ADD("vision_model.post_layernorm.weight", 0.1f, 1, H);
+    ADD("vision_model.post_layernorm.bias", 0.1f, 0, H);
+    ADD("visual_projection.weight", sh, 0, d->projection, H);
+#undef ADD
+    sp_error err;
+    if (bad || sp_st_writer_to_buffer(w, &out->st, &out->st_len, &err)) {
+        fprintf(stderr, "bench-encode: cannot build the %s image\n", d->name);
+        return 1;
+    }
+    sp_st_writer_free(w);
+    free(buf);
+    snprintf(out->config, sizeof out->config,
+             "{\"model_type\": \"clip_vision_model\", \"hidden_size\": %u, "
+             "\"intermediate_size\": %u, \"num_attention_heads\": %u, \"num_hidden_layers\": %u, "
+             "\"image_size\": %u, \"patch_size\": %u, \"hidden_act\": \"quick_gelu\", "
+             "\"projection_dim\": %u}",
+             d->hidden, d->inter, d->heads, d->layers, d->image, d->patch, d->projection);
+    return 0;
+}
+
+/* FLOPs of one encode (matrix products), counted from the dimensions independently of the
+ * library: patch embedding, per layer q/k/v + attention + output + MLP, the projection. */
+static double model_flops(const vit_dims *d) {
+    double H = d->hidden, F = d->inter, g = d->image / d->patch, n = g * g, T = n + 1;
+    double K = 3.0 * d->patch * d->patch;
+    double layer = 2 * T * H * 3 * H + 2 * 2 * T * T * H + 2 * T * H * H + 2 * 2 * T * H * F;
+    return 2 * n * K * H + d->layers * layer + 2 * n * H * d->projection;
+}
+
+/* Best SGEMM rate over the model's own shapes (C[M x N] = A[M x K] B^T, as the linear layers). */
+static double sgemm_gflops(const vit_dims *d, size_t reps) {
+    size_t T = (size_t)(d->image / d->patch) * (d->image / d->patch) + 1, H = d->hidden;
+    size_t shapes[3][3] = {{T, 3 * H, H}, {T, d->inter, H}, {T, H, d->inter}};
+    double best = 0;
+    for (int s = 0; s < 3; s++) {
+        size_t M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
+        float *a = malloc(M * K * 4), *b = malloc(N * K * 4), *c = malloc(M * N * 4);
+        if (!a || !b || !c)
+            return 0;
+        for (size_t i = 0; i < M * K; i++)
+            a[i] = (float)(i % 7) * 0.1f;
+        for (size_t i = 0; i < N * K; i++)
+            b[i] = (float)(i % 5) * 0.1f;
+        double *t = malloc(reps * sizeof *t);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)M, (int)N, (int)K, 1, a, (int)K,
+                    b, (int)K, 0, c, (int)N);
+        for (size_t k = 0; k < reps; k++) {
+            double t0 = bench_now_ms();
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)M, (int)N, (int)K, 1, a,
+                        (int)K, b, (int)K, 0, c, (int)N);
+            t[k] = bench_now_ms() - t0;
+        }
+        double rate = 2.0 * M * N * K / (bench_median(t, reps) * 1e6);
+        best = rate > best ? rate : best;
+        free(a);
+        free(b);
+        free(c);
+        free(t);
+    }
+    return best;
+}
+
+static int bench_clip(const vit_dims *d, int threads, size_t reps) {
+    model_image mi;
+    double t0 = bench_now_ms();
+    if (build_model(d, &mi))
+        return 1;
+    sp_model_blobs blobs;
+    memset(&blobs, 0, sizeof blobs);
+    blobs.safetensors = mi.st;
+    blobs.safetensors_len = mi.st_len;
+    blobs.config_json = mi.config;
+    blobs.config_json_len = strlen(mi.config);
+    sp_encoder_config c;
+    sp_encoder_config_init(&c);
+    sp_encoder *enc;
+    sp_encode_ctx *ctx;
+    sp_error err;
+    double t1 = bench_now_ms();
+    if (sp_encoder_open_blobs(&c, &blobs, &enc, &err) || sp_encode_ctx_new(enc, &ctx, &err)) {
+        fprintf(stderr, "bench-encode: %s: %s\n", d->name, err.message);
+        return 1;
+    }
+    double load_ms = bench_now_ms() - t1, build_ms = t1 - t0;
+    free(mi.st);
+    uint8_t *px = make_frame(1920, 1080, 4);
+    double *t = malloc(reps * sizeof *t);
+    if (!px || !t)
+        return 1;
+    sp_image img = {px, 1920, 1080, 1920 * 4, SP_PIXFMT_RGBX};
+    sp_encoding r;
+    sp_encoding_init(&r);
+    if (sp_encode(ctx, &img, &r, &err)) { /* warm-up */
+        fprintf(stderr, "bench-encode: %s\n", err.message);
+        return 1;
+    }
+    for (size_t k = 0; k < reps; k++) {
+        double a = bench_now_ms();
+        sp_encode(ctx, &img, &r, &err);
+        t[k] = bench_now_ms() - a;
+    }
+    double median = bench_median(t, reps), flops = model_flops(d);
+    double rate = flops / (median * 1e6), peak = sgemm_gflops(d, reps > 5 ? reps : 5);
+    sp_encoder_info in;
+    sp_encoder_get_info(enc, &in);
+    printf("{\"bench\":\"encode\",\"backend\":\"clip\",\"model\":\"%s\",\"image_size\":%u,"
+           "\"tokens\":%zu,\"frame\":\"1920x1080\",\"threads\":%d,\"reps\":%zu,"
+           "\"ms_median\":%.1f,\"ms_min\":%.1f,\"gflop_per_frame\":%.2f,\"gflops\":%.1f,"
+           "\"sgemm_gflops\":%.1f,\"fraction_of_sgemm\":%.3f,\"build_ms\":%.0f,\"load_ms\":%.0f}\n",
+           d->name, in.image_size, in.n + 1, threads, reps, median, t[0], flops / 1e9, rate, peak,
+           rate / peak, build_ms, load_ms);
+    fflush(stdout);
+    sp_encoding_free(&r);
+    sp_encode_ctx_free(ctx);
+    sp_encoder_free(enc);
+    free(px);
+    free(t);
+    return 0;
+}
+
+static void usage(void) {
+    fprintf(stderr, "usage: bench-encode [--backend all|patch|clip-b16|clip-l14] [--threads T] "
+                    "[--reps R]\n");
+}
+
+int main(int argc, char **argv) {
+    static const struct option opts[] = {
+        {"backend", required_argument, 0, 'b'},
+        {"threads", required_argument, 0, 't'},
+        {"reps", required_argument, 0, 'r'},
+        {0, 0, 0, 0},
+    };
+    const char *backend = "all";
+    int threads = 2;
+    size_t reps = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+            case 'b':
+                backend = optarg;
+                break;
+            case 't':
+                threads = atoi(optarg);
+                break;
+            case 'r':
+                reps = strtoul(optarg, NULL, 10);
+                break;
+            default:
+                usage();
+                return 2;
+        }
+    }
+    int all = strcmp(backend, "all") == 0;
+    if (threads < 1 || (!all && strcmp(backend, "patch") && strcmp(backend, "clip-b16") &&
+                        strcmp(backend, "clip-l14"))) {
+        usage();
+        return 2;
+    }
+    sp_blas_set_threads(threads);
+    int rc = 0;
+    if (all || strcmp(backend, "patch") == 0)
+        rc |= bench_patch(reps ? reps : 100);
+    if (all || strcmp(backend, "clip-b16") == 0)
+        rc |= bench_clip(&VIT_B16, threads, reps ? reps : 9);
+    if (all || strcmp(backend, "clip-l14") == 0)
+        rc |= bench_clip(&VIT_L14, threads, reps ? reps : 5);
+    return rc;
+}

@@ -1,0 +1,198 @@
+/* The vision tower of the clip backend: patch embedding as one GEMM, class token and position
+ * embeddings, the transformer, then the joint-space embeddings (CLIP: post layer norm + visual
+ * projection; SigLIP: post layer norm + the attention-pooling head). */
+#include <cblas.h>
+#include <math.h>
+#include <string.h>
+
+#include "clip_model.h"
+
+/* Cubic convolution weights with A = -0.75 (PyTorch's bicubic) for the 4 taps around t in [0, 1).
+ */
+static void cubic_weights(double t, double w[4]) {
+    const double A = -0.75;
+    double x0 = t + 1.0, x2 = 1.0 - t, x3 = 2.0 - t;
+    w[0] = ((A * x0 - 5.0 * A) * x0 + 8.0 * A) * x0 - 4.0 * A;
+    w[1] = ((A + 2.0) * t - (A + 3.0)) * t * t + 1.0;
+    w[2] = ((A + 2.0) * x2 - (A + 3.0)) * x2 * x2 + 1.0;
+    w[3] = ((A * x3 - 5.0 * A) * x3 + 8.0 * A) * x3 - 4.0 * A;
+}
+
+static uint32_t clampi(int64_t i, uint32_t n) {
+    return i < 0 ? 0 : i >= (int64_t)n ? n - 1 : (uint32_t)i;
+}
+
+void clip_resize_pos(const float *in, uint32_t gin, float *out, uint32_t gout, size_t dim) {
+    double scale = (double)gin / (double)gout;
+    for (uint32_t oy = 0; oy < gout; oy++) {
+        double sy = (oy + 0.5) * scale - 0.5, fy = floor(sy), wy[4];
+        cubic_weights(sy - fy, wy);
+        for (uint32_t ox = 0; ox < gout; ox++) {
+            double sx = (ox + 0.5) * scale - 0.5, fx = floor(sx), wx[4];
+            cubic_weights(sx - fx, wx);
+            float *o = out + ((size_t)oy * gout + ox) * dim;
+            for (size_t d = 0; d < dim; d++) {
+                double acc = 0;
+                for (int a = 0; a < 4; a++) {
+                    uint32_t iy = clampi((int64_t)fy - 1 + a, gin);
+                    double row = 0;
+                    for (int b = 0; b < 4; b++) {
+                        uint32_t ix = clampi((int64_t)fx - 1 + b, gin);
+                        row += wx[b] * in[((size_t)iy * gin + ix) * dim + d];
+                    }
+                    acc += wy[a] * row;
+                }
+                o[d] = (float)acc;
+            }
+        }
+    }
+}
+
+static size_t head_floats(const clip_model *m) {
+    return m->has_head ? 4 * (size_t)m->vis.hidden + m->T + m->vis.inter : 0;
+}
+
+sp_status clip_scratch_new(const clip_model *m, clip_scratch **out, sp_error *err) {
+    *out = NULL;
+    clip_scratch *s = sp_calloc(1, sizeof *s);
+    if (!s)
+        return sp_error_set(err, SP_ERR_NOMEM, "clip: out of memory for a context");
+    size_t H = m->vis.hidden, K = 3 * (size_t)m->P * m->P;
+    size_t vis = vit_scratch_floats(&m->vis, m->T) + head_floats(m);
+    s->x = sp_aligned_alloc(m->T * H * sizeof(float));
+    s->post = sp_aligned_alloc(m->T * H * sizeof(float));
+    s->patches = sp_aligned_alloc(m->n * K * sizeof(float));
+    s->vblock = sp_aligned_alloc(vis * sizeof(float));
+    int ok = s->x && s->post && s->patches && s->vblock;
+    if (ok && m->has_text) {
+        size_t C = m->cfg.context, Ht = m->txt.hidden;
+        s->tx = sp_aligned_alloc(C * Ht * sizeof(float));
+        s->tblock = sp_aligned_alloc(vit_scratch_floats(&m->txt, C) * sizeof(float));
+        s->ids = sp_alloc_array(C, sizeof *s->ids);
+        ok = s->tx && s->tblock && s->ids;
+        if (ok)
+            vit_scratch_bind(&m->txt, C, s->tblock, &s->ts);
+    }
+    if (!ok) {
+        clip_scratch_free(s);
+        return sp_error_set(err, SP_ERR_NOMEM, "clip: out of memory for a context's buffers");
+    }
+    vit_scratch_bind(&m->vis, m->T, s->vblock, &s->vs);
+    *out = s;
+    return SP_OK;
+}
+
+void clip_scratch_free(clip_scratch *s) {
+    if (!s)
+        return;
+    sp_free(s->x);
+    sp_free(s->post);
+    sp_free(s->patches);
+    sp_free(s->vblock);
+    sp_free(s->tx);
+    sp_free(s->tblock);
+    sp_free(s->ids);
+    sp_free(s);
+}
+
+/* One P x P x 3 patch per row, in the conv kernel's (channel, row, column) order, so that the
+ * patch embedding is the product patches x W^T. */
+static void im2col(const clip_model *m, const float *planes, float *patches) {
+    const size_t P = m->P, S = m->S, K = 3 * P * P;
+    for (uint32_t gy = 0; gy < m->grid; gy++)
+        for (uint32_t gx = 0; gx < m->grid; gx++) {
+            float *row = patches + ((size_t)gy * m->grid + gx) * K;
+            for (size_t c = 0; c < 3; c++)
+                for (size_t ky = 0; ky < P; ky++)
+                    memcpy(row + (c * P + ky) * P, planes + c * S * S + (gy * P + ky) * S + gx * P,
+                           P * sizeof(float));
+        }
+}
+
+/* y = x + MLP(LN(x)) for the rows of x (SigLIP head's residual block); h and mlp are scratch. */
+static void head_mlp(const clip_model *m, float *x, size_t rows, float *h, float *mlp) {
+    const size_t H = m->vis.hidden, F = m->vis.inter;
+    vm_layernorm(x, h, rows, H, m->head_ln_w, m->head_ln_b, m->vis.eps);
+    vit_linear(h, rows, H, m->head_fc1_w, m->head_fc1_b, F, mlp, 0.0f);
+    vm_activate(m->vis.act, mlp, rows * F);
+    vit_linear(mlp, rows, F, m->head_fc2_w, m->head_fc2_b, H, x, 1.0f);
+}
+
+/* SigLIP: pooled = head(post) with the probe attending over all tokens; per-patch embeddings =
+ * the head applied as if each patch were attended alone (value and output projections, then the
+ * residual MLP), the same per-token reading of a pooling layer as CLIP's projected patches. */
+static void siglip_head(const clip_model *m, clip_scratch *s, float *embed, float *pooled) {
+    const size_t H = m->vis.hidden, T = m->T, heads = m->vis.heads, dh = H / heads;
+    float *K = s->vs.qkv, *V = s->vs.attn, *h = s->vs.h, *mlp = s->vs.mlp;
+    float *extra = s->vblock + vit_scratch_floats(&m->vis, T);
+    float *q = extra, *att = q + H, *o = att + H, *tmp = o + H, *p = tmp + H;
+    vit_linear(s->post, T, H, m->head_qkv_w + H * H, m->head_qkv_b + H, H, K, 0.0f);
+    vit_linear(s->post, T, H, m->head_qkv_w + 2 * H * H, m->head_qkv_b + 2 * H, H, V, 0.0f);
+    vit_linear(m->probe, 1, H, m->head_qkv_w, m->head_qkv_b, H, q, 0.0f);
+    const float scale = (float)(1.0 / sqrt((double)dh));
+    for (size_t hd = 0; hd < heads; hd++) {
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)T, (int)dh, scale, K + hd * dh, (int)H,
+                    q + hd * dh, 1, 0.0f, p, 1);
+        vm_softmax_rows(p, 1, T, T, 0);
+        cblas_sgemv(CblasRowMajor, CblasTrans, (int)T, (int)dh, 1.0f, V + hd * dh, (int)H, p, 1,
+                    0.0f, att + hd * dh, 1);
+    }
+    vit_linear(att, 1, H, m->head_o_w, m->head_o_b, H, pooled, 0.0f);
+    head_mlp(m, pooled, 1, tmp, mlp);
+    vit_linear(V, T, H, m->head_o_w, m->head_o_b, H, embed, 0.0f);
+    head_mlp(m, embed, T, h, mlp);
+}
+
+sp_status clip_encode_image(const clip_model *m, clip_scratch *s, const float *planes,
+                            float *tokens, float *embed, float *pooled, sp_error *err) {
+    (void)err;
+    const size_t H = m->vis.hidden, K = 3 * (size_t)m->P * m->P, T = m->T, n = m->n;
+    const size_t off = m->has_cls ? 1 : 0;
+    float *x = s->x;
+    im2col(m, planes, s->patches);
+    vit_linear(s->patches, n, K, m->patch_w, m->patch_b, H, x + off * H, 0.0f);
+    if (m->has_cls)
+        memcpy(x, m->cls, H * sizeof(float));
+    for (size_t i = 0; i < T * H; i++)
+        x[i] += m->pos[i];
+    if (m->pre_ln_w)
+        vm_layernorm(x, x, T, H, m->pre_ln_w, m->pre_ln_b, m->vis.eps);
+    for (uint32_t l = 0; l < m->vis.layers; l++) {
+        if (l == m->layer)
+            memcpy(tokens, x + off * H, n * H * sizeof(float));
+        vit_layer_forward(&m->vis, &m->vis.layer[l], x, T, 0, &s->vs);
+    }
+    if (m->layer == m->vis.layers)
+        memcpy(tokens, x + off * H, n * H * sizeof(float));
+    vm_layernorm(x, s->post, T, H, m->post_ln_w, m->post_ln_b, m->vis.eps);
+    if (m->has_head) {
+        siglip_head(m, s, embed, pooled);
+    } else if (m->proj) {
+        vit_linear(s->post + off * H, n, H, m->proj, NULL, m->e, embed, 0.0f);
+        vit_linear(s->post, 1, H, m->proj, NULL, m->e, pooled, 0.0f);
+    } else {
+        /* no projection (vision-only checkpoints): the post-norm tokens; pooled is the class
+         * token, or the mean token without one */
+        memcpy(embed, s->post + off * H, n * H * sizeof(float));
+        if (m->has_cls) {
+            memcpy(pooled, s->post, H * sizeof(float));
+        } else {
+            for (size_t j = 0; j < H; j++)
+                pooled[j] = 0;
+            for (size_t i = 0; i < n; i++)
+                for (size_t j = 0; j < H; j++)
+                    pooled[j] += s->post[i * H + j] / (float)n;
+        }
+    }
+    return SP_OK;
+}
+
+double clip_image_flops(const clip_model *m) {
+    double H = m->vis.hidden, n = (double)m->n, K = 3.0 * m->P * m->P;
+    double f = 2.0 * n * K * H + m->vis.layers * vit_layer_flops(&m->vis, m->T);
+    if (m->has_head)
+        f += 2.0 * n * H * H * 3 + 2.0 * n * H * m->vis.inter * 2;
+    else if (m->proj)
+        f += 2.0 * n * H * (double)m->e;
+    return f;
+}

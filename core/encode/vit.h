@@ -1,0 +1,54 @@
+/* A pre-LN transformer tower (the encoder of CLIP/SigLIP, vision and text) in float32 on OpenBLAS:
+ * x += attn(LN1(x)); x += MLP(LN2(x)). Weights are row-major [out, in] as Hugging Face stores them;
+ * q, k and v are fused into one [3H, H] matrix at load so that one SGEMM computes all three. */
+#ifndef SP_ENCODE_VIT_H
+#define SP_ENCODE_VIT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vmath.h"
+
+typedef struct vit_layer {
+    float *ln1_w, *ln1_b;
+    float *qkv_w, *qkv_b; /* [3H, H], [3H]: q rows, then k, then v */
+    float *o_w, *o_b;     /* [H, H], [H] */
+    float *ln2_w, *ln2_b;
+    float *fc1_w, *fc1_b; /* [I, H], [I] */
+    float *fc2_w, *fc2_b; /* [H, I], [H] */
+} vit_layer;
+
+typedef struct vit_tower {
+    uint32_t hidden, heads, inter, layers;
+    float eps;
+    vm_act act;
+    vit_layer *layer; /* layers entries */
+} vit_tower;
+
+/* Scratch for a sequence of at most T tokens: h [T, H], qkv [T, 3H], attn [T, H], scores [T, T],
+ * mlp [T, I]. */
+typedef struct vit_scratch {
+    float *h, *qkv, *attn, *scores, *mlp;
+} vit_scratch;
+
+/* Floats of scratch for T tokens of tower t. */
+size_t vit_scratch_floats(const vit_tower *t, size_t T);
+/* Carves a scratch block of vit_scratch_floats floats into the buffers. */
+void vit_scratch_bind(const vit_tower *t, size_t T, float *block, vit_scratch *s);
+
+/* y[T, out] = x[T, in] W^T (+ b), W row-major [out, in]; beta = 1 accumulates into y. */
+void vit_linear(const float *x, size_t T, size_t in, const float *W, const float *b, size_t out,
+                float *y, float beta);
+
+/* Multi-head scaled dot-product attention of the fused qkv [T, 3H] into out [T, H]. */
+void vit_attention(const float *qkv, size_t T, uint32_t H, uint32_t heads, int causal,
+                   float *scores, float *out);
+
+/* One layer in place on x [T, H]. */
+void vit_layer_forward(const vit_tower *t, const vit_layer *L, float *x, size_t T, int causal,
+                       vit_scratch *s);
+
+/* FLOPs of one layer on T tokens (matrix products only), for benchmarks. */
+double vit_layer_flops(const vit_tower *t, size_t T);
+
+#endif
