@@ -67,16 +67,27 @@ sp_status sp_dpp_run(sp_workspace *ws, const sp_kernel *kern, size_t k, uint32_t
         double ri = rel(kern, i);
         d[i] = ri * ri * kernel_diag(kern, i);
     }
-    size_t got = 0;
+    size_t got = 0, base = 0; /* base: first pick of the current round */
     while (got < k) {
         size_t j = sp_choose(d, picked, n);
+        if ((j == SIZE_MAX || d[j] <= SP_DPP_EPS) && kern->rounds && got > base) {
+            /* Every unpicked candidate lies in the span of this round's picks: start a new
+             * round among them, as if nothing had been picked yet. */
+            base = got;
+            for (size_t i = 0; i < n; i++)
+                if (!picked[i]) {
+                    double ri = rel(kern, i);
+                    d[i] = ri * ri * kernel_diag(kern, i);
+                }
+            j = sp_choose(d, picked, n);
+        }
         if (j == SIZE_MAX || d[j] <= SP_DPP_EPS)
             break;
         kernel_row(kern, j, row);
-        /* proj_i = sum over earlier steps t of c_t[j] c_t[i]: c^T (column j of c). */
-        if (got > 0)
-            cblas_dgemv(CblasRowMajor, CblasTrans, (int)got, (int)n, 1.0, c, (int)n, c + j,
-                        (int)n, 0.0, proj, 1);
+        /* proj_i = sum over earlier steps t of this round of c_t[j] c_t[i]. */
+        if (got > base)
+            cblas_dgemv(CblasRowMajor, CblasTrans, (int)(got - base), (int)n, 1.0, c + base * n,
+                        (int)n, c + base * n + j, (int)n, 0.0, proj, 1);
         else
             memset(proj, 0, n * sizeof(double));
         double rj = rel(kern, j);

@@ -131,6 +131,10 @@ typedef struct sp_kernel {
     const uint32_t *map;
     /* or prepared contiguous candidate rows for lazy GEMV rows */
     const sp_rows *rows;
+    /* Exhaustion policy (streams, docs/streams.md): false (the default, docs/algorithm.md) fills
+     * the rest by relevance; true starts a new greedy round over the unpicked candidates, with
+     * fresh residuals, and fills by relevance only when no candidate has a residual left. */
+    bool rounds;
 } sp_kernel;
 
 /* Greedy MAP as in docs/algorithm.md; picks[min(k, n)] ascending (candidate numbers). */

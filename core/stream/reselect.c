@@ -1,14 +1,16 @@
-/* reselect(): QCSP alone over the deduplicated candidates of a time range, from the window and
- * the history, without touching frames. When the range holds more than reselect_max candidates
- * a shortlist is taken first (docs/streams.md, "Reselect"): with a query, the candidates with
- * the highest cosine to any query row; without one, the candidates that were emitted before,
- * then the others, each group thinned by an even stride over time. The shortlist and its values
- * are copied under the state lock; relevance and the DPP run after it is released. */
+/* reselect(): QCSP alone (the stream's kernel and quality, docs/streams.md) over the deduplicated
+ * candidates of a time range, from the window and the history, without touching frames. When the
+ * range holds more than reselect_max candidates a shortlist is taken first (docs/streams.md,
+ * "Reselect"): with a query, the candidates with the highest cosine to any query row; without one,
+ * the candidates that were emitted before, then the others, each group thinned by an even stride
+ * over time. The shortlist and its values are copied under the state lock; relevance and the DPP
+ * run after it is released. */
 #include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../select/internal.h"
 #include "alloc.h"
 #include "scriptprune/qcsp.h"
 #include "stream_internal.h"
@@ -124,6 +126,33 @@ static size_t shortlist_plain(ref *refs, size_t n, size_t max, sp_error *err, sp
     return k;
 }
 
+/* The n x n QCSP kernel of the shortlist rows x (n x d): cosines by one SSYRK, mirrored, then
+ * the stream's transform. A new array in *out. */
+static sp_status shortlist_kernel(const float *x, size_t n, size_t d, float sigma, float **out,
+                                  sp_error *err) {
+    size_t bytes;
+    float *xn = sp_alloc_array(n, d * sizeof(float));
+    float *g = sp_mul3_size(n, n, sizeof(float), &bytes) ? sp_aligned_alloc(bytes) : NULL;
+    if (!xn || !g) {
+        sp_free(xn);
+        sp_free(g);
+        return sp_error_set(err, SP_ERR_NOMEM, "reselect: out of memory for a %zu x %zu kernel", n,
+                            n);
+    }
+    sp_stream_normalize(x, n, d, xn);
+    cblas_ssyrk(CblasRowMajor, CblasUpper, CblasNoTrans, (int)n, (int)d, 1.0f, xn, (int)d, 0.0f, g,
+                (int)n);
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = i; j < n; j++) {
+            float v = sp_stream_kernel(g[i * n + j], sigma);
+            g[i * n + j] = v;
+            g[j * n + i] = v;
+        }
+    sp_free(xn);
+    *out = g;
+    return SP_OK;
+}
+
 sp_status sp_stream_reselect(sp_stream *s, sp_workspace *ws, const sp_query *q, size_t budget,
                              int64_t t0, int64_t t1, sp_packet_buf *out, sp_error *err) {
     if (!s || !out)
@@ -149,7 +178,7 @@ sp_status sp_stream_reselect(sp_stream *s, sp_workspace *ws, const sp_query *q, 
     }
     sp_status st = SP_OK;
     ref *refs = NULL;
-    float *emb = NULL, *rel = NULL;
+    float *emb = NULL, *rel = NULL, *quality = NULL, *gram = NULL;
     uint32_t *picks = NULL;
     size_t n = 0, d = 0, e = 0, width = 0;
     int64_t span0 = t0, span1 = t1;
@@ -231,14 +260,22 @@ sp_status sp_stream_reselect(sp_stream *s, sp_workspace *ws, const sp_query *q, 
     }
     if (st)
         goto locked_out;
+    quality = sp_alloc_array(n, sizeof(float));
+    if (!quality) {
+        st = sp_error_set(err, SP_ERR_NOMEM, "reselect: out of memory for %zu candidates", n);
+        goto locked_out;
+    }
     for (size_t i = 0; i < n; i++) {
         const ref *r = &refs[i];
         values_of(s, r, out->tokens + i * d, emb ? emb + i * e : NULL);
         sp_token_info *in = &out->info[i];
+        uint32_t spatial;
         if (r->from_hist) {
             const sp_hist_rec *h = sp_history_at(&s->hist, r->idx);
             *in = (sp_token_info){h->pts, h->last_pts, h->frame, h->seen, h->y, h->x};
+            spatial = h->spatial;
         } else {
+            spatial = s->win.c[r->idx].spatial;
             const sp_cand *c = &s->win.c[r->idx];
             *in = (sp_token_info){c->pts,
                                   c->last_pts,
@@ -247,10 +284,12 @@ sp_status sp_stream_reselect(sp_stream *s, sp_workspace *ws, const sp_query *q, 
                                   (uint16_t)(c->pos / s->gw),
                                   (uint16_t)(c->pos % s->gw)};
         }
+        quality[i] = sp_stream_mass_quality(in->seen, spatial, s->p.window, s->p.mass_gamma);
     }
+    float sigma = s->p.kernel_sigma;
     pthread_mutex_unlock(&s->lock);
 
-    /* QCSP over the shortlist, outside the lock. */
+    /* QCSP over the shortlist, outside the lock, with the stream's kernel and quality. */
     size_t k = budget < n ? budget : n;
     rel = have_q ? sp_alloc_array(n, sizeof(float)) : NULL;
     picks = sp_alloc_array(n, sizeof(uint32_t));
@@ -262,10 +301,20 @@ sp_status sp_stream_reselect(sp_stream *s, sp_workspace *ws, const sp_query *q, 
         st = sp_relevance(ws, e ? emb : out->tokens, n, width, q, rel, err);
         if (st)
             goto out;
+        memcpy(quality, rel, n * sizeof(float)); /* with a query, relevance is the quality */
     }
-    st = sp_dpp_select(ws, out->tokens, n, d, rel, k, picks, err);
-    if (st)
-        goto out;
+    if (k < n) {
+        st = shortlist_kernel(out->tokens, n, d, sigma, &gram, err);
+        if (st)
+            goto out;
+        sp_kernel kern = {.n = n, .r = quality, .g = gram, .ldg = n, .rounds = true};
+        st = sp_dpp_run(ws, &kern, k, picks, err);
+        if (st)
+            goto out;
+    } else {
+        for (size_t i = 0; i < n; i++)
+            picks[i] = (uint32_t)i;
+    }
     for (size_t i = 0; i < k; i++) {
         if (picks[i] == i)
             continue;
@@ -304,6 +353,8 @@ out:
     sp_free(emb);
     sp_free(rel);
     sp_free(picks);
+    sp_free(quality);
+    sp_free(gram);
     sp_workspace_free(own);
     return st;
 }

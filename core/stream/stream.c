@@ -5,6 +5,7 @@
  * and the emission of the policy. Everything that can fail for lack of memory before the state
  * changes is done first, so a failed push leaves the stream as it was, except for the emission
  * itself (reported as an error, the frame stays accepted). */
+#include <cblas.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +30,8 @@ void sp_stream_params_init(sp_stream_params *p) {
     p->match_all = false;
     p->cut_fraction = 0.5f;
     p->gsp_keep = 0.5f;
+    p->kernel_sigma = 0.4f;
+    p->mass_gamma = 0.25f;
     sp_gsp_params_init(&p->gsp);
     p->history_bytes = 256 * MIB;
     p->history_max_age = 0;
@@ -66,6 +69,12 @@ sp_status sp_stream_params_validate(const sp_stream_params *p, sp_error *err) {
     if (!(p->gsp_keep > 0.0f && p->gsp_keep <= 1.0f))
         return sp_error_set(err, SP_ERR_INVALID, "gsp_keep %g is outside (0, 1]",
                             (double)p->gsp_keep);
+    if (!(p->kernel_sigma >= 0.0f && p->kernel_sigma <= 10.0f))
+        return sp_error_set(err, SP_ERR_INVALID, "kernel_sigma %g is outside [0, 10]",
+                            (double)p->kernel_sigma);
+    if (!(p->mass_gamma >= 0.0f && p->mass_gamma <= 2.0f))
+        return sp_error_set(err, SP_ERR_INVALID, "mass_gamma %g is outside [0, 2]",
+                            (double)p->mass_gamma);
     if (!(p->gsp.tau >= -1.0f && p->gsp.tau <= 1.0f))
         return sp_error_set(err, SP_ERR_INVALID, "GSP tau %g is outside [-1, 1]",
                             (double)p->gsp.tau);
@@ -146,7 +155,10 @@ sp_status sp_stream_new(const sp_stream_params *p, sp_stream **out, sp_error *er
 static void free_shape(sp_stream *s) {
     sp_free(s->anc);
     sp_free(s->anc_slot);
-    sp_free(s->anc_ok);
+    sp_free(s->anc_kind);
+    sp_free(s->sp_a);
+    sp_free(s->sp_b);
+    sp_free(s->sp_prod);
     sp_free(s->fxn);
     sp_free(s->ftmp);
     sp_free(s->fsim);
@@ -155,6 +167,8 @@ static void free_shape(sp_stream *s) {
     sp_free(s->kept);
     sp_free(s->gsp_idx);
     sp_free(s->new_slots);
+    sp_free(s->rep_pos);
+    sp_free(s->pos_of);
     sp_free(s->gather);
     sp_free(s->rel);
     sp_free(s->map);
@@ -313,7 +327,7 @@ static sp_status setup_shape(sp_stream *s, const sp_frame *f, sp_error *err) {
         return sp_error_set(err, SP_ERR_OVERFLOW, "stream: frame of %zu x %zu is too large", n, d);
     s->anc = sp_aligned_alloc(nd);
     s->anc_slot = sp_alloc_array(n, sizeof(int32_t));
-    s->anc_ok = sp_calloc(n, 1);
+    s->anc_kind = sp_calloc(n, 1);
     s->fxn = sp_aligned_alloc(nd);
     s->ftmp = s->p.match_all ? sp_aligned_alloc(nd) : NULL;
     s->match = sp_alloc_array(n, sizeof(int32_t));
@@ -321,9 +335,12 @@ static sp_status setup_shape(sp_stream *s, const sp_frame *f, sp_error *err) {
     s->kept = sp_calloc(n, 1);
     s->gsp_idx = sp_alloc_array(n, sizeof(uint32_t));
     s->new_slots = sp_alloc_array(n, sizeof(uint32_t));
+    s->rep_pos = sp_alloc_array(n, sizeof(int32_t));
+    s->pos_of = sp_alloc_array(n, sizeof(int32_t));
     sp_status st = SP_OK;
-    if (!s->anc || !s->anc_slot || !s->anc_ok || !s->fxn || (s->p.match_all && !s->ftmp) ||
-        !s->match || !s->is_new || !s->kept || !s->gsp_idx || !s->new_slots)
+    if (!s->anc || !s->anc_slot || !s->anc_kind || !s->fxn || (s->p.match_all && !s->ftmp) ||
+        !s->match || !s->is_new || !s->kept || !s->gsp_idx || !s->new_slots || !s->rep_pos ||
+        !s->pos_of)
         st = sp_error_set(err, SP_ERR_NOMEM, "stream: out of memory for frames of %zu x %zu", n, d);
     if (!st)
         st = sp_window_init(&s->win, n, d, e, err);
@@ -334,6 +351,8 @@ static sp_status setup_shape(sp_stream *s, const sp_frame *f, sp_error *err) {
         s->anc = NULL;
         return st;
     }
+    for (size_t p = 0; p < n; p++)
+        s->anc_slot[p] = -1;
     s->n = n;
     s->d = d;
     s->e = e;
@@ -381,6 +400,26 @@ static int slot_key_cmp(const void *a, const void *b) {
     return sp_key_cmp(x->frame, x->pos, y->frame, y->pos);
 }
 
+float sp_stream_mass_quality(uint32_t seen, uint32_t spatial, uint32_t window, float gamma) {
+    if (gamma <= 0.0f)
+        return 1.0f;
+    double mass = (double)(seen < window ? seen : window) * (1.0 + (double)spatial);
+    return (float)pow(mass, (double)gamma);
+}
+
+/* QCSP quality of the candidates map[0..count): with a query, their relevance r (as in Script);
+ * without one (r NULL), the mass term instead of Script's r = 1 (docs/streams.md). Returns the
+ * array to pass as the kernel's r, or NULL for r = 1. */
+static float *apply_mass(sp_stream *s, const uint32_t *map, size_t count, float *r) {
+    if (r || s->p.mass_gamma <= 0.0f || count == 0)
+        return r;
+    for (size_t i = 0; i < count; i++) {
+        const sp_cand *c = &s->win.c[map[i]];
+        s->rel[i] = sp_stream_mass_quality(c->seen, c->spatial, s->p.window, s->p.mass_gamma);
+    }
+    return s->rel;
+}
+
 /* Fills s->out with the candidates map[picks[i]], i < k, in the order given. */
 static sp_status build_packet(sp_stream *s, const uint32_t *map, const uint32_t *picks, size_t k,
                               sp_error *err) {
@@ -410,7 +449,8 @@ static sp_status select_into_packet(sp_stream *s, uint32_t *map, size_t count, c
                                     size_t budget, sp_error *err) {
     size_t k = budget < count ? budget : count;
     if (k) {
-        sp_kernel kern = {.n = count, .r = r, .g = s->win.gram, .ldg = s->win.cap, .map = map};
+        sp_kernel kern = {
+            .n = count, .r = r, .g = s->win.gram, .ldg = s->win.cap, .map = map, .rounds = true};
         sp_status st = sp_dpp_run(s->ws, &kern, k, s->picks, err);
         if (st)
             return st;
@@ -439,6 +479,7 @@ static sp_status emit_frame(sp_stream *s, const sp_frame *f, uint64_t cur, const
         for (size_t i = 0; i < count; i++)
             r[i] = full[s->win.c[map[i]].pos];
     }
+    r = apply_mass(s, map, count, r);
     st = select_into_packet(s, map, count, r, s->p.frame_budget, err);
     if (st)
         return st;
@@ -495,6 +536,7 @@ static sp_status emit_window(sp_stream *s, uint64_t last, sp_error *err) {
         if (st)
             return st;
     }
+    r = apply_mass(s, s->map, count, r);
     st = select_into_packet(s, s->map, count, r, s->p.window_budget, err);
     if (st)
         return st;
@@ -536,10 +578,17 @@ static int evict_key_cmp(const void *a, const void *b) {
     return sp_key_cmp(x->frame, x->pos, y->frame, y->pos);
 }
 
+/* Anchors that are or stand for candidates no longer alive stay references for the temporal
+ * graph but credit nobody. */
+static void forget_dead_anchors(sp_stream *s) {
+    for (size_t p = 0; p < s->n; p++) {
+        int32_t a = s->anc_slot[p];
+        if (a >= 0 && ((size_t)a >= s->win.hi || !sp_window_alive(&s->win, (size_t)a)))
+            s->anc_slot[p] = -1;
+    }
+}
+
 static void remove_candidate(sp_stream *s, size_t slot) {
-    uint32_t pos = s->win.c[slot].pos;
-    if (s->anc_slot[pos] == (int32_t)slot)
-        s->anc_slot[pos] = -1; /* the anchor stays a reference, no longer a candidate */
     sp_window_remove(&s->win, slot);
 }
 
@@ -583,7 +632,8 @@ static sp_status evict(sp_stream *s, uint64_t cur, sp_error *err) {
                            .seen = c->seen,
                            .y = (uint16_t)(c->pos / s->gw),
                            .x = (uint16_t)(c->pos % s->gw),
-                           .flags = c->flags & SP_CAND_EMITTED};
+                           .flags = c->flags & SP_CAND_EMITTED,
+                           .spatial = c->spatial};
         const float *emb = w->e ? w->emb + slot * w->e : NULL;
         sp_error e2;
         sp_status st =
@@ -608,6 +658,68 @@ static void update_window_stats(sp_stream *s) {
     s->st.history_evicted = s->hist.evicted + s->hist.lost_nomem;
     s->st.history_aged = s->hist.aged;
     s->st.history_clamped = s->hist.clamped;
+}
+
+/* For each new token GSP pruned, the new candidate of the frame it resembles most (cosine at least
+ * GSP's edge threshold), as a grid position in s->rep_pos (-1: none). One SGEMM of the pruned
+ * rows against the candidate rows. Allocates; runs before the state changes. */
+static sp_status spatial_reps(sp_stream *s, sp_error *err) {
+    size_t n = s->n, d = s->d, np = 0, nc = 0;
+    for (size_t p = 0; p < n; p++) {
+        s->rep_pos[p] = -1;
+        if (s->is_new[p]) {
+            np += !s->kept[p];
+            nc += s->kept[p];
+        }
+    }
+    if (np == 0 || nc == 0)
+        return SP_OK;
+    size_t need = np > nc ? np : nc;
+    if (need > s->sp_cap || np * nc > s->sp_cap * s->sp_cap) {
+        size_t cap = need > s->sp_cap ? need : s->sp_cap;
+        float *a = sp_alloc_array(cap, d * sizeof(float));
+        float *b = sp_alloc_array(cap, d * sizeof(float));
+        float *pr = sp_alloc_array(cap, cap * sizeof(float));
+        if (!a || !b || !pr) {
+            sp_free(a);
+            sp_free(b);
+            sp_free(pr);
+            return sp_error_set(err, SP_ERR_NOMEM,
+                                "stream: out of memory comparing %zu pruned tokens", np);
+        }
+        sp_free(s->sp_a);
+        sp_free(s->sp_b);
+        sp_free(s->sp_prod);
+        s->sp_a = a;
+        s->sp_b = b;
+        s->sp_prod = pr;
+        s->sp_cap = cap;
+    }
+    uint32_t *pa = s->gsp_idx; /* free after GSP: positions of the pruned rows */
+    size_t ia = 0, ib = 0;
+    for (size_t p = 0; p < n; p++) {
+        if (!s->is_new[p])
+            continue;
+        if (s->kept[p]) {
+            memcpy(s->sp_b + ib * d, s->fxn + p * d, d * sizeof(float));
+            s->pos_of[ib++] = (int32_t)p;
+        } else {
+            memcpy(s->sp_a + ia * d, s->fxn + p * d, d * sizeof(float));
+            pa[ia++] = (uint32_t)p;
+        }
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)np, (int)nc, (int)d, 1.0f, s->sp_a,
+                (int)d, s->sp_b, (int)d, 0.0f, s->sp_prod, (int)nc);
+    for (size_t i = 0; i < np; i++) {
+        const float *row = s->sp_prod + i * nc;
+        size_t bj = 0;
+        for (size_t j = 1; j < nc; j++)
+            if (row[j] > row[bj])
+                bj = j;
+        if (row[bj] >= s->p.gsp.tau)
+            s->rep_pos[pa[i]] = s->pos_of[bj];
+    }
+    return SP_OK;
 }
 
 /* Runs one accepted frame through the graphs and the window; *emit is set when a packet is in
@@ -656,7 +768,10 @@ static sp_status process(sp_stream *s, const sp_frame *f, bool *emit, sp_error *
     size_t ncand = 0;
     for (size_t p = 0; p < n; p++)
         ncand += s->is_new[p] && s->kept[p];
-    sp_status st = sp_window_reserve(&s->win, ncand, err);
+    sp_status st = spatial_reps(s, err);
+    if (st)
+        return st;
+    st = sp_window_reserve(&s->win, ncand, err);
     if (st)
         return st;
     st = grow_scratch(s, s->win.n + ncand > n ? s->win.n + ncand : n, err);
@@ -690,22 +805,19 @@ static sp_status process(sp_stream *s, const sp_frame *f, bool *emit, sp_error *
 
     /* 4. Candidates not seen for `window` frames leave for the history. */
     sp_status hist_err = evict(s, cur, err);
+    forget_dead_anchors(s);
     if (s->p.history_max_age > 0 && s->hist.count) {
         int64_t oldest =
             f->pts >= INT64_MIN + s->p.history_max_age ? f->pts - s->p.history_max_age : INT64_MIN;
         sp_history_age(&s->hist, oldest);
     }
 
-    /* 5. Anchors and new candidates, then their similarity rows. */
+    /* 5. New candidates and their anchors, then the anchors of the tokens GSP pruned (standing
+     * for the candidate they resemble most), then the kernel rows. */
     size_t nnew = 0;
     const float *emb = f->embed;
     for (size_t p = 0; p < n; p++) {
-        if (!s->is_new[p])
-            continue;
-        memcpy(s->anc + p * d, s->fxn + p * d, d * sizeof(float));
-        s->anc_ok[p] = 1;
-        s->anc_slot[p] = -1;
-        if (!s->kept[p])
+        if (!s->is_new[p] || !s->kept[p])
             continue;
         sp_cand meta = {.pts = f->pts,
                         .last_pts = f->pts,
@@ -715,10 +827,22 @@ static sp_status process(sp_stream *s, const sp_frame *f, bool *emit, sp_error *
                         .pos = (uint32_t)p};
         size_t slot = sp_window_append(&s->win, f->tokens + p * d, s->fxn + p * d,
                                        emb ? emb + p * s->e : NULL, &meta);
+        memcpy(s->anc + p * d, s->fxn + p * d, d * sizeof(float));
+        s->anc_kind[p] = SP_ANC_SELF;
         s->anc_slot[p] = (int32_t)slot;
         s->new_slots[nnew++] = (uint32_t)slot;
     }
-    sp_window_gram_update(&s->win);
+    for (size_t p = 0; p < n; p++) {
+        if (!s->is_new[p] || s->kept[p])
+            continue;
+        memcpy(s->anc + p * d, s->fxn + p * d, d * sizeof(float));
+        s->anc_kind[p] = SP_ANC_REP;
+        int32_t q = s->rep_pos[p];
+        s->anc_slot[p] = q >= 0 ? s->anc_slot[q] : -1;
+        if (q >= 0)
+            s->win.c[s->anc_slot[q]].spatial++;
+    }
+    sp_window_gram_update(&s->win, s->p.kernel_sigma);
 
     /* 6. Emission. */
     *emit = false;

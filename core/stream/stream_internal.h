@@ -4,6 +4,7 @@
 #ifndef SP_STREAM_INTERNAL_H
 #define SP_STREAM_INTERNAL_H
 
+#include <math.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -25,6 +26,7 @@ typedef struct sp_cand {
     uint32_t pos;       /* y * grid_w + x */
     int32_t prev, next; /* neighbours in the list of candidates at the same grid position */
     uint32_t flags;     /* SP_CAND_* */
+    uint32_t spatial;   /* tokens of its frame GSP pruned in its favour */
 } sp_cand;
 
 typedef struct sp_window {
@@ -36,7 +38,7 @@ typedef struct sp_window {
     float *raw;           /* cap x d, the tokens as pushed */
     float *xn;            /* cap x d, normalised (zero rows stay zero) */
     float *emb;           /* cap x e or NULL */
-    float *gram;          /* cap x cap cosines among alive slots (leading dimension cap) */
+    float *gram;          /* cap x cap QCSP kernel among alive slots (leading dimension cap) */
     sp_cand *c;           /* cap */
     int32_t *head;        /* npos: newest candidate at each position, or -1 */
     uint32_t *free_slots; /* holes below hi, used last-in first-out */
@@ -56,9 +58,10 @@ sp_status sp_window_reserve(sp_window *w, size_t extra, sp_error *err);
  * Similarities are filled by the next sp_window_gram_update. Returns the slot. */
 size_t sp_window_append(sp_window *w, const float *raw, const float *xn, const float *emb,
                         const sp_cand *meta);
-/* Fills the similarity rows and columns of the slots appended since the last call against every
- * used slot: one SGEMM (fresh x used x d), then row copies and a tiled column scatter. */
-void sp_window_gram_update(sp_window *w);
+/* Fills the kernel rows and columns of the slots appended since the last call against every used
+ * slot: one SGEMM (fresh x used x d), the kernel transform (sigma, sp_stream_kernel), then row
+ * copies and a tiled column scatter. */
+void sp_window_gram_update(sp_window *w, float sigma);
 /* Removes slot s: unlinks it and leaves a hole. */
 void sp_window_remove(sp_window *w, size_t s);
 static inline bool sp_window_alive(const sp_window *w, size_t s) {
@@ -78,7 +81,7 @@ typedef struct sp_hist_rec {
     uint32_t seen;
     uint16_t y, x;
     uint32_t flags;
-    uint32_t reserved;
+    uint32_t spatial;
 } sp_hist_rec; /* followed by d (and e) values of dtype in the record */
 
 typedef struct sp_history {
@@ -113,6 +116,10 @@ void sp_history_values(const sp_history *h, const sp_hist_rec *r, float *tok, fl
 /* ---- the stream (stream.c, temporal.c, reselect.c) ---------------------------------------------
  */
 
+/* What an anchor is: none (start), the candidate taken at that position, or a token GSP pruned
+ * in favour of the candidate anc_slot. */
+enum { SP_ANC_NONE = 0, SP_ANC_SELF = 1, SP_ANC_REP = 2 };
+
 struct sp_stream {
     sp_stream_params p;
     char name[SP_WIRE_NAME_MAX + 1];
@@ -136,8 +143,8 @@ struct sp_stream {
 
     /* temporal references (anchors): the token last refreshed at each grid position */
     float *anc;        /* n x d normalised */
-    int32_t *anc_slot; /* candidate slot the anchor is, or -1 */
-    uint8_t *anc_ok;   /* 0 after a reset */
+    int32_t *anc_slot; /* candidate that is (or represents) the anchor, or -1 */
+    uint8_t *anc_kind; /* SP_ANC_* */
 
     sp_window win;
     sp_history hist;
@@ -153,6 +160,8 @@ struct sp_stream {
     uint8_t *kept;       /* n: survived GSP */
     uint32_t *gsp_idx;   /* n */
     uint32_t *new_slots; /* n: slots of this frame's new candidates, raster order */
+    int32_t *rep_pos;    /* n: position of the candidate a GSP-pruned new token stands for */
+    int32_t *pos_of;     /* n: positions of this frame's new candidates, raster order */
     float *rel;          /* relevances (n or window) */
     size_t rel_cap;
     uint32_t *map; /* window map / picks */
@@ -160,6 +169,8 @@ struct sp_stream {
     size_t map_cap;
     float *gather; /* contiguous relevance rows of the window candidates */
     size_t gather_cap;
+    float *sp_a, *sp_b, *sp_prod; /* spatial credit: pruned rows, candidate rows, products */
+    size_t sp_cap;
 
     /* frames and emissions */
     uint64_t frames; /* accepted frames */
@@ -183,6 +194,14 @@ float sp_stream_dot(const float *a, const float *b, size_t d);
 
 /* out[i] = x[i] / max(|x[i]|, 1e-12) for n rows of width d; out may equal x. */
 void sp_stream_normalize(const float *x, size_t n, size_t d, float *out);
+
+/* The kernel the stream's QCSP uses, from a cosine (kernel_sigma, docs/streams.md). */
+static inline float sp_stream_kernel(float cosine, float sigma) {
+    return sigma > 0.0f ? expf((cosine - 1.0f) / sigma) : cosine;
+}
+
+/* QCSP quality of a candidate: mass^gamma, mass = min(seen, window) * (1 + spatial). */
+float sp_stream_mass_quality(uint32_t seen, uint32_t spatial, uint32_t window, float gamma);
 
 /* Sort key of a candidate: frame then grid position. */
 static inline int sp_key_cmp(uint64_t fa, uint32_t pa, uint64_t fb, uint32_t pb) {

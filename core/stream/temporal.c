@@ -27,7 +27,7 @@ void sp_stream_normalize(const float *x, size_t n, size_t d, float *out) {
 
 typedef struct best_match {
     float sim;
-    int32_t slot; /* candidate credited with the match, -1: an anchor that is no candidate */
+    int32_t slot; /* candidate credited with the match, -1: an anchor that stands for none */
     bool any;
 } best_match;
 
@@ -39,16 +39,19 @@ static void consider(best_match *b, float sim, int32_t slot) {
     }
 }
 
-/* The references at grid position q: its anchor, then the other alive candidates taken there. */
+/* The references at grid position q: its anchor (crediting the candidate that is or represents
+ * it), then the other alive candidates taken there. */
 static void match_position(const sp_stream *s, const float *x, size_t q, best_match *b) {
     const sp_window *w = &s->win;
-    int32_t aslot = -1;
-    if (s->anc_ok[q]) {
-        aslot = s->anc_slot[q];
+    int32_t self = -1;
+    if (s->anc_kind[q] != SP_ANC_NONE) {
+        int32_t aslot = s->anc_slot[q];
+        if (s->anc_kind[q] == SP_ANC_SELF)
+            self = aslot;
         consider(b, sp_stream_dot(x, s->anc + q * s->d, s->d), aslot);
     }
     for (int32_t c = w->head[q]; c >= 0; c = w->c[c].next)
-        if (c != aslot)
+        if (c != self)
             consider(b, sp_stream_dot(x, w->xn + (size_t)c * s->d, s->d), c);
 }
 

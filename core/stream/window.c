@@ -1,8 +1,9 @@
 /* The window's candidate store: tokens, normalised rows, embeddings, provenance, per-position
- * lists and the cosine similarity matrix among the candidates. The matrix is updated once per
- * frame for the new candidates only (one SGEMM of new x used x d), so that every emission's DPP
- * reads kernel rows instead of recomputing products. Removal leaves a hole and moves nothing:
- * moving a slot would mean copying a matrix column, a strided walk over the whole matrix. */
+ * lists and the QCSP kernel matrix among the candidates (cosines, or exp((cos - 1) / sigma)). The
+ * matrix is updated once per frame for the new candidates only (one SGEMM of new x used x d), so
+ * that every emission's DPP reads kernel rows instead of recomputing products. Removal leaves a
+ * hole and moves nothing: moving a slot would mean copying a matrix column, a strided walk over the
+ * whole matrix. */
 #include <cblas.h>
 #include <limits.h>
 #include <string.h>
@@ -159,7 +160,7 @@ size_t sp_window_append(sp_window *w, const float *raw, const float *xn, const f
     return s;
 }
 
-void sp_window_gram_update(sp_window *w) {
+void sp_window_gram_update(sp_window *w, float sigma) {
     size_t m = w->nfresh, hi = w->hi, cap = w->cap, d = w->d;
     if (m == 0)
         return;
@@ -168,6 +169,9 @@ void sp_window_gram_update(sp_window *w) {
     /* Fresh rows against every used slot (holes included: their entries are never read). */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)hi, (int)d, 1.0f, w->fresh_x,
                 (int)d, w->xn, (int)d, 0.0f, w->prod, (int)hi);
+    if (sigma > 0.0f)
+        for (size_t i = 0; i < m * hi; i++)
+            w->prod[i] = sp_stream_kernel(w->prod[i], sigma);
     for (size_t k = 0; k < m; k++)
         memcpy(w->gram + (size_t)w->fresh[k] * cap, w->prod + k * hi, hi * sizeof(float));
     /* Columns: tiles of rows so that each tile's rows stay in cache while the fresh columns are

@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "alloc.h"
+#include "rng.h"
 #include "scene.h"
 #include "scriptprune/stream.h"
 #include "scriptprune/wire.h"
@@ -552,6 +553,14 @@ static void test_params_out_of_range_are_refused_with_the_field_named(void **sta
     assert_int_equal(sp_stream_new(&p, &s, &err), SP_ERR_UNSUPPORTED);
     assert_contains(&err, "history_dtype");
     sp_stream_params_init(&p);
+    p.kernel_sigma = -1;
+    assert_int_equal(sp_stream_new(&p, &s, &err), SP_ERR_INVALID);
+    assert_contains(&err, "kernel_sigma");
+    sp_stream_params_init(&p);
+    p.mass_gamma = 3;
+    assert_int_equal(sp_stream_new(&p, &s, &err), SP_ERR_INVALID);
+    assert_contains(&err, "mass_gamma");
+    sp_stream_params_init(&p);
     p.radius = 9;
     assert_int_equal(sp_stream_new(&p, &s, &err), SP_ERR_INVALID);
     assert_contains(&err, "radius");
@@ -820,6 +829,99 @@ static void test_reselect_shortlists_large_ranges_and_keeps_the_budget(void **st
     free(tok);
 }
 
+/* ---- QCSP in the stream: rounds, kernel, mass ---- */
+
+static sp_status keep_last(void *user, const sp_packet *p, sp_error *err) {
+    sp_packet_buf *b = user;
+    return sp_packet_buf_copy(b, p, err);
+}
+
+static void test_exhausted_kernel_starts_new_rounds_instead_of_the_first_candidates(void **s0) {
+    (void)s0;
+    /* Tokens in a 2-D subspace: the cosine DPP is exhausted after two picks. */
+    float *tok = malloc(N * D * sizeof(float));
+    sp_rng r;
+    sp_rng_seed(&r, 5);
+    for (size_t i = 0; i < N; i++) {
+        double a = sp_rng_unit(&r) * 2 - 1, b = sp_rng_unit(&r) * 2 - 1;
+        for (size_t j = 0; j < D; j++)
+            tok[i * D + j] = (float)(j == 0 ? a : j == 1 ? b : 0.0);
+    }
+    sp_stream_params p;
+    sp_stream_params_init(&p);
+    p.policy = SP_EMIT_FRAME;
+    p.frame_budget = 40;
+    p.gsp_keep = 1.0f;
+    p.kernel_sigma = 0.0f; /* plain cosine: rank 2 */
+    p.mass_gamma = 0.0f;
+    sp_packet_buf last;
+    sp_packet_buf_init(&last);
+    p.on_packet = keep_last;
+    p.user = &last;
+    sp_stream *s;
+    sp_error err;
+    assert_int_equal(sp_stream_new(&p, &s, &err), SP_OK);
+    sp_frame f;
+    sp_frame_view(&f, tok, N, D);
+    f.grid_h = GH;
+    f.grid_w = GW;
+    f.pts = 0;
+    assert_int_equal(sp_stream_push(s, &f, &err), SP_OK);
+    assert_int_equal(last.packet.count, 40);
+    /* Filling by index after the two greedy picks would take positions 0..37; each new round
+     * takes a second, orthogonal token from anywhere in the frame. */
+    size_t beyond = 0;
+    for (size_t i = 0; i < 40; i++)
+        beyond += (size_t)last.packet.info[i].y * GW + last.packet.info[i].x >= 40;
+    if (beyond < 10)
+        fail_msg("only %zu of 40 picks beyond the first 40 positions", beyond);
+    sp_stream_free(s);
+    sp_packet_buf_free(&last);
+    free(tok);
+}
+
+static void test_without_a_query_the_window_prefers_tokens_that_stand_for_many(void **s0) {
+    (void)s0;
+    /* Top half: distinct random tokens; bottom half: one uniform region that GSP collapses. */
+    float *tok = malloc(N * D * sizeof(float));
+    sp_rng r;
+    sp_rng_seed(&r, 6);
+    for (size_t i = 0; i < N; i++)
+        for (size_t j = 0; j < D; j++)
+            tok[i * D + j] = i < N / 2 ? (float)(sp_rng_unit(&r) * 2 - 1)
+                                       : (float)((j == 3) + 0.01 * (sp_rng_unit(&r) * 2 - 1));
+    for (int gamma = 0; gamma < 2; gamma++) {
+        sp_stream_params p;
+        sp_stream_params_init(&p);
+        p.window = 1;
+        p.hop = 1;
+        p.window_budget = 1;
+        p.mass_gamma = gamma ? 0.25f : 0.0f;
+        sp_packet_buf last;
+        sp_packet_buf_init(&last);
+        p.on_packet = keep_last;
+        p.user = &last;
+        sp_stream *s;
+        sp_error err;
+        assert_int_equal(sp_stream_new(&p, &s, &err), SP_OK);
+        sp_frame f;
+        sp_frame_view(&f, tok, N, D);
+        f.grid_h = GH;
+        f.grid_w = GW;
+        f.pts = 0;
+        assert_int_equal(sp_stream_push(s, &f, &err), SP_OK);
+        assert_int_equal(last.packet.count, 1);
+        size_t pos = (size_t)last.packet.info[0].y * GW + last.packet.info[0].x;
+        if (gamma)
+            assert_true(pos >= N / 2); /* the region's representative */
+        else
+            assert_true(pos < N / 2); /* all equal quality: the first candidate */
+        sp_stream_free(s);
+        sp_packet_buf_free(&last);
+    }
+    free(tok);
+}
+
 /* ---- threads ---- */
 
 typedef struct race {
@@ -960,6 +1062,8 @@ int main(void) {
         cmocka_unit_test(test_history_f16_saturates_large_values_and_counts_them),
         cmocka_unit_test(test_reselect_answers_from_window_and_history_by_time_range),
         cmocka_unit_test(test_reselect_shortlists_large_ranges_and_keeps_the_budget),
+        cmocka_unit_test(test_exhausted_kernel_starts_new_rounds_instead_of_the_first_candidates),
+        cmocka_unit_test(test_without_a_query_the_window_prefers_tokens_that_stand_for_many),
         cmocka_unit_test(test_queries_and_reselects_from_another_thread_during_pushes),
         cmocka_unit_test(test_every_allocation_failure_is_reported_not_crashed),
     };

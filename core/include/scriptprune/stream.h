@@ -57,6 +57,12 @@ typedef struct sp_stream_params {
                               * default 0.5; 1 = only when every token is new */
     float gsp_keep;          /* GSP keeps ceil(gsp_keep * N) tokens of each frame, (0, 1];
                               * default 0.5; 1 turns GSP off */
+    float kernel_sigma;      /* QCSP kernel: exp((cos - 1) / sigma) when > 0, plain cosine (as
+                              * per-frame Script) when 0; in [0, 10]; default 0.4 */
+    float mass_gamma;        /* QCSP quality without a query: mass^gamma instead of 1, mass =
+                              * input tokens a candidate stands for (docs/streams.md); with a
+                              * query the quality is its relevance; in [0, 2]; 0 = off;
+                              * default 0.25 */
     sp_gsp_params gsp;       /* GSP graph parameters (core defaults) */
     size_t history_bytes;    /* hard bound of the history store in bytes; 0 = no history;
                               * default 256 MiB */
