@@ -2,7 +2,7 @@
 # The README's test command: installs what is missing, builds, runs the whole test suite and
 # ends with one line "N passed, N failed".
 #   - build-asan/: every test, with AddressSanitizer and UndefinedBehaviorSanitizer
-#   - build/:      the tests that need an uninstrumented build (valgrind on the CLI)
+#   - build/:      the tests that need an uninstrumented build (valgrind on the CLI, gst-launch)
 set -u
 cd "$(dirname "$0")/.."
 JOBS=${JOBS:-2}
@@ -26,7 +26,7 @@ if ! configure build; then
 fi
 
 meson test -C build-asan --num-processes "$JOBS" --print-errorlogs || status=1
-meson test -C build --suite valgrind --num-processes "$JOBS" --print-errorlogs || status=1
+meson test -C build --suite valgrind --suite gst-launch --num-processes "$JOBS" --print-errorlogs || status=1
 
 /usr/bin/python3 tools/test_summary.py build-asan/meson-logs/testlog.json \
     build/meson-logs/testlog.json

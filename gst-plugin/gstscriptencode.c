@@ -1,0 +1,514 @@
+/* scriptencode: runs core's vision encoder on video frames and attaches the tokens as
+ * GstScriptTokensMeta. The pixels pass through untouched (in place, mapped read-only, so shared
+ * memory is never copied). Planar YUV is converted into a scratch RGB frame first, since the core
+ * encoder reads packed RGB only. Frames left out by sample-every / max-fps pass without meta. */
+#include "gstscriptencode.h"
+
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <gst/script/script.h>
+
+#include "elements.h"
+#include "enums.h"
+#include "scriptprune/encode.h"
+#include "scriptprune/select.h"
+
+GST_DEBUG_CATEGORY_STATIC(gst_script_encode_debug);
+#define GST_CAT_DEFAULT gst_script_encode_debug
+
+#define DEFAULT_BACKEND GST_SCRIPT_BACKEND_PATCH
+#define DEFAULT_IMAGE_SIZE 0
+#define DEFAULT_PATCH_SIZE 14
+#define DEFAULT_OUTPUT_LAYER -2
+#define DEFAULT_THREADS 0
+#define DEFAULT_SAMPLE_EVERY 1
+#define DEFAULT_MAX_FPS 0.0
+
+enum {
+    PROP_0,
+    PROP_BACKEND,
+    PROP_MODEL,
+    PROP_IMAGE_SIZE,
+    PROP_PATCH_SIZE,
+    PROP_OUTPUT_LAYER,
+    PROP_THREADS,
+    PROP_SAMPLE_EVERY,
+    PROP_MAX_FPS,
+};
+
+struct _GstScriptEncode {
+    GstVideoFilter parent;
+
+    /* properties (GST_OBJECT_LOCK) */
+    GstScriptBackend backend;
+    gchar *model;
+    guint image_size;
+    guint patch_size;
+    gint output_layer;
+    guint threads;
+    guint sample_every;
+    gdouble max_fps;
+
+    /* state, from start() to stop() (streaming thread) */
+    sp_encoder *enc;
+    sp_encode_ctx *ctx;
+    sp_encoding result;
+    guint64 frames;               /* frames seen since start (index of the next one) */
+    GstClockTime last_encoded_rt; /* running time of the last encoded frame */
+
+    /* per caps (set_info) */
+    sp_pixfmt pixfmt;
+    GstVideoConverter *convert; /* NULL for packed RGB input */
+    GstVideoInfo rgb_info;
+    GstBuffer *rgb;
+};
+
+#define RGB_FORMATS "RGB, RGBx, BGRx, xRGB, xBGR, RGBA, BGRA"
+#define CAPS GST_VIDEO_CAPS_MAKE("{ " RGB_FORMATS ", I420, NV12 }")
+
+static GstStaticPadTemplate sink_template =
+    GST_STATIC_PAD_TEMPLATE("sink", GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS(CAPS));
+static GstStaticPadTemplate src_template =
+    GST_STATIC_PAD_TEMPLATE("src", GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS(CAPS));
+
+G_DEFINE_TYPE(GstScriptEncode, gst_script_encode, GST_TYPE_VIDEO_FILTER);
+GST_ELEMENT_REGISTER_DEFINE(scriptencode, "scriptencode", GST_RANK_NONE, GST_TYPE_SCRIPT_ENCODE);
+
+static void gst_script_encode_set_property(GObject *object, guint prop_id, const GValue *value,
+                                           GParamSpec *pspec) {
+    GstScriptEncode *self = GST_SCRIPT_ENCODE(object);
+    GST_OBJECT_LOCK(self);
+    switch (prop_id) {
+        case PROP_BACKEND:
+            self->backend = g_value_get_enum(value);
+            break;
+        case PROP_MODEL:
+            g_free(self->model);
+            self->model = g_value_dup_string(value);
+            break;
+        case PROP_IMAGE_SIZE:
+            self->image_size = g_value_get_uint(value);
+            break;
+        case PROP_PATCH_SIZE:
+            self->patch_size = g_value_get_uint(value);
+            break;
+        case PROP_OUTPUT_LAYER:
+            self->output_layer = g_value_get_int(value);
+            break;
+        case PROP_THREADS:
+            self->threads = g_value_get_uint(value);
+            break;
+        case PROP_SAMPLE_EVERY:
+            self->sample_every = g_value_get_uint(value);
+            break;
+        case PROP_MAX_FPS:
+            self->max_fps = g_value_get_double(value);
+            break;
+        default:
+            G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
+            break;
+    }
+    GST_OBJECT_UNLOCK(self);
+}
+
+static void gst_script_encode_get_property(GObject *object, guint prop_id, GValue *value,
+                                           GParamSpec *pspec) {
+    GstScriptEncode *self = GST_SCRIPT_ENCODE(object);
+    GST_OBJECT_LOCK(self);
+    switch (prop_id) {
+        case PROP_BACKEND:
+            g_value_set_enum(value, self->backend);
+            break;
+        case PROP_MODEL:
+            g_value_set_string(value, self->model);
+            break;
+        case PROP_IMAGE_SIZE:
+            g_value_set_uint(value, self->image_size);
+            break;
+        case PROP_PATCH_SIZE:
+            g_value_set_uint(value, self->patch_size);
+            break;
+        case PROP_OUTPUT_LAYER:
+            g_value_set_int(value, self->output_layer);
+            break;
+        case PROP_THREADS:
+            g_value_set_uint(value, self->threads);
+            break;
+        case PROP_SAMPLE_EVERY:
+            g_value_set_uint(value, self->sample_every);
+            break;
+        case PROP_MAX_FPS:
+            g_value_set_double(value, self->max_fps);
+            break;
+        default:
+            G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
+            break;
+    }
+    GST_OBJECT_UNLOCK(self);
+}
+
+static void free_state(GstScriptEncode *self) {
+    sp_encode_ctx_free(self->ctx);
+    self->ctx = NULL;
+    sp_encoder_free(self->enc);
+    self->enc = NULL;
+    sp_encoding_free(&self->result);
+}
+
+static gboolean gst_script_encode_start(GstBaseTransform *trans) {
+    GstScriptEncode *self = GST_SCRIPT_ENCODE(trans);
+    sp_encoder_config cfg;
+    sp_encoder_config_init(&cfg);
+    GST_OBJECT_LOCK(self);
+    GstScriptBackend backend = self->backend;
+    gchar *model = g_strdup(self->model);
+    cfg.image_size = self->image_size;
+    cfg.patch_size = self->patch_size;
+    cfg.layer = self->output_layer;
+    guint threads = self->threads;
+    GST_OBJECT_UNLOCK(self);
+
+    cfg.kind = backend == GST_SCRIPT_BACKEND_CLIP ? SP_ENCODER_CLIP : SP_ENCODER_PATCH;
+    if (backend == GST_SCRIPT_BACKEND_CLIP) {
+        if (!model || !*model) {
+            GST_ELEMENT_ERROR(self, RESOURCE, NOT_FOUND,
+                              ("backend=clip needs the model property (a model folder)"), (NULL));
+            g_free(model);
+            return FALSE;
+        }
+        /* Checked here so the message names the path and the system's reason even before the
+         * encoder looks inside the folder. */
+        if (access(model, R_OK) != 0) {
+            int e = errno;
+            GST_ELEMENT_ERROR(self, RESOURCE, OPEN_READ,
+                              ("cannot read model \"%s\": %s", model, g_strerror(e)), (NULL));
+            g_free(model);
+            return FALSE;
+        }
+        cfg.model_dir = model;
+    } else if (model && *model) {
+        GST_WARNING_OBJECT(self, "model \"%s\" is ignored by the patch backend", model);
+    }
+    if (threads > 0)
+        sp_blas_set_threads((int)threads);
+
+    sp_error err;
+    sp_error_clear(&err);
+    sp_encoding_init(&self->result);
+    if (sp_encoder_open(&cfg, &self->enc, &err) != SP_OK) {
+        if (cfg.model_dir)
+            GST_ELEMENT_ERROR(self, RESOURCE, OPEN_READ,
+                              ("cannot open model \"%s\": %s", model, err.message), (NULL));
+        else
+            GST_ELEMENT_ERROR(self, LIBRARY, SETTINGS,
+                              ("cannot open the %s encoder: %s",
+                               cfg.kind == SP_ENCODER_CLIP ? "clip" : "patch", err.message),
+                              (NULL));
+        g_free(model);
+        return FALSE;
+    }
+    g_free(model);
+    if (sp_encode_ctx_new(self->enc, &self->ctx, &err) != SP_OK) {
+        GST_ELEMENT_ERROR(self, RESOURCE, NO_SPACE_LEFT, ("%s", err.message), (NULL));
+        free_state(self);
+        return FALSE;
+    }
+    self->frames = 0;
+    self->last_encoded_rt = GST_CLOCK_TIME_NONE;
+    return TRUE;
+}
+
+static void free_convert(GstScriptEncode *self) {
+    if (self->convert)
+        gst_video_converter_free(self->convert);
+    self->convert = NULL;
+    gst_clear_buffer(&self->rgb);
+}
+
+static gboolean gst_script_encode_stop(GstBaseTransform *trans) {
+    GstScriptEncode *self = GST_SCRIPT_ENCODE(trans);
+    free_state(self);
+    free_convert(self);
+    return TRUE;
+}
+
+static gboolean gst_script_encode_sink_event(GstBaseTransform *trans, GstEvent *event) {
+    GstScriptEncode *self = GST_SCRIPT_ENCODE(trans);
+    switch (GST_EVENT_TYPE(event)) {
+        case GST_EVENT_FLUSH_STOP:
+        case GST_EVENT_SEGMENT:
+            /* Running times restart: the next frame is encoded whatever max-fps says. */
+            self->last_encoded_rt = GST_CLOCK_TIME_NONE;
+            break;
+        default:
+            break;
+    }
+    return GST_BASE_TRANSFORM_CLASS(gst_script_encode_parent_class)->sink_event(trans, event);
+}
+
+static gboolean packed_format(GstVideoFormat f, sp_pixfmt *out) {
+    switch (f) {
+        case GST_VIDEO_FORMAT_RGB:
+            *out = SP_PIXFMT_RGB;
+            return TRUE;
+        case GST_VIDEO_FORMAT_RGBx:
+        case GST_VIDEO_FORMAT_RGBA:
+            *out = SP_PIXFMT_RGBX;
+            return TRUE;
+        case GST_VIDEO_FORMAT_BGRx:
+        case GST_VIDEO_FORMAT_BGRA:
+            *out = SP_PIXFMT_BGRX;
+            return TRUE;
+        case GST_VIDEO_FORMAT_xRGB:
+            *out = SP_PIXFMT_XRGB;
+            return TRUE;
+        case GST_VIDEO_FORMAT_xBGR:
+            *out = SP_PIXFMT_XBGR;
+            return TRUE;
+        default:
+            return FALSE;
+    }
+}
+
+static gboolean gst_script_encode_set_info(GstVideoFilter *filter, GstCaps *incaps,
+                                           GstVideoInfo *in_info, GstCaps *outcaps,
+                                           GstVideoInfo *out_info) {
+    (void)incaps;
+    (void)outcaps;
+    (void)out_info;
+    GstScriptEncode *self = GST_SCRIPT_ENCODE(filter);
+    free_convert(self);
+    GstVideoFormat f = GST_VIDEO_INFO_FORMAT(in_info);
+    if (packed_format(f, &self->pixfmt))
+        return TRUE;
+    /* I420 / NV12: convert into a scratch RGB frame of the same size. */
+    gst_video_info_set_format(&self->rgb_info, GST_VIDEO_FORMAT_RGB, GST_VIDEO_INFO_WIDTH(in_info),
+                              GST_VIDEO_INFO_HEIGHT(in_info));
+    /* The converter wants the same rate and aspect on both sides. */
+    GST_VIDEO_INFO_FPS_N(&self->rgb_info) = GST_VIDEO_INFO_FPS_N(in_info);
+    GST_VIDEO_INFO_FPS_D(&self->rgb_info) = GST_VIDEO_INFO_FPS_D(in_info);
+    GST_VIDEO_INFO_PAR_N(&self->rgb_info) = GST_VIDEO_INFO_PAR_N(in_info);
+    GST_VIDEO_INFO_PAR_D(&self->rgb_info) = GST_VIDEO_INFO_PAR_D(in_info);
+    self->convert = gst_video_converter_new(in_info, &self->rgb_info, NULL);
+    self->rgb = gst_buffer_new_allocate(NULL, GST_VIDEO_INFO_SIZE(&self->rgb_info), NULL);
+    if (!self->convert || !self->rgb) {
+        GST_ELEMENT_ERROR(self, CORE, NEGOTIATION,
+                          ("cannot convert %s to RGB", gst_video_format_to_string(f)), (NULL));
+        free_convert(self);
+        return FALSE;
+    }
+    self->pixfmt = SP_PIXFMT_RGB;
+    return TRUE;
+}
+
+/* sample-every and max-fps: should frame number `index` at running time rt be encoded? */
+static gboolean want_frame(GstScriptEncode *self, guint64 index, GstClockTime rt) {
+    GST_OBJECT_LOCK(self);
+    guint every = self->sample_every;
+    gdouble fps = self->max_fps;
+    GST_OBJECT_UNLOCK(self);
+    if (every > 1 && index % every != 0)
+        return FALSE;
+    if (fps > 0.0 && GST_CLOCK_TIME_IS_VALID(rt) &&
+        GST_CLOCK_TIME_IS_VALID(self->last_encoded_rt)) {
+        GstClockTime interval = (GstClockTime)((gdouble)GST_SECOND / fps);
+        if (rt < self->last_encoded_rt + interval)
+            return FALSE;
+    }
+    return TRUE;
+}
+
+static void fill_preprocess(GstScriptPreprocess *out, const sp_preprocess *pre,
+                            const sp_encoder_info *info, guint width, guint height) {
+    out->frame_width = width;
+    out->frame_height = height;
+    out->src_x = pre->src_x;
+    out->src_y = pre->src_y;
+    out->src_w = pre->src_w;
+    out->src_h = pre->src_h;
+    out->dst_x = pre->dst_x;
+    out->dst_y = pre->dst_y;
+    out->dst_w = pre->dst_w;
+    out->dst_h = pre->dst_h;
+    out->image_size = info->image_size;
+    out->patch_size = info->patch_size;
+}
+
+/* Encodes frame into self->result; FALSE with an element error posted. */
+static gboolean encode_frame(GstScriptEncode *self, GstVideoFrame *frame) {
+    GstVideoFrame rgb;
+    GstVideoFrame *src = frame;
+    if (self->convert) {
+        if (!gst_video_frame_map(&rgb, &self->rgb_info, self->rgb, GST_MAP_WRITE)) {
+            GST_ELEMENT_ERROR(self, STREAM, FAILED, ("cannot map the RGB scratch frame"), (NULL));
+            return FALSE;
+        }
+        gst_video_converter_frame(self->convert, frame, &rgb);
+        src = &rgb;
+    }
+    sp_image img = {
+        .data = GST_VIDEO_FRAME_PLANE_DATA(src, 0),
+        .width = (uint32_t)GST_VIDEO_FRAME_WIDTH(src),
+        .height = (uint32_t)GST_VIDEO_FRAME_HEIGHT(src),
+        .stride = (size_t)GST_VIDEO_FRAME_PLANE_STRIDE(src, 0),
+        .format = self->pixfmt,
+    };
+    sp_error err;
+    sp_error_clear(&err);
+    sp_status st = sp_encode(self->ctx, &img, &self->result, &err);
+    if (self->convert)
+        gst_video_frame_unmap(&rgb);
+    if (st != SP_OK) {
+        GST_ELEMENT_ERROR(self, STREAM, FAILED,
+                          ("encoding a %ux%u frame failed: %s", img.width, img.height, err.message),
+                          (NULL));
+        return FALSE;
+    }
+    return TRUE;
+}
+
+static GstFlowReturn gst_script_encode_transform_ip(GstBaseTransform *trans, GstBuffer *buf) {
+    GstScriptEncode *self = GST_SCRIPT_ENCODE(trans);
+    GstVideoFilter *filter = GST_VIDEO_FILTER(trans);
+    guint64 index = self->frames++;
+    GstClockTime pts = GST_BUFFER_PTS(buf);
+    GstClockTime rt = gst_segment_to_running_time(&trans->segment, GST_FORMAT_TIME, pts);
+    if (!want_frame(self, index, rt))
+        return GST_FLOW_OK;
+
+    /* Read-only map: the frame is not modified, so shared memory is not copied. */
+    GstVideoFrame frame;
+    if (!gst_video_frame_map(&frame, &filter->in_info, buf, GST_MAP_READ)) {
+        GST_ELEMENT_ERROR(self, STREAM, FAILED, ("cannot map the video frame"), (NULL));
+        return GST_FLOW_ERROR;
+    }
+    gboolean ok = encode_frame(self, &frame);
+    gst_video_frame_unmap(&frame);
+    if (!ok)
+        return GST_FLOW_ERROR;
+
+    const sp_encoding *r = &self->result;
+    sp_encoder_info info;
+    sp_encoder_get_info(self->enc, &info);
+    GstBuffer *tokens = gst_script_buffer_new_copy(r->tokens, r->n * r->d * sizeof(float));
+    GstBuffer *embed = NULL;
+    if (r->embed && r->embed != r->tokens)
+        embed = gst_script_buffer_new_copy(r->embed, r->n * r->e * sizeof(float));
+    GstScriptTokensMeta *meta = gst_buffer_add_script_tokens_meta(
+        buf, tokens, r->n, r->d, embed, embed ? r->e : 0, r->grid_h, r->grid_w);
+    gst_buffer_unref(tokens);
+    gst_clear_buffer(&embed);
+    if (!meta) {
+        GST_ELEMENT_ERROR(self, STREAM, FAILED, ("cannot attach the tokens meta"), (NULL));
+        return GST_FLOW_ERROR;
+    }
+    meta->pts = pts;
+    meta->frame_index = index;
+    meta->backend = g_intern_string(info.backend);
+    fill_preprocess(&meta->preprocess, &r->pre, &info,
+                    (guint)GST_VIDEO_INFO_WIDTH(&filter->in_info),
+                    (guint)GST_VIDEO_INFO_HEIGHT(&filter->in_info));
+    self->last_encoded_rt = rt;
+    GST_LOG_OBJECT(self, "frame %" G_GUINT64_FORMAT ": %zu x %zu tokens", index, r->n, r->d);
+    return GST_FLOW_OK;
+}
+
+static void gst_script_encode_finalize(GObject *object) {
+    GstScriptEncode *self = GST_SCRIPT_ENCODE(object);
+    g_free(self->model);
+    G_OBJECT_CLASS(gst_script_encode_parent_class)->finalize(object);
+}
+
+static void gst_script_encode_class_init(GstScriptEncodeClass *klass) {
+    GObjectClass *gobject_class = G_OBJECT_CLASS(klass);
+    GstElementClass *element_class = GST_ELEMENT_CLASS(klass);
+    GstBaseTransformClass *trans_class = GST_BASE_TRANSFORM_CLASS(klass);
+    GstVideoFilterClass *filter_class = GST_VIDEO_FILTER_CLASS(klass);
+
+    GST_DEBUG_CATEGORY_INIT(gst_script_encode_debug, "scriptencode", 0,
+                            "visual-token encoder (scriptd)");
+
+    gobject_class->set_property = gst_script_encode_set_property;
+    gobject_class->get_property = gst_script_encode_get_property;
+    gobject_class->finalize = gst_script_encode_finalize;
+
+    const GParamFlags rw = G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS;
+    g_object_class_install_property(
+        gobject_class, PROP_BACKEND,
+        g_param_spec_enum("backend", "Backend",
+                          "Vision encoder: patch (built in, no weights) or clip (CLIP/SigLIP "
+                          "weights given by model)",
+                          GST_TYPE_SCRIPT_BACKEND, DEFAULT_BACKEND, rw | GST_PARAM_MUTABLE_READY));
+    g_object_class_install_property(
+        gobject_class, PROP_MODEL,
+        g_param_spec_string("model", "Model",
+                            "clip backend: Hugging Face model folder (model.safetensors, "
+                            "config.json, ...); an unreadable path fails the state change",
+                            NULL, rw | GST_PARAM_MUTABLE_READY));
+    g_object_class_install_property(
+        gobject_class, PROP_IMAGE_SIZE,
+        g_param_spec_uint("image-size", "Image size",
+                          "Model input side S in pixels; 0 = the backend's default (patch 336, "
+                          "clip from config.json)",
+                          0, 8192, DEFAULT_IMAGE_SIZE, rw | GST_PARAM_MUTABLE_READY));
+    g_object_class_install_property(
+        gobject_class, PROP_PATCH_SIZE,
+        g_param_spec_uint("patch-size", "Patch size",
+                          "patch backend: patch side P in pixels (image-size must be a multiple)",
+                          1, 1024, DEFAULT_PATCH_SIZE, rw | GST_PARAM_MUTABLE_READY));
+    g_object_class_install_property(
+        gobject_class, PROP_OUTPUT_LAYER,
+        g_param_spec_int("output-layer", "Output layer",
+                         "clip backend: hidden state whose patch tokens are output (< 0 counts "
+                         "back from the last layer: -1 last, -2 penultimate as LLaVA)",
+                         -64, 64, DEFAULT_OUTPUT_LAYER, rw | GST_PARAM_MUTABLE_READY));
+    g_object_class_install_property(
+        gobject_class, PROP_THREADS,
+        g_param_spec_uint("threads", "Threads",
+                          "OpenBLAS threads (a process-wide setting applied at start); 0 = leave "
+                          "as configured (OPENBLAS_NUM_THREADS)",
+                          0, 256, DEFAULT_THREADS, rw | GST_PARAM_MUTABLE_READY));
+    g_object_class_install_property(
+        gobject_class, PROP_SAMPLE_EVERY,
+        g_param_spec_uint("sample-every", "Sample every",
+                          "Encode every n-th frame; the others pass through untouched, without "
+                          "meta",
+                          1, G_MAXUINT, DEFAULT_SAMPLE_EVERY, rw | GST_PARAM_MUTABLE_PLAYING));
+    g_object_class_install_property(
+        gobject_class, PROP_MAX_FPS,
+        g_param_spec_double("max-fps", "Maximum rate",
+                            "Encode at most this many frames per second of running time (0 = no "
+                            "limit); the others pass through untouched, without meta",
+                            0.0, 1000.0, DEFAULT_MAX_FPS, rw | GST_PARAM_MUTABLE_PLAYING));
+
+    gst_element_class_add_static_pad_template(element_class, &sink_template);
+    gst_element_class_add_static_pad_template(element_class, &src_template);
+    gst_element_class_set_static_metadata(
+        element_class, "Script visual-token encoder", "Filter/Analyzer/Video",
+        "Encodes video frames into ViT-style visual tokens (GstScriptTokensMeta) for Script "
+        "pruning",
+        "scriptd developers");
+
+    trans_class->start = GST_DEBUG_FUNCPTR(gst_script_encode_start);
+    trans_class->stop = GST_DEBUG_FUNCPTR(gst_script_encode_stop);
+    trans_class->sink_event = GST_DEBUG_FUNCPTR(gst_script_encode_sink_event);
+    /* Our own transform_ip, not GstVideoFilter's: that one maps the frame for writing. */
+    trans_class->transform_ip = GST_DEBUG_FUNCPTR(gst_script_encode_transform_ip);
+    filter_class->set_info = GST_DEBUG_FUNCPTR(gst_script_encode_set_info);
+
+    gst_type_mark_as_plugin_api(GST_TYPE_SCRIPT_BACKEND, 0);
+}
+
+static void gst_script_encode_init(GstScriptEncode *self) {
+    self->backend = DEFAULT_BACKEND;
+    self->image_size = DEFAULT_IMAGE_SIZE;
+    self->patch_size = DEFAULT_PATCH_SIZE;
+    self->output_layer = DEFAULT_OUTPUT_LAYER;
+    self->threads = DEFAULT_THREADS;
+    self->sample_every = DEFAULT_SAMPLE_EVERY;
+    self->max_fps = DEFAULT_MAX_FPS;
+    self->last_encoded_rt = GST_CLOCK_TIME_NONE;
+    gst_base_transform_set_in_place(GST_BASE_TRANSFORM(self), TRUE);
+}

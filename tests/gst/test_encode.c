@@ -1,0 +1,267 @@
+/* scriptencode: caps for every supported format, tokens equal to a direct core encode of the same
+ * frame, properties, sample-every / max-fps, and a model path that cannot be read. */
+#include <string.h>
+
+#include "gsttest.h"
+#include "scriptprune/encode.h"
+
+#define W 200
+#define H 150
+
+/* The gt_paint picture converted to `fmt` with a default GstVideoConverter. */
+static GstBuffer *frame_in(GstVideoFormat fmt, GstClockTime pts) {
+    GstVideoInfo in, out;
+    gst_video_info_set_format(&in, GST_VIDEO_FORMAT_RGBx, W, H);
+    gst_video_info_set_format(&out, fmt, W, H);
+    GstBuffer *src = gt_frame_rgbx(W, H, 0, pts);
+    if (fmt == GST_VIDEO_FORMAT_RGBx)
+        return src;
+    GstBuffer *dst = gst_buffer_new_allocate(NULL, GST_VIDEO_INFO_SIZE(&out), NULL);
+    GstVideoFrame fi, fo;
+    gst_video_frame_map(&fi, &in, src, GST_MAP_READ);
+    gst_video_frame_map(&fo, &out, dst, GST_MAP_WRITE);
+    GstVideoConverter *c = gst_video_converter_new(&in, &out, NULL);
+    gst_video_converter_frame(c, &fi, &fo);
+    gst_video_converter_free(c);
+    gst_video_frame_unmap(&fi);
+    gst_video_frame_unmap(&fo);
+    gst_buffer_unref(src);
+    GST_BUFFER_PTS(dst) = pts;
+    return dst;
+}
+
+/* What the core encoder gives for buf (in format fmt), converting YUV to RGB like the element. */
+static sp_encoding *direct_encode(GstBuffer *buf, GstVideoFormat fmt) {
+    GstVideoInfo info, rgb;
+    gst_video_info_set_format(&info, fmt, W, H);
+    GstVideoFrame frame, rframe;
+    fail_unless(gst_video_frame_map(&frame, &info, buf, GST_MAP_READ));
+    GstBuffer *rbuf = NULL;
+    sp_pixfmt pf = SP_PIXFMT_RGB;
+    GstVideoFrame *src = &frame;
+    if (GST_VIDEO_INFO_IS_YUV(&info)) {
+        gst_video_info_set_format(&rgb, GST_VIDEO_FORMAT_RGB, W, H);
+        rbuf = gst_buffer_new_allocate(NULL, GST_VIDEO_INFO_SIZE(&rgb), NULL);
+        gst_video_frame_map(&rframe, &rgb, rbuf, GST_MAP_WRITE);
+        GstVideoConverter *c = gst_video_converter_new(&info, &rgb, NULL);
+        gst_video_converter_frame(c, &frame, &rframe);
+        gst_video_converter_free(c);
+        src = &rframe;
+    } else {
+        sp_error err;
+        fail_unless(sp_pixfmt_from_name(gst_video_format_to_string(fmt), &pf, &err) == SP_OK);
+    }
+    sp_encoder_config cfg;
+    sp_encoder_config_init(&cfg);
+    sp_encoder *enc;
+    sp_encode_ctx *ctx;
+    sp_error err;
+    fail_unless(sp_encoder_open(&cfg, &enc, &err) == SP_OK, "%s", err.message);
+    fail_unless(sp_encode_ctx_new(enc, &ctx, &err) == SP_OK);
+    sp_image img = {GST_VIDEO_FRAME_PLANE_DATA(src, 0), W, H,
+                    (size_t)GST_VIDEO_FRAME_PLANE_STRIDE(src, 0), pf};
+    sp_encoding *r = g_new0(sp_encoding, 1);
+    sp_encoding_init(r);
+    fail_unless(sp_encode(ctx, &img, r, &err) == SP_OK, "%s", err.message);
+    sp_encode_ctx_free(ctx);
+    sp_encoder_free(enc);
+    if (rbuf) {
+        gst_video_frame_unmap(&rframe);
+        gst_buffer_unref(rbuf);
+    }
+    gst_video_frame_unmap(&frame);
+    return r;
+}
+
+static void check_format(GstVideoFormat fmt) {
+    const gchar *name = gst_video_format_to_string(fmt);
+    gchar *caps =
+        g_strdup_printf("video/x-raw,format=%s,width=%d,height=%d,framerate=10/1", name, W, H);
+    GstHarness *h = gt_harness("scriptencode", caps);
+    GstBuffer *in = frame_in(fmt, 0);
+    sp_encoding *want = direct_encode(in, fmt);
+    gsize in_size = gst_buffer_get_size(in);
+    fail_unless_equals_int(gst_harness_push(h, in), GST_FLOW_OK);
+    GstBuffer *out = gst_harness_pull(h);
+    fail_unless(out != NULL);
+    fail_unless_equals_int((gint)gst_buffer_get_size(out), (gint)in_size);
+    GstCaps *sinkcaps = gst_pad_get_current_caps(h->sinkpad);
+    GstStructure *s = gst_caps_get_structure(sinkcaps, 0);
+    fail_unless_equals_string(gst_structure_get_string(s, "format"), name);
+    gst_caps_unref(sinkcaps);
+
+    GstScriptTokensMeta *m = gst_buffer_get_script_tokens_meta(out);
+    fail_unless(m != NULL, "%s: no tokens meta", name);
+    fail_unless_equals_int((gint)gst_script_tokens_meta_n_tokens(m), (gint)want->n);
+    fail_unless_equals_int((gint)gst_script_tokens_meta_width(m), (gint)want->d);
+    fail_unless_equals_int(m->grid_h, 24);
+    fail_unless_equals_int(m->grid_w, 24);
+    fail_unless_equals_string(m->backend, "patch");
+    fail_unless_equals_uint64(m->pts, 0);
+    fail_unless_equals_int(m->preprocess.frame_width, W);
+    fail_unless_equals_int(m->preprocess.image_size, 336);
+    fail_unless_equals_int(m->preprocess.patch_size, 14);
+    fail_unless_equals_int(m->preprocess.dst_y, (gint)want->pre.dst_y);
+    fail_unless_equals_int(m->preprocess.dst_h, (gint)want->pre.dst_h);
+    GstMapInfo map;
+    fail_unless(gst_script_tensor_map(&m->tokens, &map));
+    fail_unless(memcmp(map.data, want->tokens, want->n * want->d * sizeof(float)) == 0,
+                "%s: tokens differ from a direct core encode", name);
+    gst_buffer_unmap(m->tokens.data, &map);
+    gst_buffer_unref(out);
+    sp_encoding_free(want);
+    g_free(want);
+    gt_teardown(h);
+    g_free(caps);
+}
+
+GST_START_TEST(test_formats) {
+    static const GstVideoFormat formats[] = {
+        GST_VIDEO_FORMAT_RGB,  GST_VIDEO_FORMAT_RGBx, GST_VIDEO_FORMAT_BGRx,
+        GST_VIDEO_FORMAT_xRGB, GST_VIDEO_FORMAT_xBGR, GST_VIDEO_FORMAT_RGBA,
+        GST_VIDEO_FORMAT_BGRA, GST_VIDEO_FORMAT_I420, GST_VIDEO_FORMAT_NV12};
+    for (gsize i = 0; i < G_N_ELEMENTS(formats); i++)
+        check_format(formats[i]);
+}
+GST_END_TEST;
+
+GST_START_TEST(test_refuses_other_formats) {
+    gt_register_plugin();
+    GstElement *e = gst_element_factory_make("scriptencode", NULL);
+    GstPad *sink = gst_element_get_static_pad(e, "sink");
+    GstCaps *yuy2 = gst_caps_from_string("video/x-raw,format=YUY2,width=8,height=8");
+    GstCaps *gray = gst_caps_from_string("video/x-raw,format=GRAY8,width=8,height=8");
+    GstCaps *i420 = gst_caps_from_string("video/x-raw,format=I420,width=8,height=8");
+    fail_if(gst_pad_query_accept_caps(sink, yuy2));
+    fail_if(gst_pad_query_accept_caps(sink, gray));
+    fail_unless(gst_pad_query_accept_caps(sink, i420));
+    gst_caps_unref(yuy2);
+    gst_caps_unref(gray);
+    gst_caps_unref(i420);
+    gst_object_unref(sink);
+    gst_object_unref(e);
+}
+GST_END_TEST;
+
+GST_START_TEST(test_properties_roundtrip) {
+    gt_register_plugin();
+    GstElement *e = gst_element_factory_make("scriptencode", NULL);
+    g_object_set(e, "backend", 1, "model", "/models/clip", "image-size", 224, "patch-size", 16,
+                 "output-layer", -1, "threads", 3, "sample-every", 5, "max-fps", 2.5, NULL);
+    gint backend, layer;
+    gchar *model;
+    guint size, patch, threads, every;
+    gdouble fps;
+    g_object_get(e, "backend", &backend, "model", &model, "image-size", &size, "patch-size", &patch,
+                 "output-layer", &layer, "threads", &threads, "sample-every", &every, "max-fps",
+                 &fps, NULL);
+    fail_unless_equals_int(backend, 1);
+    fail_unless_equals_string(model, "/models/clip");
+    fail_unless_equals_int(size, 224);
+    fail_unless_equals_int(patch, 16);
+    fail_unless_equals_int(layer, -1);
+    fail_unless_equals_int(threads, 3);
+    fail_unless_equals_int(every, 5);
+    fail_unless_equals_float(fps, 2.5);
+    g_free(model);
+    /* the defaults */
+    GstElement *d = gst_element_factory_make("scriptencode", NULL);
+    g_object_get(d, "backend", &backend, "patch-size", &patch, "sample-every", &every, NULL);
+    fail_unless_equals_int(backend, 0);
+    fail_unless_equals_int(patch, 14);
+    fail_unless_equals_int(every, 1);
+    gst_object_unref(d);
+    gst_object_unref(e);
+}
+GST_END_TEST;
+
+/* Pushes n frames at 10 fps; returns a bit mask of the frames that carry a meta. */
+static guint64 pushed_with_meta(const gchar *launch, guint n) {
+    GstHarness *h = gt_harness(launch, "video/x-raw,format=RGBx,width=96,height=96,"
+                                       "framerate=10/1");
+    guint64 mask = 0;
+    for (guint i = 0; i < n; i++) {
+        gst_harness_push(h, gt_frame_rgbx(96, 96, i, i * GST_SECOND / 10));
+        GstBuffer *out = gst_harness_pull(h);
+        GstScriptTokensMeta *m = gst_buffer_get_script_tokens_meta(out);
+        if (m) {
+            mask |= G_GUINT64_CONSTANT(1) << i;
+            fail_unless_equals_uint64(m->frame_index, i);
+        }
+        gst_buffer_unref(out);
+    }
+    gt_teardown(h);
+    return mask;
+}
+
+GST_START_TEST(test_sample_every_and_max_fps) {
+    fail_unless_equals_uint64(pushed_with_meta("scriptencode sample-every=3", 8), 0x49); /* 0 3 6 */
+    fail_unless_equals_uint64(pushed_with_meta("scriptencode max-fps=5", 8), 0x55);      /* even */
+    fail_unless_equals_uint64(pushed_with_meta("scriptencode max-fps=2.5", 9), 0x111);
+    fail_unless_equals_uint64(pushed_with_meta("scriptencode", 4), 0xf);
+}
+GST_END_TEST;
+
+/* Tries READY -> PAUSED and returns the error message text posted, or NULL. */
+static gchar *start_error(GstElement *e) {
+    GstBus *bus = gst_bus_new();
+    gst_element_set_bus(e, bus);
+    GstStateChangeReturn r = gst_element_set_state(e, GST_STATE_PAUSED);
+    fail_unless_equals_int(r, GST_STATE_CHANGE_FAILURE);
+    GstMessage *m = gt_pop_message(bus, GST_MESSAGE_ERROR, NULL);
+    fail_unless(m != NULL, "no error message");
+    GError *err = NULL;
+    gst_message_parse_error(m, &err, NULL);
+    gchar *text = g_strdup(err->message);
+    g_error_free(err);
+    gst_message_unref(m);
+    gst_element_set_state(e, GST_STATE_NULL);
+    gst_element_set_bus(e, NULL);
+    gst_object_unref(bus);
+    return text;
+}
+
+GST_START_TEST(test_unreadable_model_fails_state_change) {
+    gt_register_plugin();
+    GstElement *e = gst_element_factory_make("scriptencode", NULL);
+    g_object_set(e, "backend", 1, "model", "/nonexistent/clip-vit", NULL);
+    gchar *text = start_error(e);
+    fail_unless(strstr(text, "/nonexistent/clip-vit") != NULL, "path missing: %s", text);
+    fail_unless(strstr(text, "No such file or directory") != NULL, "reason missing: %s", text);
+    g_free(text);
+
+    /* a path that exists but is no model: the encoder's reason, with the path */
+    g_object_set(e, "model", SCRIPTD_SOURCE_FILE, NULL);
+    text = start_error(e);
+    fail_unless(strstr(text, SCRIPTD_SOURCE_FILE) != NULL, "path missing: %s", text);
+    g_free(text);
+
+    /* clip without a model */
+    g_object_set(e, "model", NULL, NULL);
+    text = start_error(e);
+    fail_unless(strstr(text, "model") != NULL, "%s", text);
+    g_free(text);
+
+    /* bad patch geometry */
+    g_object_set(e, "backend", 0, "image-size", 100, "patch-size", 14, NULL);
+    text = start_error(e);
+    fail_unless(strstr(text, "multiple") != NULL, "%s", text);
+    g_free(text);
+    gst_object_unref(e);
+}
+GST_END_TEST;
+
+static Suite *encode_suite(void) {
+    Suite *s = suite_create("gst-encode");
+    TCase *tc = tcase_create("encode");
+    tcase_set_timeout(tc, 120);
+    suite_add_tcase(s, tc);
+    tcase_add_test(tc, test_formats);
+    tcase_add_test(tc, test_refuses_other_formats);
+    tcase_add_test(tc, test_properties_roundtrip);
+    tcase_add_test(tc, test_sample_every_and_max_fps);
+    tcase_add_test(tc, test_unreadable_model_fails_state_change);
+    return s;
+}
+
+GST_CHECK_MAIN(encode);
