@@ -59,8 +59,8 @@ typedef struct scd_server_cfg {
     char *unix_socket; /* "" = none */
     char *token_file;  /* "" = no authentication */
     uint64_t max_body_bytes;
-    char *media_root; /* "" = jobs refused */
-    int blas_threads; /* 0 = one per online CPU */
+    char *media_root;            /* "" = jobs refused */
+    int blas_threads;            /* 0 = one per online CPU */
     uint64_t follow_queue_bytes; /* unsent bytes a follow client may lag before it is dropped */
     double restart_min_s;        /* first delay before a failed source is restarted */
     double restart_max_s;        /* the delay doubles up to this */
