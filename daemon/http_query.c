@@ -322,7 +322,7 @@ scd_query *scd_http_read_query(scd_app *app, SoupServerMessage *msg, GHashTable 
         g_bytes_unref(all);
     } else if (strcmp(ct, "multipart/form-data") == 0) {
         q = from_multipart(app, msg, enc, mode);
-    } else if (ct[0] == '\0' || strcmp(ct, "application/json") == 0) {
+    } else if (scd_http_is_json(msg, ct)) {
         JsonParser *parser = NULL;
         JsonObject *o = scd_http_json_body(msg, &parser);
         if (o) {

@@ -107,11 +107,24 @@ bool scd_json_depth_ok(const char *text, gsize len, int max_depth) {
     return true;
 }
 
+bool scd_http_is_json(SoupServerMessage *msg, const char *ct) {
+    if (ct[0] == '\0' || strcmp(ct, "application/json") == 0)
+        return true;
+    /* curl -d sends application/x-www-form-urlencoded; a body that is a JSON object is taken
+     * as JSON, which is what such a client means. */
+    gsize len;
+    const char *body = scd_http_body(msg, &len);
+    while (len > 0 && g_ascii_isspace(*body)) {
+        body++;
+        len--;
+    }
+    return strcmp(ct, "application/x-www-form-urlencoded") == 0 && len > 0 && body[0] == '{';
+}
+
 JsonObject *scd_http_json_body(SoupServerMessage *msg, JsonParser **parser) {
     *parser = NULL;
     char *ct = scd_http_content_type(msg);
-    bool json = ct[0] == '\0' || strcmp(ct, "application/json") == 0;
-    if (!json) {
+    if (!scd_http_is_json(msg, ct)) {
         scd_http_error(msg, SOUP_STATUS_UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type",
                        "expected a JSON body (Content-Type: application/json), got '%s'", ct);
         g_free(ct);

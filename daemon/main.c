@@ -25,6 +25,7 @@
 #include "notify.h"
 #include "query.h"
 #include "reload.h"
+#include "runner.h"
 #include "scriptprune/select.h"
 #include "sinks.h"
 #include "streams.h"
@@ -319,6 +320,40 @@ static scd_config *load_or_report(const char *path) {
     return cfg;
 }
 
+/* --check: what the reader checks, plus what needs more than the file: the token file, and
+ * `pipeline:` descriptions (parsed by GStreamer, not run). */
+static int check_config(const char *path, const scd_config *cfg) {
+    int rc = EXIT_OK;
+    char *token = NULL;
+    sp_error err;
+    if (cfg->server.token_file[0] &&
+        scd_read_token_file(cfg->server.token_file, &token, &err) != SP_OK) {
+        fprintf(stderr, "%s: %s\n", path, err.message);
+        rc = EXIT_BAD_CONFIG;
+    }
+    g_free(token);
+    for (size_t i = 0; i < cfg->n_streams; i++) {
+        const scd_stream_cfg *sc = &cfg->streams[i];
+        if (sc->source_kind != SCD_SOURCE_PIPELINE)
+            continue;
+        if (!gst_is_initialized())
+            gst_init(NULL, NULL);
+        GError *gerr = NULL;
+        GstElement *bin = scd_parse_user_pipeline(sc->pipeline, &gerr);
+        if (!bin || gerr) {
+            fprintf(stderr, "%s: streams[%zu] '%s': pipeline does not parse: %s\n", path, i,
+                    sc->id, gerr ? gerr->message : "unknown error");
+            rc = EXIT_BAD_CONFIG;
+        }
+        if (bin)
+            gst_object_unref(bin);
+        g_clear_error(&gerr);
+    }
+    if (rc == EXIT_OK)
+        printf("%s: valid (%zu stream%s)\n", path, cfg->n_streams, cfg->n_streams == 1 ? "" : "s");
+    return rc;
+}
+
 int main(int argc, char **argv) {
     options o = {0};
     GOptionEntry entries[] = {
@@ -383,17 +418,7 @@ int main(int argc, char **argv) {
             fputs(yaml, stdout);
             g_free(yaml);
         } else {
-            char *token = NULL;
-            sp_error err;
-            if (cfg->server.token_file[0] &&
-                scd_read_token_file(cfg->server.token_file, &token, &err) != SP_OK) {
-                fprintf(stderr, "%s: %s\n", o.config, err.message);
-                rc = EXIT_BAD_CONFIG;
-            } else {
-                printf("%s: valid (%zu stream%s)\n", o.config, cfg->n_streams,
-                       cfg->n_streams == 1 ? "" : "s");
-            }
-            g_free(token);
+            rc = check_config(o.config, cfg);
         }
         scd_config_free(cfg);
         goto done;

@@ -233,6 +233,15 @@ static gboolean on_bus(GstBus *bus, GstMessage *msg, gpointer data) {
 
 /* ---- building ------------------------------------------------------------------------------- */
 
+GstElement *scd_parse_user_pipeline(const char *description, GError **error) {
+    /* A description may end with caps ("videotestsrc ! video/x-raw,width=640"), which the
+     * launch syntax only accepts between two elements: a pass-through identity closes it. */
+    char *full = g_strdup_printf("%s ! identity silent=true", description);
+    GstElement *bin = gst_parse_bin_from_description(full, TRUE, error);
+    g_free(full);
+    return bin;
+}
+
 static sp_status build_source(scd_run *run, const scd_run_spec *spec, sp_error *err) {
     GstElement *rate = NULL, *filter = NULL, *convert = NULL;
     if (spec->kind == SCD_SOURCE_FILE) {
@@ -288,7 +297,7 @@ static sp_status build_source(scd_run *run, const scd_run_spec *spec, sp_error *
     }
     /* pipeline: the user's description as a bin; its unlinked src pad becomes a ghost pad. */
     GError *gerr = NULL;
-    GstElement *bin = gst_parse_bin_from_description(spec->source, TRUE, &gerr);
+    GstElement *bin = scd_parse_user_pipeline(spec->source, &gerr);
     if (!bin) {
         sp_error_set(err, SP_ERR_INVALID, "pipeline does not parse: %s",
                      gerr ? gerr->message : "unknown error");

@@ -63,6 +63,10 @@ typedef struct scd_run_spec {
 
 typedef struct scd_run scd_run;
 
+/* A `pipeline:` description parsed into a bin whose unlinked source pad is ghosted (NULL with
+ * *error when it does not parse). Also used by --check. */
+GstElement *scd_parse_user_pipeline(const char *description, GError **error);
+
 /* Builds the pipeline and sets it PLAYING. Errors: a missing element factory (plugin not
  * installed), a pipeline description that does not parse, a state change refused at once. */
 sp_status scd_run_start(const scd_run_spec *spec, const scd_run_callbacks *cb, void *user,
