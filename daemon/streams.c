@@ -63,6 +63,7 @@ struct scd_streams {
     GPtrArray *items; /* scd_stream* */
     void (*on_drained)(void *user);
     void *drained_user;
+    guint run_serial; /* numbers every pipeline run of the process: run tags never repeat */
     /* STATUS rates */
     int64_t rate_t_us;
     uint64_t rate_frames, rate_tokens;
@@ -345,7 +346,7 @@ static void make_run_tag(scd_stream *st) {
 static void start_run(scd_stream *st) {
     sp_error err;
     sp_error_clear(&err);
-    st->run_no++;
+    st->run_no = ++st->owner->run_serial;
     make_run_tag(st);
     st->frames_at_run_start = atomic_load(&st->frames);
     for (guint i = 0; i < st->st_dirs->len; i++)
@@ -850,6 +851,7 @@ void scd_stream_to_json(scd_stream *st, JsonBuilder *b) {
     json_source(b, c);
     member_str(b, "state", scd_stream_state_name(st->state));
     member_str(b, "error", st->last_error);
+    member_str(b, "run", st->run_tag);
     member_double(b, "fps", c->fps);
     member_u64(b, "restarts", sm.restarts);
     member_u64(b, "frames_seen", sm.frames_seen);

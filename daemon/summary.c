@@ -36,8 +36,11 @@ void scd_print_summary(scd_app *app, FILE *out) {
             fprintf(out, "  last error  %s\n", scd_stream_last_error(st));
         scd_query *q = scd_stream_query(st);
         fprintf(out, "  query       %s\n", q ? q->describe : "none (diversity)");
-        fprintf(out, "  frames      %" PRIu64 " sampled of %" PRIu64 " decoded\n", s.frames,
-                s.frames_seen);
+        if (c->source_kind == SCD_SOURCE_FILE)
+            fprintf(out, "  frames      %" PRIu64 " sampled by the FFmpeg sampler\n", s.frames);
+        else
+            fprintf(out, "  frames      %" PRIu64 " sampled of %" PRIu64 " decoded\n", s.frames,
+                    s.frames_seen);
         double reduction = s.tokens_in ? 100.0 * (1.0 - (double)s.tokens_out / s.tokens_in) : 0;
         fprintf(out,
                 "  tokens      %" PRIu64 " in -> %" PRIu64 " out in %" PRIu64
