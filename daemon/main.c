@@ -341,8 +341,8 @@ static int check_config(const char *path, const scd_config *cfg) {
         GError *gerr = NULL;
         GstElement *bin = scd_parse_user_pipeline(sc->pipeline, &gerr);
         if (!bin || gerr) {
-            fprintf(stderr, "%s: streams[%zu] '%s': pipeline does not parse: %s\n", path, i,
-                    sc->id, gerr ? gerr->message : "unknown error");
+            fprintf(stderr, "%s: streams[%zu] '%s': pipeline does not parse: %s\n", path, i, sc->id,
+                    gerr ? gerr->message : "unknown error");
             rc = EXIT_BAD_CONFIG;
         }
         if (bin)

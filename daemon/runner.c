@@ -17,7 +17,7 @@ struct scd_run {
     char *name;
     scd_source_kind kind;
     GstElement *pipeline;
-    GstElement *head;  /* first element of the tail: videorate, or scriptencode after appsrc */
+    GstElement *head;  /* first element of the tail: videoconvert, or scriptencode after appsrc */
     GstElement *prune; /* scriptprune */
     GPtrArray *queues; /* GstElement*, owned by the pipeline */
     GPtrArray *queue_names;
@@ -243,7 +243,7 @@ GstElement *scd_parse_user_pipeline(const char *description, GError **error) {
 }
 
 static sp_status build_source(scd_run *run, const scd_run_spec *spec, sp_error *err) {
-    GstElement *rate = NULL, *filter = NULL, *convert = NULL;
+    GstElement *convert = NULL;
     if (spec->kind == SCD_SOURCE_FILE) {
         GstElement *appsrc = make(run, "appsrc", "src", err);
         if (!appsrc)
@@ -257,33 +257,13 @@ static sp_status build_source(scd_run *run, const scd_run_spec *spec, sp_error *
         g_object_set_data(G_OBJECT(run->pipeline), "scd-appsrc", appsrc);
         return SP_OK;
     }
-    if (!(rate = make(run, "videorate", "rate", err)) ||
-        !(filter = make(run, "capsfilter", "fps", err)) ||
-        !(convert = make(run, "videoconvert", "convert", err))) {
-        if (rate)
-            gst_object_unref(rate);
-        if (filter)
-            gst_object_unref(filter);
+    /* Decoded video goes to scriptencode, which samples it (max-fps, by running time) and
+     * takes I420, NV12 and packed RGB as they are: videoconvert only converts other formats.
+     * (videorate is not used: 1.22 asserts on variable-rate input such as raw UDP cameras.) */
+    if (!(convert = make(run, "videoconvert", "convert", err)))
         return err->status;
-    }
-    /* drop-only: never duplicate frames; a framerate range up to fps keeps sources slower
-     * than fps at their own rate instead of failing negotiation. */
-    g_object_set(rate, "drop-only", TRUE, NULL);
-    gint n = 0, d = 1;
-    gst_util_double_to_fraction(spec->fps, &n, &d);
-    GstCaps *caps =
-        gst_caps_new_simple("video/x-raw", "framerate", GST_TYPE_FRACTION_RANGE, 0, 1, n, d, NULL);
-    g_object_set(filter, "caps", caps, NULL);
-    gst_caps_unref(caps);
-    add(run, rate);
-    add(run, filter);
     add(run, convert);
-    run->head = rate;
-    sp_status st = link(run, rate, filter, err);
-    if (!st)
-        st = link(run, filter, convert, err);
-    if (st)
-        return st;
+    run->head = convert;
     g_object_set_data(G_OBJECT(run->pipeline), "scd-convert", convert);
 
     if (spec->kind == SCD_SOURCE_URI) {
@@ -321,7 +301,7 @@ static sp_status build_source(scd_run *run, const scd_run_spec *spec, sp_error *
                             "with an element that always has one, e.g. '... ! videoconvert'");
     gst_object_unref(src);
     atomic_store(&run->video_linked, true);
-    return link(run, bin, rate, err);
+    return link(run, bin, convert, err);
 }
 
 static void set_encoder(GstElement *enc, const scd_encoder_cfg *e) {
@@ -459,6 +439,8 @@ static sp_status build(scd_run *run, const scd_run_spec *spec, sp_error *err) {
         return err->status;
     }
     set_encoder(enc, spec->encoder);
+    if (spec->kind != SCD_SOURCE_FILE)
+        g_object_set(enc, "max-fps", spec->fps, NULL); /* files: the sampler already did it */
     set_prune(pr, spec);
     add(run, enc);
     add(run, pr);

@@ -1,10 +1,10 @@
 /* One run of a GStreamer pipeline for a stream or a job: a source, then the tail built from the
  * scriptprune plugin's elements by name:
  *
- *   uri:       uridecodebin ─► videorate (drop only) ─► caps framerate <= fps ─► videoconvert ─┐
- *   pipeline:  the user's description (its unlinked src pad) ─► the same sampling stage ──────┤
- *   file:      FFmpeg sampler thread (exact pts at fps) ─► appsrc (RGB) ──────────────────────┤
- *                                                                                             ▼
+ *   uri:       uridecodebin ─► videoconvert ─► scriptencode max-fps=fps ─┐
+ *   pipeline:  the user's description (its unlinked src pad) ─► the same ─┤
+ *   file:      FFmpeg sampler thread (exact pts at fps) ─► appsrc (RGB) ─► scriptencode
+ *                                                                         ▼
  *   scriptencode ─► scriptprune ─► tee ─┬─ queue ─► appsink           (packets to the daemon)
  *                                       ├─ queue ─► scriptsink        (one per scriptsink sink)
  *                                       └─ queue ─► scriptoverlay ─► videoconvert ─► pngenc ─►

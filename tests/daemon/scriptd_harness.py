@@ -9,9 +9,11 @@ The meson test definitions pass, through the environment:
   SCRIPTD_REGISTRY     a GStreamer registry file for this test (first scan is slow)
 Every wait has a generous deadline; nothing asserts on timing except the SIGTERM bound.
 """
+import atexit
 import http.client
 import json
 import os
+import shutil
 import signal
 import socket
 import struct
@@ -30,6 +32,20 @@ REGISTRY = os.environ.get("SCRIPTD_REGISTRY", "")
 
 # Under the sanitizers everything is several times slower: deadlines are generous.
 DEADLINE = 90.0
+
+# Working directories of the daemons started here; removed at exit unless
+# SCRIPTD_KEEP_TEST_DIRS=1 (then the daemon logs stay for a look).
+_dirs = []
+
+
+@atexit.register
+def _remove_dirs():
+    if os.environ.get("SCRIPTD_KEEP_TEST_DIRS") == "1":
+        for d in _dirs:
+            print(f"kept {d}")
+        return
+    for d in _dirs:
+        shutil.rmtree(d, ignore_errors=True)
 
 
 def daemon_env(extra=None):
@@ -64,6 +80,7 @@ class Daemon:
 
     def __init__(self, config_text, workdir=None, env=None, args=()):
         self.dir = workdir or tempfile.mkdtemp(prefix="scriptd-it-")
+        _dirs.append(self.dir)
         self.config = os.path.join(self.dir, "scriptd.yaml")
         self.ready = os.path.join(self.dir, "ready.json")
         self.logpath = os.path.join(self.dir, "scriptd.log")
