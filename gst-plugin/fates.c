@@ -1,17 +1,19 @@
-/* Fates: core's per-token report when it has one, else what the emitted packet tells. */
+/* Fates: core's per-token report when it has one, else what the emitted packet tells.
+ *
+ * sp_stream_last_fates is being added to core/stream. It is declared weak here so that the
+ * plugin builds and runs against a core with or without it, and starts using it as soon as
+ * libscriptprune exports it, without a reconfigure (a configure-time check would be cached). */
 #include "fates.h"
 
 #include <string.h>
 
+extern sp_status sp_stream_last_fates(sp_stream *s, uint8_t *fates, size_t n, sp_error *err)
+    __attribute__((weak));
+
 gboolean script_fates_exact(void) {
-#ifdef HAVE_SP_STREAM_LAST_FATES
-    return TRUE;
-#else
-    return FALSE;
-#endif
+    return sp_stream_last_fates != NULL;
 }
 
-#ifndef HAVE_SP_STREAM_LAST_FATES
 /* Tokens of this frame in this push's packet were candidates; nothing is known of the others. */
 static void fates_from_packet(const GstScriptTokensMeta *meta, guint8 *fates, gsize n) {
     memset(fates, GST_SCRIPT_FATE_UNKNOWN, n);
@@ -31,7 +33,6 @@ static void fates_from_packet(const GstScriptTokensMeta *meta, guint8 *fates, gs
     }
     gst_buffer_unmap(meta->packet.provenance.data, &map);
 }
-#endif
 
 gboolean script_fates_fill(sp_stream *s, GstScriptTokensMeta *meta, gchar **msg) {
     gsize n = gst_script_tokens_meta_n_tokens(meta);
@@ -42,19 +43,18 @@ gboolean script_fates_fill(sp_stream *s, GstScriptTokensMeta *meta, gchar **msg)
         *msg = g_strdup("cannot allocate the fates tensor");
         return FALSE;
     }
-#ifdef HAVE_SP_STREAM_LAST_FATES
-    sp_error err;
-    sp_error_clear(&err);
-    if (sp_stream_last_fates(s, map.data, n, &err) != SP_OK) {
-        gst_buffer_unmap(buf, &map);
-        gst_buffer_unref(buf);
-        *msg = g_strdup(err.message);
-        return FALSE;
+    if (script_fates_exact()) {
+        sp_error err;
+        sp_error_clear(&err);
+        if (sp_stream_last_fates(s, map.data, n, &err) != SP_OK) {
+            gst_buffer_unmap(buf, &map);
+            gst_buffer_unref(buf);
+            *msg = g_strdup(err.message);
+            return FALSE;
+        }
+    } else {
+        fates_from_packet(meta, map.data, n);
     }
-#else
-    (void)s;
-    fates_from_packet(meta, map.data, n);
-#endif
     gst_buffer_unmap(buf, &map);
     gboolean ok = gst_script_tokens_meta_set_fates(meta, buf);
     gst_buffer_unref(buf);

@@ -9,8 +9,8 @@
 
 G_BEGIN_DECLS
 
-/* TRUE when core reports per-token fates (sp_stream_last_fates); otherwise only the tokens of the
- * frame's own packet are known (CANDIDATE) and the rest is UNKNOWN. */
+/* TRUE when core reports per-token fates (sp_stream_last_fates, looked up at run time); otherwise
+ * only the tokens of the frame's own packet are known (CANDIDATE) and the rest is UNKNOWN. */
 gboolean script_fates_exact(void);
 
 /* Fills meta's fates for the frame just pushed into s (meta->stream_frame and, when it has one,

@@ -536,6 +536,10 @@ static gboolean gst_script_prune_start(GstBaseTransform *trans) {
     g_mutex_lock(&self->stream_lock);
     self->stream = s;
     g_mutex_unlock(&self->stream_lock);
+    GST_INFO_OBJECT(self, "per-token fates %s",
+                    script_fates_exact() ? "from core"
+                                         : "derived from the packets (this core has no "
+                                           "sp_stream_last_fates)");
     return TRUE;
 }
 

@@ -29,10 +29,11 @@ void sp_stream_params_init(sp_stream_params *p) {
     p->radius = 1;
     p->match_all = false;
     p->cut_fraction = 0.5f;
-    p->gsp_keep = 0.5f;
+    p->gsp_keep = 0.75f;
     p->kernel_sigma = 0.4f;
     p->mass_gamma = 0.25f;
     sp_gsp_params_init(&p->gsp);
+    p->window_max_tokens = 0;
     p->history_bytes = 256 * MIB;
     p->history_max_age = 0;
     p->history_dtype = SP_DTYPE_F16;
@@ -83,6 +84,9 @@ sp_status sp_stream_params_validate(const sp_stream_params *p, sp_error *err) {
                             (int)p->gsp.graph);
     if (!isfinite(p->gsp.gamma))
         return sp_error_set(err, SP_ERR_INVALID, "GSP gamma is not finite");
+    if (p->window_max_tokens > INT32_MAX / 2)
+        return sp_error_set(err, SP_ERR_INVALID, "window_max_tokens %zu is above %d",
+                            p->window_max_tokens, INT32_MAX / 2);
     if (p->history_max_age < 0)
         return sp_error_set(err, SP_ERR_INVALID, "history_max_age %lld is negative",
                             (long long)p->history_max_age);
@@ -353,6 +357,10 @@ static sp_status setup_shape(sp_stream *s, const sp_frame *f, sp_error *err) {
     }
     for (size_t p = 0; p < n; p++)
         s->anc_slot[p] = -1;
+    size_t per_frame = (size_t)ceil((double)s->p.gsp_keep * (double)n);
+    s->max_tokens = s->p.window_max_tokens ? s->p.window_max_tokens : 4 * n;
+    if (s->max_tokens < per_frame)
+        s->max_tokens = per_frame; /* one frame's candidates always fit */
     s->n = n;
     s->d = d;
     s->e = e;
@@ -568,14 +576,21 @@ static uint64_t now_ns(void) {
 }
 
 typedef struct evict_item {
-    uint64_t frame;
-    uint32_t pos;
-    uint32_t slot;
+    uint64_t last, frame;
+    uint32_t pos, slot;
 } evict_item;
 
 static int evict_key_cmp(const void *a, const void *b) {
     const evict_item *x = a, *y = b;
     return sp_key_cmp(x->frame, x->pos, y->frame, y->pos);
+}
+
+/* Oldest last sighting first, then time and raster order. */
+static int evict_age_cmp(const void *a, const void *b) {
+    const evict_item *x = a, *y = b;
+    if (x->last != y->last)
+        return x->last < y->last ? -1 : 1;
+    return evict_key_cmp(a, b);
 }
 
 /* Anchors that are or stand for candidates no longer alive stay references for the temporal
@@ -592,22 +607,27 @@ static void remove_candidate(sp_stream *s, size_t slot) {
     sp_window_remove(&s->win, slot);
 }
 
-/* Moves candidates last seen at frame <= cur - window to the history, in time then raster order.
- * Returns the first error of the history (the candidates leave the window regardless). */
-static sp_status evict(sp_stream *s, uint64_t cur, sp_error *err) {
-    if (cur < s->p.window)
-        return SP_OK;
-    uint64_t limit = cur - s->p.window;
+/* Moves to the history the candidates last seen at frame <= cur - window and, when the window
+ * would then hold more than its bound with the `incoming` new candidates, the ones seen longest
+ * ago (counted in window_overflow); in time then raster order. Returns the first error of the
+ * history (the candidates leave the window regardless). */
+static sp_status evict(sp_stream *s, uint64_t cur, size_t incoming, sp_error *err) {
     sp_window *w = &s->win;
-    size_t m = 0;
-    for (size_t i = 0; i < w->hi; i++)
-        m += sp_window_alive(w, i) && w->c[i].last_frame <= limit;
+    bool aged = cur >= s->p.window;
+    uint64_t limit = aged ? cur - s->p.window : 0;
+    size_t old = 0;
+    if (aged)
+        for (size_t i = 0; i < w->hi; i++)
+            old += sp_window_alive(w, i) && w->c[i].last_frame <= limit;
+    size_t keep = w->n - old + incoming;
+    size_t over = keep > s->max_tokens ? keep - s->max_tokens : 0;
+    size_t m = old + over;
     if (m == 0)
         return SP_OK;
-    evict_item *items = sp_alloc_array(m, sizeof *items);
+    evict_item *items = sp_alloc_array(over ? w->n : old, sizeof *items);
     if (!items) {
-        /* Cannot order them for the history: they are dropped, counted, and reported. */
-        for (size_t i = 0; i < w->hi; i++)
+        /* Cannot order them for the history: the aged ones are dropped, counted, reported. */
+        for (size_t i = 0; aged && i < w->hi; i++)
             if (sp_window_alive(w, i) && w->c[i].last_frame <= limit) {
                 remove_candidate(s, i);
                 s->hist.lost_nomem++;
@@ -619,9 +639,12 @@ static sp_status evict(sp_stream *s, uint64_t cur, sp_error *err) {
     }
     size_t k = 0;
     for (size_t i = 0; i < w->hi; i++)
-        if (sp_window_alive(w, i) && w->c[i].last_frame <= limit)
-            items[k++] = (evict_item){w->c[i].frame, w->c[i].pos, (uint32_t)i};
+        if (sp_window_alive(w, i) && (over || (aged && w->c[i].last_frame <= limit)))
+            items[k++] = (evict_item){w->c[i].last_frame, w->c[i].frame, w->c[i].pos, (uint32_t)i};
+    if (over) /* the aged ones have the smallest last frames: they come first */
+        qsort(items, k, sizeof *items, evict_age_cmp);
     qsort(items, m, sizeof *items, evict_key_cmp);
+    s->st.window_overflow += over;
     sp_status first_err = SP_OK;
     for (size_t i = 0; i < m; i++) {
         size_t slot = items[i].slot;
@@ -804,7 +827,7 @@ static sp_status process(sp_stream *s, const sp_frame *f, bool *emit, sp_error *
     }
 
     /* 4. Candidates not seen for `window` frames leave for the history. */
-    sp_status hist_err = evict(s, cur, err);
+    sp_status hist_err = evict(s, cur, ncand, err);
     forget_dead_anchors(s);
     if (s->p.history_max_age > 0 && s->hist.count) {
         int64_t oldest =

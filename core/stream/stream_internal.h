@@ -131,6 +131,7 @@ struct sp_stream {
     size_t n, d, e;   /* e: embedding width of the frames, 0 when frames carry none */
     size_t rel_width; /* width relevance compares the query with: e, or d */
     uint32_t gh, gw;
+    size_t max_tokens; /* bound of alive candidates (window_max_tokens, or 4 N) */
 
     /* query: set under qlock; the pushing thread copies it when qgen changes */
     float *q_rows;

@@ -209,8 +209,9 @@ GST_START_TEST(test_yuv_and_other_rgb_formats) {
         gsize differ = 0;
         for (gsize i = 0; i < a.size; i++)
             differ += a.data[i] != b.data[i];
-        fail_unless(differ > a.size / 50, "%s: the overlay changed only %zu bytes", formats[f],
-                    differ);
+        /* with per-token fates the pruned half is dimmed too; without, the outlines show */
+        gsize least = script_fates_exact() ? a.size / 50 : 1000;
+        fail_unless(differ > least, "%s: the overlay changed only %zu bytes", formats[f], differ);
         gst_buffer_unmap(plain, &a);
         gst_buffer_unmap(drawn, &b);
         gst_buffer_unref(plain);

@@ -179,6 +179,12 @@ GST_START_TEST(test_properties_roundtrip) {
     fail_unless(ps->flags & GST_PARAM_MUTABLE_READY);
     ps = g_object_class_find_property(G_OBJECT_GET_CLASS(e), "query-text");
     fail_unless(ps->flags & GST_PARAM_MUTABLE_PLAYING);
+    /* any caps: it only reads the meta */
+    GstPad *sink = gst_element_get_static_pad(e, "sink");
+    GstCaps *audio = gst_caps_from_string("audio/x-raw,format=S16LE,rate=8000,channels=1");
+    fail_unless(gst_pad_query_accept_caps(sink, audio));
+    gst_caps_unref(audio);
+    gst_object_unref(sink);
     /* stats before start: the structure with every counter at 0 */
     GstStructure *st = NULL;
     g_object_get(e, "stats", &st, NULL);
@@ -526,11 +532,25 @@ GST_START_TEST(test_query_event_applies_from_its_running_time) {
     GstBuffer *out = push_frame(h, 5, 5 * FRAME_NS);
     fail_unless_equals_uint64(meta_of(out)->packet.query_hash, 0);
     gst_buffer_unref(out);
+    /* the application can also send it to the element itself (gst_element_send_event) */
+    GstElement *p = by_name(h, "p");
+    fail_unless(gst_element_send_event(
+        p, gst_script_query_event_new_embedding(GST_EVENT_CUSTOM_DOWNSTREAM, GST_CLOCK_TIME_NONE,
+                                                rows, 1, 256)));
+    out = push_frame(h, 6, 6 * FRAME_NS);
+    fail_unless_equals_uint64(meta_of(out)->packet.query_hash, hash);
+    gst_buffer_unref(out);
+    fail_unless(gst_element_send_event(
+        p, gst_script_query_event_new_clear(GST_EVENT_CUSTOM_UPSTREAM, GST_CLOCK_TIME_NONE)));
+    out = push_frame(h, 7, 7 * FRAME_NS);
+    fail_unless_equals_uint64(meta_of(out)->packet.query_hash, 0);
+    gst_buffer_unref(out);
+    gst_object_unref(p);
     /* and sets it again */
     fail_unless(gst_harness_push_upstream_event(
         h, gst_script_query_event_new_embedding(GST_EVENT_CUSTOM_UPSTREAM, GST_CLOCK_TIME_NONE,
                                                 rows, 1, 256)));
-    out = push_frame(h, 6, 6 * FRAME_NS);
+    out = push_frame(h, 8, 8 * FRAME_NS);
     fail_unless_equals_uint64(meta_of(out)->packet.query_hash, hash);
     gst_buffer_unref(out);
     gt_teardown(h);

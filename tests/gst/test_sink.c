@@ -339,6 +339,12 @@ GST_START_TEST(test_locations_and_properties) {
     fail_unless_equals_uint64(written, 0);
     fail_if(sync);
     g_free(loc);
+    /* any caps: it only reads the meta and the packet events */
+    GstPad *pad = gst_element_get_static_pad(e, "sink");
+    GstCaps *caps = gst_caps_from_string("application/x-anything");
+    fail_unless(gst_pad_query_accept_caps(pad, caps));
+    gst_caps_unref(caps);
+    gst_object_unref(pad);
     /* counters are read-only */
     GParamSpec *ps = g_object_class_find_property(G_OBJECT_GET_CLASS(e), "packets-dropped");
     fail_if(ps->flags & G_PARAM_WRITABLE);

@@ -600,7 +600,7 @@ static void test_query_set_before_the_first_frame_with_the_wrong_width_fails_the
 
 static void test_history_never_exceeds_its_byte_bound_and_counts_evictions(void **state) {
     (void)state;
-    const size_t bounds[] = {0, 100, 4000, 20000, 2000000};
+    const size_t bounds[] = {0, 100, 20000, 2000000};
     float *tok = malloc(N * D * sizeof(float));
     for (size_t b = 0; b < sizeof bounds / sizeof bounds[0]; b++) {
         for (int dt = 0; dt < 2; dt++) {
@@ -616,7 +616,7 @@ static void test_history_never_exceeds_its_byte_bound_and_counts_evictions(void 
             sp_stream *s = new_stream(&p, &c);
             sp_stream_stats st;
             uint64_t prev_total = 0;
-            for (uint64_t t = 0; t < 40; t++) {
+            for (uint64_t t = 0; t < 20; t++) {
                 sc.scene_id = (uint32_t)t; /* a cut every frame: many candidates leave */
                 scene_render(&sc, t, tok, NULL);
                 push(s, tok, t);
@@ -706,6 +706,41 @@ static void test_history_f16_saturates_large_values_and_counts_them(void **state
         assert_true(isfinite(out.packet.tokens[i]));
     assert_true(out.packet.tokens[0] == 65504.0f);
     sp_packet_buf_free(&out);
+    sp_stream_free(s);
+    capture_free(&c);
+    free(tok);
+}
+
+
+static void test_window_never_holds_more_than_its_token_bound(void **state) {
+    (void)state;
+    scene sc;
+    scene_init(&sc, GH, GW, D, 25);
+    sp_stream_params p;
+    sp_stream_params_init(&p);
+    p.window = 8;
+    p.hop = 4;
+    p.window_max_tokens = 300; /* one frame's 192 candidates fit, two do not */
+    capture c = {0};
+    c.check_budget = 1;
+    sp_stream *s = new_stream(&p, &c);
+    float *tok = malloc(N * D * sizeof(float));
+    sp_stream_stats st;
+    for (uint64_t t = 0; t < 24; t++) {
+        sc.scene_id = (uint32_t)t; /* everything new every frame */
+        scene_render(&sc, t, tok, NULL);
+        push(s, tok, t);
+        sp_stream_get_stats(s, &st);
+        assert_true(st.window_tokens <= 300);
+        assert_int_equal(st.window_tokens + st.history_tokens + st.history_evicted,
+                         st.candidates);
+    }
+    assert_true(st.window_overflow > 0);
+    assert_int_equal(c.budget_errors, 0);
+    /* The newest frame's candidates are the ones kept. */
+    const sp_packet *last = &c.pk[c.count - 1].packet;
+    for (size_t i = 0; i < last->count; i++)
+        assert_true(last->info[i].frame >= 22);
     sp_stream_free(s);
     capture_free(&c);
     free(tok);
@@ -1060,6 +1095,7 @@ int main(void) {
         cmocka_unit_test(test_history_never_exceeds_its_byte_bound_and_counts_evictions),
         cmocka_unit_test(test_history_age_limit_evicts_old_entries),
         cmocka_unit_test(test_history_f16_saturates_large_values_and_counts_them),
+        cmocka_unit_test(test_window_never_holds_more_than_its_token_bound),
         cmocka_unit_test(test_reselect_answers_from_window_and_history_by_time_range),
         cmocka_unit_test(test_reselect_shortlists_large_ranges_and_keeps_the_budget),
         cmocka_unit_test(test_exhausted_kernel_starts_new_rounds_instead_of_the_first_candidates),

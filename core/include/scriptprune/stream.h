@@ -42,37 +42,40 @@ typedef enum sp_emit_policy {
 typedef sp_status (*sp_packet_fn)(void *user, const sp_packet *p, sp_error *err);
 
 /* The default temporal threshold (cosine), chosen from bench/quality (docs/streams.md). */
-#define SP_STREAM_DEFAULT_TAU_T 0.90f
+#define SP_STREAM_DEFAULT_TAU_T 0.94f
 
 typedef struct sp_stream_params {
-    sp_emit_policy policy;   /* default SP_EMIT_WINDOW */
-    size_t frame_budget;     /* frame policy: tokens per frame at most, >= 1; default 64 */
-    size_t window_budget;    /* window policy: tokens per emission, >= 1; default 256 */
-    uint32_t window;         /* frames in the rolling window, 1 .. 65536; default 16 */
-    uint32_t hop;            /* window policy: frames between emissions, 1 .. window; default 8 */
-    float tau_t;             /* temporal redundancy threshold on cosine, in [-1, 1] */
-    uint32_t radius;         /* neighbourhood radius r in grid cells, 0 .. 8; default 1 */
-    bool match_all;          /* also compare with every kept candidate (one SGEMM); default off */
-    float cut_fraction;      /* scene cut when at least this share of tokens is new, (0, 1];
-                              * default 0.5; 1 = only when every token is new */
-    float gsp_keep;          /* GSP keeps ceil(gsp_keep * N) tokens of each frame, (0, 1];
-                              * default 0.5; 1 turns GSP off */
-    float kernel_sigma;      /* QCSP kernel: exp((cos - 1) / sigma) when > 0, plain cosine (as
-                              * per-frame Script) when 0; in [0, 10]; default 0.4 */
-    float mass_gamma;        /* QCSP quality without a query: mass^gamma instead of 1, mass =
-                              * input tokens a candidate stands for (docs/streams.md); with a
-                              * query the quality is its relevance; in [0, 2]; 0 = off;
-                              * default 0.25 */
-    sp_gsp_params gsp;       /* GSP graph parameters (core defaults) */
-    size_t history_bytes;    /* hard bound of the history store in bytes; 0 = no history;
-                              * default 256 MiB */
-    int64_t history_max_age; /* ns; history entries last seen longer ago are evicted; 0 = off */
-    sp_dtype history_dtype;  /* SP_DTYPE_F16 (default) or SP_DTYPE_F32 */
-    size_t reselect_max;     /* reselect runs QCSP over at most this many candidates (a shortlist
-                              * when a range holds more, docs/streams.md); >= 1; default 2048 */
-    const char *name;        /* stream name for metadata (copied, <= 255 bytes); default "" */
-    sp_packet_fn on_packet;  /* may be NULL (packets are then only counted) */
-    void *user;              /* passed to on_packet */
+    sp_emit_policy policy;    /* default SP_EMIT_WINDOW */
+    size_t frame_budget;      /* frame policy: tokens per frame at most, >= 1; default 64 */
+    size_t window_budget;     /* window policy: tokens per emission, >= 1; default 256 */
+    uint32_t window;          /* frames in the rolling window, 1 .. 65536; default 16 */
+    uint32_t hop;             /* window policy: frames between emissions, 1 .. window; default 8 */
+    float tau_t;              /* temporal redundancy threshold on cosine, in [-1, 1] */
+    uint32_t radius;          /* neighbourhood radius r in grid cells, 0 .. 8; default 1 */
+    bool match_all;           /* also compare with every kept candidate (one SGEMM); default off */
+    float cut_fraction;       /* scene cut when at least this share of tokens is new, (0, 1];
+                               * default 0.5; 1 = only when every token is new */
+    float gsp_keep;           /* GSP keeps ceil(gsp_keep * N) tokens of each frame, (0, 1];
+                               * default 0.75; 1 turns GSP off */
+    float kernel_sigma;       /* QCSP kernel: exp((cos - 1) / sigma) when > 0, plain cosine (as
+                               * per-frame Script) when 0; in [0, 10]; default 0.4 */
+    float mass_gamma;         /* QCSP quality without a query: mass^gamma instead of 1, mass =
+                               * input tokens a candidate stands for (docs/streams.md); with a
+                               * query the quality is its relevance; in [0, 2]; 0 = off;
+                               * default 0.25 */
+    sp_gsp_params gsp;        /* GSP graph parameters (core defaults) */
+    size_t window_max_tokens; /* candidates the window holds at most; beyond it the ones seen
+                               * longest ago leave early for the history (window_overflow);
+                               * 0 = 4 N; never below one frame's ceil(gsp_keep N) */
+    size_t history_bytes;     /* hard bound of the history store in bytes; 0 = no history;
+                               * default 256 MiB */
+    int64_t history_max_age;  /* ns; history entries last seen longer ago are evicted; 0 = off */
+    sp_dtype history_dtype;   /* SP_DTYPE_F16 (default) or SP_DTYPE_F32 */
+    size_t reselect_max;      /* reselect runs QCSP over at most this many candidates (a shortlist
+                               * when a range holds more, docs/streams.md); >= 1; default 2048 */
+    const char *name;         /* stream name for metadata (copied, <= 255 bytes); default "" */
+    sp_packet_fn on_packet;   /* may be NULL (packets are then only counted) */
+    void *user;               /* passed to on_packet */
 } sp_stream_params;
 
 /* Fills p with the defaults above. */
@@ -123,6 +126,7 @@ typedef struct sp_stream_stats {
     uint64_t tokens_emitted;   /* tokens in emitted packets */
     uint64_t window_tokens;    /* candidates alive in the window now */
     uint64_t window_bytes;     /* bytes held by the window (tokens, similarities, metadata) */
+    uint64_t window_overflow;  /* candidates that left early because of window_max_tokens */
     uint64_t history_tokens;   /* entries in the history now */
     uint64_t history_bytes;    /* bytes the history holds allocated (<= history_bound) */
     uint64_t history_bound;    /* the configured bound */
