@@ -6,6 +6,9 @@
  * up front, and a full ring evicts its oldest record. */
 #include <math.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "alloc.h"
 #include "stream_internal.h"
@@ -88,16 +91,40 @@ static void store_values(sp_history *h, uint8_t *dst, const float *src, size_t n
     }
 }
 
-static void load_values(const sp_history *h, const uint8_t *src, float *dst, size_t n) {
-    if (h->dtype == SP_DTYPE_F32) {
-        memcpy(dst, src, n * sizeof(float));
-        return;
+/* Float16 to float32, eight at a time with SSE2 (every x86-64 has it) by the same exact method
+ * as sp_half_bits_to_float, the rest one at a time. reselect decodes every history entry of a
+ * range when it ranks them for a query: this is its inner loop. */
+static void decode_f16(const uint8_t *src, float *dst, size_t n) {
+    size_t i = 0;
+#if defined(__SSE2__)
+    const __m128i low15 = _mm_set1_epi32(0x7fff), signbit = _mm_set1_epi32(0x8000);
+    const __m128 scale = _mm_set1_ps(0x1p112f);
+    const __m128i zero = _mm_setzero_si128();
+    for (; i + 8 <= n; i += 8) {
+        __m128i h = _mm_loadu_si128((const __m128i *)(const void *)(src + 2 * i));
+        __m128i lo = _mm_unpacklo_epi16(h, zero), hi = _mm_unpackhi_epi16(h, zero);
+        __m128 flo =
+            _mm_mul_ps(_mm_castsi128_ps(_mm_slli_epi32(_mm_and_si128(lo, low15), 13)), scale);
+        __m128 fhi =
+            _mm_mul_ps(_mm_castsi128_ps(_mm_slli_epi32(_mm_and_si128(hi, low15), 13)), scale);
+        flo = _mm_or_ps(flo, _mm_castsi128_ps(_mm_slli_epi32(_mm_and_si128(lo, signbit), 16)));
+        fhi = _mm_or_ps(fhi, _mm_castsi128_ps(_mm_slli_epi32(_mm_and_si128(hi, signbit), 16)));
+        _mm_storeu_ps(dst + i, flo);
+        _mm_storeu_ps(dst + i + 4, fhi);
     }
-    for (size_t i = 0; i < n; i++) {
+#endif
+    for (; i < n; i++) {
         uint16_t b;
         memcpy(&b, src + 2 * i, 2);
-        dst[i] = sp_half_to_float(b);
+        dst[i] = sp_half_bits_to_float(b);
     }
+}
+
+static void load_values(const sp_history *h, const uint8_t *src, float *dst, size_t n) {
+    if (h->dtype == SP_DTYPE_F32)
+        memcpy(dst, src, n * sizeof(float));
+    else
+        decode_f16(src, dst, n);
 }
 
 sp_status sp_history_put(sp_history *h, const sp_hist_rec *meta, const float *tok, const float *emb,

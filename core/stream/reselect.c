@@ -75,14 +75,15 @@ static sp_status score_refs(const sp_stream *s, ref *refs, size_t n, const sp_qu
             else
                 values_of(s, &refs[b0 + i], row, NULL);
         }
-        sp_stream_normalize(blk, nb, w, blk);
+        /* Products on the raw rows, divided by the row norms afterwards (one pass less). */
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nb, (int)m, (int)w, 1.0f, blk,
                     (int)w, qn, (int)w, 0.0f, c, (int)m);
         for (size_t i = 0; i < nb; i++) {
             float best = c[i * m];
             for (size_t j = 1; j < m; j++)
                 best = fmaxf(best, c[i * m + j]);
-            refs[b0 + i].score = best;
+            float nrm = cblas_snrm2((int)w, blk + i * w, 1);
+            refs[b0 + i].score = best / (nrm > 1e-12f ? nrm : 1e-12f);
         }
     }
 out:

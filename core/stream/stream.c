@@ -163,6 +163,8 @@ static void free_shape(sp_stream *s) {
     sp_free(s->sp_a);
     sp_free(s->sp_b);
     sp_free(s->sp_prod);
+    sp_free(s->fk);
+    sp_free(s->fk_x);
     sp_free(s->fxn);
     sp_free(s->ftmp);
     sp_free(s->fsim);
@@ -287,6 +289,19 @@ out:
 /* ---- validation and set-up ---------------------------------------------------------------------
  */
 
+/* True when all n values are finite: a float's exponent field is all ones only for infinities
+ * and NaN. An integer scan that compilers vectorise, several times faster than testing each
+ * value with isfinite; sp_check_finite then names the first bad value. */
+static bool all_finite(const float *x, size_t n) {
+    uint32_t bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t b;
+        memcpy(&b, &x[i], sizeof b);
+        bad |= (b & 0x7f800000u) == 0x7f800000u;
+    }
+    return bad == 0;
+}
+
 static sp_status validate_frame(const sp_stream *s, const sp_frame *f, sp_error *err) {
     if (!f)
         return sp_error_set(err, SP_ERR_INVALID, "stream: NULL frame");
@@ -316,8 +331,9 @@ static sp_status validate_frame(const sp_stream *s, const sp_frame *f, sp_error 
         return sp_error_set(
             err, SP_ERR_INVALID, "frame %llu: pts %lld goes backwards (previous frame: %lld)",
             (unsigned long long)s->frames, (long long)f->pts, (long long)s->last_pts);
-    st = sp_check_finite(f->tokens, 0, f->n, f->d, "token", err);
-    if (!st && f->embed)
+    if (!all_finite(f->tokens, f->n * f->d))
+        st = sp_check_finite(f->tokens, 0, f->n, f->d, "token", err);
+    if (!st && f->embed && !all_finite(f->embed, f->n * f->e))
         st = sp_check_finite(f->embed, 0, f->n, f->e, "embedding", err);
     if (st)
         return sp_error_prefix(err, "frame %llu", (unsigned long long)s->frames);
@@ -347,7 +363,7 @@ static sp_status setup_shape(sp_stream *s, const sp_frame *f, sp_error *err) {
         !s->pos_of)
         st = sp_error_set(err, SP_ERR_NOMEM, "stream: out of memory for frames of %zu x %zu", n, d);
     if (!st)
-        st = sp_window_init(&s->win, n, d, e, err);
+        st = sp_window_init(&s->win, n, d, e, s->p.policy == SP_EMIT_WINDOW, err);
     if (!st)
         st = sp_history_init(&s->hist, s->p.history_bytes, d, e, s->p.history_dtype, err);
     if (st) {
@@ -451,19 +467,54 @@ static sp_status build_packet(sp_stream *s, const uint32_t *map, const uint32_t 
     return SP_OK;
 }
 
-/* QCSP over the candidates map[0..count) (already in time then raster order) with relevances r
- * (NULL: no query), into s->out. */
+/* QCSP over the candidates map[0..count) (already in time then raster order) with quality r
+ * (NULL: 1), into s->out. The kernel is the window's matrix (window policy, gmap = map) or a
+ * count x count block of these candidates (frame policy, g = the block, gmap = NULL). */
 static sp_status select_into_packet(sp_stream *s, uint32_t *map, size_t count, const float *r,
-                                    size_t budget, sp_error *err) {
+                                    const float *g, size_t ldg, const uint32_t *gmap, size_t budget,
+                                    sp_error *err) {
     size_t k = budget < count ? budget : count;
     if (k) {
-        sp_kernel kern = {
-            .n = count, .r = r, .g = s->win.gram, .ldg = s->win.cap, .map = map, .rounds = true};
+        sp_kernel kern = {.n = count, .r = r, .g = g, .ldg = ldg, .map = gmap, .rounds = true};
         sp_status st = sp_dpp_run(s->ws, &kern, k, s->picks, err);
         if (st)
             return st;
     }
     return build_packet(s, map, s->picks, k, err);
+}
+
+/* The kernel among the candidates map[0..count) (a frame's new ones): one SSYRK of their
+ * normalised rows, mirrored, transformed; into s->fk (count x count). */
+static sp_status frame_kernel(sp_stream *s, const uint32_t *map, size_t count, sp_error *err) {
+    size_t d = s->d, need;
+    if (!sp_mul_size(count, count > d ? count : d, &need))
+        return sp_error_set(err, SP_ERR_OVERFLOW, "stream: kernel of %zu candidates", count);
+    if (need > s->fk_cap) {
+        float *k = sp_alloc_array(need, sizeof(float));
+        float *x = sp_alloc_array(need, sizeof(float));
+        if (!k || !x) {
+            sp_free(k);
+            sp_free(x);
+            return sp_error_set(err, SP_ERR_NOMEM, "stream: out of memory for a %zu x %zu kernel",
+                                count, count);
+        }
+        sp_free(s->fk);
+        sp_free(s->fk_x);
+        s->fk = k;
+        s->fk_x = x;
+        s->fk_cap = need;
+    }
+    for (size_t i = 0; i < count; i++)
+        memcpy(s->fk_x + i * d, s->win.xn + (size_t)map[i] * d, d * sizeof(float));
+    cblas_ssyrk(CblasRowMajor, CblasUpper, CblasNoTrans, (int)count, (int)d, 1.0f, s->fk_x, (int)d,
+                0.0f, s->fk, (int)count);
+    for (size_t i = 0; i < count; i++)
+        for (size_t j = i; j < count; j++) {
+            float v = sp_stream_kernel(s->fk[i * count + j], s->p.kernel_sigma);
+            s->fk[i * count + j] = v;
+            s->fk[j * count + i] = v;
+        }
+    return SP_OK;
 }
 
 static sp_status emit_frame(sp_stream *s, const sp_frame *f, uint64_t cur, const uint32_t *slots,
@@ -488,7 +539,9 @@ static sp_status emit_frame(sp_stream *s, const sp_frame *f, uint64_t cur, const
             r[i] = full[s->win.c[map[i]].pos];
     }
     r = apply_mass(s, map, count, r);
-    st = select_into_packet(s, map, count, r, s->p.frame_budget, err);
+    if (count > s->p.frame_budget && (st = frame_kernel(s, map, count, err)))
+        return st;
+    st = select_into_packet(s, map, count, r, s->fk, count, NULL, s->p.frame_budget, err);
     if (st)
         return st;
     sp_packet *p = &s->out.packet;
@@ -545,7 +598,11 @@ static sp_status emit_window(sp_stream *s, uint64_t last, sp_error *err) {
             return st;
     }
     r = apply_mass(s, s->map, count, r);
-    st = select_into_packet(s, s->map, count, r, s->p.window_budget, err);
+    st = sp_window_kernel_update(&s->win, s->p.kernel_sigma, err);
+    if (st)
+        return st;
+    st = select_into_packet(s, s->map, count, r, s->win.gram, s->win.cap, s->map,
+                            s->p.window_budget, err);
     if (st)
         return st;
     uint64_t first = last + 1 > s->p.window ? last + 1 - s->p.window : 0;
@@ -671,7 +728,8 @@ static sp_status evict(sp_stream *s, uint64_t cur, size_t incoming, sp_error *er
 
 static void update_window_stats(sp_stream *s) {
     size_t anchors = s->n * (s->d * sizeof(float) + sizeof(int32_t) + 1);
-    size_t scratch = s->n * s->d * sizeof(float) * (s->ftmp ? 2 : 1) + s->fsim_cap * sizeof(float) +
+    size_t scratch = s->fk_cap * 2 * sizeof(float) +
+                     s->n * s->d * sizeof(float) * (s->ftmp ? 2 : 1) + s->fsim_cap * sizeof(float) +
                      s->map_cap * 5 * sizeof(uint32_t) +
                      s->n * (sizeof(int32_t) + 2 + sizeof(uint32_t));
     s->st.window_tokens = s->win.n;
@@ -865,7 +923,6 @@ static sp_status process(sp_stream *s, const sp_frame *f, bool *emit, sp_error *
         if (q >= 0)
             s->win.c[s->anc_slot[q]].spatial++;
     }
-    sp_window_gram_update(&s->win, s->p.kernel_sigma);
 
     /* 6. Emission. */
     *emit = false;

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "scriptprune/stream.h"
 
@@ -17,7 +18,7 @@
  * (a stack of free slots), so nothing moves on removal. Emissions sort a map of the alive slots
  * by (frame, pos): time then raster order. */
 
-enum { SP_CAND_EMITTED = 1u, SP_CAND_ALIVE = 2u };
+enum { SP_CAND_EMITTED = 1u, SP_CAND_ALIVE = 2u, SP_CAND_PENDING = 4u };
 
 typedef struct sp_cand {
     int64_t pts, last_pts;
@@ -35,6 +36,7 @@ typedef struct sp_window {
     size_t n;             /* alive candidates */
     size_t d, e;          /* token width; embedding width (0: no embeddings) */
     size_t npos;          /* grid positions */
+    bool kernel;          /* keep the kernel matrix (window policy) */
     float *raw;           /* cap x d, the tokens as pushed */
     float *xn;            /* cap x d, normalised (zero rows stay zero) */
     float *emb;           /* cap x e or NULL */
@@ -43,25 +45,26 @@ typedef struct sp_window {
     int32_t *head;        /* npos: newest candidate at each position, or -1 */
     uint32_t *free_slots; /* holes below hi, used last-in first-out */
     size_t nfree;
-    uint32_t *fresh; /* slots appended since the last similarity update */
-    size_t nfresh;
-    float *fresh_x;   /* gathered normalised rows of the fresh slots */
-    float *prod;      /* fresh x hi products */
-    size_t fresh_cap; /* rows fresh_x / prod have room for */
+    uint32_t *pending; /* slots appended since the last kernel update (may repeat) */
+    size_t npending, pending_cap;
+    float *pend_x; /* gathered normalised rows of the pending slots */
+    float *prod;   /* pending x hi products */
+    size_t scratch_rows, prod_floats;
 } sp_window;
 
-sp_status sp_window_init(sp_window *w, size_t npos, size_t d, size_t e, sp_error *err);
+sp_status sp_window_init(sp_window *w, size_t npos, size_t d, size_t e, bool kernel, sp_error *err);
 void sp_window_free(sp_window *w);
-/* Makes room for `extra` more candidates and their similarity update (may move every array). */
+/* Makes room for `extra` more candidates (may move every array). */
 sp_status sp_window_reserve(sp_window *w, size_t extra, sp_error *err);
 /* Appends a candidate (room must have been reserved) and links it first in its position's list.
- * Similarities are filled by the next sp_window_gram_update. Returns the slot. */
+ * Its kernel row is filled by the next sp_window_kernel_update. Returns the slot. */
 size_t sp_window_append(sp_window *w, const float *raw, const float *xn, const float *emb,
                         const sp_cand *meta);
-/* Fills the kernel rows and columns of the slots appended since the last call against every used
- * slot: one SGEMM (fresh x used x d), the kernel transform (sigma, sp_stream_kernel), then row
- * copies and a tiled column scatter. */
-void sp_window_gram_update(sp_window *w, float sigma);
+/* Fills the kernel rows and columns of the alive slots appended since the last call against
+ * every used slot: one SGEMM (pending x used x d), the kernel transform (sigma,
+ * sp_stream_kernel), then row copies and a tiled column scatter. On failure (memory) the slots
+ * stay pending. */
+sp_status sp_window_kernel_update(sp_window *w, float sigma, sp_error *err);
 /* Removes slot s: unlinks it and leaves a hole. */
 void sp_window_remove(sp_window *w, size_t s);
 static inline bool sp_window_alive(const sp_window *w, size_t s) {
@@ -171,6 +174,8 @@ struct sp_stream {
     float *gather; /* contiguous relevance rows of the window candidates */
     size_t gather_cap;
     float *sp_a, *sp_b, *sp_prod; /* spatial credit: pruned rows, candidate rows, products */
+    float *fk, *fk_x; /* frame policy: the new candidates' kernel block and their rows */
+    size_t fk_cap;
     size_t sp_cap;
 
     /* frames and emissions */
@@ -203,6 +208,21 @@ static inline float sp_stream_kernel(float cosine, float sigma) {
 
 /* QCSP quality of a candidate: mass^gamma, mass = min(seen, window) * (1 + spatial). */
 float sp_stream_mass_quality(uint32_t seen, uint32_t spatial, uint32_t window, float gamma);
+
+/* float16 bits to float32, for values the history stored (finite: it never stores infinities or
+ * NaN). The 15 exponent-and-mantissa bits moved to float32's position and scaled by 2^112 give
+ * the exact value, subnormal halves included; the sign is put back. Branch-free, so that loops
+ * over it vectorise. */
+static inline float sp_half_bits_to_float(uint16_t h) {
+    uint32_t magnitude = (uint32_t)(h & 0x7fffu) << 13, bits;
+    float f;
+    memcpy(&f, &magnitude, sizeof f);
+    f *= 0x1p112f;
+    memcpy(&bits, &f, sizeof bits);
+    bits |= (uint32_t)(h & 0x8000u) << 16;
+    memcpy(&f, &bits, sizeof f);
+    return f;
+}
 
 /* Sort key of a candidate: frame then grid position. */
 static inline int sp_key_cmp(uint64_t fa, uint32_t pa, uint64_t fb, uint32_t pb) {

@@ -19,6 +19,7 @@
 #include "scene.h"
 #include "scriptprune/stream.h"
 #include "scriptprune/wire.h"
+#include "../../core/stream/stream_internal.h"
 
 enum { GH = 16, GW = 16, N = GH * GW, D = 32 };
 
@@ -711,7 +712,6 @@ static void test_history_f16_saturates_large_values_and_counts_them(void **state
     free(tok);
 }
 
-
 static void test_window_never_holds_more_than_its_token_bound(void **state) {
     (void)state;
     scene sc;
@@ -732,8 +732,7 @@ static void test_window_never_holds_more_than_its_token_bound(void **state) {
         push(s, tok, t);
         sp_stream_get_stats(s, &st);
         assert_true(st.window_tokens <= 300);
-        assert_int_equal(st.window_tokens + st.history_tokens + st.history_evicted,
-                         st.candidates);
+        assert_int_equal(st.window_tokens + st.history_tokens + st.history_evicted, st.candidates);
     }
     assert_true(st.window_overflow > 0);
     assert_int_equal(c.budget_errors, 0);
@@ -744,6 +743,17 @@ static void test_window_never_holds_more_than_its_token_bound(void **state) {
     sp_stream_free(s);
     capture_free(&c);
     free(tok);
+}
+
+static void test_history_half_decoding_equals_the_reference_conversion(void **state) {
+    (void)state;
+    for (uint32_t h = 0; h < 65536; h++) {
+        if ((h & 0x7c00u) == 0x7c00u)
+            continue; /* infinities and NaN are never stored */
+        float a = sp_half_bits_to_float((uint16_t)h), b = sp_half_to_float((uint16_t)h);
+        if (memcmp(&a, &b, sizeof a) != 0)
+            fail_msg("half %04x: %a vs %a", h, (double)a, (double)b);
+    }
 }
 
 /* ---- reselect ---- */
@@ -1096,6 +1106,7 @@ int main(void) {
         cmocka_unit_test(test_history_age_limit_evicts_old_entries),
         cmocka_unit_test(test_history_f16_saturates_large_values_and_counts_them),
         cmocka_unit_test(test_window_never_holds_more_than_its_token_bound),
+        cmocka_unit_test(test_history_half_decoding_equals_the_reference_conversion),
         cmocka_unit_test(test_reselect_answers_from_window_and_history_by_time_range),
         cmocka_unit_test(test_reselect_shortlists_large_ranges_and_keeps_the_budget),
         cmocka_unit_test(test_exhausted_kernel_starts_new_rounds_instead_of_the_first_candidates),
