@@ -48,7 +48,7 @@ enum {
 
 typedef struct options {
     char *config;
-    gboolean check, print_config, reference, version, exit_when_done;
+    gboolean check, print_config, reference, version, exit_when_done, summary_json;
     char *ready_file;
 } options;
 
@@ -279,7 +279,9 @@ static int run(const options *o, scd_config *cfg) {
     scd_app_changed(&app);
     g_main_loop_run(app.loop);
 
-    if (app.exit_when_done)
+    if (app.exit_when_done && o->summary_json)
+        scd_print_summary_json(&app, stdout);
+    else if (app.exit_when_done)
         scd_print_summary(&app, stdout);
     for (size_t i = 0; i < G_N_ELEMENTS(sig_ids); i++)
         g_source_remove(sig_ids[i]);
@@ -370,6 +372,8 @@ int main(int argc, char **argv) {
          "Exit once every stream's source has ended (files, finite pipelines) and no job is "
          "running, printing a summary of what each stream did",
          NULL},
+        {"summary-json", 0, 0, G_OPTION_ARG_NONE, &o.summary_json,
+         "With --exit-when-done: print the summary as JSON Lines (one stream object a line)", NULL},
         {"ready-file", 0, 0, G_OPTION_ARG_FILENAME, &o.ready_file,
          "When ready, write a JSON object with the pid and the bound address and port to PATH",
          "PATH"},

@@ -34,6 +34,8 @@ struct scd_stream {
     unsigned restarts;
     uint64_t frames_at_run_start;
     bool draining, drained;
+    int64_t first_start_us; /* monotonic time of the first run's start */
+    int64_t done_us;        /* when the source ended (DONE), 0 before */
 
     scd_query *query;
     char *query_npy; /* the query as a file, for the element's property at start */
@@ -290,6 +292,7 @@ static void on_event(void *user, scd_run_event ev, const char *text) {
                 mark_drained(st);
             } else if (finite_source(st->cfg)) {
                 set_state(st, SCD_STREAM_DONE);
+                st->done_us = g_get_monotonic_time();
                 scd_log(
                     SCD_LOG_INFO, "stream",
                     "%s: source ended: %" PRIu64 " frames, %" PRIu64 " tokens in, %" PRIu64 " out",
@@ -347,6 +350,8 @@ static void start_run(scd_stream *st) {
     sp_error err;
     sp_error_clear(&err);
     st->run_no = ++st->owner->run_serial;
+    if (!st->first_start_us)
+        st->first_start_us = g_get_monotonic_time();
     make_run_tag(st);
     st->frames_at_run_start = atomic_load(&st->frames);
     for (guint i = 0; i < st->st_dirs->len; i++)
@@ -726,6 +731,8 @@ void scd_stream_get_summary(scd_stream *st, scd_stream_summary *out) {
     out->png_files = atomic_load(&st->png_files);
     out->sink_errors = atomic_load(&st->sink_errors);
     out->restarts = st->restarts;
+    int64_t end = st->done_us ? st->done_us : g_get_monotonic_time();
+    out->elapsed_s = st->first_start_us ? (double)(end - st->first_start_us) / 1e6 : 0.0;
     out->progress = st->state == SCD_STREAM_DONE && st->cfg->source_kind == SCD_SOURCE_FILE
                         ? 1.0
                         : scd_run_progress(st->run);
@@ -876,6 +883,7 @@ void scd_stream_to_json(scd_stream *st, JsonBuilder *b) {
     json_builder_end_object(b);
     if (sm.progress >= 0)
         member_double(b, "progress", sm.progress);
+    member_double(b, "elapsed_s", sm.elapsed_s);
     member_u64(b, "token_width", atomic_load(&st->d_width));
     member_u64(b, "embedding_width", atomic_load(&st->e_width));
     json_builder_set_member_name(b, "grid");

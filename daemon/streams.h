@@ -52,7 +52,8 @@ typedef struct scd_stream_summary {
     uint64_t png_files;     /* overlay PNGs written */
     uint64_t sink_errors;
     unsigned restarts;
-    double progress; /* file sources: [0, 1]; -1 otherwise */
+    double progress;  /* file sources: [0, 1]; -1 otherwise */
+    double elapsed_s; /* since the stream first started; until its source ended when DONE */
 } scd_stream_summary;
 
 typedef struct scd_streams scd_streams;

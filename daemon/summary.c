@@ -2,6 +2,7 @@
 #include "summary.h"
 
 #include <inttypes.h>
+#include <json-glib/json-glib.h>
 
 #include "streams.h"
 
@@ -67,6 +68,23 @@ void scd_print_summary(scd_app *app, FILE *out) {
             fprintf(out, "  restarts    %u\n", s.restarts);
         g_free(last_st);
         g_free(last_png);
+    }
+    fflush(out);
+}
+
+void scd_print_summary_json(scd_app *app, FILE *out) {
+    for (guint i = 0; i < scd_streams_count(app->streams); i++) {
+        JsonBuilder *b = json_builder_new();
+        scd_stream_to_json(scd_streams_at(app->streams, i), b);
+        JsonNode *root = json_builder_get_root(b);
+        JsonGenerator *gen = json_generator_new();
+        json_generator_set_root(gen, root);
+        gchar *text = json_generator_to_data(gen, NULL);
+        fprintf(out, "%s\n", text);
+        g_free(text);
+        g_object_unref(gen);
+        json_node_unref(root);
+        g_object_unref(b);
     }
     fflush(out);
 }

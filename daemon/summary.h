@@ -8,5 +8,7 @@
 #include "app.h"
 
 void scd_print_summary(scd_app *app, FILE *out);
+/* The same as JSON Lines: one /v1/streams object per stream and line (for scripts, bench/). */
+void scd_print_summary_json(scd_app *app, FILE *out);
 
 #endif
