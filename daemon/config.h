@@ -60,7 +60,7 @@ typedef struct scd_server_cfg {
     char *token_file;  /* "" = no authentication */
     uint64_t max_body_bytes;
     char *media_root;            /* "" = jobs refused */
-    int blas_threads;            /* 0 = one per online CPU */
+    int blas_threads;            /* 0 = OpenBLAS decides (default 1) */
     uint64_t follow_queue_bytes; /* unsent bytes a follow client may lag before it is dropped */
     double restart_min_s;        /* first delay before a failed source is restarted */
     double restart_max_s;        /* the delay doubles up to this */

@@ -88,10 +88,13 @@ static const cfg_key keys[] = {
      .name = "blas_threads",
      .type = T_INT,
      .offset = SRV(blas_threads),
-     .def = "0",
+     .def = "1",
      .min = 0,
      .max = 256,
-     .doc = "OpenBLAS threads for selection products; 0 = one per online CPU."},
+     .doc = "OpenBLAS threads for selection products (process-wide); 0 = OpenBLAS's own choice "
+            "(`OPENBLAS_NUM_THREADS`, else one per CPU). 1 is the default because every stream "
+            "already runs on its own thread next to the decoders: on 2 cores, one BLAS thread "
+            "made selection 4-6x faster end to end than one per CPU (bench/run_e2e.sh)."},
     {.section = SEC_SERVER,
      .name = "follow_queue_bytes",
      .type = T_SIZE,
@@ -306,14 +309,17 @@ static const cfg_key keys[] = {
      .def = "3600",
      .min = 0,
      .max = 31536000,
-     .doc = "History older than this many seconds is dropped; 0 = no age limit."},
+     .doc = "History older than this many seconds is dropped; 0 = no age limit. Not applied "
+            "yet: scriptprune has no property for it, so the history is bounded by "
+            "`history_bytes` alone (scriptd warns when it is set)."},
     {.section = SEC_PRUNING,
      .name = "graph",
      .type = T_ENUM,
      .offset = PRU(graph),
      .def = "bipartite",
      .choices = graphs,
-     .doc = "GSP graph: `bipartite` (the paper) or `full` (the authors' code)."},
+     .doc = "GSP graph: `bipartite` (the paper) or `full` (the authors' code). Streams use "
+            "scriptprune's graph (bipartite); scriptd warns when this is changed."},
     {.section = SEC_PRUNING,
      .name = "rho",
      .type = T_FLOAT,
@@ -330,7 +336,8 @@ static const cfg_key keys[] = {
      .def = "4",
      .min = 0,
      .max = 1024,
-     .doc = "GSP: below this degree a token's score blends in its mean similarity."},
+     .doc = "GSP: below this degree a token's score blends in its mean similarity. Streams use "
+            "scriptprune's value (the core default); scriptd warns when this is changed."},
     {.section = SEC_PRUNING,
      .name = "gamma",
      .type = T_FLOAT,
@@ -338,7 +345,8 @@ static const cfg_key keys[] = {
      .def = "1",
      .min = 0,
      .max = 100,
-     .doc = "GSP: weight of the mean edge similarity in the score."},
+     .doc = "GSP: weight of the mean edge similarity in the score. Streams use scriptprune's "
+            "value (the core default); scriptd warns when this is changed."},
     {.section = SEC_PRUNING,
      .name = "seed",
      .type = T_UINT64,
@@ -346,7 +354,7 @@ static const cfg_key keys[] = {
      .def = "0",
      .min = 0,
      .max = 9007199254740991.0,
-     .doc = "Seed of the `random` method."},
+     .doc = "Seed of the `random` method (a per-frame method: unused by streams)."},
 
     /* ---- streams[] ---- */
     {.section = SEC_STREAM,

@@ -86,13 +86,14 @@ bool scd_reload(scd_app *app) {
         scd_config_free(cfg);
         return false;
     }
-    const scd_server_cfg *old = &scd_app_config(app)->server, *new = &cfg->server;
-    if (strcmp(old->listen, new->listen) != 0 || strcmp(old->unix_socket, new->unix_socket) != 0)
+    const scd_server_cfg *old = &scd_app_config(app)->server, *fresh = &cfg->server;
+    if (strcmp(old->listen, fresh->listen) != 0 ||
+        strcmp(old->unix_socket, fresh->unix_socket) != 0)
         scd_log(SCD_LOG_WARNING, "reload",
                 "server.listen / server.unix_socket changed: restart scriptd to move the API "
                 "(it stays on the old address)");
-    if (old->blas_threads != new->blas_threads &&new->blas_threads > 0)
-        sp_blas_set_threads(new->blas_threads);
+    if (old->blas_threads != fresh->blas_threads && fresh->blas_threads > 0)
+        sp_blas_set_threads(fresh->blas_threads);
     scd_apply_log_settings(cfg);
     g_free(app->token);
     app->token = token;

@@ -117,6 +117,7 @@ server:
   max_body_bytes: 4KiB
   restart_min_s: 0.05
   restart_max_s: 0.4
+  follow_queue_bytes: 64KiB
   log_format: plain
 streams:
   - id: good
@@ -131,6 +132,15 @@ streams:
     uri: "rtsp://127.0.0.1:{port}/stream"
   - id: badpipe
     pipeline: "videotestsrc ! nosuchelement"
+  # Noise: every frame is new, so each frame's packet is large (a client that does not read
+  # falls behind fast).
+  - id: flood
+    pipeline: "videotestsrc is-live=true pattern=snow ! video/x-raw,width=160,height=120,framerate=15/1"
+    fps: 15
+    encoder: {{image_size: 224}}
+    pruning: {{emit: frame, frame_budget: 256, temporal_tau: 0.99}}
+    sinks:
+      - follow: true
 """
 
 TOKEN = "s3cret-token-for-tests"
@@ -233,6 +243,25 @@ class FailingSources(unittest.TestCase):
         self.assertEqual(doc["error"]["code"], "payload_too_large")
         status, doc = self.get("/healthz")
         self.assertEqual(status, 200)
+
+    def test_a_client_that_does_not_read_is_dropped(self):
+        s = socket.socket()
+        # A tiny receive window, and nothing read: the daemon's queue for it must fill.
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.connect(("127.0.0.1", self.d.port))
+        s.sendall(f"GET /v1/streams/flood/follow HTTP/1.1\r\nHost: x\r\n"
+                  f"Authorization: Bearer {TOKEN}\r\n\r\n".encode())
+        key = 'scriptd_follow_dropped_clients_total{stream="flood"}'
+
+        def dropped():
+            status, hdrs, data = self.d.request("GET", "/metrics", headers=self.auth)
+            return H.parse_metrics(data.decode()).get(key, 0) >= 1
+        H.wait_for(dropped, "the slow follow client to be dropped")
+        s.close()
+        # The pipeline never waited for it.
+        first = self.get("/v1/streams/flood")[1]["frames"]
+        H.wait_for(lambda: self.get("/v1/streams/flood")[1]["frames"] > first + 5,
+                   "flood frames after the drop")
 
     def test_odd_paths(self):
         for path in ("/v1/streams/a%2Fb", "/v1/streams/" + "x" * 80, "/v1/streams/good/tokens/x",
