@@ -284,6 +284,8 @@ static void run_stream(run_ctx *r, float tau_t, bool script_kernel) {
     p.hop = r->hop;
     p.window_budget = r->budget;
     p.tau_t = tau_t;
+    if (tau_t >= 1.0f) /* the no-temporal-graph ablation: every frame's candidates fit */
+        p.window_max_tokens = (size_t)r->window * c->n;
     if (r->gsp_keep > 0)
         p.gsp_keep = r->gsp_keep;
     if (r->sigma >= 0)
