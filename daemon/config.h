@@ -120,6 +120,7 @@ typedef struct scd_stream_cfg {
     char *pipeline; /* SCD_SOURCE_PIPELINE */
     char *file;     /* SCD_SOURCE_FILE (absolute after loading from a file) */
     double fps;
+    int decode_threads;      /* file: FFmpeg decoder threads, 0 = automatic */
     scd_encoder_cfg encoder; /* defaults.encoder with this stream's overrides merged in */
     scd_pruning_cfg pruning; /* defaults.pruning with this stream's overrides merged in */
     scd_query_cfg query;

@@ -399,6 +399,16 @@ static const cfg_key keys[] = {
      .flags = KEY_MIN_EXCLUSIVE,
      .doc = "Frames sampled per second of video (the decoded frame nearest each instant)."},
     {.section = SEC_STREAM,
+     .name = "decode_threads",
+     .type = T_INT,
+     .offset = STR(decode_threads),
+     .def = "0",
+     .min = 0,
+     .max = 64,
+     .doc = "`file:` sources: threads of the FFmpeg decoder; 0 = FFmpeg's choice (one per CPU "
+            "and one more). On a machine busy with other streams, 1 can be faster "
+            "(bench/run_e2e.sh measures both)."},
+    {.section = SEC_STREAM,
      .name = "encoder",
      .type = T_SECTION,
      .offset = STR(encoder),

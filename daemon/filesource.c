@@ -11,6 +11,7 @@ struct scd_filesrc {
     GstElement *appsrc;
     char *path;
     double fps;
+    int threads;
     GThread *thread;
     GMutex lock; /* guards sampler (abort from another thread vs close) */
     scd_sampler *sampler;
@@ -47,6 +48,7 @@ static gpointer reader_main(gpointer data) {
     scd_sampler_opts o;
     scd_sampler_opts_init(&o);
     o.fps = f->fps;
+    o.threads = f->threads;
     scd_sampler *s = NULL;
     sp_error err;
     sp_status st = scd_sampler_open(f->path, &o, &s, &err);
@@ -119,11 +121,12 @@ static gpointer reader_main(gpointer data) {
     return NULL;
 }
 
-scd_filesrc *scd_filesrc_start(GstElement *appsrc, const char *path, double fps) {
+scd_filesrc *scd_filesrc_start(GstElement *appsrc, const char *path, double fps, int threads) {
     scd_filesrc *f = g_new0(scd_filesrc, 1);
     f->appsrc = gst_object_ref(appsrc);
     f->path = g_strdup(path);
     f->fps = fps;
+    f->threads = threads;
     f->progress_ppm = -1;
     g_mutex_init(&f->lock);
     /* g_thread_new aborts when no thread can be created (GLib's policy, and ours). */

@@ -15,8 +15,9 @@
 
 typedef struct scd_filesrc scd_filesrc;
 
-/* Starts the reader thread on path at fps (the appsrc gets a reference). */
-scd_filesrc *scd_filesrc_start(GstElement *appsrc, const char *path, double fps);
+/* Starts the reader thread on path at fps with `threads` decoder threads (0 = automatic); the
+ * appsrc gets a reference. */
+scd_filesrc *scd_filesrc_start(GstElement *appsrc, const char *path, double fps, int threads);
 /* Asks the thread to stop reading and send EOS (a drain); returns at once. */
 void scd_filesrc_finish(scd_filesrc *f);
 /* Makes the thread stop at once (aborts blocking I/O); returns at once. Set the pipeline to NULL

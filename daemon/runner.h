@@ -53,6 +53,7 @@ typedef struct scd_run_spec {
     scd_source_kind kind;
     const char *source; /* the uri, the pipeline description or the file path */
     double fps;
+    int decode_threads; /* file: FFmpeg decoder threads, 0 = automatic */
     const scd_encoder_cfg *encoder;
     const scd_pruning_cfg *pruning;
     const char *query_npy;          /* .npy file with the initial query rows, or NULL */

@@ -374,6 +374,7 @@ static void start_run(scd_stream *st) {
                   : c->source_kind == SCD_SOURCE_PIPELINE ? c->pipeline
                                                           : c->file,
         .fps = c->fps,
+        .decode_threads = c->decode_threads,
         .encoder = &c->encoder,
         .pruning = &c->pruning,
         .query_npy = st->query ? st->query_npy : NULL,
