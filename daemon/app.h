@@ -6,7 +6,11 @@
  *
  * Configs are shared by reference: a running stream keeps the config it was started from (its
  * scd_stream_cfg lives inside it) while a reload installs a new one, so a config is freed when
- * its last user lets go. */
+ * its last user lets go.
+ *
+ * Memory: the daemon allocates with GLib (g_new, g_strdup, ...), which aborts the process when
+ * memory runs out; that is the policy (systemd restarts the service), so those calls are not
+ * checked one by one. Allocations of core (sp_*) and FFmpeg are checked and reported. */
 #ifndef SCRIPTD_APP_H
 #define SCRIPTD_APP_H
 
