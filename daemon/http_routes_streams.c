@@ -151,5 +151,13 @@ void scd_route_stream_follow(scd_route_ctx *c) {
                        "scriptd is shutting down");
         return;
     }
+    scd_stream_state state = scd_stream_state_of(st);
+    if (state == SCD_STREAM_DONE || state == SCD_STREAM_STOPPED) {
+        scd_http_error(c->msg, SOUP_STATUS_CONFLICT, "stream_ended",
+                       "stream '%s' has ended (%s): nothing more will be emitted; "
+                       "GET /v1/streams/%s/tokens reselects over what it saw",
+                       scd_stream_id(st), scd_stream_state_name(state), scd_stream_id(st));
+        return;
+    }
     scd_follow_attach(f, c->msg);
 }

@@ -293,6 +293,9 @@ static void on_event(void *user, scd_run_event ev, const char *text) {
             } else if (finite_source(st->cfg)) {
                 set_state(st, SCD_STREAM_DONE);
                 st->done_us = g_get_monotonic_time();
+                /* Nothing more will come: follow responses end (after what is queued). */
+                if (st->follow)
+                    scd_follow_close_all(st->follow);
                 scd_log(
                     SCD_LOG_INFO, "stream",
                     "%s: source ended: %" PRIu64 " frames, %" PRIu64 " tokens in, %" PRIu64 " out",
@@ -735,6 +738,10 @@ const char *scd_stream_id(const scd_stream *st) {
 
 const scd_stream_cfg *scd_stream_cfg_of(const scd_stream *st) {
     return st->cfg;
+}
+
+scd_stream_state scd_stream_state_of(const scd_stream *st) {
+    return st->state;
 }
 
 const char *scd_stream_last_error(const scd_stream *st) {

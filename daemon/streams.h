@@ -97,6 +97,7 @@ void scd_stream_get_summary(scd_stream *st, scd_stream_summary *out);
 char *scd_stream_last_safetensors(scd_stream *st);
 char *scd_stream_last_png(scd_stream *st);
 const char *scd_stream_last_error(const scd_stream *st);
+scd_stream_state scd_stream_state_of(const scd_stream *st);
 
 /* Replaces the query (NULL clears it): applied by scriptprune from its next frame, used by
  * /tokens from now on, and given to the pipeline again after a restart. A stream without a

@@ -263,6 +263,11 @@ class FailingSources(unittest.TestCase):
         H.wait_for(lambda: self.get("/v1/streams/flood")[1]["frames"] > first + 5,
                    "flood frames after the drop")
 
+    def test_follow_needs_a_follow_sink(self):
+        status, doc = self.get("/v1/streams/good/follow")
+        self.assertEqual(status, 409, doc)
+        self.assertEqual(doc["error"]["code"], "follow_disabled")
+
     def test_odd_paths(self):
         for path in ("/v1/streams/a%2Fb", "/v1/streams/" + "x" * 80, "/v1/streams/good/tokens/x",
                      "/v1/streams/good/"):

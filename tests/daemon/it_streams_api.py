@@ -36,6 +36,7 @@ streams:
     sinks:
       - safetensors_dir: "{dir}/tokens"
       - overlay_dir: "{dir}/overlay"
+      - follow: true
   - id: live
     pipeline: "videotestsrc is-live=true pattern=ball ! video/x-raw,width=160,height=120,framerate=10/1"
     fps: 5
@@ -254,9 +255,9 @@ class StreamsApi(unittest.TestCase):
         self.assertTrue(summary, lines)
         packets = int(summary[0].split('"packets":')[1].split(",")[0])
         self.assertGreaterEqual(packets, 2, lines)
-        # A stream without a follow sink says so.
+        # A stream whose source ended has nothing more to send.
         status, doc = self.d.json("GET", "/v1/streams/clip/follow")
-        self.assert_error(status, doc, 409, "follow_disabled")
+        self.assert_error(status, doc, 409, "stream_ended")
 
     def test_bad_queries(self):
         q = "/v1/streams/clip/query"
