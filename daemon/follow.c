@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "http_listen.h"
 #include "log.h"
 #include "packet_view.h"
 #include "scriptprune/wire.h"
@@ -145,7 +146,7 @@ static void client_drop(client *c) {
             "): disconnected",
             f->id, c->appended - c->written, f->limit);
     c->closing = true;
-    GSocket *sock = soup_server_message_get_socket(c->msg);
+    GSocket *sock = scd_http_message_socket(c->msg);
     if (sock)
         g_socket_shutdown(sock, TRUE, TRUE, NULL);
     soup_message_body_complete(soup_server_message_get_response_body(c->msg));

@@ -2,12 +2,11 @@
  * per-route request counter. */
 #include "http.h"
 
-#include <gio/gunixsocketaddress.h>
 #include <glib/gstdio.h>
 #include <stdbool.h>
 #include <string.h>
-#include <sys/stat.h>
 
+#include "http_listen.h"
 #include "http_routes.h"
 #include "http_util.h"
 #include "log.h"
@@ -37,6 +36,7 @@ static const route routes[] = {
 struct scd_http {
     scd_app *app;
     SoupServer *server;
+    scd_listen *listen;
     char *tcp_address;
     int tcp_port;
     char *unix_path; /* the socket file we created */
@@ -130,6 +130,10 @@ static void early_handler(SoupServer *server, SoupServerMessage *msg, const char
     (void)server;
     (void)query;
     scd_http *h = data;
+    /* One request per connection: see http_listen.h (libsoup 3.2 leaks kept-alive connections
+     * that clients close while idle). */
+    soup_message_headers_replace(soup_server_message_get_response_headers(msg), "Connection",
+                                 "close");
     char id[80];
     const route *r = find_route(path, id, sizeof id);
     g_object_set_data(G_OBJECT(msg), ROUTE_KEY, (gpointer)(r ? r->pattern : "unmatched"));
@@ -204,77 +208,6 @@ static void count_request(SoupServer *server, SoupServerMessage *msg, gpointer d
 
 /* ---- listeners ------------------------------------------------------------------------------ */
 
-static sp_status listen_tcp(scd_http *h, const scd_server_cfg *srv, sp_error *err) {
-    GError *gerr = NULL;
-    GInetAddress *ia = g_inet_address_new_from_string(srv->listen_host);
-    if (!ia) {
-        GResolver *res = g_resolver_get_default();
-        GList *list = g_resolver_lookup_by_name(res, srv->listen_host, NULL, &gerr);
-        g_object_unref(res);
-        if (!list) {
-            sp_error_set(err, SP_ERR_IO, "server.listen: cannot resolve '%s': %s", srv->listen_host,
-                         gerr ? gerr->message : "no address");
-            g_clear_error(&gerr);
-            return SP_ERR_IO;
-        }
-        ia = g_object_ref(list->data);
-        g_resolver_free_addresses(list);
-    }
-    GSocketAddress *sa = g_inet_socket_address_new(ia, (guint16)srv->listen_port);
-    g_object_unref(ia);
-    gboolean ok = soup_server_listen(h->server, sa, 0, &gerr);
-    g_object_unref(sa);
-    if (!ok) {
-        sp_error_set(err, SP_ERR_IO, "server.listen: cannot listen on %s: %s", srv->listen,
-                     gerr ? gerr->message : "error");
-        g_clear_error(&gerr);
-        return SP_ERR_IO;
-    }
-    /* The bound port (port 0 asks the kernel for a free one). */
-    GSList *ls = soup_server_get_listeners(h->server);
-    for (GSList *it = ls; it; it = it->next) {
-        GSocketAddress *la = g_socket_get_local_address(it->data, NULL);
-        if (la && G_IS_INET_SOCKET_ADDRESS(la)) {
-            h->tcp_port = g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(la));
-            bool v6 = strchr(srv->listen_host, ':') != NULL;
-            h->tcp_address =
-                g_strdup_printf(v6 ? "[%s]:%d" : "%s:%d", srv->listen_host, h->tcp_port);
-        }
-        if (la)
-            g_object_unref(la);
-    }
-    g_slist_free(ls);
-    return SP_OK;
-}
-
-static sp_status listen_unix(scd_http *h, const char *path, sp_error *err) {
-    GStatBuf sb;
-    if (g_lstat(path, &sb) == 0) {
-        if (!S_ISSOCK(sb.st_mode))
-            return sp_error_set(err, SP_ERR_IO, "server.unix_socket: %s exists and is not a socket",
-                                path);
-        g_unlink(path); /* a stale socket of an earlier run */
-    }
-    GError *gerr = NULL;
-    GSocket *s =
-        g_socket_new(G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_DEFAULT, &gerr);
-    GSocketAddress *ua = s ? g_unix_socket_address_new(path) : NULL;
-    gboolean ok = s && g_socket_bind(s, ua, TRUE, &gerr) && g_socket_listen(s, &gerr) &&
-                  soup_server_listen_socket(h->server, s, 0, &gerr);
-    if (ua)
-        g_object_unref(ua);
-    if (s)
-        g_object_unref(s);
-    if (!ok) {
-        sp_error_set(err, SP_ERR_IO, "server.unix_socket: cannot listen on %s: %s", path,
-                     gerr ? gerr->message : "error");
-        g_clear_error(&gerr);
-        return SP_ERR_IO;
-    }
-    h->unix_path = g_strdup(path);
-    return SP_OK;
-}
-
 sp_status scd_http_new(scd_app *app, scd_http **out, sp_error *err) {
     *out = NULL;
     scd_http *h = g_new0(scd_http, 1);
@@ -285,17 +218,23 @@ sp_status scd_http_new(scd_app *app, scd_http **out, sp_error *err) {
     soup_server_add_handler(h->server, NULL, handler, h, NULL);
     g_signal_connect(h->server, "request-finished", G_CALLBACK(count_request), h);
     g_signal_connect(h->server, "request-aborted", G_CALLBACK(count_request), h);
+    h->listen = scd_listen_new(h->server);
     const scd_server_cfg *srv = &scd_app_config(app)->server;
     sp_status st = SP_OK;
     if (srv->listen[0]) {
-        g_free(h->tcp_address);
-        h->tcp_address = NULL;
-        st = listen_tcp(h, srv, err);
-        if (!h->tcp_address)
-            h->tcp_address = g_strdup("");
+        st = scd_listen_tcp(h->listen, srv->listen_host, srv->listen_port, &h->tcp_port, err);
+        if (st == SP_OK) {
+            bool v6 = strchr(srv->listen_host, ':') != NULL;
+            g_free(h->tcp_address);
+            h->tcp_address =
+                g_strdup_printf(v6 ? "[%s]:%d" : "%s:%d", srv->listen_host, h->tcp_port);
+        }
     }
-    if (st == SP_OK && srv->unix_socket[0])
-        st = listen_unix(h, srv->unix_socket, err);
+    if (st == SP_OK && srv->unix_socket[0]) {
+        st = scd_listen_unix(h->listen, srv->unix_socket, err);
+        if (st == SP_OK)
+            h->unix_path = g_strdup(srv->unix_socket);
+    }
     if (st != SP_OK) {
         scd_http_free(h);
         return st;
@@ -307,6 +246,7 @@ sp_status scd_http_new(scd_app *app, scd_http **out, sp_error *err) {
 void scd_http_free(scd_http *h) {
     if (!h)
         return;
+    scd_listen_free(h->listen);
     soup_server_disconnect(h->server);
     g_object_unref(h->server);
     if (h->unix_path)

@@ -263,6 +263,17 @@ class FailingSources(unittest.TestCase):
         H.wait_for(lambda: self.get("/v1/streams/flood")[1]["frames"] > first + 5,
                    "flood frames after the drop")
 
+    def test_connections_are_released(self):
+        # libsoup 3.2 leaks connections its own listener accepts and kept-alive connections the
+        # client closes: scriptd accepts them itself and closes each after its response.
+        fd_dir = f"/proc/{self.d.proc.pid}/fd"
+        before = len(os.listdir(fd_dir))
+        for _ in range(200):
+            status, hdrs, data = self.d.request("GET", "/healthz")
+            self.assertEqual(status, 200)
+            self.assertEqual(hdrs.get("connection"), "close")
+        H.wait_for(lambda: len(os.listdir(fd_dir)) < before + 10, "descriptors to be released")
+
     def test_follow_needs_a_follow_sink(self):
         status, doc = self.get("/v1/streams/good/follow")
         self.assertEqual(status, 409, doc)
