@@ -31,11 +31,9 @@
 extern "C" {
 #endif
 
-typedef enum sp_emit_policy {
-    SP_EMIT_FRAME = 0, /* after each frame: its new candidates, at most frame_budget */
-    SP_EMIT_WINDOW =
-        1, /* every hop frames: window_budget of the last `window` frames' candidates */
-} sp_emit_policy;
+/* SP_EMIT_FRAME: after each frame, its new candidates, at most frame_budget.
+ * SP_EMIT_WINDOW: every hop frames, window_budget of the last `window` frames' candidates. */
+typedef enum sp_emit_policy { SP_EMIT_FRAME = 0, SP_EMIT_WINDOW = 1 } sp_emit_policy;
 
 /* Receives each packet. The packet and its arrays are valid during the call only. A non-OK return
  * (with err filled) stops the push and is returned by it. */
@@ -125,12 +123,13 @@ typedef struct sp_stream_stats {
     uint64_t packets;          /* packets emitted */
     uint64_t tokens_emitted;   /* tokens in emitted packets */
     uint64_t window_tokens;    /* candidates alive in the window now */
-    uint64_t window_bytes;     /* bytes held by the window (tokens, similarities, metadata) */
+    uint64_t window_bytes;     /* bytes held by the window (tokens, kernel, anchors, scratch) */
     uint64_t window_overflow;  /* candidates that left early because of window_max_tokens */
     uint64_t history_tokens;   /* entries in the history now */
     uint64_t history_bytes;    /* bytes the history holds allocated (<= history_bound) */
     uint64_t history_bound;    /* the configured bound */
-    uint64_t history_evicted;  /* entries evicted because the byte bound was reached */
+    uint64_t history_evicted;  /* entries evicted because the byte bound was reached (or that
+                                * found no room: bound 0, allocation failure) */
     uint64_t history_aged;     /* entries evicted by history_max_age */
     uint64_t history_clamped;  /* values saturated to the float16 range when stored */
     uint64_t select_ns_total;  /* time spent in push (temporal + GSP + QCSP + bookkeeping) */
