@@ -49,6 +49,7 @@ typedef enum scd_sink_kind {
     SCD_SINK_SCRIPTSINK = 0,
     SCD_SINK_SAFETENSORS_DIR,
     SCD_SINK_FOLLOW,
+    SCD_SINK_OVERLAY_DIR,
 } scd_sink_kind;
 
 typedef struct scd_server_cfg {
@@ -58,8 +59,13 @@ typedef struct scd_server_cfg {
     char *unix_socket; /* "" = none */
     char *token_file;  /* "" = no authentication */
     uint64_t max_body_bytes;
-    char *media_root; /* "" = jobs refused */
-    int blas_threads; /* 0 = one per online CPU */
+    char *media_root;            /* "" = jobs refused */
+    int blas_threads;            /* 0 = OpenBLAS decides (default 1) */
+    uint64_t follow_queue_bytes; /* unsent bytes a follow client may lag before it is dropped */
+    double restart_min_s;        /* first delay before a failed source is restarted */
+    double restart_max_s;        /* the delay doubles up to this */
+    int max_jobs;                /* jobs kept (queued, running and finished) */
+    int max_running_jobs;        /* jobs decoding at the same time */
     scd_log_level log_level;
     scd_log_format_cfg log_format;
 } scd_server_cfg;
@@ -104,6 +110,7 @@ typedef struct scd_sink_cfg {
     char *scriptsink;      /* file:///path, unix:///path or tcp://host:port */
     char *safetensors_dir; /* one safetensors file per window */
     bool follow;           /* HTTP /v1/streams/{id}/follow enabled */
+    char *overlay_dir;     /* PNG of the overlay of each frame that completed an emission */
 } scd_sink_cfg;
 
 typedef struct scd_stream_cfg {
@@ -113,6 +120,7 @@ typedef struct scd_stream_cfg {
     char *pipeline; /* SCD_SOURCE_PIPELINE */
     char *file;     /* SCD_SOURCE_FILE (absolute after loading from a file) */
     double fps;
+    int decode_threads;      /* file: FFmpeg decoder threads, 0 = automatic */
     scd_encoder_cfg encoder; /* defaults.encoder with this stream's overrides merged in */
     scd_pruning_cfg pruning; /* defaults.pruning with this stream's overrides merged in */
     scd_query_cfg query;

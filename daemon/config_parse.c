@@ -163,6 +163,17 @@ static sp_status validate_encoder(parse_ctx *c, const scd_encoder_cfg *e, const 
 
 static sp_status validate_pruning(parse_ctx *c, const scd_pruning_cfg *p, const ynode *map,
                                   const ynode *fallback, const char *path) {
+    /* scriptprune (the element every stream and job runs) has a streaming form of these two
+     * methods only; catching the others here gives the position instead of a failed start. */
+    if (p->method != SP_METHOD_SCRIPT && p->method != SP_METHOD_QCSP) {
+        const sp_method_info *mi = sp_method_info_of(p->method);
+        char *full = join_path(path, "method");
+        cfg_pos_fail(c->err, SP_ERR_INVALID, blame(map, "method", fallback), full,
+                     "method '%s' has no streaming form: streams and jobs run 'script' or 'qcsp'",
+                     mi ? mi->name : "?");
+        g_free(full);
+        return SP_ERR_INVALID;
+    }
     if (p->hop > p->window) {
         const char *key = ynode_map_get(map, "hop", NULL) ? "hop" : "window";
         char *full = join_path(path, key);
@@ -184,6 +195,15 @@ static sp_status validate_section(parse_ctx *c, cfg_section s, const ynode *map,
                 char *full = join_path(path, "listen");
                 cfg_pos_fail(c->err, SP_ERR_INVALID, blame(map, "listen", map), full,
                              "no listener: set listen or unix_socket");
+                g_free(full);
+                return SP_ERR_INVALID;
+            }
+            if (srv->restart_min_s > srv->restart_max_s) {
+                char *full = join_path(path, "restart_max_s");
+                cfg_pos_fail(c->err, SP_ERR_INVALID,
+                             blame(map, "restart_max_s", blame(map, "restart_min_s", map)), full,
+                             "restart_max_s %g is smaller than restart_min_s %g",
+                             srv->restart_max_s, srv->restart_min_s);
                 g_free(full);
                 return SP_ERR_INVALID;
             }

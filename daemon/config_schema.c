@@ -88,10 +88,57 @@ static const cfg_key keys[] = {
      .name = "blas_threads",
      .type = T_INT,
      .offset = SRV(blas_threads),
-     .def = "0",
+     .def = "1",
      .min = 0,
      .max = 256,
-     .doc = "OpenBLAS threads for selection products; 0 = one per online CPU."},
+     .doc = "OpenBLAS threads for selection products (process-wide); 0 = OpenBLAS's own choice "
+            "(`OPENBLAS_NUM_THREADS`, else one per CPU). 1 is the default because every stream "
+            "already runs on its own thread next to the decoders: on 2 cores, one BLAS thread "
+            "made selection 4-6x faster end to end than one per CPU (bench/run_e2e.sh)."},
+    {.section = SEC_SERVER,
+     .name = "follow_queue_bytes",
+     .type = T_SIZE,
+     .offset = SRV(follow_queue_bytes),
+     .def = "8MiB",
+     .min = 65536,
+     .max = 1073741824.0,
+     .doc = "Bytes of token packets a `follow` client may have waiting to be sent; a client that "
+            "falls further behind is disconnected (counted in `/metrics`), so a slow reader never "
+            "holds up the pipeline."},
+    {.section = SEC_SERVER,
+     .name = "restart_min_s",
+     .type = T_FLOAT,
+     .offset = SRV(restart_min_s),
+     .def = "1",
+     .min = 0.01,
+     .max = 3600,
+     .doc = "Delay before a failed source (stream error, dropped camera, unreadable file) is "
+            "started again; it doubles after each failure in a row."},
+    {.section = SEC_SERVER,
+     .name = "restart_max_s",
+     .type = T_FLOAT,
+     .offset = SRV(restart_max_s),
+     .def = "60",
+     .min = 0.01,
+     .max = 86400,
+     .doc = "Longest delay between restarts of a failing source; at least `restart_min_s`."},
+    {.section = SEC_SERVER,
+     .name = "max_jobs",
+     .type = T_INT,
+     .offset = SRV(max_jobs),
+     .def = "64",
+     .min = 1,
+     .max = 100000,
+     .doc = "Jobs (`POST /v1/jobs`) kept in memory, queued, running or finished; when full, the "
+            "oldest finished job is forgotten, and with none finished new jobs get 503."},
+    {.section = SEC_SERVER,
+     .name = "max_running_jobs",
+     .type = T_INT,
+     .offset = SRV(max_running_jobs),
+     .def = "1",
+     .min = 1,
+     .max = 256,
+     .doc = "Jobs decoded at the same time; the others wait in order."},
     {.section = SEC_SERVER,
      .name = "log_level",
      .type = T_ENUM,
@@ -178,7 +225,9 @@ static const cfg_key keys[] = {
      .type = T_METHOD,
      .offset = PRU(method),
      .def = "script",
-     .doc = "Selection method (the table in the README describes each)."},
+     .doc = "Selection method. Streams and jobs run `script` (GSP on each frame, then the query "
+            "DPP at each emission) or `qcsp` (the DPP alone); the other names of core's table "
+            "(the README describes each) are per-frame methods of the CLI and are refused here."},
     {.section = SEC_PRUNING,
      .name = "emit",
      .type = T_ENUM,
@@ -260,14 +309,17 @@ static const cfg_key keys[] = {
      .def = "3600",
      .min = 0,
      .max = 31536000,
-     .doc = "History older than this many seconds is dropped; 0 = no age limit."},
+     .doc = "History older than this many seconds is dropped; 0 = no age limit. Not applied "
+            "yet: scriptprune has no property for it, so the history is bounded by "
+            "`history_bytes` alone (scriptd warns when it is set)."},
     {.section = SEC_PRUNING,
      .name = "graph",
      .type = T_ENUM,
      .offset = PRU(graph),
      .def = "bipartite",
      .choices = graphs,
-     .doc = "GSP graph: `bipartite` (the paper) or `full` (the authors' code)."},
+     .doc = "GSP graph: `bipartite` (the paper) or `full` (the authors' code). Streams use "
+            "scriptprune's graph (bipartite); scriptd warns when this is changed."},
     {.section = SEC_PRUNING,
      .name = "rho",
      .type = T_FLOAT,
@@ -284,7 +336,8 @@ static const cfg_key keys[] = {
      .def = "4",
      .min = 0,
      .max = 1024,
-     .doc = "GSP: below this degree a token's score blends in its mean similarity."},
+     .doc = "GSP: below this degree a token's score blends in its mean similarity. Streams use "
+            "scriptprune's value (the core default); scriptd warns when this is changed."},
     {.section = SEC_PRUNING,
      .name = "gamma",
      .type = T_FLOAT,
@@ -292,7 +345,8 @@ static const cfg_key keys[] = {
      .def = "1",
      .min = 0,
      .max = 100,
-     .doc = "GSP: weight of the mean edge similarity in the score."},
+     .doc = "GSP: weight of the mean edge similarity in the score. Streams use scriptprune's "
+            "value (the core default); scriptd warns when this is changed."},
     {.section = SEC_PRUNING,
      .name = "seed",
      .type = T_UINT64,
@@ -300,7 +354,7 @@ static const cfg_key keys[] = {
      .def = "0",
      .min = 0,
      .max = 9007199254740991.0,
-     .doc = "Seed of the `random` method."},
+     .doc = "Seed of the `random` method (a per-frame method: unused by streams)."},
 
     /* ---- streams[] ---- */
     {.section = SEC_STREAM,
@@ -344,6 +398,16 @@ static const cfg_key keys[] = {
      .max = 240,
      .flags = KEY_MIN_EXCLUSIVE,
      .doc = "Frames sampled per second of video (the decoded frame nearest each instant)."},
+    {.section = SEC_STREAM,
+     .name = "decode_threads",
+     .type = T_INT,
+     .offset = STR(decode_threads),
+     .def = "0",
+     .min = 0,
+     .max = 64,
+     .doc = "`file:` sources: threads of the FFmpeg decoder; 0 = FFmpeg's choice (one per CPU "
+            "and one more). On a machine busy with other streams, 1 can be faster "
+            "(bench/run_e2e.sh measures both)."},
     {.section = SEC_STREAM,
      .name = "encoder",
      .type = T_SECTION,
@@ -423,6 +487,15 @@ static const cfg_key keys[] = {
      .flags = KEY_ONE_OF,
      .one_of_value = SCD_SINK_FOLLOW,
      .doc = "`true` serves the tokens at `GET /v1/streams/{id}/follow` (chunked packets)."},
+    {.section = SEC_SINK,
+     .name = "overlay_dir",
+     .type = T_PATH,
+     .offset = SNK(overlay_dir),
+     .flags = KEY_ONE_OF,
+     .one_of_value = SCD_SINK_OVERLAY_DIR,
+     .max = 4096,
+     .doc = "Directory receiving a PNG (drawn by `scriptoverlay`) of each frame that completed an "
+            "emission: the tokens sent are outlined, the pruned ones dimmed."},
 };
 
 static const cfg_section_info sections[SEC_COUNT] = {

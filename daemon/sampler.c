@@ -308,12 +308,16 @@ static sp_status feed(scd_sampler *s, sp_error *err) {
     }
     s->stats.packets_read++;
     s->last_dts = s->pkt->dts != AV_NOPTS_VALUE ? s->pkt->dts : s->pkt->pts;
+    bool far = s->info.mode == SCD_SAMPLE_EXACT && !near_instant(s, s->pkt);
     if (s->info.mode == SCD_SAMPLE_KEYFRAMES)
         s->dec->skip_frame = AVDISCARD_NONKEY;
-    else if (s->info.mode == SCD_SAMPLE_EXACT && !near_instant(s, s->pkt))
+    else if (far)
         s->dec->skip_frame = AVDISCARD_NONREF;
     else
         s->dec->skip_frame = AVDISCARD_DEFAULT;
+    /* Frame threads copy these from the user context per packet, like skip_frame. */
+    s->dec->skip_loop_filter = far && s->o.skip_loop_filter ? AVDISCARD_ALL : AVDISCARD_DEFAULT;
+    s->dec->skip_idct = far && s->o.skip_idct ? AVDISCARD_ALL : AVDISCARD_DEFAULT;
     ret = avcodec_send_packet(s->dec, s->pkt);
     av_packet_unref(s->pkt);
     if (ret == AVERROR(ENOMEM))

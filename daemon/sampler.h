@@ -57,6 +57,13 @@ typedef struct scd_sampler_opts {
     bool live;             /* live source: slice threads, low delay, no seeking */
     scd_sample_mode mode;  /* SCD_SAMPLE_EXACT by default */
     int64_t io_timeout_us; /* per blocking I/O call; 0 = 10 s */
+    /* Decoding shortcuts for frames far from every instant (EXACT mode; the frames returned are
+     * always decoded in full). They make the sampler faster but NOT exact: a reference frame
+     * decoded this way is slightly wrong and the error travels into the frames predicted from
+     * it until the next keyframe. Off by default; bench/bench_sampler.c measures their speed
+     * and the PSNR of the pictures they give against the exact ones. */
+    bool skip_loop_filter; /* no deblocking (AVDISCARD_ALL) on those frames */
+    bool skip_idct;        /* no residual transform on those frames (large errors) */
 } scd_sampler_opts;
 
 typedef struct scd_sampler_info {

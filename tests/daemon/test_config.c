@@ -99,7 +99,7 @@ static void example_config_loads_and_merges_overrides(void **state) {
     assert_int_equal(tp->source_kind, SCD_SOURCE_PIPELINE);
     assert_int_equal(tp->encoder.image_size, 224);
     assert_int_equal(tp->encoder.patch_size, 14);
-    assert_int_equal(tp->pruning.method, SP_METHOD_GSP);
+    assert_int_equal(tp->pruning.method, SP_METHOD_QCSP);
     assert_int_equal(tp->query.kind, SCD_QUERY_IMAGE);
     /* Relative paths resolve against the config's directory, normalised. */
     assert_true(g_path_is_absolute(tp->query.image));
@@ -473,10 +473,30 @@ static void enums_list_their_choices(void **state) {
     expect_error("defaults:\n  pruning:\n    method: magic\n", 3, 13, "defaults.pruning.method",
                  "script-authors");
     scd_config *cfg = load_ok("server:\n  log_level: debug\ndefaults:\n  pruning:\n    method: "
-                              "divprune\n    graph: full\n");
+                              "qcsp\n    graph: full\n");
     assert_int_equal(cfg->server.log_level, SCD_LOG_DEBUG);
-    assert_int_equal(cfg->pruning.method, SP_METHOD_DIVPRUNE);
+    assert_int_equal(cfg->pruning.method, SP_METHOD_QCSP);
     assert_int_equal(cfg->pruning.graph, SP_GRAPH_FULL);
+    scd_config_free(cfg);
+}
+
+/* Core's per-frame methods are valid names but have no streaming form: refused with the key's
+ * position, in defaults and in a stream's overrides. */
+static void per_frame_methods_are_refused(void **state) {
+    (void)state;
+    expect_error("defaults:\n  pruning:\n    method: divprune\n", 3, 5, "defaults.pruning.method",
+                 "streams and jobs run 'script' or 'qcsp'");
+    expect_error("streams:\n  - id: a\n    file: a.mp4\n    pruning:\n      method: gsp\n", 5, 7,
+                 "streams[0].pruning.method", "no streaming form");
+}
+
+/* Restart delays: the longest may not be shorter than the first. */
+static void restart_delays_are_ordered(void **state) {
+    (void)state;
+    expect_error("server:\n  restart_min_s: 5\n  restart_max_s: 2\n", 3, 3,
+                 "server.restart_max_s", "smaller than restart_min_s");
+    scd_config *cfg = load_ok("server:\n  restart_min_s: 0.5\n  restart_max_s: 0.5\n");
+    assert_true(cfg->server.restart_min_s == 0.5);
     scd_config_free(cfg);
 }
 
@@ -615,6 +635,8 @@ int main(void) {
         cmocka_unit_test(cross_key_rules_point_at_the_key),
         cmocka_unit_test(addresses_and_uris_are_checked),
         cmocka_unit_test(enums_list_their_choices),
+        cmocka_unit_test(per_frame_methods_are_refused),
+        cmocka_unit_test(restart_delays_are_ordered),
         cmocka_unit_test(yaml_syntax_errors_carry_positions),
         cmocka_unit_test(file_errors_and_relative_paths),
         cmocka_unit_test(path_limits_apply_to_the_resolved_path),

@@ -152,7 +152,7 @@ static void check_one(const char *text, size_t len) {
 
 static const char *const inline_seeds[] = {
     "server:\n  listen: \"[::1]:0\"\n  log_level: debug\n",
-    "defaults:\n  pruning: {method: gsp, window: 4, hop: 2, tau: 0.3}\n"
+    "defaults:\n  pruning: {method: qcsp, window: 4, hop: 2, tau: 0.3}\n"
     "streams:\n  - {id: a, file: a.mp4, fps: 2}\n  - id: b\n    uri: rtsp://cam/1\n"
     "    query: {text: \"red car\"}\n    sinks:\n      - follow: true\n"
     "      - scriptsink: tcp://127.0.0.1:9\n",
