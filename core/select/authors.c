@@ -47,7 +47,7 @@ sp_status sp_method_authors(sp_workspace *ws, const sp_frame *f, const sp_query 
     uint8_t *taken = sp_ws_get(ws, SP_WS_BASE_C, n);
     if (!r || !gsp_set || !picks || !score || !all || !in_gsp || !taken)
         return sp_err_nomem(err, "script-authors scratch", n * (f->d + 16) * sizeof(float));
-    sp_sim s;
+    sp_sim s = {0};
     sp_status st = sp_sim_frame(ws, f, &s, err);
     if (st)
         return st;

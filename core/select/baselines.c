@@ -74,7 +74,7 @@ sp_status sp_method_divprune(sp_workspace *ws, const sp_frame *f, const sp_param
     uint8_t *sel = sp_ws_get(ws, SP_WS_BASE_B, n);
     if (!md || !sel)
         return sp_err_nomem(err, "divprune scratch", n * f->d * sizeof(float));
-    sp_sim s;
+    sp_sim s = {0};
     sp_status st = sp_sim_frame(ws, f, &s, err);
     if (st)
         return st;

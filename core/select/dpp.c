@@ -17,6 +17,12 @@ static double rel(const sp_kernel *k, size_t i) {
 
 /* S(j, .) over all candidates into row. */
 static void kernel_row(const sp_kernel *k, size_t j, float *row) {
+    if (k->sim) {
+        uint32_t mj = k->map ? k->map[j] : (uint32_t)j;
+        for (size_t i = 0; i < k->n; i++)
+            row[i] = sp_sim_at(k->sim, mj, k->map ? k->map[i] : (uint32_t)i);
+        return;
+    }
     if (k->g) {
         const float *g = k->g + (size_t)(k->map ? k->map[j] : j) * k->ldg;
         if (k->map)
@@ -37,6 +43,10 @@ static void kernel_row(const sp_kernel *k, size_t j, float *row) {
 }
 
 static double kernel_diag(const sp_kernel *k, size_t i) {
+    if (k->sim) {
+        uint32_t m = k->map ? k->map[i] : (uint32_t)i;
+        return sp_sim_at(k->sim, m, m);
+    }
     if (k->g) {
         size_t m = k->map ? k->map[i] : i;
         return k->g[m * k->ldg + m];

@@ -16,11 +16,10 @@ void sp_gsp_params_init(sp_gsp_params *p) {
 void sp_gsp_scores(const sp_sim *s, const uint32_t *A, size_t na, const uint32_t *P, size_t np,
                    const sp_gsp_params *p, double *score) {
     for (size_t i = 0; i < na; i++) {
-        const float *g = s->g + (size_t)A[i] * s->rows.n;
         size_t deg = 0;
         double edge_sum = 0.0, all_sum = 0.0;
         for (size_t j = 0; j < np; j++) {
-            float v = g[P[j]];
+            float v = sp_sim_at(s, A[i], P[j]);
             all_sum += v;
             if (v >= p->tau) {
                 deg++;
@@ -85,6 +84,9 @@ static sp_status run_bipartite(sp_workspace *ws, sp_sim *s, size_t target,
     uint32_t *gone = sp_ws_array(ws, SP_WS_PICKS, half, sizeof(uint32_t));
     if (!alive || !A || !B || !score || !mask || !gone)
         return sp_err_nomem(err, "GSP round lists", n * 24);
+    sp_status st = sp_sim_use_bipartite_layout(ws, s, err);
+    if (st)
+        return st;
     for (size_t i = 0; i < n; i++)
         alive[i] = (uint32_t)i;
     size_t len = n;
@@ -98,7 +100,7 @@ static sp_status run_bipartite(sp_workspace *ws, sp_sim *s, size_t target,
                 B[nb++] = alive[i];
         }
         if (round == 0) {
-            sp_status st = sp_sim_cross(ws, s, A, na, B, nb, err);
+            st = sp_sim_cross(ws, s, A, na, B, nb, err);
             if (st)
                 return st;
         }
@@ -122,7 +124,7 @@ static sp_status run_bipartite(sp_workspace *ws, sp_sim *s, size_t target,
             for (size_t i = 0; i < na; i++)
                 if (mask[A[i]])
                     A[nap++] = A[i];
-            sp_status st = sp_sim_within(ws, s, A, nap, err);
+            st = sp_sim_within(ws, s, A, nap, err);
             if (!st)
                 st = sp_sim_within(ws, s, B, nb, err);
             if (st)
@@ -132,7 +134,7 @@ static sp_status run_bipartite(sp_workspace *ws, sp_sim *s, size_t target,
     }
     if (complete && !have_all_pairs) {
         /* No round ran (target >= n): the caller still wants every pair. */
-        sp_status st = sp_sim_within(ws, s, alive, len, err);
+        st = sp_sim_within(ws, s, alive, len, err);
         if (st)
             return st;
     }
@@ -160,7 +162,7 @@ sp_status sp_gsp_prune(sp_workspace *ws, const float *x, size_t n, size_t d, siz
                                      : "NULL argument");
     if (!(p->tau >= -1.0f && p->tau <= 1.0f))
         return sp_error_set(err, SP_ERR_INVALID, "GSP tau %g is outside [-1, 1]", (double)p->tau);
-    sp_sim s;
+    sp_sim s = {0};
     sp_status st = sp_rows_prepare(ws, x, n, d, SP_WS_NORMS, SP_WS_XN, "token", &s.rows, err);
     if (st)
         return st;

@@ -16,6 +16,8 @@
 typedef enum sp_ws_slot {
     SP_WS_XN,        /* normalised copy of the frame, only for extreme norms (n x d floats) */
     SP_WS_GRAM,      /* n x n similarity cache */
+    SP_WS_POS,       /* token -> cache position (bipartite layout) */
+    SP_WS_POS_INV,   /* inverse norms in position order */
     SP_WS_GATHER_A,  /* gathered rows for a product */
     SP_WS_GATHER_B,
     SP_WS_BLOCK,     /* product output before scattering */
@@ -81,20 +83,38 @@ sp_status sp_rows_prepare(sp_workspace *ws, const float *x, size_t n, size_t d,
                           sp_ws_slot inv_slot, sp_ws_slot copy_slot, const char *what,
                           sp_rows *out, sp_error *err);
 
-/* Cosine similarities of the rows, filled block by block into g (n x n) as products are computed.
- * Entries not yet computed are undefined. */
+/* Cosine similarities of the rows, filled block by block into the n x n cache g as products are
+ * computed; entries not yet computed are undefined.
+ * Natural layout (pos NULL): g[i * n + j] for all i, j, symmetric.
+ * Bipartite layout (pos set, sp_sim_use_bipartite_layout): token t sits at position pos[t], even
+ * tokens first, then odd ones, and only the upper triangle in positions is stored. Round 1's
+ * even x odd product and the odd x odd triangle are then contiguous blocks that BLAS writes in
+ * place, with no transposed copy (docs/algorithm.md, "Cost"). Read it with sp_sim_at. */
 typedef struct sp_sim {
     sp_rows rows;
     float *g;
+    const uint32_t *pos;
+    const float *pos_inv; /* rows.inv in position order (bipartite layout only) */
 } sp_sim;
 
-/* Computes g[a][b] and g[b][a] for a in ia, b in ib (one SGEMM). */
+/* S(i, j) of token indices i, j from either layout. */
+static inline float sp_sim_at(const sp_sim *s, uint32_t i, uint32_t j) {
+    if (!s->pos)
+        return s->g[(size_t)i * s->rows.n + j];
+    size_t p = s->pos[i], q = s->pos[j];
+    return p <= q ? s->g[p * s->rows.n + q] : s->g[q * s->rows.n + p];
+}
+
+/* Switches s to the bipartite layout (s->rows set; g allocated by the caller). */
+sp_status sp_sim_use_bipartite_layout(sp_workspace *ws, sp_sim *s, sp_error *err);
+
+/* Computes S(a, b) for a in ia, b in ib (one SGEMM). */
 sp_status sp_sim_cross(sp_workspace *ws, sp_sim *s, const uint32_t *ia, size_t na,
                        const uint32_t *ib, size_t nb, sp_error *err);
-/* Computes g[a][b] for all a, b in ia (one SSYRK), diagonal included. */
+/* Computes S(a, b) for all a, b in ia (one SSYRK), diagonal included. */
 sp_status sp_sim_within(sp_workspace *ws, sp_sim *s, const uint32_t *ia, size_t na,
                         sp_error *err);
-/* Allocates g in the workspace and computes all pairs. */
+/* Allocates g in the workspace and computes all pairs in the natural layout. */
 sp_status sp_sim_full(sp_workspace *ws, sp_sim *s, sp_error *err);
 /* Prepares the frame's token rows and computes all pairs (methods that need the full graph). */
 sp_status sp_sim_frame(sp_workspace *ws, const sp_frame *f, sp_sim *s, sp_error *err);
@@ -129,6 +149,8 @@ typedef struct sp_kernel {
     const float *g;
     size_t ldg;
     const uint32_t *map;
+    /* or a similarity cache in either layout, S(i, j) = sp_sim_at(sim, map[i], map[j]) */
+    const sp_sim *sim;
     /* or prepared contiguous candidate rows for lazy GEMV rows */
     const sp_rows *rows;
     /* Exhaustion policy (streams, docs/streams.md): false (the default, docs/algorithm.md) fills

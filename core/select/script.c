@@ -30,7 +30,7 @@ static sp_status frame_relevance(sp_workspace *ws, const sp_frame *f, const sp_q
 sp_status sp_method_script(sp_workspace *ws, const sp_frame *f, const sp_query *q,
                            const sp_params *p, uint32_t *idx, sp_error *err) {
     size_t n = f->n, k = p->budget;
-    sp_sim s;
+    sp_sim s = {0};
     sp_status st =
         sp_rows_prepare(ws, f->tokens, n, f->d, SP_WS_NORMS, SP_WS_XN, "token", &s.rows, err);
     if (st)
@@ -68,7 +68,7 @@ sp_status sp_method_script(sp_workspace *ws, const sp_frame *f, const sp_query *
         return st;
     for (size_t i = 0; i < c; i++)
         rc[i] = r[cand[i]];
-    sp_kernel kern = {.n = c, .r = rc, .g = s.g, .ldg = n, .map = cand};
+    sp_kernel kern = {.n = c, .r = rc, .sim = &s, .map = cand};
     st = sp_dpp_run(ws, &kern, k, idx, err);
     if (st)
         return st;

@@ -115,12 +115,67 @@ enum { TILE = 32 };
 /* Below this many rows a square SGEMM beats SSYRK on 2 threads (see sp_sim_within). */
 #define SP_SYRK_MIN_ROWS 192
 
-/* g[ia[i]][ib[j]] = g[ib[j]][ia[i]] = block[i][j] * inv[ia[i]] * inv[ib[j]], for j >= i when
- * `upper` (a triangle from SSYRK, where ia == ib). Tiles keep the transposed writes in cache. */
+sp_status sp_sim_use_bipartite_layout(sp_workspace *ws, sp_sim *s, sp_error *err) {
+    size_t n = s->rows.n, even = (n + 1) / 2;
+    uint32_t *pos = sp_ws_array(ws, SP_WS_POS, n, sizeof(uint32_t));
+    float *pos_inv = sp_ws_array(ws, SP_WS_POS_INV, n, sizeof(float));
+    if (!pos || !pos_inv)
+        return sp_err_nomem(err, "similarity cache layout", n * 8);
+    for (size_t t = 0; t < n; t++) {
+        pos[t] = (uint32_t)(t % 2 == 0 ? t / 2 : even + t / 2);
+        pos_inv[pos[t]] = s->rows.inv[t];
+    }
+    s->pos = pos;
+    s->pos_inv = pos_inv;
+    return SP_OK;
+}
+
+/* Position of the first index when idx[cnt] sits at consecutive increasing positions of the
+ * bipartite layout, else SIZE_MAX: such a set's products can be written into the cache in place. */
+static size_t contiguous_position(const sp_sim *s, const uint32_t *idx, size_t cnt) {
+    if (!s->pos)
+        return SIZE_MAX;
+    for (size_t i = 1; i < cnt; i++)
+        if (s->pos[idx[i]] != s->pos[idx[0]] + i)
+            return SIZE_MAX;
+    return s->pos[idx[0]];
+}
+
+/* Scales a product written in place at positions [p0, p0 + na) x [q0, q0 + nb) of a bipartite
+ * cache into cosines; `upper` keeps to q >= p. */
+static void scale_in_place(sp_sim *s, size_t p0, size_t na, size_t q0, size_t nb, bool upper) {
+    size_t n = s->rows.n;
+    const float *inv = s->pos_inv;
+    for (size_t i = 0; i < na; i++) {
+        float *gi = s->g + (p0 + i) * n;
+        float ai = inv[p0 + i];
+        for (size_t j = upper ? i : 0; j < nb; j++)
+            gi[q0 + j] = gi[q0 + j] * ai * inv[q0 + j];
+    }
+}
+
+/* S(ia[i], ib[j]) = block[i][j] * inv[ia[i]] * inv[ib[j]] into the cache, for j >= i when `upper`
+ * (a triangle from SSYRK, where ia == ib). The natural layout stores both (i, j) and (j, i), the
+ * bipartite one the upper triangle in positions. Tiles keep the transposed writes in cache. */
 static void scatter(sp_sim *s, const float *block, size_t ldb, const uint32_t *ia, size_t na,
                     const uint32_t *ib, size_t nb, bool upper) {
     const float *inv = s->rows.inv;
     size_t n = s->rows.n;
+    if (s->pos) {
+        for (size_t i = 0; i < na; i++) {
+            float ai = inv[ia[i]];
+            size_t p = s->pos[ia[i]];
+            for (size_t j = upper ? i : 0; j < nb; j++) {
+                size_t q = s->pos[ib[j]];
+                float v = block[i * ldb + j] * ai * inv[ib[j]];
+                if (p <= q)
+                    s->g[p * n + q] = v;
+                else
+                    s->g[q * n + p] = v;
+            }
+        }
+        return;
+    }
     for (size_t i0 = 0; i0 < na; i0 += TILE) {
         size_t i1 = i0 + TILE < na ? i0 + TILE : na;
         for (size_t j0 = upper ? i0 : 0; j0 < nb; j0 += TILE) {
@@ -144,14 +199,23 @@ sp_status sp_sim_cross(sp_workspace *ws, sp_sim *s, const uint32_t *ia, size_t n
                        const uint32_t *ib, size_t nb, sp_error *err) {
     if (na == 0 || nb == 0)
         return SP_OK;
-    size_t d = s->rows.d;
+    size_t d = s->rows.d, n = s->rows.n;
     sp_status st = blas_dims_ok(na, nb, d, err);
     if (st)
         return st;
     size_t lda = 0, ldb = 0;
     const float *a = rows_for_blas(ws, SP_WS_GATHER_A, &s->rows, ia, na, &lda);
     const float *b = a ? rows_for_blas(ws, SP_WS_GATHER_B, &s->rows, ib, nb, &ldb) : NULL;
-    float *block = b ? sp_ws_array(ws, SP_WS_BLOCK, na, nb * sizeof(float)) : NULL;
+    if (!b)
+        return sp_err_nomem(err, "similarity operands", (na + nb) * d * sizeof(float));
+    size_t p0 = contiguous_position(s, ia, na), q0 = contiguous_position(s, ib, nb);
+    if (p0 != SIZE_MAX && q0 != SIZE_MAX && p0 + na <= q0 && n <= (size_t)INT32_MAX) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)na, (int)nb, (int)d, 1.0f, a,
+                    (int)lda, b, (int)ldb, 0.0f, s->g + p0 * n + q0, (int)n);
+        scale_in_place(s, p0, na, q0, nb, false);
+        return SP_OK;
+    }
+    float *block = sp_ws_array(ws, SP_WS_BLOCK, na, nb * sizeof(float));
     if (!block)
         return sp_err_nomem(err, "similarity block", na * nb * sizeof(float));
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)na, (int)nb, (int)d, 1.0f, a,
@@ -164,26 +228,35 @@ sp_status sp_sim_within(sp_workspace *ws, sp_sim *s, const uint32_t *ia, size_t 
                         sp_error *err) {
     if (na == 0)
         return SP_OK;
-    size_t d = s->rows.d;
+    size_t d = s->rows.d, n = s->rows.n;
     sp_status st = blas_dims_ok(na, na, d, err);
     if (st)
         return st;
     size_t lda = 0;
     const float *a = rows_for_blas(ws, SP_WS_GATHER_A, &s->rows, ia, na, &lda);
-    float *block = a ? sp_ws_array(ws, SP_WS_BLOCK, na, na * sizeof(float)) : NULL;
-    if (!block)
+    if (!a)
+        return sp_err_nomem(err, "similarity operand", na * d * sizeof(float));
+    size_t p0 = contiguous_position(s, ia, na);
+    bool in_place = p0 != SIZE_MAX && n <= (size_t)INT32_MAX;
+    float *out = in_place ? s->g + p0 * n + p0 : sp_ws_array(ws, SP_WS_BLOCK, na, na * sizeof(float));
+    size_t ldo = in_place ? n : na;
+    if (!out)
         return sp_err_nomem(err, "similarity block", na * na * sizeof(float));
     if (na > SP_SYRK_MIN_ROWS) {
         /* SSYRK computes one triangle: half the multiply-adds of the equivalent SGEMM. */
         cblas_ssyrk(CblasRowMajor, CblasUpper, CblasNoTrans, (int)na, (int)d, 1.0f, a, (int)lda,
-                    0.0f, block, (int)na);
+                    0.0f, out, (int)ldo);
     } else {
         /* OpenBLAS runs small SSYRKs on one thread; the full SGEMM uses both and finishes first
-         * (bench/README.md has the measurement). */
+         * (bench/README.md has the measurement). In place it also writes the lower triangle of
+         * the block, which the bipartite layout leaves unused. */
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)na, (int)na, (int)d, 1.0f, a,
-                    (int)lda, a, (int)lda, 0.0f, block, (int)na);
+                    (int)lda, a, (int)lda, 0.0f, out, (int)ldo);
     }
-    scatter(s, block, na, ia, na, ia, na, true);
+    if (in_place)
+        scale_in_place(s, p0, na, p0, na, true);
+    else
+        scatter(s, out, na, ia, na, ia, na, true);
     return SP_OK;
 }
 
@@ -197,6 +270,8 @@ sp_status sp_sim_full(sp_workspace *ws, sp_sim *s, sp_error *err) {
     if (!g)
         return sp_err_nomem(err, "similarity matrix", n * n * sizeof(float));
     s->g = g;
+    s->pos = NULL;
+    s->pos_inv = NULL;
     cblas_ssyrk(CblasRowMajor, CblasUpper, CblasNoTrans, (int)n, (int)s->rows.d, 1.0f, s->rows.x,
                 (int)s->rows.d, 0.0f, g, (int)n);
     /* Scale the upper triangle in place, then mirror it tile by tile. */
