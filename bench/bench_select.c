@@ -90,8 +90,8 @@ int main(int argc, char **argv) {
         double t0 = bench_now_ms();
         sp_select(ws, &f, &q, &p, &sel, &err);
         double t1 = bench_now_ms();
-        cblas_ssyrk(CblasRowMajor, CblasUpper, CblasNoTrans, (int)n, (int)d, 1.0f, x, (int)d,
-                    0.0f, gram, (int)n);
+        cblas_ssyrk(CblasRowMajor, CblasUpper, CblasNoTrans, (int)n, (int)d, 1.0f, x, (int)d, 0.0f,
+                    gram, (int)n);
         double t2 = bench_now_ms();
         t_sel[r] = t1 - t0;
         t_syrk[r] = t2 - t1;

@@ -1,7 +1,6 @@
 /* Fates: core's per-token report of the frame just pushed, as the tokens meta's fates tensor. */
 #include "fates.h"
 
-
 gboolean script_fates_fill(sp_stream *s, GstScriptTokensMeta *meta, gchar **msg) {
     gsize n = gst_script_tokens_meta_n_tokens(meta);
     GstBuffer *buf = gst_buffer_new_allocate(NULL, n, NULL);

@@ -12,7 +12,7 @@ libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev gstreamer1.0-tools
 gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-libav
 libavcodec-dev libavformat-dev libavutil-dev libswscale-dev ffmpeg
 libyaml-dev libsoup-3.0-dev libjson-glib-dev libsystemd-dev
-valgrind curl
+valgrind curl clang-format
 "
 
 missing=""

@@ -67,8 +67,8 @@ sp_status sp_method_pool(sp_workspace *ws, const sp_frame *f, const sp_params *p
     return SP_OK;
 }
 
-sp_status sp_method_divprune(sp_workspace *ws, const sp_frame *f, const sp_params *p,
-                             uint32_t *idx, sp_error *err) {
+sp_status sp_method_divprune(sp_workspace *ws, const sp_frame *f, const sp_params *p, uint32_t *idx,
+                             sp_error *err) {
     size_t n = f->n, k = p->budget;
     double *md = sp_ws_array(ws, SP_WS_BASE_A, n, sizeof(double));
     uint8_t *sel = sp_ws_get(ws, SP_WS_BASE_B, n);

@@ -71,9 +71,8 @@ static sp_status run_full(sp_workspace *ws, sp_sim *s, size_t target, const sp_g
     return SP_OK;
 }
 
-static sp_status run_bipartite(sp_workspace *ws, sp_sim *s, size_t target,
-                               const sp_gsp_params *p, bool complete, uint32_t *kept,
-                               sp_error *err) {
+static sp_status run_bipartite(sp_workspace *ws, sp_sim *s, size_t target, const sp_gsp_params *p,
+                               bool complete, uint32_t *kept, sp_error *err) {
     size_t n = s->rows.n;
     size_t half = n / 2 + 1;
     uint32_t *alive = sp_ws_array(ws, SP_WS_ALIVE, n, sizeof(uint32_t));
@@ -114,8 +113,8 @@ static sp_status run_bipartite(sp_workspace *ws, sp_sim *s, size_t target,
             gone[i] = A[gone[i]];
         remove_listed(alive, &len, mask, gone, r, n);
         if (round == 0 && (len > target || complete)) {
-            /* Round 1 computed A x B. The survivors also pair A' with A' and B with B: compute those
-             * two triangles once, and every later round and QCSP kernel row is a lookup. */
+            /* Round 1 computed A x B. The survivors also pair A' with A' and B with B: compute
+             * those two triangles once, and every later round and QCSP kernel row is a lookup. */
             /* A' = surviving members of A, in order; reuse A's storage. */
             size_t nap = 0;
             memset(mask, 0, n);
@@ -157,7 +156,7 @@ sp_status sp_gsp_prune(sp_workspace *ws, const float *x, size_t n, size_t d, siz
                        const sp_gsp_params *p, uint32_t *kept, sp_error *err) {
     if (!ws || !x || !p || !kept || n == 0 || d == 0)
         return sp_error_set(err, SP_ERR_INVALID, "sp_gsp_prune: %s",
-                            n == 0 ? "no tokens (n = 0)"
+                            n == 0   ? "no tokens (n = 0)"
                             : d == 0 ? "tokens of dimension 0"
                                      : "NULL argument");
     if (!(p->tau >= -1.0f && p->tau <= 1.0f))

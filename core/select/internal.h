@@ -14,33 +14,33 @@
 
 /* ---- workspace: one growable buffer per slot; modules that run nested use distinct slots ---- */
 typedef enum sp_ws_slot {
-    SP_WS_XN,        /* normalised copy of the frame, only for extreme norms (n x d floats) */
-    SP_WS_GRAM,      /* n x n similarity cache */
-    SP_WS_POS,       /* token -> cache position (bipartite layout) */
-    SP_WS_POS_INV,   /* inverse norms in position order */
-    SP_WS_GATHER_A,  /* gathered rows for a product */
+    SP_WS_XN,       /* normalised copy of the frame, only for extreme norms (n x d floats) */
+    SP_WS_GRAM,     /* n x n similarity cache */
+    SP_WS_POS,      /* token -> cache position (bipartite layout) */
+    SP_WS_POS_INV,  /* inverse norms in position order */
+    SP_WS_GATHER_A, /* gathered rows for a product */
     SP_WS_GATHER_B,
-    SP_WS_BLOCK,     /* product output before scattering */
-    SP_WS_NORMS,     /* per-row inverse norms */
-    SP_WS_REL_INV,   /* inverse norms of the embeddings */
-    SP_WS_ALIVE,     /* GSP survivors */
-    SP_WS_GSP_A,     /* GSP per-round A/B lists and scores */
+    SP_WS_BLOCK,   /* product output before scattering */
+    SP_WS_NORMS,   /* per-row inverse norms */
+    SP_WS_REL_INV, /* inverse norms of the embeddings */
+    SP_WS_ALIVE,   /* GSP survivors */
+    SP_WS_GSP_A,   /* GSP per-round A/B lists and scores */
     SP_WS_GSP_B,
     SP_WS_GSP_SCORE,
-    SP_WS_MASK,      /* choose/rank exclusion masks */
-    SP_WS_REL,       /* relevance over the frame */
-    SP_WS_REL_TMP,   /* normalised embeddings */
-    SP_WS_REL_Q,     /* normalised query rows */
-    SP_WS_REL_C,     /* token x query cosines */
-    SP_WS_CAND,      /* candidate lists */
-    SP_WS_DPP_C,     /* incremental Cholesky rows (k x n doubles) */
+    SP_WS_MASK,    /* choose/rank exclusion masks */
+    SP_WS_REL,     /* relevance over the frame */
+    SP_WS_REL_TMP, /* normalised embeddings */
+    SP_WS_REL_Q,   /* normalised query rows */
+    SP_WS_REL_C,   /* token x query cosines */
+    SP_WS_CAND,    /* candidate lists */
+    SP_WS_DPP_C,   /* incremental Cholesky rows (k x n doubles) */
     SP_WS_DPP_D,
     SP_WS_DPP_ROW,
     SP_WS_DPP_ROWD,
-    SP_WS_DPP_XN,    /* contiguous normalised candidates for lazy rows */
+    SP_WS_DPP_XN, /* contiguous normalised candidates for lazy rows */
     SP_WS_DPP_R,
     SP_WS_PICKS,
-    SP_WS_BASE_A,    /* baselines' scratch */
+    SP_WS_BASE_A, /* baselines' scratch */
     SP_WS_BASE_B,
     SP_WS_BASE_C,
     SP_WS_SLOTS
@@ -79,9 +79,8 @@ typedef struct sp_rows {
 
 /* Computes the norms of x (n x d) into inv_slot, checking every value is finite (the error names
  * `what`, the row and the column); uses copy_slot for the normalised copy when needed. */
-sp_status sp_rows_prepare(sp_workspace *ws, const float *x, size_t n, size_t d,
-                          sp_ws_slot inv_slot, sp_ws_slot copy_slot, const char *what,
-                          sp_rows *out, sp_error *err);
+sp_status sp_rows_prepare(sp_workspace *ws, const float *x, size_t n, size_t d, sp_ws_slot inv_slot,
+                          sp_ws_slot copy_slot, const char *what, sp_rows *out, sp_error *err);
 
 /* Cosine similarities of the rows, filled block by block into the n x n cache g as products are
  * computed; entries not yet computed are undefined.
@@ -112,8 +111,7 @@ sp_status sp_sim_use_bipartite_layout(sp_workspace *ws, sp_sim *s, sp_error *err
 sp_status sp_sim_cross(sp_workspace *ws, sp_sim *s, const uint32_t *ia, size_t na,
                        const uint32_t *ib, size_t nb, sp_error *err);
 /* Computes S(a, b) for all a, b in ia (one SSYRK), diagonal included. */
-sp_status sp_sim_within(sp_workspace *ws, sp_sim *s, const uint32_t *ia, size_t na,
-                        sp_error *err);
+sp_status sp_sim_within(sp_workspace *ws, sp_sim *s, const uint32_t *ia, size_t na, sp_error *err);
 /* Allocates g in the workspace and computes all pairs in the natural layout. */
 sp_status sp_sim_full(sp_workspace *ws, sp_sim *s, sp_error *err);
 /* Prepares the frame's token rows and computes all pairs (methods that need the full graph). */
@@ -143,8 +141,8 @@ sp_status sp_relevance_authors(sp_workspace *ws, const float *e, size_t n, size_
 
 /* ---- DPP over candidates, kernel rows from a cache or computed lazily (dpp.c) ---- */
 typedef struct sp_kernel {
-    size_t n;              /* candidates */
-    const float *r;        /* n relevances, or NULL for 1 */
+    size_t n;       /* candidates */
+    const float *r; /* n relevances, or NULL for 1 */
     /* either a cache: S(i, j) = g[map[i] * ldg + map[j]] (map NULL: identity) */
     const float *g;
     size_t ldg;
@@ -170,8 +168,8 @@ sp_status sp_method_authors(sp_workspace *ws, const sp_frame *f, const sp_query 
                             const sp_params *p, uint32_t *idx, sp_error *err);
 sp_status sp_method_random(sp_workspace *ws, const sp_frame *f, const sp_params *p, uint32_t *idx,
                            sp_error *err);
-sp_status sp_method_divprune(sp_workspace *ws, const sp_frame *f, const sp_params *p,
-                             uint32_t *idx, sp_error *err);
+sp_status sp_method_divprune(sp_workspace *ws, const sp_frame *f, const sp_params *p, uint32_t *idx,
+                             sp_error *err);
 /* Merging methods also write count x d output tokens. */
 sp_status sp_method_pool(sp_workspace *ws, const sp_frame *f, const sp_params *p, uint32_t *idx,
                          float *out, sp_error *err);

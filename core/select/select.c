@@ -41,8 +41,8 @@ sp_status sp_method_from_name(const char *name, sp_method *out, sp_error *err) {
     char list[256] = "";
     size_t len = 0;
     for (int i = 0; i < SP_METHOD_COUNT && len < sizeof list; i++) {
-        int w = snprintf(list + len, sizeof list - len, "%s%s", i ? ", " : "",
-                         method_table[i].name);
+        int w =
+            snprintf(list + len, sizeof list - len, "%s%s", i ? ", " : "", method_table[i].name);
         if (w < 0)
             break;
         len += (size_t)w;
@@ -76,7 +76,8 @@ sp_status sp_params_validate(const sp_params *p, sp_error *err) {
                             (int)p->graph);
     if (!(p->tau >= -1.0f && p->tau <= 1.0f))
         return sp_error_set(err, SP_ERR_INVALID,
-                            "tau %g is outside [-1, 1] (it is a cosine similarity)", (double)p->tau);
+                            "tau %g is outside [-1, 1] (it is a cosine similarity)",
+                            (double)p->tau);
     if (!(p->gamma >= 0.0f && p->gamma <= 100.0f))
         return sp_error_set(err, SP_ERR_INVALID, "gamma %g is outside [0, 100]", (double)p->gamma);
     if (!(p->rho > 0.0f && p->rho <= 1.0f))

@@ -37,9 +37,8 @@ void sp_normalize_rows(const float *x, size_t n, size_t d, float *out) {
     }
 }
 
-sp_status sp_rows_prepare(sp_workspace *ws, const float *x, size_t n, size_t d,
-                          sp_ws_slot inv_slot, sp_ws_slot copy_slot, const char *what,
-                          sp_rows *out, sp_error *err) {
+sp_status sp_rows_prepare(sp_workspace *ws, const float *x, size_t n, size_t d, sp_ws_slot inv_slot,
+                          sp_ws_slot copy_slot, const char *what, sp_rows *out, sp_error *err) {
     if (n > INT32_MAX || d > INT32_MAX)
         return sp_error_set(err, SP_ERR_OVERFLOW, "%s matrix %zu x %zu exceeds BLAS dimensions",
                             what, n, d);
@@ -227,8 +226,7 @@ sp_status sp_sim_cross(sp_workspace *ws, sp_sim *s, const uint32_t *ia, size_t n
     return SP_OK;
 }
 
-sp_status sp_sim_within(sp_workspace *ws, sp_sim *s, const uint32_t *ia, size_t na,
-                        sp_error *err) {
+sp_status sp_sim_within(sp_workspace *ws, sp_sim *s, const uint32_t *ia, size_t na, sp_error *err) {
     if (na == 0)
         return SP_OK;
     size_t d = s->rows.d, n = s->rows.n;
@@ -241,7 +239,8 @@ sp_status sp_sim_within(sp_workspace *ws, sp_sim *s, const uint32_t *ia, size_t 
         return sp_err_nomem(err, "similarity operand", na * d * sizeof(float));
     size_t p0 = contiguous_position(s, ia, na);
     bool in_place = p0 != SIZE_MAX && n <= (size_t)INT32_MAX;
-    float *out = in_place ? s->g + p0 * n + p0 : sp_ws_array(ws, SP_WS_BLOCK, na, na * sizeof(float));
+    float *out =
+        in_place ? s->g + p0 * n + p0 : sp_ws_array(ws, SP_WS_BLOCK, na, na * sizeof(float));
     size_t ldo = in_place ? n : na;
     if (!out)
         return sp_err_nomem(err, "similarity block", na * na * sizeof(float));
@@ -258,8 +257,8 @@ sp_status sp_sim_within(sp_workspace *ws, sp_sim *s, const uint32_t *ia, size_t 
          * layout keeps the upper triangle). */
         for (size_t i0 = 0; i0 < na; i0 += SP_STRIP_ROWS) {
             size_t rows = na - i0 < SP_STRIP_ROWS ? na - i0 : SP_STRIP_ROWS;
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)(na - i0),
-                        (int)d, 1.0f, a + i0 * lda, (int)lda, a + i0 * lda, (int)lda, 0.0f,
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)(na - i0), (int)d,
+                        1.0f, a + i0 * lda, (int)lda, a + i0 * lda, (int)lda, 0.0f,
                         out + i0 * ldo + i0, (int)ldo);
         }
     }

@@ -32,7 +32,8 @@ static inline int sp_mul3_size(size_t a, size_t b, size_t c, size_t *out) {
 void *sp_alloc_array(size_t count, size_t elem);
 
 #ifdef SP_FAULT_INJECTION
-/* Fail the allocation after `n` more succeed (n = 0: the next one fails); n < 0 disables. Thread-local. */
+/* Fail the allocation after `n` more succeed (n = 0: the next one fails); n < 0 disables.
+ * Thread-local. */
 void sp_fault_fail_after(long n);
 /* Number of allocations failed by injection on this thread since the last sp_fault_fail_after. */
 long sp_fault_injected(void);

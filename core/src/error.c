@@ -30,7 +30,8 @@ sp_status sp_error_prefix(sp_error *err, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(prefix, sizeof prefix, fmt, ap);
     va_end(ap);
-    /* Truncation keeps the prefix, which names the outer context, and as much of the cause as fits. */
+    /* Truncation keeps the prefix, which names the outer context, and as much of the cause as fits.
+     */
     char joined[SP_ERROR_MAX];
     size_t plen = strlen(prefix);
     size_t room = sizeof joined - 1;

@@ -493,8 +493,8 @@ static void per_frame_methods_are_refused(void **state) {
 /* Restart delays: the longest may not be shorter than the first. */
 static void restart_delays_are_ordered(void **state) {
     (void)state;
-    expect_error("server:\n  restart_min_s: 5\n  restart_max_s: 2\n", 3, 3,
-                 "server.restart_max_s", "smaller than restart_min_s");
+    expect_error("server:\n  restart_min_s: 5\n  restart_max_s: 2\n", 3, 3, "server.restart_max_s",
+                 "smaller than restart_min_s");
     scd_config *cfg = load_ok("server:\n  restart_min_s: 0.5\n  restart_max_s: 0.5\n");
     assert_true(cfg->server.restart_min_s == 0.5);
     scd_config_free(cfg);

@@ -1,6 +1,6 @@
-/* Error reporting for libscriptprune: every fallible function returns an sp_status and, when given a
- * non-NULL sp_error, fills it with a one-line message that says what failed, where and why.
- * sp_error is a plain value owned by the caller; functions here are thread-safe on distinct errors. */
+/* Error reporting for libscriptprune: every fallible function returns an sp_status and, when given
+ * a non-NULL sp_error, fills it with a one-line message that says what failed, where and why.
+ * sp_error is a plain value owned by the caller; functions are thread-safe on distinct errors. */
 #ifndef SCRIPTPRUNE_ERROR_H
 #define SCRIPTPRUNE_ERROR_H
 
@@ -38,7 +38,8 @@ sp_status sp_error_set(sp_error *err, sp_status status, const char *fmt, ...)
 
 /* Prepends "context: " to an existing message (keeps the status); returns err->status, or SP_OK
  * when err is NULL. Used to add the caller's view ("tokens.npy: ...") to a callee's message. */
-sp_status sp_error_prefix(sp_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+sp_status sp_error_prefix(sp_error *err, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 /* Stable short name of a status ("invalid", "nomem", ...); never NULL. */
 const char *sp_status_name(sp_status status);

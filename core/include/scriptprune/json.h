@@ -65,7 +65,8 @@ typedef struct sp_strbuf {
 void sp_strbuf_init(sp_strbuf *b);
 void sp_strbuf_free(sp_strbuf *b);
 sp_status sp_strbuf_append(sp_strbuf *b, const char *s, size_t len);
-sp_status sp_strbuf_printf(sp_strbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+sp_status sp_strbuf_printf(sp_strbuf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 sp_status sp_json_append_string(sp_strbuf *b, const char *s, size_t len);
 
 #ifdef __cplusplus

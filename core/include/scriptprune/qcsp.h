@@ -16,8 +16,8 @@ extern "C" {
 #endif
 
 /* Relevance in [0, 1] of the n rows of e (n x width) to query q, written to r[n] (see
- * docs/algorithm.md: top half of the query rows by mean similarity, cosine, min-max). No query, or a
- * query that does not tell the tokens apart, gives r = 1 everywhere. */
+ * docs/algorithm.md: top half of the query rows by mean similarity, cosine, min-max). No query, or
+ * a query that does not tell the tokens apart, gives r = 1 everywhere. */
 sp_status sp_relevance(sp_workspace *ws, const float *e, size_t n, size_t width, const sp_query *q,
                        float *r, sp_error *err);
 

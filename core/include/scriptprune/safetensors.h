@@ -18,11 +18,11 @@ extern "C" {
 #endif
 
 typedef struct sp_st_tensor {
-    const char *name;  /* owned by the file */
+    const char *name; /* owned by the file */
     sp_dtype dtype;
     size_t ndim;
     size_t shape[SP_TENSOR_MAX_DIMS];
-    size_t elements;   /* product of shape */
+    size_t elements;     /* product of shape */
     const uint8_t *data; /* points into the mapped file; little-endian, possibly unaligned */
     size_t nbytes;
 } sp_st_tensor;
@@ -67,8 +67,7 @@ sp_status sp_st_writer_add(sp_st_writer *w, const char *name, sp_dtype dtype, si
 /* Adds a float32 source stored as F16 (rounded to nearest even). */
 sp_status sp_st_writer_add_f32_as_f16(sp_st_writer *w, const char *name, size_t ndim,
                                       const size_t *shape, const float *data, sp_error *err);
-sp_status sp_st_writer_metadata(sp_st_writer *w, const char *key, const char *value,
-                                sp_error *err);
+sp_status sp_st_writer_metadata(sp_st_writer *w, const char *key, const char *value, sp_error *err);
 /* The whole file image in a new malloc'd buffer (for HTTP replies); caller frees with free(). */
 sp_status sp_st_writer_to_buffer(const sp_st_writer *w, uint8_t **buf, size_t *len, sp_error *err);
 /* Writes to path via a temporary file and rename (no partial files). */

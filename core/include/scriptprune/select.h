@@ -67,11 +67,11 @@ sp_status sp_params_validate(const sp_params *p, sp_error *err);
 /* The result of a selection. Owned by the caller: sp_selection_init before first use, reuse across
  * calls (buffers grow as needed), sp_selection_free at the end. */
 typedef struct sp_selection {
-    size_t count;     /* min(budget, N) */
-    size_t d;         /* width of tokens */
-    uint32_t *index;  /* count original token indices, ascending (representatives when merging) */
-    float *tokens;    /* count x d output tokens: copies of the kept rows, or merged averages */
-    size_t capacity;  /* allocated rows (internal) */
+    size_t count;      /* min(budget, N) */
+    size_t d;          /* width of tokens */
+    uint32_t *index;   /* count original token indices, ascending (representatives when merging) */
+    float *tokens;     /* count x d output tokens: copies of the kept rows, or merged averages */
+    size_t capacity;   /* allocated rows (internal) */
     size_t tokens_cap; /* allocated floats in tokens (internal) */
 } sp_selection;
 
