@@ -5,7 +5,7 @@
 
 #include "http_listen.h"
 #include "log.h"
-#include "packet_view.h"
+#include "packetview.h"
 #include "scriptprune/wire.h"
 
 typedef struct client {
@@ -30,7 +30,7 @@ struct scd_follow {
     GBytes *header_bytes;
     guint gen;    /* incremented for each new wire stream */
     bool new_run; /* the next packet starts a new wire stream */
-    scd_packet_view view;
+    ScriptPacketView view;
 
     /* Main thread. */
     GPtrArray *clients;  /* client* */
@@ -60,7 +60,7 @@ scd_follow *scd_follow_new(const char *stream_id, uint64_t queue_limit, scd_dmet
     f->capture = g_byte_array_new();
     f->clients = g_ptr_array_new();
     f->limit = queue_limit;
-    scd_packet_view_init(&f->view);
+    script_packet_view_init(&f->view);
     return f;
 }
 
@@ -86,7 +86,7 @@ static void follow_clear(gpointer data) {
         g_bytes_unref(f->header_bytes);
     if (f->main_header)
         g_bytes_unref(f->main_header);
-    scd_packet_view_free(&f->view);
+    script_packet_view_free(&f->view);
     g_mutex_clear(&f->lock);
     g_free(f->id);
 }
@@ -268,7 +268,7 @@ static sp_status ensure_writer(scd_follow *f, const GstScriptPacket *p, sp_error
     sp_wire_header h;
     if (gst_script_packet_width(p) == 0 && f->writer && !f->new_run)
         return SP_OK; /* an empty packet: keep the stream's header */
-    sp_status st = scd_packet_wire_header(p, SP_DTYPE_F32, &h, err);
+    sp_status st = script_packet_wire_header(p, SP_DTYPE_F32, &h, err);
     if (st != SP_OK)
         return st;
     if (f->writer && !f->new_run && header_equal(&h, &f->header))
@@ -294,10 +294,10 @@ void scd_follow_packet(scd_follow *f, const GstScriptPacket *p) {
     g_mutex_lock(&f->lock);
     sp_status st = ensure_writer(f, p, &err);
     if (st == SP_OK)
-        st = scd_packet_view_map(&f->view, p, f->header.d, &err);
+        st = script_packet_view_map(&f->view, p, f->header.d, &err);
     if (st == SP_OK) {
         st = sp_wire_writer_packet(f->writer, &f->view.packet, &err);
-        scd_packet_view_release(&f->view);
+        script_packet_view_release(&f->view);
     }
     if (st != SP_OK) {
         g_byte_array_set_size(f->capture, 0);

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "log.h"
-#include "packet_view.h"
+#include "packetview.h"
 #include "runner.h"
 #include "sinks.h"
 
@@ -51,7 +51,7 @@ struct scd_stream {
     atomic_uint e_width, d_width, grid_h, grid_w;
     GMutex files_lock;
     char *last_st, *last_png;
-    scd_packet_view view; /* the app branch's packet view (one streaming thread) */
+    ScriptPacketView view; /* the app branch's packet view (one streaming thread) */
 
     /* Main thread. */
     uint64_t seen_prev_runs; /* frames seen by runs already freed */
@@ -175,7 +175,7 @@ static void on_packet(void *user, const GstScriptPacket *p) {
         return;
     sp_error err;
     sp_error_clear(&err);
-    sp_status rc = scd_packet_view_map(&st->view, p, atomic_load(&st->d_width), &err);
+    sp_status rc = script_packet_view_map(&st->view, p, atomic_load(&st->d_width), &err);
     for (guint i = 0; rc == SP_OK && i < st->st_dirs->len; i++) {
         const char *dir = g_ptr_array_index(st->st_dirs, i);
         char *path = NULL;
@@ -196,7 +196,7 @@ static void on_packet(void *user, const GstScriptPacket *p) {
         atomic_fetch_add(&st->sink_errors, 1);
         scd_log(SCD_LOG_WARNING, "sink", "%s: packet not written: %s", st->id, err.message);
     }
-    scd_packet_view_release(&st->view);
+    script_packet_view_release(&st->view);
 }
 
 static void on_overlay(void *user, size_t sink, GstBuffer *png) {
@@ -417,7 +417,7 @@ static scd_stream *stream_new(scd_streams *owner, scd_cfgref *ref, const scd_str
     st->ov_dirs = g_ptr_array_new();
     st->scriptsinks = g_ptr_array_new();
     g_mutex_init(&st->files_lock);
-    scd_packet_view_init(&st->view);
+    script_packet_view_init(&st->view);
     for (size_t i = 0; i < c->n_sinks; i++) {
         const scd_sink_cfg *k = &c->sinks[i];
         switch (k->kind) {
@@ -467,7 +467,7 @@ static void stream_free(scd_stream *st) {
     if (st->query_npy)
         g_unlink(st->query_npy);
     g_free(st->query_npy);
-    scd_packet_view_free(&st->view);
+    script_packet_view_free(&st->view);
     g_mutex_clear(&st->files_lock);
     g_free(st->last_st);
     g_free(st->last_png);

@@ -13,6 +13,7 @@
 
 #include "elements.h"
 #include "enums.h"
+#include "packetview.h"
 #include "packetwire.h"
 #include "sinkconn.h"
 #include "sinkqueue.h"
@@ -139,10 +140,10 @@ static gboolean connect_for(GstScriptSink *self, const GstScriptPacket *p, FdSin
         return FALSE;
     }
     fs->socket = !file;
-    script_wire_header_from_packet(&self->header, p, dtype);
     sp_error err;
     sp_error_clear(&err);
-    if (sp_wire_writer_new(&self->header, fd_sink, fs, &self->writer, &err) != SP_OK) {
+    if (script_packet_wire_header(p, dtype, &self->header, &err) != SP_OK ||
+        sp_wire_writer_new(&self->header, fd_sink, fs, &self->writer, &err) != SP_OK) {
         GST_WARNING_OBJECT(self, "stream header: %s", err.message);
         disconnect(self);
         return FALSE;
@@ -167,12 +168,12 @@ static WriteResult write_item(GstScriptSink *self, SinkItem *it) {
         self->warned_mismatch = TRUE;
         return WRITE_DROP;
     }
-    if (!script_packet_view_map(&self->view, &it->packet)) {
-        GST_WARNING_OBJECT(self, "malformed packet dropped");
-        return WRITE_DROP;
-    }
     sp_error err;
     sp_error_clear(&err);
+    if (script_packet_view_map(&self->view, &it->packet, self->header.d, &err) != SP_OK) {
+        GST_WARNING_OBJECT(self, "malformed packet dropped: %s", err.message);
+        return WRITE_DROP;
+    }
     sp_status st = sp_wire_writer_packet(self->writer, &self->view.packet, &err);
     script_packet_view_release(&self->view);
     if (st == SP_OK)

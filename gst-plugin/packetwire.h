@@ -1,5 +1,5 @@
-/* Conversions between core's sp_packet and GstScriptPacket, and the wire header a packet implies.
- * Used by scriptprune (core -> GStreamer) and scriptsink (GStreamer -> core writer). */
+/* core's sp_packet -> GstScriptPacket (scriptprune), and whether a packet fits a stream header
+ * (scriptsink). The other direction, GstScriptPacket -> sp_packet, is packetview.h. */
 #ifndef GST_SCRIPT_PACKETWIRE_H
 #define GST_SCRIPT_PACKETWIRE_H
 
@@ -23,23 +23,6 @@ typedef struct {
 void script_packet_from_sp(GstScriptPacket *out, const sp_packet *p, guint64 frame_base,
                            guint64 window_base, const ScriptStreamDesc *desc);
 
-/* A read-only sp_packet view of a GstScriptPacket (maps its tensors). */
-typedef struct {
-    sp_packet packet;
-    sp_token_info *info;
-    gsize info_cap;
-    GstBuffer *tok_buf, *prov_buf;
-    GstMapInfo tok_map, prov_map;
-} ScriptPacketView;
-
-void script_packet_view_init(ScriptPacketView *v);
-/* FALSE when the packet's tensors are missing or inconsistent. Release before the next view. */
-gboolean script_packet_view_map(ScriptPacketView *v, const GstScriptPacket *p);
-void script_packet_view_release(ScriptPacketView *v);
-void script_packet_view_free(ScriptPacketView *v);
-
-/* The wire header that a stream of packets like p needs. */
-void script_wire_header_from_packet(sp_wire_header *h, const GstScriptPacket *p, sp_dtype dtype);
 /* TRUE when p fits header h (same kind, width, grid, budget, window and hop). */
 gboolean script_packet_matches_header(const GstScriptPacket *p, const sp_wire_header *h);
 
