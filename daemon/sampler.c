@@ -64,9 +64,15 @@ struct scd_sampler {
     int64_t reseek_want, reseek_limit_ns;
     bool demux_eof, finished;
 
+    int64_t *keys; /* index keyframe timestamps at open, ascending (stream time base) */
+    int n_keys;
+
     atomic_bool abort;
     int64_t deadline_us; /* for the interrupt callback; the sampler's own thread only */
 };
+
+/* s->k when a share has no instant left. */
+#define K_NONE INT64_MAX
 
 void scd_sampler_opts_init(scd_sampler_opts *o) {
     memset(o, 0, sizeof *o);
@@ -117,7 +123,49 @@ static bool seek_overshot(scd_sampler *s, int64_t t);
 
 /* Sampling instant k, in ns after the stream start. */
 static int64_t instant_ns(const scd_sampler *s, int64_t k) {
+    if (k == K_NONE)
+        return INT64_MAX;
     return llround((double)k * 1e9 / s->o.fps);
+}
+
+/* Segments come from the index as it was at open and from nothing decoded, so every sampler of
+ * the same file cuts it the same way (a share must not lose or repeat an instant). They follow
+ * the seek rule (keyframes before t_k + half a frame), counted from the first keyframe; the
+ * demuxer's timestamps may be dts, a frame or two off, which only moves a cut by an instant. */
+int64_t scd_sampler_segment_of(const scd_sampler *s, int64_t k) {
+    if (s->n_keys == 0 || k == K_NONE)
+        return 0;
+    int64_t t =
+        s->keys[0] + av_rescale_q(instant_ns(s, k) + s->dur_ns / 2 - 1, NS_TB, s->st->time_base);
+    int lo = 0, hi = s->n_keys; /* first key after t */
+    while (lo < hi) {
+        int mid = lo + (hi - lo) / 2;
+        if (s->keys[mid] <= t)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo > 0 ? lo - 1 : 0;
+}
+
+/* The first instant from k on that this sampler answers; K_NONE when its share has none left. */
+static int64_t owned_from(const scd_sampler *s, int64_t k) {
+    if (!s->info.shared)
+        return k;
+    for (;; k++) {
+        int64_t seg = scd_sampler_segment_of(s, k);
+        if (seg % s->o.share_count == s->o.share_index)
+            return k;
+        if (seg >= s->n_keys - 1)
+            return K_NONE; /* every later instant lies in the last segment, not ours */
+    }
+}
+
+/* Moves on to the next instant of this sampler's share; a share with none left is finished. */
+static void next_instant(scd_sampler *s) {
+    s->k = owned_from(s, s->k + 1);
+    if (s->k == K_NONE)
+        s->finished = true;
 }
 
 static int64_t frame_time_ns(scd_sampler *s, const AVFrame *f) {
@@ -153,7 +201,7 @@ static sp_status on_frame(scd_sampler *s, AVFrame *f, sp_error *err) {
         return SP_OK;
     }
     bool f_emitted = false;
-    for (int64_t target = instant_ns(s, s->k); target <= t; target = instant_ns(s, ++s->k)) {
+    for (int64_t target = instant_ns(s, s->k); target <= t;) {
         bool use_prev = s->prev.valid && (target - s->prev.t_ns) <= (t - target);
         if (use_prev && !s->prev.emitted) {
             enqueue(s, s->prev.f, s->prev.t_ns, target, s->k);
@@ -164,6 +212,8 @@ static sp_status on_frame(scd_sampler *s, AVFrame *f, sp_error *err) {
         }
         if (s->n_queue > 0 && !s->queue[s->n_queue - 1].f)
             return sp_error_set(err, SP_ERR_NOMEM, "sampler: out of memory holding a frame");
+        next_instant(s);
+        target = instant_ns(s, s->k);
     }
     if (!s->prev.f) {
         s->prev.f = av_frame_alloc();
@@ -189,7 +239,7 @@ static sp_status on_end(scd_sampler *s, sp_error *err) {
     if (target < s->prev.t_ns + dur) {
         enqueue(s, s->prev.f, s->prev.t_ns, target, s->k);
         s->prev.emitted = true;
-        s->k++;
+        s->k = owned_from(s, s->k + 1);
         if (!s->queue[s->n_queue - 1].f)
             return sp_error_set(err, SP_ERR_NOMEM, "sampler: out of memory holding a frame");
     }
@@ -285,6 +335,7 @@ static bool near_instant(const scd_sampler *s, const AVPacket *pkt) {
     int64_t j = lo <= 0 ? 0 : (int64_t)ceil((double)lo * s->o.fps / 1e9);
     if (j < s->k)
         j = s->k;
+    j = owned_from(s, j);
     return instant_ns(s, j) <= p + 2 * s->dur_ns;
 }
 
@@ -400,6 +451,7 @@ sp_status scd_sampler_next(scd_sampler *s, scd_sampled_frame *frame, bool *got, 
             frame->pts_ns = p.t_ns;
             frame->target_ns = p.target_ns;
             frame->index = p.index;
+            frame->segment = scd_sampler_segment_of(s, p.index);
             frame->width = ow;
             frame->height = oh;
             frame->stride = (size_t)ow * 3;
@@ -409,7 +461,8 @@ sp_status scd_sampler_next(scd_sampler *s, scd_sampled_frame *frame, bool *got, 
             return SP_OK;
         }
         if (s->finished) {
-            if (s->stats.frames_emitted == 0 && s->stats.decode_errors > 0)
+            /* A share may rightly return nothing; psampler judges the whole file. */
+            if (s->stats.frames_emitted == 0 && s->stats.decode_errors > 0 && !s->info.shared)
                 return sp_error_set(err, SP_ERR_FORMAT,
                                     "%s: no decodable video frame (%llu damaged packets)",
                                     s->fmt->url, (unsigned long long)s->stats.decode_errors);
@@ -479,7 +532,33 @@ void scd_sampler_close(scd_sampler *s) {
     avcodec_free_context(&s->dec);
     avformat_close_input(&s->fmt);
     av_free(s->codec_name);
+    free(s->keys);
     free(s);
+}
+
+/* Copies the index's keyframe timestamps, ascending. An index without keyframes leaves none. */
+static sp_status snapshot_keys(scd_sampler *s, sp_error *err) {
+    int n = avformat_index_get_entries_count(s->st);
+    if (n <= 0)
+        return SP_OK;
+    s->keys = malloc((size_t)n * sizeof *s->keys);
+    if (!s->keys)
+        return sp_error_set(err, SP_ERR_NOMEM, "sampler: out of memory for the index");
+    for (int i = 0; i < n; i++) {
+        const AVIndexEntry *e = avformat_index_get_entry(s->st, i);
+        if (e && (e->flags & AVINDEX_KEYFRAME) &&
+            (s->n_keys == 0 || e->timestamp > s->keys[s->n_keys - 1]))
+            s->keys[s->n_keys++] = e->timestamp;
+    }
+    return SP_OK;
+}
+
+/* Containers whose index marks exactly the decodable starting points: MP4/MOV (the stss table)
+ * and Matroska/WebM (cues). Others are not trusted to split a file: FFmpeg's AVI muxer, for one,
+ * flags MPEG-4 P-frames as keyframes, and a share that starts there loses frames. */
+static bool index_is_exact(const AVFormatContext *fmt) {
+    const char *name = fmt->iformat ? fmt->iformat->name : "";
+    return strstr(name, "mp4") || strstr(name, "mov") || strstr(name, "matroska");
 }
 
 /* Keyframes per second from the container index (0 when it has none). */
@@ -543,10 +622,12 @@ sp_status scd_sampler_open(const char *url, const scd_sampler_opts *o, scd_sampl
     if (!url || !url[0])
         return sp_error_set(err, SP_ERR_INVALID, "sampler: no input given");
     if (!o || !(o->fps > 0) || !isfinite(o->fps) || o->fps > 1000 || o->max_side < 0 ||
-        o->threads < 0 || o->io_timeout_us < 0 || (unsigned)o->mode > SCD_SAMPLE_ALL)
+        o->threads < 0 || o->io_timeout_us < 0 || (unsigned)o->mode > SCD_SAMPLE_ALL ||
+        o->share_count < 0 || o->share_index < 0 ||
+        (o->share_count > 1 && o->share_index >= o->share_count))
         return sp_error_set(err, SP_ERR_INVALID,
                             "%s: sampler options: fps must be in (0, 1000], sizes, threads and "
-                            "timeout non-negative",
+                            "timeout non-negative, share_index below share_count",
                             url);
     scd_sampler *s = calloc(1, sizeof *s);
     if (!s)
@@ -628,6 +709,15 @@ sp_status scd_sampler_open(const char *url, const scd_sampler_opts *o, scd_sampl
     s->info.seekable = !s->o.live && s->fmt->pb && (s->fmt->pb->seekable & AVIO_SEEKABLE_NORMAL) &&
                        avformat_index_get_entries_count(s->st) > 0;
     s->info.mode = s->o.mode;
+    if (s->info.seekable && s->o.share_count > 1) {
+        st = snapshot_keys(s, err);
+        if (st)
+            goto fail;
+        s->info.shared = s->n_keys >= 2 && index_is_exact(s->fmt);
+    }
+    s->k = owned_from(s, 0);
+    if (s->k == K_NONE)
+        s->finished = true;
     if (s->o.mode == SCD_SAMPLE_KEYFRAMES && s->info.keyframes_per_s < s->o.fps)
         s->info.mode = SCD_SAMPLE_EXACT; /* too few keyframes to give fps frames per second */
     av_dict_free(&opts);

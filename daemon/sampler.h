@@ -64,6 +64,14 @@ typedef struct scd_sampler_opts {
      * and the PSNR of the pictures they give against the exact ones. */
     bool skip_loop_filter; /* no deblocking (AVDISCARD_ALL) on those frames */
     bool skip_idct;        /* no residual transform on those frames (large errors) */
+    /* A share of the instants, for parallel sampling (psampler.h). The index's keyframes cut the
+     * video into segments (segment i: the instants whose seek keyframe, as in the seek rule
+     * above, is keyframe i); this sampler answers only the instants of segments i with
+     * i % share_count == share_index and seeks over the others. share_count 0 or 1: all. A
+     * share needs a seekable MP4/MOV or Matroska/WebM file (whose index marks exactly the
+     * keyframes) with at least two keyframes; otherwise info.shared is false and the sampler
+     * answers every instant. */
+    int share_index, share_count;
 } scd_sampler_opts;
 
 typedef struct scd_sampler_info {
@@ -75,6 +83,7 @@ typedef struct scd_sampler_info {
     bool seekable;             /* an index allows seeking between instants */
     double keyframes_per_s;    /* from the index; 0 when unknown */
     scd_sample_mode mode;      /* the mode actually used */
+    bool shared;               /* answering a share of the instants (opts.share_count > 1) */
 } scd_sampler_info;
 
 typedef struct scd_sampler_stats {
@@ -90,6 +99,7 @@ typedef struct scd_sampled_frame {
     int64_t pts_ns;    /* the frame's presentation time, ns after the first frame's */
     int64_t target_ns; /* the instant t_k it was chosen for */
     int64_t index;     /* k of that instant */
+    int64_t segment;   /* keyframe segment of that instant (see share_count), 0 without index */
     bool key_frame;
     int width, height;
     size_t stride;      /* bytes per row: always width * 3 (packed RGB24, no padding) */
@@ -113,6 +123,9 @@ sp_status scd_sampler_open(const char *url, const scd_sampler_opts *o, scd_sampl
  * video early (stats.truncated). Errors: SP_ERR_IO (timeout, abort), SP_ERR_FORMAT (the file
  * held no decodable frame), SP_ERR_NOMEM. */
 sp_status scd_sampler_next(scd_sampler *s, scd_sampled_frame *frame, bool *got, sp_error *err);
+
+/* Keyframe segment of instant k (see opts.share_count): 0 for every instant without an index. */
+int64_t scd_sampler_segment_of(const scd_sampler *s, int64_t k);
 
 /* Fraction of the video done, in [0, 1]; -1 when the duration is unknown. */
 double scd_sampler_progress(const scd_sampler *s);
