@@ -2,6 +2,7 @@
  *   - decoding every frame (SCD_SAMPLE_ALL, the naive way to get the same frames): the baseline;
  *   - the exact mode (the default) at 2 and 1 sampled fps;
  *   - the exact mode with 1 and 2 decoder threads (the others use FFmpeg's automatic count);
+ *   - the exact mode with samplers side by side (psampler.h, one per CPU: the daemon's default);
  *   - the keyframe mode at 1 and 2 fps (used only when the file has at least fps keyframes per
  *     second, else the sampler falls back to exact, and the line says so);
  *   - the inexact shortcuts on frames far from every instant: skip_loop_filter, and
@@ -17,7 +18,7 @@
 #include <libavutil/log.h>
 
 #include "bench_util.h"
-#include "sampler.h"
+#include "psampler.h"
 
 typedef struct variant {
     const char *name;
@@ -25,6 +26,7 @@ typedef struct variant {
     scd_sample_mode mode;
     int threads; /* -1: the command line's */
     bool skip_loop_filter, skip_idct;
+    int workers; /* psampler workers: 1 one sampler, 0 one per CPU */
 } variant;
 
 typedef struct result {
@@ -32,6 +34,7 @@ typedef struct result {
     double video_s;
     scd_sampler_stats stats;
     scd_sample_mode mode_used;
+    unsigned long checksum;
 } result;
 
 static const char *const mode_names[] = {"exact", "keyframes", "decode_all"};
@@ -48,10 +51,10 @@ static void opts_of(const variant *v, int threads, scd_sampler_opts *o) {
 static int run(const char *path, const variant *v, int threads, result *r) {
     scd_sampler_opts o;
     opts_of(v, threads, &o);
-    scd_sampler *s;
+    scd_psampler *s;
     sp_error e;
     double t0 = bench_now_ms();
-    if (scd_sampler_open(path, &o, &s, &e) != SP_OK) {
+    if (scd_psampler_open(path, &o, v->workers, &s, &e) != SP_OK) {
         fprintf(stderr, "bench-sampler: %s\n", e.message);
         return 1;
     }
@@ -59,9 +62,9 @@ static int run(const char *path, const variant *v, int threads, result *r) {
     for (;;) {
         scd_sampled_frame f;
         bool got;
-        if (scd_sampler_next(s, &f, &got, &e) != SP_OK) {
+        if (scd_psampler_next(s, &f, &got, &e) != SP_OK) {
             fprintf(stderr, "bench-sampler: %s\n", e.message);
-            scd_sampler_close(s);
+            scd_psampler_close(s);
             return 1;
         }
         if (!got)
@@ -69,30 +72,32 @@ static int run(const char *path, const variant *v, int threads, result *r) {
         checksum += f.rgb[f.stride * (size_t)(f.height / 2) + (size_t)f.width / 2 * 3];
     }
     r->wall_s = (bench_now_ms() - t0) / 1000.0;
-    const scd_sampler_info *in = scd_sampler_get_info(s);
+    r->checksum = checksum;
+    const scd_sampler_info *in = scd_psampler_get_info(s);
     r->video_s = in->duration_ns / 1e9;
-    r->stats = *scd_sampler_get_stats(s);
+    r->stats = scd_psampler_get_stats(s);
     r->mode_used = in->mode;
     printf("{\"bench\":\"sampler\",\"variant\":\"%s\",\"mode\":\"%s\",\"fps\":%g,\"threads\":%d,"
+           "\"workers\":%d,"
            "\"skip_loop_filter\":%s,\"skip_idct\":%s,\"width\":%d,\"height\":%d,\"codec\":\"%s\","
            "\"video_s\":%.3f,\"wall_s\":%.3f,\"realtime_factor\":%.2f,\"frames_decoded\":%llu,"
            "\"frames_emitted\":%llu,\"packets_read\":%llu,\"seeks\":%llu,"
            "\"keyframes_per_s\":%.3f,\"checksum\":%lu}\n",
-           v->name, mode_names[r->mode_used], v->fps, o.threads,
+           v->name, mode_names[r->mode_used], v->fps, o.threads, scd_psampler_workers(s),
            v->skip_loop_filter ? "true" : "false", v->skip_idct ? "true" : "false", in->width,
            in->height, in->codec, r->video_s, r->wall_s, r->video_s / r->wall_s,
            (unsigned long long)r->stats.frames_decoded, (unsigned long long)r->stats.frames_emitted,
            (unsigned long long)r->stats.packets_read, (unsigned long long)r->stats.seeks,
            in->keyframes_per_s, checksum);
     fflush(stdout);
-    scd_sampler_close(s);
+    scd_psampler_close(s);
     return 0;
 }
 
 /* PSNR of variant v's pictures against the exact mode's, frame by frame (min and mean; 99 dB
  * stands for identical). */
 static int fidelity(const char *path, const variant *v, int threads) {
-    variant exact = {"exact", v->fps, SCD_SAMPLE_EXACT, -1, false, false};
+    variant exact = {"exact", v->fps, SCD_SAMPLE_EXACT, -1, false, false, 1};
     scd_sampler_opts oa, ob;
     opts_of(&exact, threads, &oa);
     opts_of(v, threads, &ob);
@@ -151,23 +156,25 @@ int main(int argc, char **argv) {
     int threads = argc == 3 ? atoi(argv[2]) : 0;
     av_log_set_level(AV_LOG_ERROR);
     const variant vs[] = {
-        {"decode_all", 2, SCD_SAMPLE_ALL, -1, false, false},
-        {"exact_2fps", 2, SCD_SAMPLE_EXACT, -1, false, false},
-        {"exact_1fps", 1, SCD_SAMPLE_EXACT, -1, false, false},
-        {"exact_2fps_1thread", 2, SCD_SAMPLE_EXACT, 1, false, false},
-        {"exact_2fps_2threads", 2, SCD_SAMPLE_EXACT, 2, false, false},
-        {"keyframes_1fps", 1, SCD_SAMPLE_KEYFRAMES, -1, false, false},
-        {"keyframes_2fps", 2, SCD_SAMPLE_KEYFRAMES, -1, false, false},
-        {"exact_2fps_skip_loop_filter", 2, SCD_SAMPLE_EXACT, -1, true, false},
-        {"exact_2fps_skip_loop_filter_idct", 2, SCD_SAMPLE_EXACT, -1, true, true},
+        {"decode_all", 2, SCD_SAMPLE_ALL, -1, false, false, 1},
+        {"exact_2fps", 2, SCD_SAMPLE_EXACT, -1, false, false, 1},
+        {"exact_1fps", 1, SCD_SAMPLE_EXACT, -1, false, false, 1},
+        {"exact_2fps_1thread", 2, SCD_SAMPLE_EXACT, 1, false, false, 1},
+        {"exact_2fps_2threads", 2, SCD_SAMPLE_EXACT, 2, false, false, 1},
+        {"parallel_2fps", 2, SCD_SAMPLE_EXACT, -1, false, false, 0},
+        {"parallel_1fps", 1, SCD_SAMPLE_EXACT, -1, false, false, 0},
+        {"keyframes_1fps", 1, SCD_SAMPLE_KEYFRAMES, -1, false, false, 1},
+        {"keyframes_2fps", 2, SCD_SAMPLE_KEYFRAMES, -1, false, false, 1},
+        {"exact_2fps_skip_loop_filter", 2, SCD_SAMPLE_EXACT, -1, true, false, 1},
+        {"exact_2fps_skip_loop_filter_idct", 2, SCD_SAMPLE_EXACT, -1, true, true, 1},
     };
-    enum { N = sizeof vs / sizeof vs[0] };
+    enum { N = sizeof vs / sizeof vs[0], KEYFRAMES_2FPS = 8 };
     result r[N];
     for (size_t i = 0; i < N; i++)
         if (run(argv[1], &vs[i], threads, &r[i]))
             return 1;
-    for (size_t i = N - 2; i < N; i++)
-        if (fidelity(argv[1], &vs[i], threads))
+    for (size_t i = 0; i < N; i++)
+        if ((vs[i].skip_loop_filter || vs[i].skip_idct) && fidelity(argv[1], &vs[i], threads))
             return 1;
     /* Decoding every frame costs the same whatever the sampling rate, so one baseline serves. */
     double base = r[0].wall_s;
@@ -176,8 +183,10 @@ int main(int argc, char **argv) {
         r[0].video_s / base);
     for (size_t i = 1; i < N; i++)
         printf(",\"%s_speedup\":%.2f", vs[i].name, base / r[i].wall_s);
-    printf(",\"keyframes_2fps_mode_used\":\"%s\",\"same_frames_2fps\":%s}\n",
-           mode_names[r[6].mode_used],
-           r[0].stats.frames_emitted == r[1].stats.frames_emitted ? "true" : "false");
+    printf(",\"keyframes_2fps_mode_used\":\"%s\",\"same_frames_2fps\":%s,"
+           "\"parallel_same_checksum\":%s}\n",
+           mode_names[r[KEYFRAMES_2FPS].mode_used],
+           r[0].stats.frames_emitted == r[1].stats.frames_emitted ? "true" : "false",
+           r[5].checksum == r[1].checksum ? "true" : "false");
     return 0;
 }

@@ -54,9 +54,13 @@ printf '{"bench":"e2e_input","file":"%s","content":"%s","seconds":%s,"gop_frames
     "$video" "$content" "$seconds" "$gop" "$(nproc)" "$(cut -d' ' -f1-3 /proc/loadavg)"
 
 # The demo's settings (configs/demo.yaml) on the 1080p file, no query, no sinks; the default
-# blas_threads (1). Each run twice: FFmpeg's automatic decoder threads, and one decoder thread.
-for threads in 0 1; do
-    config="$out/e2e-t$threads.yaml"
+# blas_threads (1). Three decoding setups (WORKERS/THREADS): the default, samplers side by side
+# (decode_workers 0: one per CPU); one sampler with FFmpeg's automatic decoder threads; one
+# sampler with one decoder thread.
+for setup in 0/0 1/0 1/1; do
+    workers=${setup%/*}
+    threads=${setup#*/}
+    config="$out/e2e-w$workers-t$threads.yaml"
     cat > "$config" <<EOF
 server:
   listen: "127.0.0.1:0"
@@ -65,6 +69,7 @@ streams:
   - id: e2e
     file: "$PWD/$video"
     fps: 2
+    decode_workers: $workers
     decode_threads: $threads
     pruning:
       window: 8
@@ -79,11 +84,12 @@ EOF
             --exit-when-done --summary-json)
         t1=$(date +%s.%N)
         # The stream's own time (first start to end of file) and the whole process's.
-        /usr/bin/python3 - "$line" "$t0" "$t1" "$seconds" "$i" "$content" "$threads" <<'PY'
+        /usr/bin/python3 - "$line" "$t0" "$t1" "$seconds" "$i" "$content" "$threads" "$workers" <<'PY'
 import json, sys
 s = json.loads(sys.argv[1]); t0, t1, video_s = float(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
 wall = s["elapsed_s"]
-print(json.dumps({"bench": "e2e", "content": sys.argv[6], "decode_threads": int(sys.argv[7]),
+print(json.dumps({"bench": "e2e", "content": sys.argv[6], "decode_workers": int(sys.argv[8]),
+                  "decode_threads": int(sys.argv[7]),
                   "run": int(sys.argv[5]), "video_s": video_s,
                   "frames": s["frames"], "wall_s": round(wall, 3),
                   "process_wall_s": round(t1 - t0, 3),

@@ -121,6 +121,7 @@ typedef struct scd_stream_cfg {
     char *file;     /* SCD_SOURCE_FILE (absolute after loading from a file) */
     double fps;
     int decode_threads;      /* file: FFmpeg decoder threads, 0 = automatic */
+    int decode_workers;      /* file: parallel samplers, 0 = one per CPU (at most 4) */
     scd_encoder_cfg encoder; /* defaults.encoder with this stream's overrides merged in */
     scd_pruning_cfg pruning; /* defaults.pruning with this stream's overrides merged in */
     scd_query_cfg query;

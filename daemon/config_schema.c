@@ -405,9 +405,21 @@ static const cfg_key keys[] = {
      .def = "0",
      .min = 0,
      .max = 64,
-     .doc = "`file:` sources: threads of the FFmpeg decoder; 0 = FFmpeg's choice (one per CPU "
-            "and one more). On a machine busy with other streams, 1 can be faster "
-            "(bench/run_e2e.sh measures both)."},
+     .doc = "`file:` sources read by one sampler (`decode_workers: 1`, or a file that cannot "
+            "be split): threads of the FFmpeg decoder; 0 = FFmpeg's choice (one per CPU and one "
+            "more). Side by side samplers share the CPUs, one decoder thread each, or "
+            "decode_threads / decode_workers when set."},
+    {.section = SEC_STREAM,
+     .name = "decode_workers",
+     .type = T_INT,
+     .offset = STR(decode_workers),
+     .def = "0",
+     .min = 0,
+     .max = 16,
+     .doc = "`file:` sources: samplers decoding the file side by side, each its own keyframe "
+            "segments with a one-thread decoder, merged back in order (the same frames as one "
+            "sampler); 0 = one per CPU, at most 4; 1 = one sampler with `decode_threads`. Used "
+            "for MP4/MOV and Matroska/WebM files with an index; others get one sampler."},
     {.section = SEC_STREAM,
      .name = "encoder",
      .type = T_SECTION,

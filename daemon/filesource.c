@@ -5,16 +5,16 @@
 #include <string.h>
 
 #include "log.h"
-#include "sampler.h"
+#include "psampler.h"
 
 struct scd_filesrc {
     GstElement *appsrc;
     char *path;
     double fps;
-    int threads;
+    int threads, workers;
     GThread *thread;
     GMutex lock; /* guards sampler (abort from another thread vs close) */
-    scd_sampler *sampler;
+    scd_psampler *sampler;
     gint stop;         /* 1: finish (EOS), 2: abort */
     gint progress_ppm; /* progress * 1e6, -1 unknown */
 };
@@ -49,9 +49,9 @@ static gpointer reader_main(gpointer data) {
     scd_sampler_opts_init(&o);
     o.fps = f->fps;
     o.threads = f->threads;
-    scd_sampler *s = NULL;
+    scd_psampler *s = NULL;
     sp_error err;
-    sp_status st = scd_sampler_open(f->path, &o, &s, &err);
+    sp_status st = scd_psampler_open(f->path, &o, f->workers, &s, &err);
     if (st != SP_OK) {
         post_error(f, error_domain(st), error_code(st), err.message);
         return NULL;
@@ -61,9 +61,12 @@ static gpointer reader_main(gpointer data) {
     bool aborted = g_atomic_int_get(&f->stop) == 2;
     g_mutex_unlock(&f->lock);
     if (aborted)
-        scd_sampler_abort(s);
+        scd_psampler_abort(s);
 
-    const scd_sampler_info *info = scd_sampler_get_info(s);
+    const scd_sampler_info *info = scd_psampler_get_info(s);
+    scd_log(SCD_LOG_INFO, "source", "%s: %dx%d %s, %d sampler%s", f->path, info->width,
+            info->height, info->codec, scd_psampler_workers(s),
+            scd_psampler_workers(s) > 1 ? "s side by side" : "");
     GstCaps *caps = gst_caps_new_simple("video/x-raw", "format", G_TYPE_STRING, "RGB", "width",
                                         G_TYPE_INT, info->out_width, "height", G_TYPE_INT,
                                         info->out_height, "framerate", GST_TYPE_FRACTION, 0, 1,
@@ -75,7 +78,7 @@ static gpointer reader_main(gpointer data) {
     while (g_atomic_int_get(&f->stop) == 0) {
         scd_sampled_frame fr;
         bool got = false;
-        st = scd_sampler_next(s, &fr, &got, &err);
+        st = scd_psampler_next(s, &fr, &got, &err);
         if (st != SP_OK) {
             if (g_atomic_int_get(&f->stop) == 0) {
                 post_error(f, error_domain(st), error_code(st), err.message);
@@ -83,7 +86,7 @@ static gpointer reader_main(gpointer data) {
             }
             break;
         }
-        double p = scd_sampler_progress(s);
+        double p = scd_psampler_progress(s);
         g_atomic_int_set(&f->progress_ppm, p < 0 ? -1 : (gint)(p * 1e6));
         if (!got) {
             ended = true;
@@ -100,7 +103,8 @@ static gpointer reader_main(gpointer data) {
             break; /* flushing (the run is being stopped) or the pipeline failed downstream */
     }
     if (ended) {
-        const scd_sampler_stats *ss = scd_sampler_get_stats(s);
+        scd_sampler_stats stats = scd_psampler_get_stats(s);
+        const scd_sampler_stats *ss = &stats;
         g_atomic_int_set(&f->progress_ppm, 1000000);
         if (ss->truncated)
             scd_log(SCD_LOG_WARNING, "source",
@@ -117,16 +121,18 @@ static gpointer reader_main(gpointer data) {
     g_mutex_lock(&f->lock);
     f->sampler = NULL;
     g_mutex_unlock(&f->lock);
-    scd_sampler_close(s);
+    scd_psampler_close(s);
     return NULL;
 }
 
-scd_filesrc *scd_filesrc_start(GstElement *appsrc, const char *path, double fps, int threads) {
+scd_filesrc *scd_filesrc_start(GstElement *appsrc, const char *path, double fps, int threads,
+                               int workers) {
     scd_filesrc *f = g_new0(scd_filesrc, 1);
     f->appsrc = gst_object_ref(appsrc);
     f->path = g_strdup(path);
     f->fps = fps;
     f->threads = threads;
+    f->workers = workers;
     f->progress_ppm = -1;
     g_mutex_init(&f->lock);
     /* g_thread_new aborts when no thread can be created (GLib's policy, and ours). */
@@ -145,7 +151,7 @@ void scd_filesrc_abort(scd_filesrc *f) {
     g_atomic_int_set(&f->stop, 2);
     g_mutex_lock(&f->lock);
     if (f->sampler)
-        scd_sampler_abort(f->sampler);
+        scd_psampler_abort(f->sampler);
     g_mutex_unlock(&f->lock);
 }
 

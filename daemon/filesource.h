@@ -1,7 +1,7 @@
 /* The `file:` source of a run: a thread that reads a video with the FFmpeg sampler (exact pts,
- * skipping what it does not sample) and pushes each sampled frame as packed RGB with its pts into
- * an appsrc. The appsrc blocks when its small queue is full, so the sampler never runs ahead of
- * the encoder by more than a few frames.
+ * skipping what it does not sample; several side by side, psampler.h) and pushes each sampled frame
+ * as packed RGB with its pts into an appsrc. The appsrc blocks when its small queue is full, so the
+ * sampler never runs ahead of the encoder by more than a few frames.
  *
  * Failures (missing file, not a video, I/O error) are posted as ERROR messages from the appsrc,
  * so the run's bus watch handles them like any pipeline error. The end of the file sends EOS.
@@ -15,9 +15,10 @@
 
 typedef struct scd_filesrc scd_filesrc;
 
-/* Starts the reader thread on path at fps with `threads` decoder threads (0 = automatic); the
- * appsrc gets a reference. */
-scd_filesrc *scd_filesrc_start(GstElement *appsrc, const char *path, double fps, int threads);
+/* Starts the reader thread on path at fps with `workers` parallel samplers (psampler.h; 0 = one
+ * per CPU) and `threads` decoder threads (0 = automatic); the appsrc gets a reference. */
+scd_filesrc *scd_filesrc_start(GstElement *appsrc, const char *path, double fps, int threads,
+                               int workers);
 /* Asks the thread to stop reading and send EOS (a drain); returns at once. */
 void scd_filesrc_finish(scd_filesrc *f);
 /* Makes the thread stop at once (aborts blocking I/O); returns at once. Set the pipeline to NULL

@@ -54,6 +54,7 @@ typedef struct scd_run_spec {
     const char *source; /* the uri, the pipeline description or the file path */
     double fps;
     int decode_threads; /* file: FFmpeg decoder threads, 0 = automatic */
+    int decode_workers; /* file: parallel samplers (psampler.h), 0 = one per CPU (at most 4) */
     const scd_encoder_cfg *encoder;
     const scd_pruning_cfg *pruning;
     const char *query_npy;          /* .npy file with the initial query rows, or NULL */

@@ -378,6 +378,7 @@ static void start_run(scd_stream *st) {
                                                           : c->file,
         .fps = c->fps,
         .decode_threads = c->decode_threads,
+        .decode_workers = c->decode_workers,
         .encoder = &c->encoder,
         .pruning = &c->pruning,
         .query_npy = st->query ? st->query_npy : NULL,
