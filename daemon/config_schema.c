@@ -309,17 +309,15 @@ static const cfg_key keys[] = {
      .def = "3600",
      .min = 0,
      .max = 31536000,
-     .doc = "History older than this many seconds is dropped; 0 = no age limit. Not applied "
-            "yet: scriptprune has no property for it, so the history is bounded by "
-            "`history_bytes` alone (scriptd warns when it is set)."},
+     .doc = "History entries last seen longer ago than this many seconds (stream time) are "
+            "dropped, whatever `history_bytes` still allows; 0 = no age limit."},
     {.section = SEC_PRUNING,
      .name = "graph",
      .type = T_ENUM,
      .offset = PRU(graph),
      .def = "bipartite",
      .choices = graphs,
-     .doc = "GSP graph: `bipartite` (the paper) or `full` (the authors' code). Streams use "
-            "scriptprune's graph (bipartite); scriptd warns when this is changed."},
+     .doc = "GSP graph: `bipartite` (the paper) or `full` (the authors' code)."},
     {.section = SEC_PRUNING,
      .name = "rho",
      .type = T_FLOAT,
@@ -336,8 +334,7 @@ static const cfg_key keys[] = {
      .def = "4",
      .min = 0,
      .max = 1024,
-     .doc = "GSP: below this degree a token's score blends in its mean similarity. Streams use "
-            "scriptprune's value (the core default); scriptd warns when this is changed."},
+     .doc = "GSP: below this degree a token's score blends in its mean similarity."},
     {.section = SEC_PRUNING,
      .name = "gamma",
      .type = T_FLOAT,
@@ -345,8 +342,7 @@ static const cfg_key keys[] = {
      .def = "1",
      .min = 0,
      .max = 100,
-     .doc = "GSP: weight of the mean edge similarity in the score. Streams use scriptprune's "
-            "value (the core default); scriptd warns when this is changed."},
+     .doc = "GSP: weight of the mean edge similarity in the score."},
     {.section = SEC_PRUNING,
      .name = "seed",
      .type = T_UINT64,

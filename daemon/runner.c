@@ -5,6 +5,7 @@
 
 #include <gst/app/gstappsink.h>
 #include <gst/app/gstappsrc.h>
+#include <math.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
@@ -322,8 +323,10 @@ static void set_prune(GstElement *pr, const scd_run_spec *spec) {
     g_object_set(pr, "budget", (guint)p->frame_budget, "window", (guint)p->window, "hop",
                  (guint)p->hop, "window-budget", (guint)p->window_budget, "tau", (gfloat)p->tau,
                  "temporal-tau", (gfloat)p->temporal_tau, "radius", (guint)p->temporal_radius,
-                 "gsp-keep", (gfloat)p->rho, "history-bytes", (guint64)p->history_bytes,
-                 "stream-name", spec->name, NULL);
+                 "gsp-keep", (gfloat)p->rho, "history-bytes", (guint64)p->history_bytes, "k-min",
+                 (guint)p->k_min, "gamma", (gfloat)p->gamma, "history-max-age",
+                 (guint64)llround(p->history_max_age_s * 1e9), "stream-name", spec->name, NULL);
+    set_arg(pr, "graph", p->graph == SP_GRAPH_FULL ? "full" : "bipartite");
     if (spec->query_npy)
         g_object_set(pr, "query-embedding", spec->query_npy, NULL);
 }

@@ -483,31 +483,6 @@ static void stream_free(scd_stream *st) {
     g_free(st);
 }
 
-/* Keys of the config that scriptprune has no property for (yet): their values cannot reach the
- * element, so a stream that sets them away from the defaults is told so once. */
-static void warn_unapplied(const scd_stream *st) {
-    scd_config *def = scd_config_new_default();
-    const scd_pruning_cfg *p = &st->cfg->pruning, *d = &def->pruning;
-    GString *keys = g_string_new(NULL);
-    if (p->graph != d->graph)
-        g_string_append(keys, " graph");
-    if (p->k_min != d->k_min)
-        g_string_append(keys, " k_min");
-    if (p->gamma != d->gamma)
-        g_string_append(keys, " gamma");
-    if (p->seed != d->seed)
-        g_string_append(keys, " seed");
-    if (p->history_max_age_s != d->history_max_age_s)
-        g_string_append(keys, " history_max_age_s");
-    if (keys->len)
-        scd_log(SCD_LOG_WARNING, "stream",
-                "%s: pruning keys%s are not applied (scriptprune has no property for them); "
-                "the element's defaults are used",
-                st->id, keys->str);
-    g_string_free(keys, TRUE);
-    scd_config_free(def);
-}
-
 /* The configured query: built once when the stream is created (a broken query file is an error
  * of this stream, logged; the stream then runs without a query rather than not at all). */
 static void load_config_query(scd_stream *st) {
@@ -574,7 +549,6 @@ guint scd_streams_apply(scd_streams *s, scd_cfgref *ref) {
         scd_stream *st = scd_streams_find(s, cfg->streams[j].id);
         if (!st) {
             st = stream_new(s, ref, &cfg->streams[j]);
-            warn_unapplied(st);
             load_config_query(st);
             g_ptr_array_add(s->items, st);
             start_run(st);

@@ -50,6 +50,13 @@ static const GEnumValue dtype_values[] = {
 };
 DEFINE_ENUM(gst_script_wire_dtype_get_type, "GstScriptWireDtype", dtype_values)
 
+static const GEnumValue graph_values[] = {
+    {GST_SCRIPT_GRAPH_BIPARTITE, "even/odd bipartite graph in rounds (the paper)", "bipartite"},
+    {GST_SCRIPT_GRAPH_FULL, "all pairs of the frame, one shot (the authors' code)", "full"},
+    {0, NULL, NULL},
+};
+DEFINE_ENUM(gst_script_graph_get_type, "GstScriptGraph", graph_values)
+
 GType gst_script_method_get_type(void) {
     static gsize type = 0;
     if (g_once_init_enter(&type)) {

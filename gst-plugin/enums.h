@@ -29,6 +29,11 @@ typedef enum {
 } GstScriptDropPolicy;
 
 typedef enum {
+    GST_SCRIPT_GRAPH_BIPARTITE = 0, /* core SP_GRAPH_BIPARTITE */
+    GST_SCRIPT_GRAPH_FULL = 1,      /* core SP_GRAPH_FULL */
+} GstScriptGraph;
+
+typedef enum {
     GST_SCRIPT_WIRE_F16 = 0,
     GST_SCRIPT_WIRE_F32 = 1,
 } GstScriptWireDtype;
@@ -38,6 +43,7 @@ GType gst_script_emit_get_type(void);
 GType gst_script_exemplar_get_type(void);
 GType gst_script_drop_policy_get_type(void);
 GType gst_script_wire_dtype_get_type(void);
+GType gst_script_graph_get_type(void);
 /* Values are core's sp_method ids, nicks its method names. */
 GType gst_script_method_get_type(void);
 
@@ -46,6 +52,7 @@ GType gst_script_method_get_type(void);
 #define GST_TYPE_SCRIPT_EXEMPLAR (gst_script_exemplar_get_type())
 #define GST_TYPE_SCRIPT_DROP_POLICY (gst_script_drop_policy_get_type())
 #define GST_TYPE_SCRIPT_WIRE_DTYPE (gst_script_wire_dtype_get_type())
+#define GST_TYPE_SCRIPT_GRAPH (gst_script_graph_get_type())
 #define GST_TYPE_SCRIPT_METHOD (gst_script_method_get_type())
 
 G_END_DECLS

@@ -42,6 +42,10 @@ enum {
     PROP_RADIUS,
     PROP_GSP_KEEP,
     PROP_HISTORY_BYTES,
+    PROP_GRAPH,
+    PROP_K_MIN,
+    PROP_GAMMA,
+    PROP_HISTORY_MAX_AGE,
     PROP_STREAM_NAME,
     PROP_QUERY_TEXT,
     PROP_QUERY_IMAGE,
@@ -143,6 +147,18 @@ static void gst_script_prune_set_property(GObject *object, guint prop_id, const 
         case PROP_HISTORY_BYTES:
             p->history_bytes = g_value_get_uint64(value);
             break;
+        case PROP_GRAPH:
+            p->graph = g_value_get_enum(value);
+            break;
+        case PROP_K_MIN:
+            p->k_min = g_value_get_uint(value);
+            break;
+        case PROP_GAMMA:
+            p->gamma = g_value_get_float(value);
+            break;
+        case PROP_HISTORY_MAX_AGE:
+            p->history_max_age = g_value_get_uint64(value);
+            break;
         case PROP_STREAM_NAME:
             g_free(p->stream_name);
             p->stream_name = g_value_dup_string(value);
@@ -238,6 +254,18 @@ static void gst_script_prune_get_property(GObject *object, guint prop_id, GValue
             break;
         case PROP_HISTORY_BYTES:
             g_value_set_uint64(value, p->history_bytes);
+            break;
+        case PROP_GRAPH:
+            g_value_set_enum(value, p->graph);
+            break;
+        case PROP_K_MIN:
+            g_value_set_uint(value, p->k_min);
+            break;
+        case PROP_GAMMA:
+            g_value_set_float(value, p->gamma);
+            break;
+        case PROP_HISTORY_MAX_AGE:
+            g_value_set_uint64(value, p->history_max_age);
             break;
         case PROP_STREAM_NAME:
             g_value_set_string(value, p->stream_name);
@@ -773,6 +801,28 @@ static void install_properties(GObjectClass *gc) {
                             "Bound of the history of candidates that left the window (for "
                             "reselect), in bytes; 0 keeps none",
                             0, G_MAXUINT64, PRUNE_DEFAULT_HISTORY_BYTES, ready));
+    g_object_class_install_property(
+        gc, PROP_GRAPH,
+        g_param_spec_enum("graph", "GSP graph",
+                          "Graph of each frame's GSP: bipartite rounds (the paper) or all pairs "
+                          "(the authors' code)",
+                          GST_TYPE_SCRIPT_GRAPH, PRUNE_DEFAULT_GRAPH, ready));
+    g_object_class_install_property(
+        gc, PROP_K_MIN,
+        g_param_spec_uint("k-min", "GSP K_min",
+                          "GSP: below this degree a token's score blends in its mean similarity", 0,
+                          65536, PRUNE_DEFAULT_K_MIN, ready));
+    g_object_class_install_property(
+        gc, PROP_GAMMA,
+        g_param_spec_float("gamma", "GSP gamma",
+                           "GSP: weight of the mean edge similarity in the redundancy score", 0.0f,
+                           100.0f, PRUNE_DEFAULT_GAMMA, ready));
+    g_object_class_install_property(
+        gc, PROP_HISTORY_MAX_AGE,
+        g_param_spec_uint64("history-max-age", "History max age",
+                            "History entries last seen longer ago than this (ns of stream time) "
+                            "are dropped; 0 = no age limit",
+                            0, G_MAXUINT64, PRUNE_DEFAULT_HISTORY_MAX_AGE, ready));
     g_object_class_install_property(
         gc, PROP_STREAM_NAME,
         g_param_spec_string("stream-name", "Stream name",

@@ -12,7 +12,11 @@ void prune_params_init(PruneParams *p) {
     p->temporal_tau = PRUNE_DEFAULT_TEMPORAL_TAU;
     p->radius = PRUNE_DEFAULT_RADIUS;
     p->gsp_keep = PRUNE_DEFAULT_GSP_KEEP;
+    p->graph = PRUNE_DEFAULT_GRAPH;
+    p->k_min = PRUNE_DEFAULT_K_MIN;
+    p->gamma = PRUNE_DEFAULT_GAMMA;
     p->history_bytes = PRUNE_DEFAULT_HISTORY_BYTES;
+    p->history_max_age = PRUNE_DEFAULT_HISTORY_MAX_AGE;
     p->stream_name = g_strdup("");
 }
 
@@ -54,7 +58,12 @@ gboolean prune_params_to_stream(const PruneParams *p, sp_stream_params *out, gch
     out->radius = p->radius;
     out->gsp_keep = keep;
     out->gsp.tau = p->tau;
+    out->gsp.graph = p->graph == GST_SCRIPT_GRAPH_FULL ? SP_GRAPH_FULL : SP_GRAPH_BIPARTITE;
+    out->gsp.k_min = p->k_min;
+    out->gsp.gamma = p->gamma;
     out->history_bytes = (size_t)p->history_bytes;
+    out->history_max_age =
+        p->history_max_age > (guint64)G_MAXINT64 ? G_MAXINT64 : (int64_t)p->history_max_age;
     out->name = p->stream_name ? p->stream_name : "";
     sp_error err;
     sp_error_clear(&err);

@@ -5,6 +5,7 @@
 
 #include "fates.h"
 #include "gsttest.h"
+#include "pruneparams.h"
 #include "scriptprune/encode.h"
 #include "scriptprune/npy.h"
 #include "scriptprune/safetensors.h"
@@ -171,6 +172,20 @@ GST_START_TEST(test_properties_roundtrip) {
     g_free(image);
     g_free(emb);
     g_free(model);
+    /* GSP graph parameters and the history's age bound */
+    gst_util_set_object_arg(G_OBJECT(e), "graph", "full");
+    g_object_set(e, "k-min", 7u, "gamma", 0.5f, "history-max-age", G_GUINT64_CONSTANT(5000000000),
+                 NULL);
+    gint graph;
+    guint k_min;
+    gfloat gamma;
+    guint64 max_age;
+    g_object_get(e, "graph", &graph, "k-min", &k_min, "gamma", &gamma, "history-max-age", &max_age,
+                 NULL);
+    fail_unless_equals_int(graph, GST_SCRIPT_GRAPH_FULL);
+    fail_unless_equals_int(k_min, 7);
+    fail_unless_equals_float(gamma, 0.5f);
+    fail_unless_equals_uint64(max_age, G_GUINT64_CONSTANT(5000000000));
     /* the method enum is core's method table */
     GParamSpec *ps = g_object_class_find_property(G_OBJECT_GET_CLASS(e), "method");
     GEnumValue *v = g_enum_get_value_by_nick(G_PARAM_SPEC_ENUM(ps)->enum_class, "script-authors");
@@ -193,6 +208,40 @@ GST_START_TEST(test_properties_roundtrip) {
     fail_unless_equals_uint64(field_u64(st, "frames-in"), 0);
     gst_structure_free(st);
     gst_object_unref(e);
+}
+GST_END_TEST;
+
+/* The GSP and history properties reach core's stream settings, which run them. */
+GST_START_TEST(test_gsp_and_history_properties_reach_the_stream) {
+    PruneParams pp;
+    prune_params_init(&pp);
+    pp.graph = GST_SCRIPT_GRAPH_FULL;
+    pp.k_min = 9;
+    pp.gamma = 2.5f;
+    pp.history_max_age = G_GUINT64_CONSTANT(3000000000);
+    sp_stream_params sp;
+    gchar *msg = NULL;
+    fail_unless(prune_params_to_stream(&pp, &sp, &msg), "%s", msg);
+    fail_unless_equals_int(sp.gsp.graph, SP_GRAPH_FULL);
+    fail_unless_equals_int(sp.gsp.k_min, 9);
+    fail_unless_equals_float(sp.gsp.gamma, 2.5f);
+    fail_unless_equals_int64(sp.history_max_age, 3000000000);
+    prune_params_clear(&pp);
+
+    /* the full graph runs: each frame packet holds the budget */
+    GstHarness *h =
+        gt_harness("scriptencode ! scriptprune emit=frame budget=16 graph=full k-min=2", CAPS);
+    for (guint i = 0; i < 3; i++) {
+        GstBuffer *out = push_frame(h, i, i * FRAME_NS);
+        const GstScriptPacket *p = &meta_of(out)->packet;
+        fail_unless_equals_int(p->budget, 16);
+        guint f[4];
+        count_fates(meta_of(out), f);
+        fail_unless_equals_int(p->count, MIN(16, f[0]));
+        fail_unless(f[0] > 0);
+        gst_buffer_unref(out);
+    }
+    gt_teardown(h);
 }
 GST_END_TEST;
 
@@ -734,6 +783,7 @@ static Suite *prune_suite(void) {
     tcase_add_test(tc, test_no_meta_is_an_element_error);
     tcase_add_test(tc, test_frames_without_meta_after_encoded_ones_pass);
     tcase_add_test(tc, test_properties_roundtrip);
+    tcase_add_test(tc, test_gsp_and_history_properties_reach_the_stream);
     tcase_add_test(tc, test_frame_emissions);
     tcase_add_test(tc, test_window_emissions_eos_and_stats);
     tcase_add_test(tc, test_flush_resets_the_window);
