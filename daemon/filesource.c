@@ -103,18 +103,17 @@ static gpointer reader_main(gpointer data) {
             break; /* flushing (the run is being stopped) or the pipeline failed downstream */
     }
     if (ended) {
-        scd_sampler_stats stats = scd_psampler_get_stats(s);
-        const scd_sampler_stats *ss = &stats;
+        scd_sampler_stats ss = scd_psampler_get_stats(s);
         g_atomic_int_set(&f->progress_ppm, 1000000);
-        if (ss->truncated)
+        if (ss.truncated)
             scd_log(SCD_LOG_WARNING, "source",
                     "%s: a read error ended the file early; %" G_GUINT64_FORMAT
                     " frames were sampled",
-                    f->path, ss->frames_emitted);
-        if (ss->decode_errors)
+                    f->path, ss.frames_emitted);
+        if (ss.decode_errors)
             scd_log(SCD_LOG_WARNING, "source",
                     "%s: %" G_GUINT64_FORMAT " damaged packets or frames were skipped", f->path,
-                    ss->decode_errors);
+                    ss.decode_errors);
     }
     if (!failed && g_atomic_int_get(&f->stop) != 2)
         gst_app_src_end_of_stream(GST_APP_SRC(f->appsrc));

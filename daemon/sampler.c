@@ -161,9 +161,10 @@ static int64_t owned_from(const scd_sampler *s, int64_t k) {
     }
 }
 
-/* Moves on to the next instant of this sampler's share; a share with none left is finished. */
-static void next_instant(scd_sampler *s) {
-    s->k = owned_from(s, s->k + 1);
+/* Makes the first instant from k on of this sampler's share the next one to answer; a share with
+ * none left is finished. */
+static void first_instant_from(scd_sampler *s, int64_t k) {
+    s->k = owned_from(s, k);
     if (s->k == K_NONE)
         s->finished = true;
 }
@@ -212,7 +213,7 @@ static sp_status on_frame(scd_sampler *s, AVFrame *f, sp_error *err) {
         }
         if (s->n_queue > 0 && !s->queue[s->n_queue - 1].f)
             return sp_error_set(err, SP_ERR_NOMEM, "sampler: out of memory holding a frame");
-        next_instant(s);
+        first_instant_from(s, s->k + 1);
         target = instant_ns(s, s->k);
     }
     if (!s->prev.f) {
@@ -239,7 +240,7 @@ static sp_status on_end(scd_sampler *s, sp_error *err) {
     if (target < s->prev.t_ns + dur) {
         enqueue(s, s->prev.f, s->prev.t_ns, target, s->k);
         s->prev.emitted = true;
-        s->k = owned_from(s, s->k + 1);
+        first_instant_from(s, s->k + 1);
         if (!s->queue[s->n_queue - 1].f)
             return sp_error_set(err, SP_ERR_NOMEM, "sampler: out of memory holding a frame");
     }
@@ -536,7 +537,8 @@ void scd_sampler_close(scd_sampler *s) {
     free(s);
 }
 
-/* Copies the index's keyframe timestamps, ascending. An index without keyframes leaves none. */
+/* Copies the index's keyframe timestamps, ascending (the keyframe rate and the shares' segments
+ * both come from this copy). An index without keyframes leaves none. */
 static sp_status snapshot_keys(scd_sampler *s, sp_error *err) {
     int n = avformat_index_get_entries_count(s->st);
     if (n <= 0)
@@ -561,24 +563,12 @@ static bool index_is_exact(const AVFormatContext *fmt) {
     return strstr(name, "mp4") || strstr(name, "mov") || strstr(name, "matroska");
 }
 
-/* Keyframes per second from the container index (0 when it has none). */
-static double index_keyframe_rate(AVStream *st) {
-    int n = avformat_index_get_entries_count(st);
-    int64_t first = AV_NOPTS_VALUE, last = AV_NOPTS_VALUE;
-    int keys = 0;
-    for (int i = 0; i < n; i++) {
-        const AVIndexEntry *e = avformat_index_get_entry(st, i);
-        if (!e || !(e->flags & AVINDEX_KEYFRAME))
-            continue;
-        if (first == AV_NOPTS_VALUE)
-            first = e->timestamp;
-        last = e->timestamp;
-        keys++;
-    }
-    if (keys < 2 || last <= first)
+/* Keyframes per second from the snapshot of the index (0 with fewer than two). */
+static double keyframe_rate(const scd_sampler *s) {
+    if (s->n_keys < 2)
         return 0;
-    double span = (double)(last - first) * av_q2d(st->time_base);
-    return (keys - 1) / span;
+    double span = (double)(s->keys[s->n_keys - 1] - s->keys[0]) * av_q2d(s->st->time_base);
+    return (s->n_keys - 1) / span;
 }
 
 static sp_status open_decoder(scd_sampler *s, const char *url, sp_error *err) {
@@ -705,19 +695,16 @@ sp_status scd_sampler_open(const char *url, const scd_sampler_opts *o, scd_sampl
         s->info.out_height = (int)lround((double)s->info.height * s->o.max_side / longer);
     }
     s->info.codec = s->codec_name;
-    s->info.keyframes_per_s = index_keyframe_rate(s->st);
+    st = snapshot_keys(s, err);
+    if (st)
+        goto fail;
+    s->info.keyframes_per_s = keyframe_rate(s);
     s->info.seekable = !s->o.live && s->fmt->pb && (s->fmt->pb->seekable & AVIO_SEEKABLE_NORMAL) &&
                        avformat_index_get_entries_count(s->st) > 0;
     s->info.mode = s->o.mode;
-    if (s->info.seekable && s->o.share_count > 1) {
-        st = snapshot_keys(s, err);
-        if (st)
-            goto fail;
-        s->info.shared = s->n_keys >= 2 && index_is_exact(s->fmt);
-    }
-    s->k = owned_from(s, 0);
-    if (s->k == K_NONE)
-        s->finished = true;
+    s->info.shared =
+        s->info.seekable && s->o.share_count > 1 && s->n_keys >= 2 && index_is_exact(s->fmt);
+    first_instant_from(s, 0);
     if (s->o.mode == SCD_SAMPLE_KEYFRAMES && s->info.keyframes_per_s < s->o.fps)
         s->info.mode = SCD_SAMPLE_EXACT; /* too few keyframes to give fps frames per second */
     av_dict_free(&opts);
