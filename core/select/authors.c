@@ -42,10 +42,10 @@ sp_status sp_method_authors(sp_workspace *ws, const sp_frame *f, const sp_query 
     uint32_t *gsp_set = sp_ws_array(ws, SP_WS_CAND, k, sizeof(uint32_t));
     uint32_t *picks = sp_ws_array(ws, SP_WS_BASE_A, k, sizeof(uint32_t));
     double *score = sp_ws_array(ws, SP_WS_GSP_SCORE, n, sizeof(double));
-    uint32_t *all = sp_ws_array(ws, SP_WS_ALIVE, n, sizeof(uint32_t));
     uint8_t *in_gsp = sp_ws_get(ws, SP_WS_BASE_B, n);
     uint8_t *taken = sp_ws_get(ws, SP_WS_BASE_C, n);
-    if (!r || !gsp_set || !picks || !score || !all || !in_gsp || !taken)
+    void *rank = sp_rank_scratch(ws, n);
+    if (!r || !gsp_set || !picks || !score || !in_gsp || !taken || !rank)
         return sp_err_nomem(err, "script-authors scratch", n * (f->d + 16) * sizeof(float));
     sp_sim s = {0};
     sp_status st = sp_sim_frame(ws, f, &s, err);
@@ -59,11 +59,9 @@ sp_status sp_method_authors(sp_workspace *ws, const sp_frame *f, const sp_query 
     gp.tau = p->tau;
     gp.k_min = p->k_min;
     gp.gamma = p->gamma;
-    for (size_t i = 0; i < n; i++)
-        all[i] = (uint32_t)i;
-    sp_gsp_scores(&s, all, n, all, n, &gp, score);
+    sp_gsp_scores(s.g, n, n, n, &gp, NULL, score);
     memset(in_gsp, 0, n);
-    sp_rank_first(score, in_gsp, n, k, gsp_set);
+    sp_rank_first(score, in_gsp, n, k, gsp_set, rank);
 
     size_t width;
     const float *e = sp_frame_relevance_rows(f, &width);
@@ -90,7 +88,7 @@ sp_status sp_method_authors(sp_workspace *ws, const sp_frame *f, const sp_query 
         for (size_t t = 0; t < k; t++)
             if (!taken[picks[t]])
                 in_gsp[picks[t]] = 0;
-        sp_rank_first(score, in_gsp, n, k - got, idx + got);
+        sp_rank_first(score, in_gsp, n, k - got, idx + got, rank);
     }
     sp_sort_u32(idx, k);
     return SP_OK;

@@ -70,7 +70,8 @@ sp_status sp_dpp_run(sp_workspace *ws, const sp_kernel *kern, size_t k, uint32_t
     double *proj = sp_ws_array(ws, SP_WS_DPP_ROWD, n, sizeof(double));
     float *row = sp_ws_array(ws, SP_WS_DPP_ROW, n, sizeof(float));
     uint8_t *picked = sp_ws_get(ws, SP_WS_MASK, n);
-    if (!c || !d || !proj || !row || !picked)
+    void *rank = sp_rank_scratch(ws, n);
+    if (!c || !d || !proj || !row || !picked || !rank)
         return sp_err_nomem(err, "DPP state", (k + 2) * n * sizeof(double));
     memset(picked, 0, n);
     for (size_t i = 0; i < n; i++) {
@@ -116,7 +117,7 @@ sp_status sp_dpp_run(sp_workspace *ws, const sp_kernel *kern, size_t k, uint32_t
         /* Kernel exhausted: fill with the most relevant remaining candidates. */
         for (size_t i = 0; i < n; i++)
             d[i] = rel(kern, i);
-        sp_rank_first(d, picked, n, k - got, picks + got);
+        sp_rank_first(d, picked, n, k - got, picks + got, rank);
     }
     sp_sort_u32(picks, k);
     return SP_OK;

@@ -27,13 +27,15 @@ typedef enum sp_ws_slot {
     SP_WS_GSP_A,   /* GSP per-round A/B lists and scores */
     SP_WS_GSP_B,
     SP_WS_GSP_SCORE,
-    SP_WS_MASK,    /* choose/rank exclusion masks */
-    SP_WS_REL,     /* relevance over the frame */
-    SP_WS_REL_TMP, /* normalised embeddings */
-    SP_WS_REL_Q,   /* normalised query rows */
-    SP_WS_REL_C,   /* token x query cosines */
-    SP_WS_CAND,    /* candidate lists */
-    SP_WS_DPP_C,   /* incremental Cholesky rows (k x n doubles) */
+    SP_WS_GSP_POS,   /* cache positions of a round's A and B */
+    SP_WS_GSP_BLOCK, /* a round's A x B similarities */
+    SP_WS_MASK,      /* choose/rank exclusion masks */
+    SP_WS_REL,       /* relevance over the frame */
+    SP_WS_REL_TMP,   /* normalised embeddings */
+    SP_WS_REL_Q,     /* normalised query rows */
+    SP_WS_REL_C,     /* token x query cosines */
+    SP_WS_CAND,      /* candidate lists */
+    SP_WS_DPP_C,     /* incremental Cholesky rows (k x n doubles) */
     SP_WS_DPP_D,
     SP_WS_DPP_ROW,
     SP_WS_DPP_ROWD,
@@ -43,6 +45,7 @@ typedef enum sp_ws_slot {
     SP_WS_BASE_A, /* baselines' scratch */
     SP_WS_BASE_B,
     SP_WS_BASE_C,
+    SP_WS_RANK, /* sp_rank_first's sorted values */
     SP_WS_SLOTS
 } sp_ws_slot;
 
@@ -58,10 +61,13 @@ void *sp_ws_array(sp_workspace *ws, sp_ws_slot slot, size_t count, size_t elem);
 /* Index of choose() over v[i] for i with !excluded[i] (excluded may be NULL); n >= 1 and at least
  * one candidate. Returns SIZE_MAX when there is none. */
 size_t sp_choose(const double *v, const uint8_t *excluded, size_t n);
-/* Writes the first r elements of the descending ranking of v (over non-excluded entries) to
- * order[r]. `excluded` is scratch of n bytes whose initial content marks pre-excluded entries; it
- * is modified. */
-void sp_rank_first(const double *v, uint8_t *excluded, size_t n, size_t r, uint32_t *order);
+/* Writes the first r choices of repeated sp_choose over v (non-excluded entries) to order[r].
+ * `excluded` (n bytes) marks pre-excluded entries and is modified; scratch comes from
+ * sp_rank_scratch for at least n values. */
+void sp_rank_first(const double *v, uint8_t *excluded, size_t n, size_t r, uint32_t *order,
+                   void *scratch);
+/* Scratch for sp_rank_first over n values from the workspace; NULL when out of memory. */
+void *sp_rank_scratch(sp_workspace *ws, size_t n);
 
 /* ---- rows prepared for cosine products, and the similarity cache ---- */
 /* out[i] = x[i] / max(|x[i]|, 1e-12). out may not alias x. */
@@ -75,12 +81,25 @@ typedef struct sp_rows {
     const float *x;
     const float *inv; /* n inverse norms, 1 / max(|x_i|, 1e-12) */
     size_t n, d;
+    /* Set by sp_rows_prepare_for_gsp: the odd rows' inverse norms are not known yet and come from
+     * the odd x odd diagonal of sp_sim_round1, which also checks those rows are finite. */
+    bool odd_pending;
+    const char *what;     /* names the rows in errors */
+    sp_ws_slot copy_slot; /* where a normalised copy goes (extreme norms) */
 } sp_rows;
 
 /* Computes the norms of x (n x d) into inv_slot, checking every value is finite (the error names
  * `what`, the row and the column); uses copy_slot for the normalised copy when needed. */
 sp_status sp_rows_prepare(sp_workspace *ws, const float *x, size_t n, size_t d, sp_ws_slot inv_slot,
                           sp_ws_slot copy_slot, const char *what, sp_rows *out, sp_error *err);
+
+/* sp_rows_prepare for a frame that goes straight into bipartite GSP (sp_gsp_run): measures the
+ * even rows only and sets odd_pending. Nothing but sp_gsp_run may read such rows. */
+sp_status sp_rows_prepare_for_gsp(sp_workspace *ws, const float *x, size_t n, size_t d,
+                                  sp_rows *out, sp_error *err);
+
+/* Measures the odd rows of odd_pending rows (no-op otherwise). */
+sp_status sp_rows_finish(sp_workspace *ws, sp_rows *rows, sp_error *err);
 
 /* Cosine similarities of the rows, filled block by block into the n x n cache g as products are
  * computed; entries not yet computed are undefined.
@@ -107,11 +126,12 @@ static inline float sp_sim_at(const sp_sim *s, uint32_t i, uint32_t j) {
 /* Switches s to the bipartite layout (s->rows set; g allocated by the caller). */
 sp_status sp_sim_use_bipartite_layout(sp_workspace *ws, sp_sim *s, sp_error *err);
 
-/* Computes S(a, b) for a in ia, b in ib (one SGEMM). */
-sp_status sp_sim_cross(sp_workspace *ws, sp_sim *s, const uint32_t *ia, size_t na,
-                       const uint32_t *ib, size_t nb, sp_error *err);
 /* Computes S(a, b) for all a, b in ia (one SSYRK), diagonal included. */
 sp_status sp_sim_within(sp_workspace *ws, sp_sim *s, const uint32_t *ia, size_t na, sp_error *err);
+/* GSP round 1 on the whole frame in the bipartite layout: S(even, odd) and, when with_triangle,
+ * S(odd, odd) (one SGEMM, one SSYRK), written in place. Completes odd_pending rows (their norms
+ * from the triangle's diagonal, or a pass over them without one) and the position layout. */
+sp_status sp_sim_round1(sp_workspace *ws, sp_sim *s, bool with_triangle, sp_error *err);
 /* Allocates g in the workspace and computes all pairs in the natural layout. */
 sp_status sp_sim_full(sp_workspace *ws, sp_sim *s, sp_error *err);
 /* Prepares the frame's token rows and computes all pairs (methods that need the full graph). */
@@ -123,9 +143,11 @@ sp_status sp_sim_frame(sp_workspace *ws, const sp_frame *f, sp_sim *s, sp_error 
 sp_status sp_gsp_run(sp_workspace *ws, sp_sim *s, size_t target, const sp_gsp_params *p,
                      bool complete, uint32_t *kept, sp_error *err);
 
-/* Scores every a in A against the partners P from the cache (docs/algorithm.md, GSP). */
-void sp_gsp_scores(const sp_sim *s, const uint32_t *A, size_t na, const uint32_t *P, size_t np,
-                   const sp_gsp_params *p, double *score);
+/* GSP scores of na tokens (docs/algorithm.md, GSP): row i of sims (leading dimension ld) holds
+ * the similarities of token i to its np partners; its score goes to score[order[i]] (order NULL:
+ * the identity). */
+void sp_gsp_scores(const float *sims, size_t ld, size_t na, size_t np, const sp_gsp_params *p,
+                   const uint32_t *order, double *score);
 
 /* Relevance (ours) of prepared rows. */
 sp_status sp_relevance_rows(sp_workspace *ws, const sp_rows *e, const sp_query *q, float *r,

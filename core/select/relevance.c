@@ -52,7 +52,8 @@ sp_status sp_relevance_rows(sp_workspace *ws, const sp_rows *e, const sp_query *
     uint8_t *mask = sp_ws_get(ws, SP_WS_MASK, m);
     uint32_t *keep = sp_ws_array(ws, SP_WS_PICKS, m, sizeof(uint32_t));
     double *raw = sp_ws_array(ws, SP_WS_DPP_ROWD, n, sizeof(double));
-    if (!row_score || !mask || !keep || !raw)
+    void *rank = sp_rank_scratch(ws, m);
+    if (!row_score || !mask || !keep || !raw || !rank)
         return sp_err_nomem(err, "relevance scratch", (m + n) * sizeof(double));
     for (size_t j = 0; j < m; j++)
         row_score[j] = 0.0;
@@ -63,7 +64,7 @@ sp_status sp_relevance_rows(sp_workspace *ws, const sp_rows *e, const sp_query *
         row_score[j] /= (double)n;
     size_t nkeep = m / 2 > 0 ? m / 2 : 1;
     memset(mask, 0, m);
-    sp_rank_first(row_score, mask, m, nkeep, keep);
+    sp_rank_first(row_score, mask, m, nkeep, keep, rank);
     double lo = INFINITY, hi = -INFINITY;
     for (size_t i = 0; i < n; i++) {
         double acc = 0.0;

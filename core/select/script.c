@@ -30,14 +30,20 @@ static sp_status frame_relevance(sp_workspace *ws, const sp_frame *f, const sp_q
 sp_status sp_method_script(sp_workspace *ws, const sp_frame *f, const sp_query *q,
                            const sp_params *p, uint32_t *idx, sp_error *err) {
     size_t n = f->n, k = p->budget;
-    sp_sim s = {0};
-    sp_status st =
-        sp_rows_prepare(ws, f->tokens, n, f->d, SP_WS_NORMS, SP_WS_XN, "token", &s.rows, err);
-    if (st)
-        return st;
+    size_t c = (size_t)ceil((double)p->rho * (double)n);
+    if (c < k)
+        c = k;
+    bool cascade = p->method == SP_METHOD_SCRIPT && c < n;
     sp_gsp_params gp;
     gsp_params_from(p, &gp);
-
+    sp_sim s = {0};
+    /* Frames that go through GSP first leave the odd rows' norms to its round 1. */
+    sp_status st =
+        cascade || p->method == SP_METHOD_GSP
+            ? sp_rows_prepare_for_gsp(ws, f->tokens, n, f->d, &s.rows, err)
+            : sp_rows_prepare(ws, f->tokens, n, f->d, SP_WS_NORMS, SP_WS_XN, "token", &s.rows, err);
+    if (st)
+        return st;
     if (p->method == SP_METHOD_GSP) {
         s.g = sp_ws_array(ws, SP_WS_GRAM, n, n * sizeof(float));
         if (!s.g)
@@ -48,15 +54,10 @@ sp_status sp_method_script(sp_workspace *ws, const sp_frame *f, const sp_query *
     float *r = sp_ws_array(ws, SP_WS_REL, n, sizeof(float));
     if (!r)
         return sp_err_nomem(err, "relevance", n * sizeof(float));
-    st = frame_relevance(ws, f, q, &s.rows, r, err);
-    if (st)
-        return st;
-
-    size_t c = (size_t)ceil((double)p->rho * (double)n);
-    if (c < k)
-        c = k;
-    if (p->method == SP_METHOD_QCSP || c >= n)
-        return sp_dpp_on_rows(ws, &s.rows, r, k, idx, err);
+    if (!cascade) {
+        st = frame_relevance(ws, f, q, &s.rows, r, err);
+        return st ? st : sp_dpp_on_rows(ws, &s.rows, r, k, idx, err);
+    }
 
     s.g = sp_ws_array(ws, SP_WS_GRAM, n, n * sizeof(float));
     uint32_t *cand = sp_ws_array(ws, SP_WS_CAND, c, sizeof(uint32_t));
@@ -64,6 +65,9 @@ sp_status sp_method_script(sp_workspace *ws, const sp_frame *f, const sp_query *
     if (!s.g || !cand || !rc)
         return sp_err_nomem(err, "cascade state", n * n * sizeof(float));
     st = sp_gsp_run(ws, &s, c, &gp, true, cand, err);
+    /* Relevance is over the whole frame, and needs every token's norm: after GSP. */
+    if (!st)
+        st = frame_relevance(ws, f, q, &s.rows, r, err);
     if (st)
         return st;
     for (size_t i = 0; i < c; i++)

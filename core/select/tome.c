@@ -37,8 +37,11 @@ static sp_status tome_round(sp_workspace *ws, tome_state *t, size_t d, size_t r,
         best[a] = (uint32_t)bj;
         score[a] = rowd[bj];
     }
+    void *rank = sp_rank_scratch(ws, na);
+    if (!rank)
+        return sp_err_nomem(err, "tome ranking", na * 16);
     memset(mask, 0, na);
-    sp_rank_first(score, mask, na, r, merged);
+    sp_rank_first(score, mask, na, r, merged, rank);
     /* mask[a] == 1 now marks the merged even positions. Merge into each odd position at once. */
     for (size_t b = 0; b < nb; b++) {
         size_t pb = 2 * b + 1;

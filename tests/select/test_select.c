@@ -285,6 +285,40 @@ static void test_extreme_magnitudes_select_like_normal_ones(void **state) {
     free(big);
 }
 
+/* Rows too large for raw float products (norm above 1e15, or a squared norm that overflows) are
+ * found wherever their norms are measured: in the first pass (even rows) or from the odd x odd
+ * diagonal after GSP's round 1 (odd rows, whose products are then redone on a normalised copy).
+ * They select like the same tokens at a normal scale. */
+static void test_rows_at_extreme_scales_select_like_normal_ones(void **state) {
+    (void)state;
+    size_t n = 64, d = 16;
+    static const float scales[] = {1e18f, 1e25f};
+    static const sp_method ms[] = {SP_METHOD_SCRIPT, SP_METHOD_GSP, SP_METHOD_QCSP,
+                                   SP_METHOD_DIVPRUNE};
+    float *x = random_tokens(n, d, 11), *scaled = malloc(n * d * sizeof(float));
+    sp_frame f, fs;
+    sp_frame_view(&f, x, n, d);
+    sp_frame_view(&fs, scaled, n, d);
+    sp_selection a, b;
+    sp_selection_init(&a);
+    sp_selection_init(&b);
+    for (size_t parity = 0; parity < 2; parity++)
+        for (size_t si = 0; si < 2; si++) {
+            for (size_t i = 0; i < n; i++)
+                for (size_t j = 0; j < d; j++)
+                    scaled[i * d + j] = x[i * d + j] * (i % 2 == parity ? scales[si] : 1.0f);
+            for (size_t m = 0; m < sizeof ms / sizeof ms[0]; m++) {
+                assert_int_equal(run(&f, NULL, ms[m], 16, &a, NULL), SP_OK);
+                assert_int_equal(run(&fs, NULL, ms[m], 16, &b, NULL), SP_OK);
+                assert_memory_equal(a.index, b.index, 16 * sizeof(uint32_t));
+            }
+        }
+    sp_selection_free(&a);
+    sp_selection_free(&b);
+    free(x);
+    free(scaled);
+}
+
 /* A query equal to some tokens makes QCSP keep them. */
 static void test_query_pulls_matching_tokens_in(void **state) {
     (void)state;
@@ -406,6 +440,7 @@ int main(void) {
         cmocka_unit_test(test_budget_above_n_returns_every_token_unchanged),
         cmocka_unit_test(test_zero_rows_are_valid),
         cmocka_unit_test(test_extreme_magnitudes_select_like_normal_ones),
+        cmocka_unit_test(test_rows_at_extreme_scales_select_like_normal_ones),
         cmocka_unit_test(test_query_pulls_matching_tokens_in),
         cmocka_unit_test(test_pool_averages_cells),
         cmocka_unit_test(test_modules_alone),
