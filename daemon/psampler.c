@@ -126,27 +126,20 @@ sp_status scd_psampler_open(const char *url, const scd_sampler_opts *o, int work
     g_mutex_init(&p->lock);
     g_cond_init(&p->cond);
     scd_sampler_opts wo = *o;
-    wo.share_count = n;
+    wo.share_count = n > 1 && !o->live ? n : 0;
     wo.share_index = 0;
-    /* Decoder threads split between the workers (one each on a 2-CPU machine). */
+    /* Decoder threads split between the workers (one each on a 2-CPU machine); a file that
+     * cannot be split is decoded by the first sampler alone, with the caller's threads. */
     int cpus = o->threads > 0 ? o->threads : (int)g_get_num_processors();
-    wo.threads = cpus / n > 1 ? cpus / n : 1;
+    if (wo.share_count > 1)
+        wo.threads = cpus / n > 1 ? cpus / n : 1;
+    wo.unshared_threads = o->threads;
     scd_sampler *first = NULL;
-    sp_status st = SP_OK;
-    if (n > 1 && !o->live) {
-        st = scd_sampler_open(url, &wo, &first, err);
-        if (st)
-            goto fail;
-    }
-    if (!first || !scd_sampler_get_info(first)->shared) {
-        /* One sampler with the caller's decoder threads. */
-        scd_sampler_close(first);
-        scd_sampler_opts so = *o;
-        so.share_count = 0;
-        so.share_index = 0;
-        st = scd_sampler_open(url, &so, &p->single, err);
-        if (st)
-            goto fail;
+    sp_status st = scd_sampler_open(url, &wo, &first, err);
+    if (st)
+        goto fail;
+    if (!scd_sampler_get_info(first)->shared) {
+        p->single = first;
         p->n = 1;
         p->info = *scd_sampler_get_info(p->single);
         *out = p;

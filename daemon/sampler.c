@@ -79,6 +79,7 @@ void scd_sampler_opts_init(scd_sampler_opts *o) {
     o->fps = 1.0;
     o->mode = SCD_SAMPLE_EXACT;
     o->io_timeout_us = 10 * 1000000LL;
+    o->unshared_threads = -1;
 }
 
 /* FFmpeg polls this during blocking calls; non-zero makes the call fail with AVERROR_EXIT. */
@@ -571,12 +572,12 @@ static double keyframe_rate(const scd_sampler *s) {
     return (s->n_keys - 1) / span;
 }
 
-static sp_status open_decoder(scd_sampler *s, const char *url, sp_error *err) {
-    const AVCodec *codec = NULL;
-    int idx = av_find_best_stream(s->fmt, AVMEDIA_TYPE_VIDEO, -1, -1, &codec, 0);
+static sp_status find_video_stream(scd_sampler *s, const char *url, const AVCodec **codec,
+                                   sp_error *err) {
+    int idx = av_find_best_stream(s->fmt, AVMEDIA_TYPE_VIDEO, -1, -1, codec, 0);
     if (idx == AVERROR_STREAM_NOT_FOUND)
         return sp_error_set(err, SP_ERR_FORMAT, "%s: no video stream", url);
-    if (idx == AVERROR_DECODER_NOT_FOUND || (idx >= 0 && !codec))
+    if (idx == AVERROR_DECODER_NOT_FOUND || (idx >= 0 && !*codec))
         return sp_error_set(err, SP_ERR_UNSUPPORTED, "%s: no decoder for the video stream", url);
     if (idx < 0)
         return io_error(s, url, "finding the video stream", idx, err);
@@ -584,6 +585,11 @@ static sp_status open_decoder(scd_sampler *s, const char *url, sp_error *err) {
     s->st = s->fmt->streams[idx];
     if (s->st->disposition & AV_DISPOSITION_ATTACHED_PIC)
         return sp_error_set(err, SP_ERR_FORMAT, "%s: no video stream (only a cover picture)", url);
+    return SP_OK;
+}
+
+static sp_status open_decoder(scd_sampler *s, const AVCodec *codec, int threads, const char *url,
+                              sp_error *err) {
     s->dec = avcodec_alloc_context3(codec);
     if (!s->dec)
         return sp_error_set(err, SP_ERR_NOMEM, "%s: out of memory", url);
@@ -591,7 +597,7 @@ static sp_status open_decoder(scd_sampler *s, const char *url, sp_error *err) {
     if (ret < 0)
         return io_error(s, url, "decoder parameters", ret, err);
     s->dec->pkt_timebase = s->st->time_base;
-    s->dec->thread_count = s->o.threads;
+    s->dec->thread_count = threads;
     if (s->o.live) {
         /* Frame threading delays output by one frame per thread: not for live sources. */
         s->dec->thread_type = FF_THREAD_SLICE;
@@ -613,7 +619,7 @@ sp_status scd_sampler_open(const char *url, const scd_sampler_opts *o, scd_sampl
         return sp_error_set(err, SP_ERR_INVALID, "sampler: no input given");
     if (!o || !(o->fps > 0) || !isfinite(o->fps) || o->fps > 1000 || o->max_side < 0 ||
         o->threads < 0 || o->io_timeout_us < 0 || (unsigned)o->mode > SCD_SAMPLE_ALL ||
-        o->share_count < 0 || o->share_index < 0 ||
+        o->share_count < 0 || o->share_index < 0 || o->unshared_threads < -1 ||
         (o->share_count > 1 && o->share_index >= o->share_count))
         return sp_error_set(err, SP_ERR_INVALID,
                             "%s: sampler options: fps must be in (0, 1000], sizes, threads and "
@@ -672,7 +678,8 @@ sp_status scd_sampler_open(const char *url, const scd_sampler_opts *o, scd_sampl
         st = io_error(s, url, "reading stream information", ret, err);
         goto fail;
     }
-    st = open_decoder(s, url, err);
+    const AVCodec *codec = NULL;
+    st = find_video_stream(s, url, &codec, err);
     if (st)
         goto fail;
 
@@ -685,6 +692,23 @@ sp_status scd_sampler_open(const char *url, const scd_sampler_opts *o, scd_sampl
         s->info.duration_ns = av_rescale_q(s->fmt->duration, AV_TIME_BASE_Q, NS_TB);
     else
         s->info.duration_ns = -1;
+
+    st = snapshot_keys(s, err);
+    if (st)
+        goto fail;
+    s->info.keyframes_per_s = keyframe_rate(s);
+    s->info.seekable = !s->o.live && s->fmt->pb && (s->fmt->pb->seekable & AVIO_SEEKABLE_NORMAL) &&
+                       avformat_index_get_entries_count(s->st) > 0;
+    s->info.mode = s->o.mode;
+    s->info.shared =
+        s->info.seekable && s->o.share_count > 1 && s->n_keys >= 2 && index_is_exact(s->fmt);
+    /* Known before the decoder opens: a share the file cannot give decodes the whole file here,
+     * with the threads meant for that (psampler then needs no second open). */
+    bool unshared = s->o.share_count > 1 && !s->info.shared && s->o.unshared_threads >= 0;
+    s->info.decoder_threads = unshared ? s->o.unshared_threads : s->o.threads;
+    st = open_decoder(s, codec, s->info.decoder_threads, url, err);
+    if (st)
+        goto fail;
     s->info.width = s->dec->width;
     s->info.height = s->dec->height;
     s->info.out_width = s->info.width;
@@ -695,15 +719,6 @@ sp_status scd_sampler_open(const char *url, const scd_sampler_opts *o, scd_sampl
         s->info.out_height = (int)lround((double)s->info.height * s->o.max_side / longer);
     }
     s->info.codec = s->codec_name;
-    st = snapshot_keys(s, err);
-    if (st)
-        goto fail;
-    s->info.keyframes_per_s = keyframe_rate(s);
-    s->info.seekable = !s->o.live && s->fmt->pb && (s->fmt->pb->seekable & AVIO_SEEKABLE_NORMAL) &&
-                       avformat_index_get_entries_count(s->st) > 0;
-    s->info.mode = s->o.mode;
-    s->info.shared =
-        s->info.seekable && s->o.share_count > 1 && s->n_keys >= 2 && index_is_exact(s->fmt);
     first_instant_from(s, 0);
     if (s->o.mode == SCD_SAMPLE_KEYFRAMES && s->info.keyframes_per_s < s->o.fps)
         s->info.mode = SCD_SAMPLE_EXACT; /* too few keyframes to give fps frames per second */

@@ -72,6 +72,9 @@ typedef struct scd_sampler_opts {
      * keyframes) with at least two keyframes; otherwise info.shared is false and the sampler
      * answers every instant. */
     int share_index, share_count;
+    /* Decoder threads when a share was asked for (share_count > 1) but the file cannot give one:
+     * the sampler then decodes the whole file alone. -1 (the default): threads. */
+    int unshared_threads;
 } scd_sampler_opts;
 
 typedef struct scd_sampler_info {
@@ -84,6 +87,7 @@ typedef struct scd_sampler_info {
     double keyframes_per_s;    /* from the index; 0 when unknown */
     scd_sample_mode mode;      /* the mode actually used */
     bool shared;               /* answering a share of the instants (opts.share_count > 1) */
+    int decoder_threads;       /* threads asked of the decoder (0: FFmpeg's automatic choice) */
 } scd_sampler_info;
 
 typedef struct scd_sampler_stats {

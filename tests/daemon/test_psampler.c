@@ -74,11 +74,15 @@ static GArray *run_parallel(const char *name, double fps, int workers, int *used
                             scd_sampler_stats *stats) {
     char *path = video(name);
     scd_sampler_opts o = opts_at(fps);
+    o.threads = 3;
     scd_psampler *p;
     sp_error e;
     if (scd_psampler_open(path, &o, workers, &p, &e) != SP_OK)
         fail_msg("open %s: %s", path, e.message);
     *used = scd_psampler_workers(p);
+    /* The caller's 3 decoder threads: split between the workers (at least one each), whole for
+     * a lone sampler. */
+    assert_int_equal(scd_psampler_get_info(p)->decoder_threads, *used > 1 ? MAX(1, 3 / *used) : 3);
     GArray *out = g_array_new(FALSE, TRUE, sizeof(sample));
     double last_progress = 0;
     for (;;) {
