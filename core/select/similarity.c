@@ -210,20 +210,21 @@ static void scale_in_place(sp_sim *s, size_t p0, size_t na, size_t q0, size_t nb
     }
 }
 
-/* S(ia[i], ib[j]) = block[i][j] * inv[ia[i]] * inv[ib[j]] into the cache, for j >= i when `upper`
- * (a triangle from SSYRK, where ia == ib). The natural layout stores both (i, j) and (j, i), the
- * bipartite one the upper triangle in positions. Tiles keep the transposed writes in cache. */
-static void scatter(sp_sim *s, const float *block, size_t ldb, const uint32_t *ia, size_t na,
-                    const uint32_t *ib, size_t nb, bool upper) {
+/* S(ia[i], ia[j]) = block[i][j] * inv[ia[i]] * inv[ia[j]] into the cache for j >= i (a triangle
+ * product over the rows ia, upper part of block valid). The natural layout stores both (i, j)
+ * and (j, i), the bipartite one the upper triangle in positions. Tiles keep the transposed writes
+ * in cache. */
+static void scatter_triangle(sp_sim *s, const float *block, size_t ldb, const uint32_t *ia,
+                             size_t na) {
     const float *inv = s->rows.inv;
     size_t n = s->rows.n;
     if (s->pos) {
         for (size_t i = 0; i < na; i++) {
             float ai = inv[ia[i]];
             size_t p = s->pos[ia[i]];
-            for (size_t j = upper ? i : 0; j < nb; j++) {
-                size_t q = s->pos[ib[j]];
-                float v = block[i * ldb + j] * ai * inv[ib[j]];
+            for (size_t j = i; j < na; j++) {
+                size_t q = s->pos[ia[j]];
+                float v = block[i * ldb + j] * ai * inv[ia[j]];
                 if (p <= q)
                     s->g[p * n + q] = v;
                 else
@@ -234,18 +235,18 @@ static void scatter(sp_sim *s, const float *block, size_t ldb, const uint32_t *i
     }
     for (size_t i0 = 0; i0 < na; i0 += TILE) {
         size_t i1 = i0 + TILE < na ? i0 + TILE : na;
-        for (size_t j0 = upper ? i0 : 0; j0 < nb; j0 += TILE) {
-            size_t j1 = j0 + TILE < nb ? j0 + TILE : nb;
+        for (size_t j0 = i0; j0 < na; j0 += TILE) {
+            size_t j1 = j0 + TILE < na ? j0 + TILE : na;
             for (size_t i = i0; i < i1; i++) {
                 float ai = inv[ia[i]];
                 float *gi = s->g + (size_t)ia[i] * n;
-                for (size_t j = upper && j0 < i ? i : j0; j < j1; j++)
-                    gi[ib[j]] = block[i * ldb + j] * ai * inv[ib[j]];
+                for (size_t j = j0 < i ? i : j0; j < j1; j++)
+                    gi[ia[j]] = block[i * ldb + j] * ai * inv[ia[j]];
             }
             for (size_t j = j0; j < j1; j++) {
-                float *gj = s->g + (size_t)ib[j] * n;
-                for (size_t i = i0; i < i1 && (!upper || i <= j); i++)
-                    gj[ia[i]] = s->g[(size_t)ia[i] * n + ib[j]];
+                float *gj = s->g + (size_t)ia[j] * n;
+                for (size_t i = i0; i < i1 && i <= j; i++)
+                    gj[ia[i]] = s->g[(size_t)ia[i] * n + ia[j]];
             }
         }
     }
@@ -265,8 +266,8 @@ static void triangle_product(const float *a, size_t lda, size_t na, size_t d, fl
      * from their diagonal on, one SGEMM each, use both threads and skip most of the lower
      * triangle: at 144 x 4096 0.79 ms against 1.0 for the square SGEMM and 1.16 for SSYRK
      * (docs/algorithm.md, "Cost"). They also write the lower part of each diagonal square, which
-     * neither layout reads from here (scatter takes j >= i; the bipartite layout keeps the upper
-     * triangle). */
+     * neither layout reads from here (scatter_triangle takes j >= i; the bipartite layout keeps the
+     * upper triangle). */
     for (size_t i0 = 0; i0 < na; i0 += SP_STRIP_ROWS) {
         size_t rows = na - i0 < SP_STRIP_ROWS ? na - i0 : SP_STRIP_ROWS;
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)(na - i0), (int)d,
@@ -297,7 +298,7 @@ sp_status sp_sim_within(sp_workspace *ws, sp_sim *s, const uint32_t *ia, size_t 
     if (in_place)
         scale_in_place(s, p0, na, p0, na, true);
     else
-        scatter(s, out, na, ia, na, ia, na, true);
+        scatter_triangle(s, out, na, ia, na);
     return SP_OK;
 }
 
