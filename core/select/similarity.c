@@ -312,8 +312,6 @@ sp_status sp_sim_round1(sp_workspace *ws, sp_sim *s, bool with_triangle, sp_erro
     if (rows->odd_pending && !with_triangle) {
         /* No triangle to read the odd norms from: measure them. */
         st = sp_rows_finish(ws, rows, err);
-        if (!st)
-            st = sp_sim_use_bipartite_layout(ws, s, err);
         if (st)
             return st;
     }
@@ -339,14 +337,13 @@ sp_status sp_sim_round1(sp_workspace *ws, sp_sim *s, bool with_triangle, sp_erro
         if (extreme) {
             /* Raw products may have overflowed: redo them on the normalised copy. */
             st = use_normalised_copy(ws, rows->copy_slot, rows, inv, err);
-            if (!st)
-                st = sp_sim_use_bipartite_layout(ws, s, err);
             return st ? st : sp_sim_round1(ws, s, with_triangle, err);
         }
-        st = sp_sim_use_bipartite_layout(ws, s, err);
-        if (st)
-            return st;
     }
+    /* The norms are final only now: refresh their copy in position order before scaling. */
+    st = sp_sim_use_bipartite_layout(ws, s, err);
+    if (st)
+        return st;
     scale_in_place(s, 0, even, even, odd, false);
     if (with_triangle)
         scale_in_place(s, even, odd, even, odd, true);
