@@ -258,29 +258,36 @@ static void test_zero_rows_are_valid(void **state) {
     free(x);
 }
 
+/* The methods that measure norms select the same indices from x and from scaled, the same tokens
+ * at another scale (cosines do not depend on the norm). */
+static void assert_scale_does_not_change_selection(const float *x, const float *scaled, size_t n,
+                                                   size_t d) {
+    static const sp_method ms[] = {SP_METHOD_SCRIPT, SP_METHOD_GSP, SP_METHOD_QCSP,
+                                   SP_METHOD_DIVPRUNE};
+    sp_frame f, fs;
+    sp_frame_view(&f, x, n, d);
+    sp_frame_view(&fs, scaled, n, d);
+    sp_selection a, b;
+    sp_selection_init(&a);
+    sp_selection_init(&b);
+    for (size_t m = 0; m < sizeof ms / sizeof ms[0]; m++) {
+        assert_int_equal(run(&f, NULL, ms[m], 16, &a, NULL), SP_OK);
+        assert_int_equal(run(&fs, NULL, ms[m], 16, &b, NULL), SP_OK);
+        assert_memory_equal(a.index, b.index, 16 * sizeof(uint32_t));
+    }
+    sp_selection_free(&a);
+    sp_selection_free(&b);
+}
+
 /* Huge but finite values take the normalised-copy path and give the same selection as the same
- * tokens at a normal scale (cosines do not depend on the norm). */
+ * tokens at a normal scale. */
 static void test_extreme_magnitudes_select_like_normal_ones(void **state) {
     (void)state;
     size_t n = 64, d = 16;
     float *x = random_tokens(n, d, 11), *big = malloc(n * d * sizeof(float));
     for (size_t i = 0; i < n * d; i++)
         big[i] = x[i] * 1e30f;
-    sp_frame f, fb;
-    sp_frame_view(&f, x, n, d);
-    sp_frame_view(&fb, big, n, d);
-    sp_selection a, b;
-    sp_selection_init(&a);
-    sp_selection_init(&b);
-    static const sp_method ms[] = {SP_METHOD_SCRIPT, SP_METHOD_GSP, SP_METHOD_QCSP,
-                                   SP_METHOD_DIVPRUNE};
-    for (size_t i = 0; i < sizeof ms / sizeof ms[0]; i++) {
-        assert_int_equal(run(&f, NULL, ms[i], 16, &a, NULL), SP_OK);
-        assert_int_equal(run(&fb, NULL, ms[i], 16, &b, NULL), SP_OK);
-        assert_memory_equal(a.index, b.index, 16 * sizeof(uint32_t));
-    }
-    sp_selection_free(&a);
-    sp_selection_free(&b);
+    assert_scale_does_not_change_selection(x, big, n, d);
     free(x);
     free(big);
 }
@@ -293,28 +300,14 @@ static void test_rows_at_extreme_scales_select_like_normal_ones(void **state) {
     (void)state;
     size_t n = 64, d = 16;
     static const float scales[] = {1e18f, 1e25f};
-    static const sp_method ms[] = {SP_METHOD_SCRIPT, SP_METHOD_GSP, SP_METHOD_QCSP,
-                                   SP_METHOD_DIVPRUNE};
     float *x = random_tokens(n, d, 11), *scaled = malloc(n * d * sizeof(float));
-    sp_frame f, fs;
-    sp_frame_view(&f, x, n, d);
-    sp_frame_view(&fs, scaled, n, d);
-    sp_selection a, b;
-    sp_selection_init(&a);
-    sp_selection_init(&b);
     for (size_t parity = 0; parity < 2; parity++)
         for (size_t si = 0; si < 2; si++) {
             for (size_t i = 0; i < n; i++)
                 for (size_t j = 0; j < d; j++)
                     scaled[i * d + j] = x[i * d + j] * (i % 2 == parity ? scales[si] : 1.0f);
-            for (size_t m = 0; m < sizeof ms / sizeof ms[0]; m++) {
-                assert_int_equal(run(&f, NULL, ms[m], 16, &a, NULL), SP_OK);
-                assert_int_equal(run(&fs, NULL, ms[m], 16, &b, NULL), SP_OK);
-                assert_memory_equal(a.index, b.index, 16 * sizeof(uint32_t));
-            }
+            assert_scale_does_not_change_selection(x, scaled, n, d);
         }
-    sp_selection_free(&a);
-    sp_selection_free(&b);
     free(x);
     free(scaled);
 }
