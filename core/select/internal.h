@@ -18,13 +18,12 @@ typedef enum sp_ws_slot {
     SP_WS_GRAM,     /* n x n similarity cache */
     SP_WS_POS,      /* token -> cache position (bipartite layout) */
     SP_WS_POS_INV,  /* inverse norms in position order */
-    SP_WS_GATHER_A, /* gathered rows for a product */
-    SP_WS_GATHER_B,
-    SP_WS_BLOCK,   /* product output before scattering */
-    SP_WS_NORMS,   /* per-row inverse norms */
-    SP_WS_REL_INV, /* inverse norms of the embeddings */
-    SP_WS_ALIVE,   /* GSP survivors */
-    SP_WS_GSP_A,   /* GSP per-round A/B lists and scores */
+    SP_WS_GATHER_A, /* gathered rows for a triangle product */
+    SP_WS_BLOCK,    /* product output before scattering */
+    SP_WS_NORMS,    /* per-row inverse norms */
+    SP_WS_REL_INV,  /* inverse norms of the embeddings */
+    SP_WS_ALIVE,    /* GSP survivors */
+    SP_WS_GSP_A,    /* GSP per-round A/B lists and scores */
     SP_WS_GSP_B,
     SP_WS_GSP_SCORE,
     SP_WS_GSP_POS,   /* cache positions of a round's A and B */
@@ -39,7 +38,6 @@ typedef enum sp_ws_slot {
     SP_WS_DPP_D,
     SP_WS_DPP_ROW,
     SP_WS_DPP_ROWD,
-    SP_WS_DPP_XN, /* contiguous normalised candidates for lazy rows */
     SP_WS_DPP_R,
     SP_WS_PICKS,
     SP_WS_BASE_A, /* baselines' scratch */
