@@ -1,4 +1,4 @@
-/* bench-stream: throughput and memory of sp_stream (issue 4). Frames come from the synthetic
+/* bench-stream: throughput and memory of sp_stream. Frames come from the synthetic
  * scene of tests/stream/scene.c (banded background, textured moving objects, sensor noise),
  * rendered once into a loop of frames before timing so that generation costs nothing; pts keep
  * increasing across loops. Content modes:

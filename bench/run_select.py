@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""Runs the issue-2 selection benchmark grid in one go and prints JSON lines plus a Markdown table.
+"""Runs the selection benchmark grid of docs/performance.md in one go and prints JSON lines plus a
+Markdown table.
 
 For N x D in {576 x 1024, 576 x 4096, 2880 x 4096} and k in {64, 128, 192, 320}: `script` through
 bench-select (which also times one full N x N x D cblas_ssyrk on the same data in the same process)

@@ -1,6 +1,6 @@
 """Independent float64 numpy reference of the selection methods of docs/algorithm.md.
 
-Written from docs/algorithm.md and ../shared/design.md section 6 only, never from core/select/*.c.
+Written from docs/algorithm.md and docs/method.md only, never from core/select/*.c.
 Tests only: numpy and the standard library, run with /usr/bin/python3.
 
 Entry point::
