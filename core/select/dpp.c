@@ -7,7 +7,10 @@
 #include <math.h>
 #include <string.h>
 
-#include "internal.h"
+#include "choose.h"
+#include "dpp.h"
+#include "similarity.h"
+#include "workspace.h"
 
 #define SP_DPP_EPS 1e-4
 

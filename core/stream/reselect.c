@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../select/internal.h"
+#include "../select/dpp.h"
 #include "alloc.h"
 #include "scriptprune/qcsp.h"
 #include "stream_internal.h"

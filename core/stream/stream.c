@@ -12,8 +12,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "../select/internal.h"
+#include "../select/dpp.h"
 #include "alloc.h"
+#include "scriptprune/qcsp.h"
 #include "stream_internal.h"
 
 #define MIB ((size_t)1 << 20)
