@@ -821,7 +821,17 @@ static sp_status process(sp_stream *s, const sp_frame *f, bool *emit, sp_error *
             s->match[p] = -1;
     } else {
         sp_status st;
-        fresh = sp_temporal_classify(s, err, &st);
+        sp_temporal_refs refs = {.win = &s->win,
+                                 .anc = s->anc,
+                                 .anc_slot = s->anc_slot,
+                                 .anc_kind = s->anc_kind,
+                                 .gh = s->gh,
+                                 .gw = s->gw};
+        sp_temporal_rule rule = {
+            .tau = s->p.tau_t, .radius = s->p.radius, .match_all = s->p.match_all};
+        sp_temporal_scratch scratch = {
+            .gather = s->ftmp, .rows = s->gsp_idx, .prod = &s->fsim, .prod_cap = &s->fsim_cap};
+        fresh = sp_temporal_classify(&refs, &rule, s->fxn, &scratch, s->match, s->is_new, err, &st);
         if (st)
             return st;
         if ((double)fresh >= (double)s->p.cut_fraction * (double)n) {
