@@ -9,6 +9,7 @@
 
 #include "choose.h"
 #include "dpp.h"
+#include "scriptprune/qcsp.h"
 #include "similarity.h"
 #include "workspace.h"
 
