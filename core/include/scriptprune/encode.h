@@ -133,6 +133,7 @@ typedef struct sp_model_blobs {
 SP_API sp_status sp_encoder_open_blobs(const sp_encoder_config *c, const sp_model_blobs *blobs,
                                        sp_encoder **out, sp_error *err);
 
+/* Frees an encoder and its weights (NULL is a no-op); no context of it may be in use. */
 SP_API void sp_encoder_free(sp_encoder *enc);
 
 /* What an encoder produces and how it preprocesses. */
@@ -154,6 +155,7 @@ typedef struct sp_encoder_info {
     size_t context_length; /* text tokens per query including start/end, 0 without text */
 } sp_encoder_info;
 
+/* Fills info (strings are static); thread-safe, the encoder is read only. */
 SP_API void sp_encoder_get_info(const sp_encoder *enc, sp_encoder_info *info);
 
 /* Where a frame lands in the S x S model input (depends only on the frame size). */
@@ -187,6 +189,7 @@ typedef struct sp_encoding {
     size_t tokens_cap, embed_cap, pooled_cap; /* internal */
 } sp_encoding;
 
+/* Owned by the caller: init before first use, reuse across sp_encode calls, free at the end. */
 SP_API void sp_encoding_init(sp_encoding *r);
 SP_API void sp_encoding_free(sp_encoding *r);
 /* A borrowed sp_frame view of r (embeddings omitted when they alias the tokens) at time pts. */
@@ -195,6 +198,7 @@ SP_API void sp_encoding_frame(const sp_encoding *r, int64_t pts, sp_frame *out);
 /* Per-thread scratch memory of an encoder. The encoder must outlive it. */
 typedef struct sp_encode_ctx sp_encode_ctx;
 
+/* A new context in *out (free with sp_encode_ctx_free; NULL is a no-op); SP_ERR_NOMEM. */
 SP_API sp_status sp_encode_ctx_new(const sp_encoder *enc, sp_encode_ctx **out, sp_error *err);
 SP_API void sp_encode_ctx_free(sp_encode_ctx *ctx);
 

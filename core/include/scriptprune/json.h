@@ -35,9 +35,13 @@ typedef struct sp_json_doc sp_json_doc;
 /* Parses text[0..len). `name` (a file name or "safetensors header") prefixes error messages. */
 SP_API sp_status sp_json_parse(const char *text, size_t len, const char *name, sp_json_doc **out,
                                sp_error *err);
+/* Frees the document and every value and string it holds (NULL is a no-op). */
 SP_API void sp_json_free(sp_json_doc *doc);
+/* The top-level value; valid until sp_json_free. Reading a document is thread-safe. */
 SP_API const sp_json *sp_json_root(const sp_json_doc *doc);
 
+/* The type of v, its name ("object", ...; static), and the value of a bool or number (false or 0
+ * for another type). */
 SP_API sp_json_type sp_json_type_of(const sp_json *v);
 SP_API const char *sp_json_type_name(sp_json_type t);
 SP_API bool sp_json_bool(const sp_json *v);

@@ -39,6 +39,7 @@ SP_API sp_status sp_st_open_buffer(const uint8_t *buf, size_t len, const char *n
                                    sp_st_file **out, sp_error *err);
 SP_API void sp_st_close(sp_st_file *f);
 
+/* Number of tensors in the file. */
 SP_API size_t sp_st_count(const sp_st_file *f);
 /* Tensors in file order of their data offsets; i < sp_st_count. */
 SP_API const sp_st_tensor *sp_st_at(const sp_st_file *f, size_t i);

@@ -57,6 +57,7 @@ typedef struct sp_method_info {
 
 /* The table, SP_METHOD_COUNT entries in enum order; static storage, never freed. */
 SP_API const sp_method_info *sp_method_table(void);
+/* The entry of m in that table, or NULL when m is out of range. */
 SP_API const sp_method_info *sp_method_info_of(sp_method m);
 /* Looks a method up by name; on failure the message lists the valid names. */
 SP_API sp_status sp_method_from_name(const char *name, sp_method *out, sp_error *err);
