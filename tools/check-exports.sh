@@ -3,6 +3,7 @@
 # SP_API: no internal name leaks out, and nothing the headers promise is missing.
 # Usage: check-exports.sh NM LIBRARY INCLUDE_DIR
 set -eu
+export LC_ALL=C # sort and comm must agree on the order
 nm=$1
 lib=$2
 inc=$3
