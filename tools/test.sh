@@ -3,6 +3,7 @@
 # ends with one line "N passed, N failed".
 #   - build-asan/: every test, with AddressSanitizer and UndefinedBehaviorSanitizer
 #   - build/:      the tests that need an uninstrumented build (valgrind on the CLI, gst-launch)
+#   - build-lib/:  libscriptprune and the CLI alone (-Dgst_plugin=disabled -Ddaemon=disabled)
 set -u
 cd "$(dirname "$0")/.."
 JOBS=${JOBS:-2}
@@ -24,6 +25,17 @@ fi
 if ! configure build; then
     echo "build: build failed"; echo "0 passed, 1 failed"; exit 1
 fi
+
+# The library and CLI alone, on a pkg-config path that holds only OpenBLAS: a disabled part must
+# not look up its dependencies.
+minimal_pc=$(mktemp -d)
+openblas_pc=$(pkg-config --variable=pcfiledir openblas)/openblas.pc
+ln -s "$openblas_pc" "$minimal_pc/openblas.pc"
+if ! PKG_CONFIG_LIBDIR=$minimal_pc configure build-lib -Dgst_plugin=disabled -Ddaemon=disabled \
+        -Dtests=disabled; then
+    echo "build-lib: the library-only build (OpenBLAS alone) failed"; status=1
+fi
+rm -rf "$minimal_pc"
 
 meson test -C build-asan --num-processes "$JOBS" --print-errorlogs || status=1
 meson test -C build --suite valgrind --suite gst-launch --num-processes "$JOBS" --print-errorlogs || status=1

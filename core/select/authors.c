@@ -5,7 +5,12 @@
 #include <math.h>
 #include <string.h>
 
-#include "internal.h"
+#include "choose.h"
+#include "gsp_run.h"
+#include "methods.h"
+#include "relevance.h"
+#include "similarity.h"
+#include "workspace.h"
 
 /* The published greedy loop over the full similarity cache. picks[k] in pick order. */
 static sp_status authors_greedy(sp_workspace *ws, const sp_sim *s, const float *r, size_t k,

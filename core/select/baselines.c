@@ -3,7 +3,10 @@
 #include <math.h>
 #include <string.h>
 
-#include "internal.h"
+#include "choose.h"
+#include "methods.h"
+#include "similarity.h"
+#include "workspace.h"
 #include "rng.h"
 
 sp_status sp_method_random(sp_workspace *ws, const sp_frame *f, const sp_params *p, uint32_t *idx,

@@ -7,7 +7,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "internal.h"
+#include "choose.h"
+#include "workspace.h"
 
 size_t sp_choose(const double *v, const uint8_t *excluded, size_t n) {
     double m = -INFINITY;

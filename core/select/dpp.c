@@ -7,7 +7,11 @@
 #include <math.h>
 #include <string.h>
 
-#include "internal.h"
+#include "choose.h"
+#include "dpp.h"
+#include "scriptprune/qcsp.h"
+#include "similarity.h"
+#include "workspace.h"
 
 #define SP_DPP_EPS 1e-4
 

@@ -4,7 +4,10 @@
 #include <math.h>
 #include <string.h>
 
-#include "internal.h"
+#include "choose.h"
+#include "gsp_run.h"
+#include "similarity.h"
+#include "workspace.h"
 
 void sp_gsp_params_init(sp_gsp_params *p) {
     p->graph = SP_GRAPH_BIPARTITE;

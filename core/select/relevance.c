@@ -4,7 +4,10 @@
 #include <math.h>
 #include <string.h>
 
-#include "internal.h"
+#include "choose.h"
+#include "relevance.h"
+#include "similarity.h"
+#include "workspace.h"
 
 static void fill_ones(float *r, size_t n) {
     for (size_t i = 0; i < n; i++)

@@ -4,7 +4,12 @@
 #include <math.h>
 #include <string.h>
 
-#include "internal.h"
+#include "dpp.h"
+#include "gsp_run.h"
+#include "methods.h"
+#include "relevance.h"
+#include "similarity.h"
+#include "workspace.h"
 
 static void gsp_params_from(const sp_params *p, sp_gsp_params *g) {
     sp_gsp_params_init(g);

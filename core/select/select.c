@@ -5,7 +5,8 @@
 #include <string.h>
 
 #include "alloc.h"
-#include "internal.h"
+#include "methods.h"
+#include "workspace.h"
 
 static const sp_method_info method_table[SP_METHOD_COUNT] = {
     {SP_METHOD_SCRIPT, "script",

@@ -6,7 +6,8 @@
 #include <string.h>
 
 #include "alloc.h"
-#include "internal.h"
+#include "similarity.h"
+#include "workspace.h"
 
 /* Norms outside this range go through a normalised copy: raw products could overflow float (or
  * lose bits to subnormals) long before the cosines themselves are in trouble. */

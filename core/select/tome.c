@@ -4,7 +4,10 @@
 #include <cblas.h>
 #include <string.h>
 
-#include "internal.h"
+#include "choose.h"
+#include "methods.h"
+#include "similarity.h"
+#include "workspace.h"
 
 typedef struct tome_state {
     float *v;      /* count x d current vectors */

@@ -1,5 +1,5 @@
 #include "alloc.h"
-#include "internal.h"
+#include "workspace.h"
 
 struct sp_workspace {
     void *buf[SP_WS_SLOTS];

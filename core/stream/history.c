@@ -11,7 +11,7 @@
 #endif
 
 #include "alloc.h"
-#include "stream_internal.h"
+#include "history.h"
 
 /* Records per block: blocks of about 1 MiB keep allocation counts low without making a small
  * bound round down to nothing. */

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../select/internal.h"
+#include "../select/dpp.h"
 #include "alloc.h"
 #include "scriptprune/qcsp.h"
 #include "stream_internal.h"
@@ -154,8 +154,41 @@ static sp_status shortlist_kernel(const float *x, size_t n, size_t d, float sigm
     return SP_OK;
 }
 
-sp_status sp_stream_reselect(sp_stream *s, sp_workspace *ws, const sp_query *q, size_t budget,
-                             int64_t t0, int64_t t1, sp_packet_buf *out, sp_error *err) {
+/* One reselect call: the request, what is copied out of the stream under its lock, and the
+ * buffers of the unlocked selection. Every pointer is owned here and freed by reselect_free. */
+typedef struct reselect {
+    const sp_query *q; /* NULL when there is no query */
+    size_t budget;
+    int64_t t0, t1;
+
+    /* copied under the lock */
+    size_t n;           /* shortlisted candidates (their tokens and info are in the packet) */
+    size_t d, e, width; /* the stream's token and embedding widths; relevance width */
+    float sigma;        /* the stream's kernel_sigma */
+    ref *refs;          /* the candidates meeting [t0, t1], then the shortlist, in key order */
+    float *emb;         /* n x e embeddings (streams with embeddings) */
+    float *quality;     /* n mass qualities, or relevances when there is a query */
+    int64_t span0, span1;
+    uint64_t f0, f1;
+
+    /* the unlocked selection */
+    float *rel;
+    float *gram;
+    uint32_t *picks;
+} reselect;
+
+static void reselect_free(reselect *r) {
+    sp_free(r->refs);
+    sp_free(r->emb);
+    sp_free(r->rel);
+    sp_free(r->picks);
+    sp_free(r->quality);
+    sp_free(r->gram);
+}
+
+/* Checks the arguments before the stream is touched. */
+static sp_status check_request(const sp_stream *s, const sp_query *q, size_t budget, int64_t t0,
+                               int64_t t1, const sp_packet_buf *out, sp_error *err) {
     if (!s || !out)
         return sp_error_set(err, SP_ERR_INVALID, "sp_stream_reselect: NULL argument");
     if (budget < 1)
@@ -163,199 +196,224 @@ sp_status sp_stream_reselect(sp_stream *s, sp_workspace *ws, const sp_query *q, 
     if (t0 != SP_PTS_NONE && t1 != SP_PTS_NONE && t0 > t1)
         return sp_error_set(err, SP_ERR_INVALID, "reselect: empty time range [%lld, %lld]",
                             (long long)t0, (long long)t1);
-    bool have_q = q && q->m > 0;
-    if (have_q) {
+    if (q && q->m > 0) {
         if (!q->rows || q->e == 0)
             return sp_error_set(err, SP_ERR_INVALID, "reselect: query without data");
-        sp_status st = sp_check_finite(q->rows, 0, q->m, q->e, "query", err);
+        return sp_check_finite(q->rows, 0, q->m, q->e, "query", err);
+    }
+    return SP_OK;
+}
+
+/* Step 1 (locked): the window and history candidates whose span meets [t0, t1], in key order,
+ * and the time and frame span they cover. r->n stays 0 when there are none. */
+static sp_status collect(const sp_stream *s, reselect *r, sp_error *err) {
+    r->d = s->d;
+    r->e = s->e;
+    r->width = s->rel_width;
+    r->sigma = s->p.kernel_sigma;
+    if (r->q && r->q->e != r->width)
+        return sp_error_set(
+            err, SP_ERR_INVALID,
+            "reselect: query rows have width %zu but the stream's %s have width %zu", r->q->e,
+            r->e ? "embeddings" : "tokens", r->width);
+    size_t total = s->win.hi + s->hist.count, n = 0;
+    r->refs = sp_alloc_array(total ? total : 1, sizeof *r->refs);
+    if (!r->refs)
+        return sp_error_set(err, SP_ERR_NOMEM, "reselect: out of memory for %zu candidates", total);
+    for (size_t i = 0; i < s->hist.count; i++) {
+        const sp_hist_rec *h = sp_history_at(&s->hist, i);
+        if (meets(h->pts, h->last_pts, r->t0, r->t1))
+            r->refs[n++] = (ref){h->frame, (uint32_t)h->y * s->gw + h->x, 1, i,
+                                 0.0f,     h->flags & SP_CAND_EMITTED};
+    }
+    for (size_t i = 0; i < s->win.hi; i++) {
+        const sp_cand *c = &s->win.c[i];
+        if (sp_window_alive(&s->win, i) && meets(c->pts, c->last_pts, r->t0, r->t1))
+            r->refs[n++] = (ref){c->frame, c->pos, 0, i, 0.0f, c->flags & SP_CAND_EMITTED};
+    }
+    if (n == 0)
+        return SP_OK;
+    qsort(r->refs, n, sizeof *r->refs, ref_key_cmp);
+    r->n = n;
+    /* The span the candidates cover (for the packet header). */
+    r->span0 = INT64_MAX;
+    r->span1 = INT64_MIN;
+    r->f0 = UINT64_MAX;
+    r->f1 = 0;
+    for (size_t i = 0; i < n; i++) {
+        const ref *c = &r->refs[i];
+        int64_t a, b;
+        if (c->from_hist) {
+            const sp_hist_rec *h = sp_history_at(&s->hist, c->idx);
+            a = h->pts;
+            b = h->last_pts;
+        } else {
+            a = s->win.c[c->idx].pts;
+            b = s->win.c[c->idx].last_pts;
+        }
+        r->span0 = a < r->span0 ? a : r->span0;
+        r->span1 = b > r->span1 ? b : r->span1;
+        r->f0 = c->frame < r->f0 ? c->frame : r->f0;
+        r->f1 = c->frame > r->f1 ? c->frame : r->f1;
+    }
+    return SP_OK;
+}
+
+/* Step 2 (locked): at most reselect_max candidates, in key order (docs/streams.md, "Reselect"). */
+static sp_status shortlist(const sp_stream *s, reselect *r, sp_error *err) {
+    size_t max = s->p.reselect_max;
+    if (r->n <= max)
+        return SP_OK;
+    sp_status st = SP_OK;
+    if (r->q) {
+        st = score_refs(s, r->refs, r->n, r->q, err);
         if (st)
             return st;
+        qsort(r->refs, r->n, sizeof *r->refs, ref_score_cmp);
+        r->n = max;
+        qsort(r->refs, r->n, sizeof *r->refs, ref_key_cmp);
+    } else {
+        r->n = shortlist_plain(r->refs, r->n, max, err, &st);
     }
+    return st;
+}
+
+/* Step 3 (locked): the shortlist's tokens and provenance into the packet, its embeddings and mass
+ * qualities into r, so that nothing after the lock reads the stream. */
+static sp_status copy_out(const sp_stream *s, reselect *r, sp_packet_buf *out, sp_error *err) {
+    size_t n = r->n, d = r->d, e = r->e;
+    sp_status st = sp_packet_buf_reserve(out, n, d, err);
+    if (st)
+        return st;
+    if (e) {
+        r->emb = sp_alloc_array(n, e * sizeof(float));
+        if (!r->emb)
+            return sp_error_set(err, SP_ERR_NOMEM, "reselect: out of memory for %zu embeddings", n);
+    }
+    r->quality = sp_alloc_array(n, sizeof(float));
+    if (!r->quality)
+        return sp_error_set(err, SP_ERR_NOMEM, "reselect: out of memory for %zu candidates", n);
+    for (size_t i = 0; i < n; i++) {
+        const ref *c = &r->refs[i];
+        values_of(s, c, out->tokens + i * d, r->emb ? r->emb + i * e : NULL);
+        sp_token_info *in = &out->info[i];
+        uint32_t spatial;
+        if (c->from_hist) {
+            const sp_hist_rec *h = sp_history_at(&s->hist, c->idx);
+            *in = (sp_token_info){h->pts, h->last_pts, h->frame, h->seen, h->y, h->x};
+            spatial = h->spatial;
+        } else {
+            const sp_cand *w = &s->win.c[c->idx];
+            spatial = w->spatial;
+            *in = (sp_token_info){w->pts,
+                                  w->last_pts,
+                                  w->frame,
+                                  w->seen,
+                                  (uint16_t)(w->pos / s->gw),
+                                  (uint16_t)(w->pos % s->gw)};
+        }
+        r->quality[i] = sp_stream_mass_quality(in->seen, spatial, s->p.window, s->p.mass_gamma);
+    }
+    return SP_OK;
+}
+
+/* Steps 1 to 3 under the stream's lock; a stream without frames has no candidates. */
+static sp_status take_shortlist(sp_stream *s, reselect *r, sp_packet_buf *out, sp_error *err) {
+    pthread_mutex_lock(&s->lock);
+    sp_status st = SP_OK;
+    if (s->started) {
+        st = collect(s, r, err);
+        if (!st && r->n)
+            st = shortlist(s, r, err);
+        if (!st && r->n)
+            st = copy_out(s, r, out, err);
+    }
+    pthread_mutex_unlock(&s->lock);
+    return st;
+}
+
+/* Step 4 (unlocked): QCSP over the shortlist with the stream's kernel and quality; the picks are
+ * compacted to the front of the packet, in key order. */
+static sp_status select_unlocked(sp_workspace *ws, reselect *r, sp_packet_buf *out, sp_error *err) {
+    size_t n = r->n, d = r->d;
+    size_t k = r->budget < n ? r->budget : n;
+    r->rel = r->q ? sp_alloc_array(n, sizeof(float)) : NULL;
+    r->picks = sp_alloc_array(n, sizeof(uint32_t));
+    if ((r->q && !r->rel) || !r->picks)
+        return sp_error_set(err, SP_ERR_NOMEM, "reselect: out of memory for %zu candidates", n);
+    sp_status st;
+    if (r->q) {
+        st = sp_relevance(ws, r->e ? r->emb : out->tokens, n, r->width, r->q, r->rel, err);
+        if (st)
+            return st;
+        memcpy(r->quality, r->rel, n * sizeof(float)); /* with a query, relevance is the quality */
+    }
+    if (k < n) {
+        st = shortlist_kernel(out->tokens, n, d, r->sigma, &r->gram, err);
+        if (st)
+            return st;
+        sp_kernel kern = {.n = n, .r = r->quality, .g = r->gram, .ldg = n, .rounds = true};
+        st = sp_dpp_run(ws, &kern, k, r->picks, err);
+        if (st)
+            return st;
+    } else {
+        for (size_t i = 0; i < n; i++)
+            r->picks[i] = (uint32_t)i;
+    }
+    for (size_t i = 0; i < k; i++) {
+        if (r->picks[i] == i)
+            continue;
+        memcpy(out->tokens + i * d, out->tokens + (size_t)r->picks[i] * d, d * sizeof(float));
+        out->info[i] = out->info[r->picks[i]];
+    }
+    out->packet.count = k;
+    return SP_OK;
+}
+
+/* Step 5: the packet header. With no candidates the span is the requested range, with its open
+ * ends closed by the other end (or 0). */
+static void fill_header(reselect *r, sp_packet_buf *out) {
+    if (r->n == 0) {
+        if (r->span0 == SP_PTS_NONE)
+            r->span0 = r->span1 != SP_PTS_NONE ? r->span1 : 0;
+        if (r->span1 == SP_PTS_NONE)
+            r->span1 = r->span0;
+    }
+    out->packet.kind = SP_PACKET_RESELECT;
+    out->packet.window = SP_WINDOW_NONE;
+    out->packet.pts_first = r->span0;
+    out->packet.pts_last = r->span1;
+    out->packet.frame_first = r->f0;
+    out->packet.frame_last = r->f1;
+    out->packet.query_hash = r->q ? sp_query_hash(r->q) : 0;
+    out->packet.budget = r->budget;
+}
+
+sp_status sp_stream_reselect(sp_stream *s, sp_workspace *ws, const sp_query *q, size_t budget,
+                             int64_t t0, int64_t t1, sp_packet_buf *out, sp_error *err) {
+    sp_status st = check_request(s, q, budget, t0, t1, out, err);
+    if (st)
+        return st;
     sp_workspace *own = NULL;
     if (!ws) {
         ws = own = sp_workspace_new();
         if (!ws)
             return sp_error_set(err, SP_ERR_NOMEM, "reselect: out of memory for a workspace");
     }
-    sp_status st = SP_OK;
-    ref *refs = NULL;
-    float *emb = NULL, *rel = NULL, *quality = NULL, *gram = NULL;
-    uint32_t *picks = NULL;
-    size_t n = 0, d = 0, e = 0, width = 0;
-    int64_t span0 = t0, span1 = t1;
-    uint64_t f0 = 0, f1 = 0;
-
-    pthread_mutex_lock(&s->lock);
-    if (!s->started)
-        goto locked_empty;
-    d = s->d;
-    e = s->e;
-    width = s->rel_width;
-    if (have_q && q->e != width) {
-        st = sp_error_set(err, SP_ERR_INVALID,
-                          "reselect: query rows have width %zu but the stream's %s have width %zu",
-                          q->e, e ? "embeddings" : "tokens", width);
-        goto locked_out;
-    }
-    size_t total = s->win.hi + s->hist.count;
-    refs = sp_alloc_array(total ? total : 1, sizeof *refs);
-    if (!refs) {
-        st = sp_error_set(err, SP_ERR_NOMEM, "reselect: out of memory for %zu candidates", total);
-        goto locked_out;
-    }
-    for (size_t i = 0; i < s->hist.count; i++) {
-        const sp_hist_rec *r = sp_history_at(&s->hist, i);
-        if (meets(r->pts, r->last_pts, t0, t1))
-            refs[n++] = (ref){r->frame, (uint32_t)r->y * s->gw + r->x, 1, i,
-                              0.0f,     r->flags & SP_CAND_EMITTED};
-    }
-    for (size_t i = 0; i < s->win.hi; i++) {
-        const sp_cand *c = &s->win.c[i];
-        if (sp_window_alive(&s->win, i) && meets(c->pts, c->last_pts, t0, t1))
-            refs[n++] = (ref){c->frame, c->pos, 0, i, 0.0f, c->flags & SP_CAND_EMITTED};
-    }
-    if (n == 0)
-        goto locked_empty;
-    qsort(refs, n, sizeof *refs, ref_key_cmp);
-    /* The span the candidates cover (for the packet header). */
-    span0 = INT64_MAX;
-    span1 = INT64_MIN;
-    f0 = UINT64_MAX;
-    f1 = 0;
-    for (size_t i = 0; i < n; i++) {
-        const ref *r = &refs[i];
-        int64_t a, b;
-        if (r->from_hist) {
-            const sp_hist_rec *h = sp_history_at(&s->hist, r->idx);
-            a = h->pts;
-            b = h->last_pts;
-        } else {
-            a = s->win.c[r->idx].pts;
-            b = s->win.c[r->idx].last_pts;
-        }
-        span0 = a < span0 ? a : span0;
-        span1 = b > span1 ? b : span1;
-        f0 = r->frame < f0 ? r->frame : f0;
-        f1 = r->frame > f1 ? r->frame : f1;
-    }
-    if (n > s->p.reselect_max) {
-        if (have_q) {
-            st = score_refs(s, refs, n, q, err);
-            if (st)
-                goto locked_out;
-            qsort(refs, n, sizeof *refs, ref_score_cmp);
-            n = s->p.reselect_max;
-            qsort(refs, n, sizeof *refs, ref_key_cmp);
-        } else {
-            n = shortlist_plain(refs, n, s->p.reselect_max, err, &st);
-            if (st)
-                goto locked_out;
-        }
-    }
-    /* Copy the shortlist's values and provenance out of the shared state. */
-    st = sp_packet_buf_reserve(out, n, d, err);
-    if (!st && e) {
-        emb = sp_alloc_array(n, e * sizeof(float));
-        if (!emb)
-            st = sp_error_set(err, SP_ERR_NOMEM, "reselect: out of memory for %zu embeddings", n);
-    }
-    if (st)
-        goto locked_out;
-    quality = sp_alloc_array(n, sizeof(float));
-    if (!quality) {
-        st = sp_error_set(err, SP_ERR_NOMEM, "reselect: out of memory for %zu candidates", n);
-        goto locked_out;
-    }
-    for (size_t i = 0; i < n; i++) {
-        const ref *r = &refs[i];
-        values_of(s, r, out->tokens + i * d, emb ? emb + i * e : NULL);
-        sp_token_info *in = &out->info[i];
-        uint32_t spatial;
-        if (r->from_hist) {
-            const sp_hist_rec *h = sp_history_at(&s->hist, r->idx);
-            *in = (sp_token_info){h->pts, h->last_pts, h->frame, h->seen, h->y, h->x};
-            spatial = h->spatial;
-        } else {
-            spatial = s->win.c[r->idx].spatial;
-            const sp_cand *c = &s->win.c[r->idx];
-            *in = (sp_token_info){c->pts,
-                                  c->last_pts,
-                                  c->frame,
-                                  c->seen,
-                                  (uint16_t)(c->pos / s->gw),
-                                  (uint16_t)(c->pos % s->gw)};
-        }
-        quality[i] = sp_stream_mass_quality(in->seen, spatial, s->p.window, s->p.mass_gamma);
-    }
-    float sigma = s->p.kernel_sigma;
-    pthread_mutex_unlock(&s->lock);
-
-    /* QCSP over the shortlist, outside the lock, with the stream's kernel and quality. */
-    size_t k = budget < n ? budget : n;
-    rel = have_q ? sp_alloc_array(n, sizeof(float)) : NULL;
-    picks = sp_alloc_array(n, sizeof(uint32_t));
-    if ((have_q && !rel) || !picks) {
-        st = sp_error_set(err, SP_ERR_NOMEM, "reselect: out of memory for %zu candidates", n);
-        goto out;
-    }
-    if (have_q) {
-        st = sp_relevance(ws, e ? emb : out->tokens, n, width, q, rel, err);
-        if (st)
-            goto out;
-        memcpy(quality, rel, n * sizeof(float)); /* with a query, relevance is the quality */
-    }
-    if (k < n) {
-        st = shortlist_kernel(out->tokens, n, d, sigma, &gram, err);
-        if (st)
-            goto out;
-        sp_kernel kern = {.n = n, .r = quality, .g = gram, .ldg = n, .rounds = true};
-        st = sp_dpp_run(ws, &kern, k, picks, err);
-        if (st)
-            goto out;
-    } else {
-        for (size_t i = 0; i < n; i++)
-            picks[i] = (uint32_t)i;
-    }
-    for (size_t i = 0; i < k; i++) {
-        if (picks[i] == i)
-            continue;
-        memcpy(out->tokens + i * d, out->tokens + (size_t)picks[i] * d, d * sizeof(float));
-        out->info[i] = out->info[picks[i]];
-    }
-    out->packet.count = k;
-    goto fill;
-
-locked_empty:
-    pthread_mutex_unlock(&s->lock);
-    st = sp_packet_buf_reserve(out, 0, d, err);
-    if (st)
-        goto out;
-    if (span0 == SP_PTS_NONE)
-        span0 = span1 != SP_PTS_NONE ? span1 : 0;
-    if (span1 == SP_PTS_NONE)
-        span1 = span0;
-fill:
-    out->packet.kind = SP_PACKET_RESELECT;
-    out->packet.window = SP_WINDOW_NONE;
-    out->packet.pts_first = span0;
-    out->packet.pts_last = span1;
-    out->packet.frame_first = f0;
-    out->packet.frame_last = f1;
-    out->packet.query_hash = have_q ? sp_query_hash(q) : 0;
-    out->packet.budget = budget;
-    goto out;
-
-locked_out:
-    pthread_mutex_unlock(&s->lock);
-out:
+    reselect r = {.q = q && q->m > 0 ? q : NULL,
+                  .budget = budget,
+                  .t0 = t0,
+                  .t1 = t1,
+                  .span0 = t0,
+                  .span1 = t1};
+    st = take_shortlist(s, &r, out, err);
+    if (!st)
+        st = r.n ? select_unlocked(ws, &r, out, err) : sp_packet_buf_reserve(out, 0, r.d, err);
     if (st)
         out->packet.count = 0;
-    sp_free(refs);
-    sp_free(emb);
-    sp_free(rel);
-    sp_free(picks);
-    sp_free(quality);
-    sp_free(gram);
+    else
+        fill_header(&r, out);
+    reselect_free(&r);
     sp_workspace_free(own);
     return st;
 }

@@ -12,8 +12,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "../select/internal.h"
+#include "../select/dpp.h"
 #include "alloc.h"
+#include "scriptprune/qcsp.h"
 #include "stream_internal.h"
 
 #define MIB ((size_t)1 << 20)
@@ -803,42 +804,52 @@ static sp_status spatial_reps(sp_stream *s, sp_error *err) {
     return SP_OK;
 }
 
-/* Runs one accepted frame through the graphs and the window; *emit is set when a packet is in
- * s->out. Called with s->lock held. */
-static sp_status process(sp_stream *s, const sp_frame *f, bool *emit, sp_error *err) {
-    size_t n = s->n, d = s->d;
-    s->fates_valid = false;
-    uint64_t cur = s->frames;
-    sp_stream_normalize(f->tokens, n, d, s->fxn);
-
-    /* 1. Temporal graph (reads the window as it was before this frame). */
-    size_t fresh = n;
-    bool cut = false;
-    if (cur == 0) {
-        memset(s->is_new, 1, n);
-        for (size_t p = 0; p < n; p++)
-            s->match[p] = -1;
-    } else {
+/* Step 1, the temporal graph (reads the window as it was before this frame): s->match and
+ * s->is_new, the number of new tokens in *fresh, and whether the frame is a scene cut (then every
+ * token is new). The first frame has nothing to match. */
+static sp_status classify_temporal(sp_stream *s, uint64_t cur, size_t *fresh, bool *cut,
+                                   sp_error *err) {
+    size_t n = s->n;
+    *fresh = n;
+    *cut = false;
+    if (cur > 0) {
         sp_status st;
-        fresh = sp_temporal_classify(s, err, &st);
+        sp_temporal_refs refs = {.win = &s->win,
+                                 .anc = s->anc,
+                                 .anc_slot = s->anc_slot,
+                                 .anc_kind = s->anc_kind,
+                                 .gh = s->gh,
+                                 .gw = s->gw};
+        sp_temporal_rule rule = {
+            .tau = s->p.tau_t, .radius = s->p.radius, .match_all = s->p.match_all};
+        sp_temporal_scratch scratch = {
+            .gather = s->ftmp, .rows = s->gsp_idx, .prod = &s->fsim, .prod_cap = &s->fsim_cap};
+        *fresh =
+            sp_temporal_classify(&refs, &rule, s->fxn, &scratch, s->match, s->is_new, err, &st);
         if (st)
             return st;
-        if ((double)fresh >= (double)s->p.cut_fraction * (double)n) {
-            /* Scene cut: the references no longer describe the picture; start again. */
-            cut = true;
-            fresh = n;
-            memset(s->is_new, 1, n);
-            for (size_t p = 0; p < n; p++)
-                s->match[p] = -1;
-        }
+        if ((double)*fresh < (double)s->p.cut_fraction * (double)n)
+            return SP_OK;
+        /* Scene cut: the references no longer describe the picture; start again. */
+        *cut = true;
+        *fresh = n;
     }
+    memset(s->is_new, 1, n);
+    for (size_t p = 0; p < n; p++)
+        s->match[p] = -1;
+    return SP_OK;
+}
 
-    /* 2. GSP on the whole frame; the new tokens it keeps become candidates. */
+/* Step 2, GSP on the whole frame: s->kept marks its survivors; the new tokens it keeps become
+ * candidates, counted in *ncand. */
+static sp_status prune_spatial(sp_stream *s, const sp_frame *f, uint64_t cur, size_t fresh,
+                               size_t *ncand, sp_error *err) {
+    size_t n = s->n;
     size_t target = (size_t)ceil((double)s->p.gsp_keep * (double)n);
     if (target < 1)
         target = 1;
     if (fresh > 0 && target < n) {
-        sp_status st = sp_gsp_prune(s->ws, f->tokens, n, d, target, &s->p.gsp, s->gsp_idx, err);
+        sp_status st = sp_gsp_prune(s->ws, f->tokens, n, s->d, target, &s->p.gsp, s->gsp_idx, err);
         if (st)
             return sp_error_prefix(err, "frame %llu: GSP", (unsigned long long)cur);
         memset(s->kept, 0, n);
@@ -847,20 +858,27 @@ static sp_status process(sp_stream *s, const sp_frame *f, bool *emit, sp_error *
     } else {
         memset(s->kept, 1, n);
     }
-    size_t ncand = 0;
+    *ncand = 0;
     for (size_t p = 0; p < n; p++)
-        ncand += s->is_new[p] && s->kept[p];
-    sp_status st = spatial_reps(s, err);
-    if (st)
-        return st;
-    st = sp_window_reserve(&s->win, ncand, err);
-    if (st)
-        return st;
-    st = grow_scratch(s, s->win.n + ncand > n ? s->win.n + ncand : n, err);
-    if (st)
-        return st;
+        *ncand += s->is_new[p] && s->kept[p];
+    return SP_OK;
+}
 
-    /* From here on the state changes. */
+/* Everything that may fail for want of memory, before the state changes: the spatial
+ * representatives, room in the window for ncand candidates, and the emission scratch. */
+static sp_status make_room(sp_stream *s, size_t ncand, sp_error *err) {
+    sp_status st = spatial_reps(s, err);
+    if (!st)
+        st = sp_window_reserve(&s->win, ncand, err);
+    if (!st)
+        st = grow_scratch(s, s->win.n + ncand > s->n ? s->win.n + ncand : s->n, err);
+    return st;
+}
+
+/* The frame is accepted: its timestamp and the counters. */
+static void record_frame(sp_stream *s, const sp_frame *f, uint64_t cur, size_t fresh, size_t ncand,
+                         bool cut) {
+    size_t n = s->n;
     s->frames++;
     s->last_pts = f->pts;
     s->pts_ring[cur % s->p.window] = f->pts;
@@ -871,32 +889,41 @@ static sp_status process(sp_stream *s, const sp_frame *f, bool *emit, sp_error *
     s->st.spatial_drops += fresh - ncand;
     s->st.candidates += ncand;
     s->st.scene_cuts += cut;
+}
 
-    /* 3. Credit the candidates that matched: seen again in this frame. */
-    for (size_t p = 0; p < n; p++) {
+/* Step 3: the candidates that matched were seen again in this frame. */
+static void credit_matches(sp_stream *s, uint64_t cur, int64_t pts) {
+    for (size_t p = 0; p < s->n; p++) {
         int32_t m = s->match[p];
         if (m >= 0) {
             sp_cand *c = &s->win.c[m];
             if (c->last_frame != cur) {
                 c->seen++;
                 c->last_frame = cur;
-                c->last_pts = f->pts;
+                c->last_pts = pts;
             }
         }
     }
+}
 
-    /* 4. Candidates not seen for `window` frames leave for the history. */
+/* Step 4: candidates not seen for `window` frames leave for the history, and the history drops
+ * what is older than history_max_age. Returns the history's error (a lost record), which does not
+ * stop the frame. */
+static sp_status retire_old(sp_stream *s, int64_t pts, uint64_t cur, size_t ncand, sp_error *err) {
     sp_status hist_err = evict(s, cur, ncand, err);
     forget_dead_anchors(s);
     if (s->p.history_max_age > 0 && s->hist.count) {
         int64_t oldest =
-            f->pts >= INT64_MIN + s->p.history_max_age ? f->pts - s->p.history_max_age : INT64_MIN;
+            pts >= INT64_MIN + s->p.history_max_age ? pts - s->p.history_max_age : INT64_MIN;
         sp_history_age(&s->hist, oldest);
     }
+    return hist_err;
+}
 
-    /* 5. New candidates and their anchors, then the anchors of the tokens GSP pruned (standing
-     * for the candidate they resemble most), then the kernel rows. */
-    size_t nnew = 0;
+/* Step 5a: the new candidates enter the window (room was reserved) and become the anchors of
+ * their positions. Their slots go to s->new_slots in raster order; returns how many. */
+static size_t add_candidates(sp_stream *s, const sp_frame *f, uint64_t cur) {
+    size_t n = s->n, d = s->d, nnew = 0;
     const float *emb = f->embed;
     for (size_t p = 0; p < n; p++) {
         if (!s->is_new[p] || !s->kept[p])
@@ -914,7 +941,14 @@ static sp_status process(sp_stream *s, const sp_frame *f, bool *emit, sp_error *
         s->anc_slot[p] = (int32_t)slot;
         s->new_slots[nnew++] = (uint32_t)slot;
     }
-    for (size_t p = 0; p < n; p++) {
+    return nnew;
+}
+
+/* Step 5b: the new tokens GSP pruned anchor their positions too, standing for the candidate they
+ * resemble most (spatial_reps), which is credited with them. */
+static void anchor_pruned(sp_stream *s) {
+    size_t d = s->d;
+    for (size_t p = 0; p < s->n; p++) {
         if (!s->is_new[p] || s->kept[p])
             continue;
         memcpy(s->anc + p * d, s->fxn + p * d, d * sizeof(float));
@@ -924,8 +958,12 @@ static sp_status process(sp_stream *s, const sp_frame *f, bool *emit, sp_error *
         if (q >= 0)
             s->win.c[s->anc_slot[q]].spatial++;
     }
+}
 
-    /* 6. Emission. */
+/* Step 6: a packet in s->out when the policy says so (every frame, or every hop frames). */
+static sp_status emit_if_due(sp_stream *s, const sp_frame *f, uint64_t cur, size_t nnew, bool *emit,
+                             sp_error *err) {
+    sp_status st = SP_OK;
     *emit = false;
     if (s->p.policy == SP_EMIT_FRAME) {
         st = emit_frame(s, f, cur, s->new_slots, nnew, err);
@@ -938,6 +976,35 @@ static sp_status process(sp_stream *s, const sp_frame *f, bool *emit, sp_error *
         return sp_error_prefix(err, "frame %llu: emission", (unsigned long long)cur);
     if (*emit)
         finish_packet(s);
+    return SP_OK;
+}
+
+/* Runs one accepted frame through the graphs and the window (docs/streams.md); *emit is set when
+ * a packet is in s->out. Nothing changes until every allocation the frame needs has succeeded.
+ * Called with s->lock held. */
+static sp_status process(sp_stream *s, const sp_frame *f, bool *emit, sp_error *err) {
+    uint64_t cur = s->frames;
+    s->fates_valid = false;
+    sp_stream_normalize(f->tokens, s->n, s->d, s->fxn);
+    size_t fresh = 0, ncand = 0;
+    bool cut;
+    sp_status st = classify_temporal(s, cur, &fresh, &cut, err);
+    if (!st)
+        st = prune_spatial(s, f, cur, fresh, &ncand, err);
+    if (!st)
+        st = make_room(s, ncand, err);
+    if (st)
+        return st;
+
+    /* From here on the state changes. */
+    record_frame(s, f, cur, fresh, ncand, cut);
+    credit_matches(s, cur, f->pts);
+    sp_status hist_err = retire_old(s, f->pts, cur, ncand, err);
+    size_t nnew = add_candidates(s, f, cur);
+    anchor_pruned(s);
+    st = emit_if_due(s, f, cur, nnew, emit, err);
+    if (st)
+        return st;
     s->fates_valid = true;
     return hist_err;
 }

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "alloc.h"
-#include "stream_internal.h"
+#include "temporal.h"
 
 float sp_stream_dot(const float *a, const float *b, size_t d) {
     /* Dot products between one token and a handful of scattered references: too few and too
@@ -41,31 +41,35 @@ static void consider(best_match *b, float sim, int32_t slot) {
 
 /* The references at grid position q: its anchor (crediting the candidate that is or represents
  * it), then the other alive candidates taken there. */
-static void match_position(const sp_stream *s, const float *x, size_t q, best_match *b) {
-    const sp_window *w = &s->win;
+static void match_position(const sp_temporal_refs *refs, const float *x, size_t q, best_match *b) {
+    const sp_window *w = refs->win;
+    size_t d = w->d;
     int32_t self = -1;
-    if (s->anc_kind[q] != SP_ANC_NONE) {
-        int32_t aslot = s->anc_slot[q];
-        if (s->anc_kind[q] == SP_ANC_SELF)
+    if (refs->anc_kind[q] != SP_ANC_NONE) {
+        int32_t aslot = refs->anc_slot[q];
+        if (refs->anc_kind[q] == SP_ANC_SELF)
             self = aslot;
-        consider(b, sp_stream_dot(x, s->anc + q * s->d, s->d), aslot);
+        consider(b, sp_stream_dot(x, refs->anc + q * d, d), aslot);
     }
     for (int32_t c = w->head[q]; c >= 0; c = w->c[c].next)
         if (c != self)
-            consider(b, sp_stream_dot(x, w->xn + (size_t)c * s->d, s->d), c);
+            consider(b, sp_stream_dot(x, w->xn + (size_t)c * d, d), c);
 }
 
-size_t sp_temporal_classify(sp_stream *s, sp_error *err, sp_status *status) {
-    size_t n = s->n, d = s->d;
-    int r = (int)s->p.radius;
-    int gh = (int)s->gh, gw = (int)s->gw;
-    float tau = s->p.tau_t;
+size_t sp_temporal_classify(const sp_temporal_refs *refs, const sp_temporal_rule *rule,
+                            const float *fxn, sp_temporal_scratch *scratch, int32_t *match,
+                            uint8_t *is_new, sp_error *err, sp_status *status) {
+    const sp_window *win = refs->win;
+    size_t n = win->npos, d = win->d; /* one anchor per grid position */
+    int r = (int)rule->radius;
+    int gh = (int)refs->gh, gw = (int)refs->gw;
+    float tau = rule->tau;
     size_t fresh = 0;
     *status = SP_OK;
     for (size_t p = 0; p < n; p++) {
-        const float *x = s->fxn + p * d;
+        const float *x = fxn + p * d;
         best_match b = {.sim = -INFINITY, .slot = -1, .any = false};
-        match_position(s, x, p, &b);
+        match_position(refs, x, p, &b);
         if (!(b.any && b.sim >= tau) && r > 0) {
             int y = (int)(p / (size_t)gw), xx = (int)(p % (size_t)gw);
             for (int dy = -r; dy <= r; dy++) {
@@ -76,25 +80,25 @@ size_t sp_temporal_classify(sp_stream *s, sp_error *err, sp_status *status) {
                     int xq = xx + dx;
                     if ((dy == 0 && dx == 0) || xq < 0 || xq >= gw)
                         continue;
-                    match_position(s, x, (size_t)yy * (size_t)gw + (size_t)xq, &b);
+                    match_position(refs, x, (size_t)yy * (size_t)gw + (size_t)xq, &b);
                 }
             }
         }
         bool redundant = b.any && b.sim >= tau;
-        s->match[p] = redundant ? b.slot : -1;
-        s->is_new[p] = !redundant;
+        match[p] = redundant ? b.slot : -1;
+        is_new[p] = !redundant;
         fresh += !redundant;
     }
-    if (!s->p.match_all || fresh == 0 || s->win.n == 0)
+    if (!rule->match_all || fresh == 0 || win->n == 0)
         return fresh;
 
     /* The whole kept set: the tokens still new against every used slot, one SGEMM (holes are
      * skipped when the best is taken). */
-    size_t m = 0, wn = s->win.hi;
-    uint32_t *rows = s->gsp_idx;
+    size_t m = 0, wn = win->hi;
+    uint32_t *rows = scratch->rows;
     for (size_t p = 0; p < n; p++)
-        if (s->is_new[p]) {
-            memcpy(s->ftmp + m * d, s->fxn + p * d, d * sizeof(float));
+        if (is_new[p]) {
+            memcpy(scratch->gather + m * d, fxn + p * d, d * sizeof(float));
             rows[m++] = (uint32_t)p;
         }
     size_t need;
@@ -102,28 +106,28 @@ size_t sp_temporal_classify(sp_stream *s, sp_error *err, sp_status *status) {
         *status = sp_error_set(err, SP_ERR_OVERFLOW, "stream: product %zu x %zu too large", m, wn);
         return 0;
     }
-    if (need > s->fsim_cap) {
+    if (need > *scratch->prod_cap) {
         float *g = sp_alloc_array(need, sizeof(float));
         if (!g) {
             *status = sp_error_set(err, SP_ERR_NOMEM,
                                    "stream: out of memory for %zu x %zu similarities", m, wn);
             return 0;
         }
-        sp_free(s->fsim);
-        s->fsim = g;
-        s->fsim_cap = need;
+        sp_free(*scratch->prod);
+        *scratch->prod = g;
+        *scratch->prod_cap = need;
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)wn, (int)d, 1.0f, s->ftmp,
-                (int)d, s->win.xn, (int)d, 0.0f, s->fsim, (int)wn);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)wn, (int)d, 1.0f,
+                scratch->gather, (int)d, win->xn, (int)d, 0.0f, *scratch->prod, (int)wn);
     for (size_t i = 0; i < m; i++) {
-        const float *row = s->fsim + i * wn;
+        const float *row = *scratch->prod + i * wn;
         size_t bj = SIZE_MAX;
         for (size_t j = 0; j < wn; j++)
-            if (sp_window_alive(&s->win, j) && (bj == SIZE_MAX || row[j] > row[bj]))
+            if (sp_window_alive(win, j) && (bj == SIZE_MAX || row[j] > row[bj]))
                 bj = j;
         if (bj != SIZE_MAX && row[bj] >= tau) {
-            s->match[rows[i]] = (int32_t)bj;
-            s->is_new[rows[i]] = 0;
+            match[rows[i]] = (int32_t)bj;
+            is_new[rows[i]] = 0;
             fresh--;
         }
     }

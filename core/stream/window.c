@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "alloc.h"
-#include "stream_internal.h"
+#include "window.h"
 
 sp_status sp_window_init(sp_window *w, size_t npos, size_t d, size_t e, bool kernel,
                          sp_error *err) {

@@ -19,7 +19,7 @@
 #include "scene.h"
 #include "scriptprune/stream.h"
 #include "scriptprune/wire.h"
-#include "../../core/stream/stream_internal.h"
+#include "../../core/stream/history.h"
 
 enum { GH = 16, GW = 16, N = GH * GW, D = 32 };
 

@@ -17,6 +17,8 @@
 #include "scriptprune/error.h"
 #include "scriptprune/frame.h"
 
+#include "scriptprune/api.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -46,15 +48,15 @@ typedef struct sp_image {
 } sp_image;
 
 /* Bytes per pixel of f (3 or 4), 0 for a value outside the enum. */
-size_t sp_pixfmt_bpp(sp_pixfmt f);
+SP_API size_t sp_pixfmt_bpp(sp_pixfmt f);
 /* GStreamer spelling ("RGB", "BGRx", ...); "?" for a value outside the enum. Static storage. */
-const char *sp_pixfmt_name(sp_pixfmt f);
+SP_API const char *sp_pixfmt_name(sp_pixfmt f);
 /* Parses the GStreamer spellings (RGBA/BGRA/ARGB/ABGR map to the X forms). Known but unsupported
  * formats (I420, NV12, YUY2, GRAY8, ...) fail with SP_ERR_UNSUPPORTED and say what to convert to.
  */
-sp_status sp_pixfmt_from_name(const char *name, sp_pixfmt *out, sp_error *err);
+SP_API sp_status sp_pixfmt_from_name(const char *name, sp_pixfmt *out, sp_error *err);
 /* Checks format, sizes, stride and that height * stride fits size_t. */
-sp_status sp_image_validate(const sp_image *img, sp_error *err);
+SP_API sp_status sp_image_validate(const sp_image *img, sp_error *err);
 
 /* ---- Opening an encoder ---------------------------------------------------------------------- */
 
@@ -100,14 +102,14 @@ typedef struct sp_encoder_config {
 } sp_encoder_config;
 
 /* Fills c with the defaults above. */
-void sp_encoder_config_init(sp_encoder_config *c);
+SP_API void sp_encoder_config_init(sp_encoder_config *c);
 
 typedef struct sp_encoder sp_encoder;
 
 /* Opens an encoder from c (validated; messages name the field or file). For clip, every tensor is
  * checked against config.json and converted to float32 once; the files are not kept open. On
  * error *out is NULL. The encoder is immutable afterwards and may be shared between threads. */
-sp_status sp_encoder_open(const sp_encoder_config *c, sp_encoder **out, sp_error *err);
+SP_API sp_status sp_encoder_open(const sp_encoder_config *c, sp_encoder **out, sp_error *err);
 
 /* The clip backend's files as in-memory images (e.g. a model built in memory, or read by the
  * caller); borrowed for the duration of the open only. NULL/0 marks an absent optional file. */
@@ -128,10 +130,11 @@ typedef struct sp_model_blobs {
 
 /* Like sp_encoder_open with c->kind == SP_ENCODER_CLIP, reading the files from memory
  * (c->model_dir is ignored). */
-sp_status sp_encoder_open_blobs(const sp_encoder_config *c, const sp_model_blobs *blobs,
-                                sp_encoder **out, sp_error *err);
+SP_API sp_status sp_encoder_open_blobs(const sp_encoder_config *c, const sp_model_blobs *blobs,
+                                       sp_encoder **out, sp_error *err);
 
-void sp_encoder_free(sp_encoder *enc);
+/* Frees an encoder and its weights (NULL is a no-op); no context of it may be in use. */
+SP_API void sp_encoder_free(sp_encoder *enc);
 
 /* What an encoder produces and how it preprocesses. */
 typedef struct sp_encoder_info {
@@ -152,7 +155,8 @@ typedef struct sp_encoder_info {
     size_t context_length; /* text tokens per query including start/end, 0 without text */
 } sp_encoder_info;
 
-void sp_encoder_get_info(const sp_encoder *enc, sp_encoder_info *info);
+/* Fills info (strings are static); thread-safe, the encoder is read only. */
+SP_API void sp_encoder_get_info(const sp_encoder *enc, sp_encoder_info *info);
 
 /* Where a frame lands in the S x S model input (depends only on the frame size). */
 typedef struct sp_preprocess {
@@ -166,7 +170,8 @@ typedef struct sp_preprocess {
 } sp_preprocess;
 
 /* The preprocessing sp_encode applies to a width x height frame (width, height >= 1). */
-void sp_encoder_plan(const sp_encoder *enc, uint32_t width, uint32_t height, sp_preprocess *out);
+SP_API void sp_encoder_plan(const sp_encoder *enc, uint32_t width, uint32_t height,
+                            sp_preprocess *out);
 
 /* ---- Encoding ----------------------------------------------------------------------------------
  */
@@ -184,19 +189,22 @@ typedef struct sp_encoding {
     size_t tokens_cap, embed_cap, pooled_cap; /* internal */
 } sp_encoding;
 
-void sp_encoding_init(sp_encoding *r);
-void sp_encoding_free(sp_encoding *r);
+/* Owned by the caller: init before first use, reuse across sp_encode calls, free at the end. */
+SP_API void sp_encoding_init(sp_encoding *r);
+SP_API void sp_encoding_free(sp_encoding *r);
 /* A borrowed sp_frame view of r (embeddings omitted when they alias the tokens) at time pts. */
-void sp_encoding_frame(const sp_encoding *r, int64_t pts, sp_frame *out);
+SP_API void sp_encoding_frame(const sp_encoding *r, int64_t pts, sp_frame *out);
 
 /* Per-thread scratch memory of an encoder. The encoder must outlive it. */
 typedef struct sp_encode_ctx sp_encode_ctx;
 
-sp_status sp_encode_ctx_new(const sp_encoder *enc, sp_encode_ctx **out, sp_error *err);
-void sp_encode_ctx_free(sp_encode_ctx *ctx);
+/* A new context in *out (free with sp_encode_ctx_free; NULL is a no-op); SP_ERR_NOMEM. */
+SP_API sp_status sp_encode_ctx_new(const sp_encoder *enc, sp_encode_ctx **out, sp_error *err);
+SP_API void sp_encode_ctx_free(sp_encode_ctx *ctx);
 
 /* Encodes one frame into out. Safe in parallel on distinct contexts. */
-sp_status sp_encode(sp_encode_ctx *ctx, const sp_image *img, sp_encoding *out, sp_error *err);
+SP_API sp_status sp_encode(sp_encode_ctx *ctx, const sp_image *img, sp_encoding *out,
+                           sp_error *err);
 
 /* ---- Queries ------------------------------------------------------------------------------------
  */
@@ -213,11 +221,11 @@ typedef struct sp_query_rows {
     size_t cap;                 /* internal */
 } sp_query_rows;
 
-void sp_query_rows_init(sp_query_rows *q);
-void sp_query_rows_clear(sp_query_rows *q);
-void sp_query_rows_free(sp_query_rows *q);
+SP_API void sp_query_rows_init(sp_query_rows *q);
+SP_API void sp_query_rows_clear(sp_query_rows *q);
+SP_API void sp_query_rows_free(sp_query_rows *q);
 /* A borrowed sp_query view of q. */
-sp_query sp_query_rows_view(const sp_query_rows *q);
+SP_API sp_query sp_query_rows_view(const sp_query_rows *q);
 
 typedef enum sp_exemplar {
     SP_EXEMPLAR_POOLED = 0, /* one row: the encoding's pooled embedding */
@@ -226,29 +234,29 @@ typedef enum sp_exemplar {
 } sp_exemplar;
 
 /* Encodes an exemplar image the same way as frames and appends rows per mode. */
-sp_status sp_encode_exemplar(sp_encode_ctx *ctx, const sp_image *img, sp_exemplar mode,
-                             sp_query_rows *out, sp_error *err);
+SP_API sp_status sp_encode_exemplar(sp_encode_ctx *ctx, const sp_image *img, sp_exemplar mode,
+                                    sp_query_rows *out, sp_error *err);
 
 /* Tokenizes UTF-8 text (len bytes) with the model's tokenizer, runs the text tower and appends
  * one row (the projected text embedding, not normalised). Text longer than the context is cut to
  * it with a warning. SP_ERR_UNSUPPORTED when the encoder has no text tower. */
-sp_status sp_encode_text(sp_encode_ctx *ctx, const char *text, size_t len, sp_query_rows *out,
-                         sp_error *err);
+SP_API sp_status sp_encode_text(sp_encode_ctx *ctx, const char *text, size_t len,
+                                sp_query_rows *out, sp_error *err);
 
 /* The same from token ids the caller produced (for a tokenizer scriptd lacks): ids must include
  * the start/end tokens the model expects; at most context_length ids. */
-sp_status sp_encode_text_ids(sp_encode_ctx *ctx, const int32_t *ids, size_t n, sp_query_rows *out,
-                             sp_error *err);
+SP_API sp_status sp_encode_text_ids(sp_encode_ctx *ctx, const int32_t *ids, size_t n,
+                                    sp_query_rows *out, sp_error *err);
 
 /* Appends the rows of an m x e float matrix (e.g. read from a .npy embedding file) after checking
  * its width against the encoder's e and its values for NaN/Inf. */
-sp_status sp_query_rows_append(const sp_encoder *enc, const float *rows, size_t m, size_t e,
-                               sp_query_rows *out, sp_error *err);
+SP_API sp_status sp_query_rows_append(const sp_encoder *enc, const float *rows, size_t m, size_t e,
+                                      sp_query_rows *out, sp_error *err);
 
 /* Appends the rows of an embedding file: a 2-D (m x e) or 1-D (e) float32/float16 .npy, checked
  * like sp_query_rows_append; messages name the file. */
-sp_status sp_query_rows_append_npy(const sp_encoder *enc, const char *path, sp_query_rows *out,
-                                   sp_error *err);
+SP_API sp_status sp_query_rows_append_npy(const sp_encoder *enc, const char *path,
+                                          sp_query_rows *out, sp_error *err);
 
 #ifdef __cplusplus
 }

@@ -6,6 +6,8 @@
 
 #include <stddef.h>
 
+#include "scriptprune/api.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -30,19 +32,19 @@ typedef struct sp_error {
 } sp_error;
 
 /* Resets err to SP_OK with an empty message. err may be NULL. */
-void sp_error_clear(sp_error *err);
+SP_API void sp_error_clear(sp_error *err);
 
 /* Sets err (may be NULL) and returns status, so callers can write `return sp_error_set(...)`. */
-sp_status sp_error_set(sp_error *err, sp_status status, const char *fmt, ...)
+SP_API sp_status sp_error_set(sp_error *err, sp_status status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /* Prepends "context: " to an existing message (keeps the status); returns err->status, or SP_OK
  * when err is NULL. Used to add the caller's view ("tokens.npy: ...") to a callee's message. */
-sp_status sp_error_prefix(sp_error *err, const char *fmt, ...)
+SP_API sp_status sp_error_prefix(sp_error *err, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 /* Stable short name of a status ("invalid", "nomem", ...); never NULL. */
-const char *sp_status_name(sp_status status);
+SP_API const char *sp_status_name(sp_status status);
 
 #ifdef __cplusplus
 }

@@ -9,6 +9,8 @@
 
 #include "scriptprune/error.h"
 
+#include "scriptprune/api.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -36,27 +38,27 @@ typedef struct sp_query {
 
 /* Fills f as a view of tokens with a grid guessed from n: square when n is a perfect square, else
  * one row of n. No embeddings, no pts. */
-void sp_frame_view(sp_frame *f, const float *tokens, size_t n, size_t d);
+SP_API void sp_frame_view(sp_frame *f, const float *tokens, size_t n, size_t d);
 
 /* Checks shapes (n, d >= 1, h*w == n, e >= 1 with embeddings), byte sizes that would overflow
  * size_t, and finiteness of every value (NaN/Inf name the row and column). Zero rows are valid:
  * they have similarity 0 to everything. Thread-safe; reads the arrays. */
-sp_status sp_frame_validate(const sp_frame *f, sp_error *err);
+SP_API sp_status sp_frame_validate(const sp_frame *f, sp_error *err);
 
 /* Checks the n x d values of x are finite; the message names `what` and the row (numbered from
  * row0) and column of the first NaN or infinity. */
-sp_status sp_check_finite(const float *x, size_t row0, size_t n, size_t d, const char *what,
-                          sp_error *err);
+SP_API sp_status sp_check_finite(const float *x, size_t row0, size_t n, size_t d, const char *what,
+                                 sp_error *err);
 
 /* Checks shapes and sizes only (what sp_frame_validate checks, minus the scan of the values). */
-sp_status sp_frame_validate_shape(const sp_frame *f, sp_error *err);
+SP_API sp_status sp_frame_validate_shape(const sp_frame *f, sp_error *err);
 
 /* Checks a query against the embedding dimension it will be compared with (the frame's e, or d
  * when the frame has no embeddings): finite values, matching width. m == 0 is valid. */
-sp_status sp_query_validate(const sp_query *q, size_t expect_e, sp_error *err);
+SP_API sp_status sp_query_validate(const sp_query *q, size_t expect_e, sp_error *err);
 
 /* The embedding matrix and width relevance uses for f: its embeddings, or the tokens themselves. */
-const float *sp_frame_relevance_rows(const sp_frame *f, size_t *width);
+SP_API const float *sp_frame_relevance_rows(const sp_frame *f, size_t *width);
 
 #ifdef __cplusplus
 }

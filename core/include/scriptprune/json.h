@@ -12,6 +12,8 @@
 
 #include "scriptprune/error.h"
 
+#include "scriptprune/api.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -31,26 +33,30 @@ typedef struct sp_json sp_json; /* a node; owned by its document */
 typedef struct sp_json_doc sp_json_doc;
 
 /* Parses text[0..len). `name` (a file name or "safetensors header") prefixes error messages. */
-sp_status sp_json_parse(const char *text, size_t len, const char *name, sp_json_doc **out,
-                        sp_error *err);
-void sp_json_free(sp_json_doc *doc);
-const sp_json *sp_json_root(const sp_json_doc *doc);
+SP_API sp_status sp_json_parse(const char *text, size_t len, const char *name, sp_json_doc **out,
+                               sp_error *err);
+/* Frees the document and every value and string it holds (NULL is a no-op). */
+SP_API void sp_json_free(sp_json_doc *doc);
+/* The top-level value; valid until sp_json_free. Reading a document is thread-safe. */
+SP_API const sp_json *sp_json_root(const sp_json_doc *doc);
 
-sp_json_type sp_json_type_of(const sp_json *v);
-const char *sp_json_type_name(sp_json_type t);
-bool sp_json_bool(const sp_json *v);
-double sp_json_number(const sp_json *v);
+/* The type of v, its name ("object", ...; static), and the value of a bool or number (false or 0
+ * for another type). */
+SP_API sp_json_type sp_json_type_of(const sp_json *v);
+SP_API const char *sp_json_type_name(sp_json_type t);
+SP_API bool sp_json_bool(const sp_json *v);
+SP_API double sp_json_number(const sp_json *v);
 /* Exact integer value of a number written without fraction or exponent that fits int64; returns
  * false otherwise (so 1e3, 1.5 and 2^70 are not integers here). */
-bool sp_json_int64(const sp_json *v, int64_t *out);
+SP_API bool sp_json_int64(const sp_json *v, int64_t *out);
 /* Decoded UTF-8 string (NUL-terminated; may contain embedded NULs, see len). */
-const char *sp_json_string(const sp_json *v, size_t *len);
+SP_API const char *sp_json_string(const sp_json *v, size_t *len);
 /* Arrays and objects: number of elements / members. */
-size_t sp_json_length(const sp_json *v);
-const sp_json *sp_json_at(const sp_json *v, size_t i);           /* array element */
-const char *sp_json_key_at(const sp_json *v, size_t i);          /* object member key, in order */
-const sp_json *sp_json_value_at(const sp_json *v, size_t i);     /* object member value */
-const sp_json *sp_json_get(const sp_json *obj, const char *key); /* NULL when absent */
+SP_API size_t sp_json_length(const sp_json *v);
+SP_API const sp_json *sp_json_at(const sp_json *v, size_t i);  /* array element */
+SP_API const char *sp_json_key_at(const sp_json *v, size_t i); /* object member key, in order */
+SP_API const sp_json *sp_json_value_at(const sp_json *v, size_t i);     /* object member value */
+SP_API const sp_json *sp_json_get(const sp_json *obj, const char *key); /* NULL when absent */
 
 /* Appends the JSON string literal for s[0..len) (quotes included) to a growable buffer.
  * sp_strbuf_init leaves data pointing at an empty string (never NULL). On failure the buffer is
@@ -62,12 +68,12 @@ typedef struct sp_strbuf {
     size_t cap;
 } sp_strbuf;
 
-void sp_strbuf_init(sp_strbuf *b);
-void sp_strbuf_free(sp_strbuf *b);
-sp_status sp_strbuf_append(sp_strbuf *b, const char *s, size_t len);
-sp_status sp_strbuf_printf(sp_strbuf *b, const char *fmt, ...)
+SP_API void sp_strbuf_init(sp_strbuf *b);
+SP_API void sp_strbuf_free(sp_strbuf *b);
+SP_API sp_status sp_strbuf_append(sp_strbuf *b, const char *s, size_t len);
+SP_API sp_status sp_strbuf_printf(sp_strbuf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-sp_status sp_json_append_string(sp_strbuf *b, const char *s, size_t len);
+SP_API sp_status sp_json_append_string(sp_strbuf *b, const char *s, size_t len);
 
 #ifdef __cplusplus
 }

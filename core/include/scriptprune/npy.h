@@ -10,6 +10,8 @@
 #include "scriptprune/error.h"
 #include "scriptprune/tensor.h"
 
+#include "scriptprune/api.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -24,22 +26,22 @@ typedef struct sp_matrix {
     int ndim; /* 1 or 2: the array's rank in the file */
 } sp_matrix;
 
-void sp_matrix_free(sp_matrix *m);
+SP_API void sp_matrix_free(sp_matrix *m);
 
 /* Reads path into out, converting float16 to float32. Shape (0, D) with D >= 1 reads as 0 rows
  * (callers that need rows say so); (N, 0) and (0,) are rejected (SP_ERR_UNSUPPORTED, "has
  * zero-width rows"); so are data bytes beyond those the shape needs. The file
  * is mapped, not read, and must not be truncated while being read. */
-sp_status sp_npy_read(const char *path, sp_matrix *out, sp_error *err);
+SP_API sp_status sp_npy_read(const char *path, sp_matrix *out, sp_error *err);
 /* Parses an in-memory .npy image (the same rules; `name` is used in messages). */
-sp_status sp_npy_parse(const uint8_t *buf, size_t len, const char *name, sp_matrix *out,
-                       sp_error *err);
+SP_API sp_status sp_npy_parse(const uint8_t *buf, size_t len, const char *name, sp_matrix *out,
+                              sp_error *err);
 
 /* Writes rows x cols floats (ndim 2; ndim 1 writes shape (cols,) and requires rows == 1) as dtype
  * F32 or F16. The file is written to a temporary name and renamed, so readers never see a partial
  * file. */
-sp_status sp_npy_write(const char *path, const float *data, size_t rows, size_t cols, int ndim,
-                       sp_dtype dtype, sp_error *err);
+SP_API sp_status sp_npy_write(const char *path, const float *data, size_t rows, size_t cols,
+                              int ndim, sp_dtype dtype, sp_error *err);
 
 #ifdef __cplusplus
 }

@@ -12,6 +12,8 @@
 #include "scriptprune/error.h"
 #include "scriptprune/frame.h"
 
+#include "scriptprune/api.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -54,15 +56,16 @@ typedef struct sp_method_info {
 } sp_method_info;
 
 /* The table, SP_METHOD_COUNT entries in enum order; static storage, never freed. */
-const sp_method_info *sp_method_table(void);
-const sp_method_info *sp_method_info_of(sp_method m);
+SP_API const sp_method_info *sp_method_table(void);
+/* The entry of m in that table, or NULL when m is out of range. */
+SP_API const sp_method_info *sp_method_info_of(sp_method m);
 /* Looks a method up by name; on failure the message lists the valid names. */
-sp_status sp_method_from_name(const char *name, sp_method *out, sp_error *err);
+SP_API sp_status sp_method_from_name(const char *name, sp_method *out, sp_error *err);
 
 /* Fills p with the defaults above (method script, budget 64, bipartite graph). */
-void sp_params_init(sp_params *p);
+SP_API void sp_params_init(sp_params *p);
 /* Range checks for every field; messages name the field and the accepted range. */
-sp_status sp_params_validate(const sp_params *p, sp_error *err);
+SP_API sp_status sp_params_validate(const sp_params *p, sp_error *err);
 
 /* The result of a selection. Owned by the caller: sp_selection_init before first use, reuse across
  * calls (buffers grow as needed), sp_selection_free at the end. */
@@ -75,23 +78,23 @@ typedef struct sp_selection {
     size_t tokens_cap; /* allocated floats in tokens (internal) */
 } sp_selection;
 
-void sp_selection_init(sp_selection *s);
-void sp_selection_free(sp_selection *s);
+SP_API void sp_selection_init(sp_selection *s);
+SP_API void sp_selection_free(sp_selection *s);
 
 /* Scratch memory reused across calls so that steady-state selection does not allocate. Opaque;
  * one per thread. sp_workspace_new returns NULL when out of memory. */
 typedef struct sp_workspace sp_workspace;
-sp_workspace *sp_workspace_new(void);
-void sp_workspace_free(sp_workspace *ws);
+SP_API sp_workspace *sp_workspace_new(void);
+SP_API void sp_workspace_free(sp_workspace *ws);
 
 /* Runs p->method on frame f with query q (NULL or m == 0: no query). Validates f, q and p first.
  * On error out->count is 0 and err says why. */
-sp_status sp_select(sp_workspace *ws, const sp_frame *f, const sp_query *q, const sp_params *p,
-                    sp_selection *out, sp_error *err);
+SP_API sp_status sp_select(sp_workspace *ws, const sp_frame *f, const sp_query *q,
+                           const sp_params *p, sp_selection *out, sp_error *err);
 
 /* Sets the number of threads OpenBLAS may use for the products here (a process-wide BLAS setting;
  * call it once at start-up, not concurrently with selections). */
-void sp_blas_set_threads(int threads);
+SP_API void sp_blas_set_threads(int threads);
 
 #ifdef __cplusplus
 }

@@ -27,6 +27,8 @@
 #include "scriptprune/tensor.h"
 #include "scriptprune/wire.h"
 
+#include "scriptprune/api.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -77,40 +79,41 @@ typedef struct sp_stream_params {
 } sp_stream_params;
 
 /* Fills p with the defaults above. */
-void sp_stream_params_init(sp_stream_params *p);
+SP_API void sp_stream_params_init(sp_stream_params *p);
 /* Range checks of every field; messages name the field and the accepted range. */
-sp_status sp_stream_params_validate(const sp_stream_params *p, sp_error *err);
+SP_API sp_status sp_stream_params_validate(const sp_stream_params *p, sp_error *err);
 
 typedef struct sp_stream sp_stream;
 
 /* Creates a stream (validates p). Token width, embedding width and grid are fixed by the first
  * frame pushed. NULL *out on error. */
-sp_status sp_stream_new(const sp_stream_params *p, sp_stream **out, sp_error *err);
-void sp_stream_free(sp_stream *s);
+SP_API sp_status sp_stream_new(const sp_stream_params *p, sp_stream **out, sp_error *err);
+SP_API void sp_stream_free(sp_stream *s);
 
 /* Pushes one frame. Checks first, before any state changes: shapes equal to the first frame's
  * (n, d, e, grid), grid sides <= SP_WIRE_MAX_GRID, pts present and not earlier than the previous
  * frame's, every value finite. A rejected frame leaves the stream as it was. Then runs the
  * temporal graph, GSP, updates window and history, and emits (frame policy: always one packet,
  * possibly empty; window policy: one packet every hop frames). */
-sp_status sp_stream_push(sp_stream *s, const sp_frame *f, sp_error *err);
+SP_API sp_status sp_stream_push(sp_stream *s, const sp_frame *f, sp_error *err);
 
 /* End of input: in window policy emits the last, partial window if frames arrived since the
  * previous emission. Pushing may continue afterwards. */
-sp_status sp_stream_flush(sp_stream *s, sp_error *err);
+SP_API sp_status sp_stream_flush(sp_stream *s, sp_error *err);
 
 /* Sets (copies) or replaces the query used by the next emissions; m == 0 clears it. Checks the
  * values are finite and, once the first frame fixed it, the width. Thread-safe. */
-sp_status sp_stream_set_query(sp_stream *s, const sp_query *q, sp_error *err);
-void sp_stream_clear_query(sp_stream *s);
+SP_API sp_status sp_stream_set_query(sp_stream *s, const sp_query *q, sp_error *err);
+SP_API void sp_stream_clear_query(sp_stream *s);
 
 /* Runs QCSP alone over the candidates (window and history) whose time span [pts, last_pts]
  * meets [t0, t1] (SP_PTS_NONE for an open end), with query q (NULL or m == 0: pure diversity)
  * and exactly min(budget, candidates) picks. Frames are not touched. The result (kind
  * SP_PACKET_RESELECT, tokens in time then raster order) goes to out. ws: scratch of the calling
  * thread (NULL: a temporary one). Thread-safe with respect to pushes. */
-sp_status sp_stream_reselect(sp_stream *s, sp_workspace *ws, const sp_query *q, size_t budget,
-                             int64_t t0, int64_t t1, sp_packet_buf *out, sp_error *err);
+SP_API sp_status sp_stream_reselect(sp_stream *s, sp_workspace *ws, const sp_query *q,
+                                    size_t budget, int64_t t0, int64_t t1, sp_packet_buf *out,
+                                    sp_error *err);
 
 typedef struct sp_stream_stats {
     uint64_t frames_in;        /* frames accepted */
@@ -139,7 +142,7 @@ typedef struct sp_stream_stats {
 } sp_stream_stats;
 
 /* A consistent snapshot. Thread-safe. */
-void sp_stream_get_stats(sp_stream *s, sp_stream_stats *out);
+SP_API void sp_stream_get_stats(sp_stream *s, sp_stream_stats *out);
 
 /* What the graphs decided about each token of the last accepted frame (raster order). */
 typedef enum sp_token_fate {
@@ -151,15 +154,15 @@ typedef enum sp_token_fate {
 /* Writes the n fates (n must equal the stream's tokens per frame) of the most recently accepted
  * frame. SP_ERR_STATE before the first frame or after a failed push. Meant for the producer thread
  * (right after sp_stream_push, or inside the packet callback); takes the state mutex. */
-sp_status sp_stream_last_fates(sp_stream *s, uint8_t *fates, size_t n, sp_error *err);
+SP_API sp_status sp_stream_last_fates(sp_stream *s, uint8_t *fates, size_t n, sp_error *err);
 
 /* The wire header describing this stream's packets (valid after the first frame; before it,
  * d and grid are 0 and SP_ERR_STATE is returned). dtype is set to F16. */
-sp_status sp_stream_wire_header(sp_stream *s, sp_wire_header *h, sp_error *err);
+SP_API sp_status sp_stream_wire_header(sp_stream *s, sp_wire_header *h, sp_error *err);
 
 /* Stable names: "frame", "window"; parse the same names (message lists them). */
-const char *sp_emit_policy_name(sp_emit_policy p);
-sp_status sp_emit_policy_from_name(const char *name, sp_emit_policy *out, sp_error *err);
+SP_API const char *sp_emit_policy_name(sp_emit_policy p);
+SP_API sp_status sp_emit_policy_from_name(const char *name, sp_emit_policy *out, sp_error *err);
 
 #ifdef __cplusplus
 }

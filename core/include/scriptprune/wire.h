@@ -23,6 +23,8 @@
 #include "scriptprune/frame.h"
 #include "scriptprune/tensor.h"
 
+#include "scriptprune/api.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -72,19 +74,19 @@ typedef struct sp_packet_buf {
     size_t cap_info;   /* allocated entries in info */
 } sp_packet_buf;
 
-void sp_packet_buf_init(sp_packet_buf *b);
-void sp_packet_buf_free(sp_packet_buf *b);
+SP_API void sp_packet_buf_init(sp_packet_buf *b);
+SP_API void sp_packet_buf_free(sp_packet_buf *b);
 /* Makes room for count tokens of width d (contents undefined); sets packet.count/d/views. */
-sp_status sp_packet_buf_reserve(sp_packet_buf *b, size_t count, size_t d, sp_error *err);
+SP_API sp_status sp_packet_buf_reserve(sp_packet_buf *b, size_t count, size_t d, sp_error *err);
 /* Deep copy of p into b. */
-sp_status sp_packet_buf_copy(sp_packet_buf *b, const sp_packet *p, sp_error *err);
+SP_API sp_status sp_packet_buf_copy(sp_packet_buf *b, const sp_packet *p, sp_error *err);
 
 /* 64-bit FNV-1a hash of a query (rows m, width e, then the float bytes); 0 when there is no
  * query (q NULL or m == 0). A query that hashes to 0 is reported as 1. */
-uint64_t sp_query_hash(const sp_query *q);
+SP_API uint64_t sp_query_hash(const sp_query *q);
 
 /* Stable names: "frame", "window", "reselect". */
-const char *sp_packet_kind_name(sp_packet_kind k);
+SP_API const char *sp_packet_kind_name(sp_packet_kind k);
 
 /* ---------------------------------------------------------------------------------------------
  * Wire format, version 1. */
@@ -114,9 +116,9 @@ typedef struct sp_wire_header {
 } sp_wire_header;
 
 /* Fills h with neutral values (F16, window kind, d 1, grid 1x1, empty name). */
-void sp_wire_header_init(sp_wire_header *h);
+SP_API void sp_wire_header_init(sp_wire_header *h);
 /* Range checks of every field. */
-sp_status sp_wire_header_validate(const sp_wire_header *h, sp_error *err);
+SP_API sp_status sp_wire_header_validate(const sp_wire_header *h, sp_error *err);
 
 /* Where a writer's bytes go: returns SP_OK or an error (filled into err). */
 typedef sp_status (*sp_wire_sink_fn)(void *user, const void *data, size_t len, sp_error *err);
@@ -124,19 +126,19 @@ typedef sp_status (*sp_wire_sink_fn)(void *user, const void *data, size_t len, s
 typedef struct sp_wire_writer sp_wire_writer;
 
 /* Creates a writer and writes the stream header to the sink. NULL *out on error. */
-sp_status sp_wire_writer_new(const sp_wire_header *h, sp_wire_sink_fn sink, void *user,
-                             sp_wire_writer **out, sp_error *err);
-void sp_wire_writer_free(sp_wire_writer *w);
+SP_API sp_status sp_wire_writer_new(const sp_wire_header *h, sp_wire_sink_fn sink, void *user,
+                                    sp_wire_writer **out, sp_error *err);
+SP_API void sp_wire_writer_free(sp_wire_writer *w);
 /* Encodes and writes one packet. The packet must match the header (d, grid, kind), carry finite
  * values, at most `budget` tokens, window ids strictly increasing across packets (reselect
  * packets excepted). Token values are rounded to float16 when the header says F16 (values beyond
  * the float16 range are rejected, not saturated). */
-sp_status sp_wire_writer_packet(sp_wire_writer *w, const sp_packet *p, sp_error *err);
+SP_API sp_status sp_wire_writer_packet(sp_wire_writer *w, const sp_packet *p, sp_error *err);
 /* Bytes written so far (header included). */
-uint64_t sp_wire_writer_bytes(const sp_wire_writer *w);
+SP_API uint64_t sp_wire_writer_bytes(const sp_wire_writer *w);
 
 /* A sink that appends to a FILE* (user = FILE*). */
-sp_status sp_wire_file_sink(void *user, const void *data, size_t len, sp_error *err);
+SP_API sp_status sp_wire_file_sink(void *user, const void *data, size_t len, sp_error *err);
 
 /* Incremental reader: feed bytes as they arrive (file chunks, socket reads), take packets out.
  * It validates everything before exposing a packet: magic, version, header fields, packet length
@@ -146,25 +148,26 @@ typedef struct sp_wire_reader sp_wire_reader;
 
 /* max_packet_bytes bounds one packet (0: 256 MiB); larger length prefixes are rejected before
  * any allocation. NULL when out of memory. */
-sp_wire_reader *sp_wire_reader_new(size_t max_packet_bytes);
-void sp_wire_reader_free(sp_wire_reader *r);
+SP_API sp_wire_reader *sp_wire_reader_new(size_t max_packet_bytes);
+SP_API void sp_wire_reader_free(sp_wire_reader *r);
 /* Appends bytes to the reader's input (copied). */
-sp_status sp_wire_reader_feed(sp_wire_reader *r, const void *data, size_t len, sp_error *err);
+SP_API sp_status sp_wire_reader_feed(sp_wire_reader *r, const void *data, size_t len,
+                                     sp_error *err);
 /* Parses the next packet if the input holds all of it: *got = true and *out views the packet
  * (valid until the next call on r; tokens converted to float32). *got = false: more input is
  * needed. */
-sp_status sp_wire_reader_next(sp_wire_reader *r, sp_packet *out, bool *got, sp_error *err);
+SP_API sp_status sp_wire_reader_next(sp_wire_reader *r, sp_packet *out, bool *got, sp_error *err);
 /* Declares the end of input: SP_OK only at a clean packet boundary after a complete header;
  * otherwise SP_ERR_FORMAT saying what was truncated and where. */
-sp_status sp_wire_reader_finish(sp_wire_reader *r, sp_error *err);
+SP_API sp_status sp_wire_reader_finish(sp_wire_reader *r, sp_error *err);
 /* The stream header, or NULL before it has been read. */
-const sp_wire_header *sp_wire_reader_header(const sp_wire_reader *r);
+SP_API const sp_wire_header *sp_wire_reader_header(const sp_wire_reader *r);
 /* Packets returned and bytes consumed so far. */
-uint64_t sp_wire_reader_packets(const sp_wire_reader *r);
-uint64_t sp_wire_reader_offset(const sp_wire_reader *r);
+SP_API uint64_t sp_wire_reader_packets(const sp_wire_reader *r);
+SP_API uint64_t sp_wire_reader_offset(const sp_wire_reader *r);
 
 /* True when buf starts with the wire magic (used to tell stream files from safetensors). */
-bool sp_wire_is_stream(const uint8_t *buf, size_t len);
+SP_API bool sp_wire_is_stream(const uint8_t *buf, size_t len);
 
 /* ---------------------------------------------------------------------------------------------
  * Safetensors output: packets collected into one file. */
@@ -173,16 +176,17 @@ typedef struct sp_packet_collector sp_packet_collector;
 
 /* Collects packets of width d (tokens kept as float32 until written). `method` and `stream` go
  * to the metadata. NULL when out of memory. */
-sp_packet_collector *sp_packet_collector_new(size_t d, const char *stream, const char *method);
-void sp_packet_collector_free(sp_packet_collector *c);
-sp_status sp_packet_collector_add(sp_packet_collector *c, const sp_packet *p, sp_error *err);
+SP_API sp_packet_collector *sp_packet_collector_new(size_t d, const char *stream,
+                                                    const char *method);
+SP_API void sp_packet_collector_free(sp_packet_collector *c);
+SP_API sp_status sp_packet_collector_add(sp_packet_collector *c, const sp_packet *p, sp_error *err);
 /* Writes tokens/pts/frame/yx/packets and the metadata, tokens as `dtype`
  * (F16 or F32), to a file (atomically) or to a new malloc'd buffer (free with free()). Frame
  * indices beyond int32 and grid positions beyond int16 are rejected. */
-sp_status sp_packet_collector_write(const sp_packet_collector *c, sp_dtype dtype, const char *path,
-                                    sp_error *err);
-sp_status sp_packet_collector_to_buffer(const sp_packet_collector *c, sp_dtype dtype, uint8_t **buf,
-                                        size_t *len, sp_error *err);
+SP_API sp_status sp_packet_collector_write(const sp_packet_collector *c, sp_dtype dtype,
+                                           const char *path, sp_error *err);
+SP_API sp_status sp_packet_collector_to_buffer(const sp_packet_collector *c, sp_dtype dtype,
+                                               uint8_t **buf, size_t *len, sp_error *err);
 
 #ifdef __cplusplus
 }
