@@ -37,6 +37,7 @@ typedef struct conn {
     GSource *io;      /* readable watch (STAGE_HEAD, STAGE_LINGER) */
     GSource *timer;   /* header, body or linger deadline */
     conn_stage stage;
+    double body_timeout_s;  /* the limit when the head was handed over */
     SoupServerMessage *msg; /* weak: the request libsoup reads (STAGE_LIBSOUP) */
 } conn;
 
@@ -154,23 +155,22 @@ static gboolean on_body_timeout(gpointer data) {
     conn *c = data;
     g_source_unref(c->timer);
     c->timer = NULL;
-    double limit = 0;
-    if (c->l) {
-        scd_listen_limits lim;
-        c->l->hooks.limits(c->l->hooks.data, &lim);
-        limit = lim.body_timeout_s;
-    }
+    double limit = c->body_timeout_s;
     scd_log(SCD_LOG_INFO, "http",
             "a request body was not complete within server.body_timeout_s "
             "(%g s): 400, connection closed",
             limit);
-    char *message = g_strdup_printf("the request body was not complete within "
-                                    "server.body_timeout_s (%g s)",
-                                    limit);
-    send_reply(c->sock, SOUP_STATUS_BAD_REQUEST, "body_timeout", message);
-    g_free(message);
-    if (c->msg)
-        g_object_set_data(G_OBJECT(c->msg), SENT_KEY, GUINT_TO_POINTER(SOUP_STATUS_BAD_REQUEST));
+    /* A response already under way (an early 401 or 413 answered while the body is still
+     * awaited, e.g. after "Expect: 100-continue") is not followed by a second one. */
+    if (!c->msg || !g_object_get_data(G_OBJECT(c->msg), SENT_KEY)) {
+        char *message = g_strdup_printf(
+            "the request body was not complete within server.body_timeout_s (%g s)", limit);
+        send_reply(c->sock, SOUP_STATUS_BAD_REQUEST, "body_timeout", message);
+        g_free(message);
+        if (c->msg)
+            g_object_set_data(G_OBJECT(c->msg), SENT_KEY,
+                              GUINT_TO_POINTER(SOUP_STATUS_BAD_REQUEST));
+    }
     /* libsoup's pending read now ends (end of input): it drops the request and the connection.
      * Nothing of the client's is left unread (it sent less than announced), so this is no
      * reset. */
@@ -227,6 +227,7 @@ static void hand_over(conn *c, double body_timeout_s) {
     g_object_set_data_full(G_OBJECT(in), CONN_KEY, c, on_stream_gone);
     g_object_set_data(G_OBJECT(c->remote), CONN_KEY, c);
     set_stage(c, STAGE_LIBSOUP);
+    c->body_timeout_s = body_timeout_s;
     c->timer = g_timeout_source_new((guint)(body_timeout_s * 1000));
     g_source_set_callback(c->timer, on_body_timeout, c, NULL);
     g_source_attach(c->timer, NULL);
