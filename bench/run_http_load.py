@@ -14,6 +14,7 @@ usage: bench/run_http_load.py [--build build] [--clients 50] [--duration 30] [--
 import argparse
 import json
 import os
+import resource
 import selectors
 import shutil
 import signal
@@ -103,7 +104,7 @@ def pct(values, p):
     return round(v[min(len(v) - 1, int(p / 100 * len(v)))], 2)
 
 
-def run(port, clients, duration, timeout):
+def run(port, clients, duration, timeout, paths):
     """Closed loop: each client starts its next request when the previous one ends. One thread
     and epoll (selectors), so the client's own cost per request stays small next to the
     daemon's."""
@@ -119,7 +120,7 @@ def run(port, clients, duration, timeout):
     def start(client):
         c = Conn()
         c.client = client
-        c.path = PATHS[counters[client] % len(PATHS)]
+        c.path = paths[counters[client] % len(paths)]
         counters[client] += 1
         c.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         c.sock.setblocking(False)
@@ -206,6 +207,7 @@ def run(port, clients, duration, timeout):
         "healthz_requests": len(hz), "healthz_p50_ms": pct(hz, 50), "healthz_p99_ms": pct(hz, 99),
         "healthz_max_ms": round(max(hz), 2) if hz else None,
         "failures": n_fail, "failure_kinds": failures, "follow_bytes": followed,
+        "client_cpu_s": round(sum(resource.getrusage(resource.RUSAGE_SELF)[:2]), 2),
     }
 
 
@@ -215,6 +217,8 @@ def main():
     ap.add_argument("--clients", type=int, default=50)
     ap.add_argument("--duration", type=float, default=30.0, help="seconds (bounded run)")
     ap.add_argument("--timeout", type=float, default=10.0, help="seconds per request")
+    ap.add_argument("--paths", default=",".join(PATHS),
+                    help="comma-separated paths the clients cycle through")
     ap.add_argument("--port", type=int, help="use a scriptd already listening on 127.0.0.1:PORT "
                     "(it needs a stream 'live' with a follow sink)")
     args = ap.parse_args()
@@ -226,7 +230,7 @@ def main():
         time.sleep(2.0)  # let the stream reach PLAYING and emit packets
     cpu0 = cpu_seconds(proc.pid) if proc else None
     try:
-        result = run(port, args.clients, args.duration, args.timeout)
+        result = run(port, args.clients, args.duration, args.timeout, args.paths.split(","))
         cpu1 = cpu_seconds(proc.pid) if proc else None
         if cpu0 is not None and cpu1 is not None and result["requests"]:
             # The daemon's CPU per request (the live stream's share included): with the
