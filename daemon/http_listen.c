@@ -47,6 +47,7 @@ struct scd_listen {
     scd_listen_hooks hooks;
     GHashTable *conns; /* conn* set: every connection from accept to close */
     int active;        /* connections not lingering */
+    gint64 cap_warned; /* monotonic µs of the last "connections full" warning */
 };
 
 /* ---- replies written here ------------------------------------------------------------------- */
@@ -382,9 +383,14 @@ static gboolean on_incoming(GSocketService *service, GSocketConnection *gconn, G
     scd_listen_limits lim;
     l->hooks.limits(l->hooks.data, &lim);
     if (l->active > lim.max_connections) {
-        scd_log(SCD_LOG_WARNING, "http",
-                "server.max_connections (%d) connections are open: a new one gets 503",
-                lim.max_connections);
+        /* Once per 10 s at most: a flood must not flood the journal too. */
+        gint64 now = g_get_monotonic_time();
+        if (l->cap_warned == 0 || now - l->cap_warned > 10 * G_USEC_PER_SEC) {
+            l->cap_warned = now;
+            scd_log(SCD_LOG_WARNING, "http",
+                    "server.max_connections (%d) connections are open: new ones get 503",
+                    lim.max_connections);
+        }
         char *message =
             g_strdup_printf("too many open connections (server.max_connections is %d); retry later",
                             lim.max_connections);
