@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Integration: the HTTP server under slow, idle and malformed clients.
 
-A daemon with short timeouts (header_timeout_s 1, body_timeout_s 2) and a small connection cap
+A daemon with short timeouts (header_timeout_s 2, body_timeout_s 2) and a small connection cap
 (max_connections 8) and a live stream with a follow sink. Checks, over raw sockets: idle and
 half-sent connections are closed after the header timeout; a body shorter than its
 Content-Length gets 400 after the body timeout; a negative or unparsable Content-Length gets 400;
@@ -26,7 +26,7 @@ server:
   listen: "127.0.0.1:0"
   log_format: plain
   log_level: info
-  header_timeout_s: 1
+  header_timeout_s: 2
   body_timeout_s: 2
   max_connections: 8
 streams:
@@ -97,6 +97,16 @@ class HttpLimits(unittest.TestCase):
         s = socket.create_connection(("127.0.0.1", self.d.port), timeout=WAIT)
         self.addCleanup(s.close)
         return s
+
+    def wait_served(self):
+        """Waits until a request is served again (connections a test held are gone)."""
+        def healthy():
+            try:
+                status, _ = self.d.json("GET", "/healthz")
+                return status == 200
+            except OSError:
+                return False
+        H.wait_for(healthy, "a request to be served once the test's connections are closed")
 
     def expect_json_error(self, sock, status, code):
         got, headers, body = read_response(sock)
@@ -178,14 +188,7 @@ class HttpLimits(unittest.TestCase):
         self.assertEqual(json.loads(body)["error"]["code"], "too_many_connections")
         for s in held:
             s.close()
-
-        def healthy():
-            try:
-                status, _ = self.d.json("GET", "/healthz")
-                return status == 200
-            except OSError:
-                return False
-        H.wait_for(healthy, "a request to be served once the held connections are closed")
+        self.wait_served()
 
     # ---- metrics ----------------------------------------------------------------------------
 
@@ -246,6 +249,7 @@ class HttpLimits(unittest.TestCase):
         self.assertGreaterEqual(connected, 129, "the listen queue holds fewer than 128")
         for s in socks:
             s.close()
+        self.wait_served()
 
 
 if __name__ == "__main__":
