@@ -59,6 +59,9 @@ typedef struct scd_server_cfg {
     char *unix_socket; /* "" = none */
     char *token_file;  /* "" = no authentication */
     uint64_t max_body_bytes;
+    double header_timeout_s;     /* a connection must send its whole request head within this */
+    double body_timeout_s;       /* and its whole body within this after the head */
+    int max_connections;         /* open HTTP connections; more get 503 */
     char *media_root;            /* "" = jobs refused */
     int blas_threads;            /* 0 = OpenBLAS decides (default 1) */
     uint64_t follow_queue_bytes; /* unsent bytes a follow client may lag before it is dropped */

@@ -191,12 +191,15 @@ static void handler(SoupServer *server, SoupServerMessage *msg, const char *path
     r->fn(&c);
 }
 
+/* Counted with the status the client was sent (scd_http_message_status): a follow session that
+ * the client ends is counted as the 200 it was, not as the 500 libsoup records when its next
+ * write fails. */
 static void count_request(SoupServer *server, SoupServerMessage *msg, gpointer data) {
     (void)server;
     scd_http *h = data;
     const char *route = g_object_get_data(G_OBJECT(msg), ROUTE_KEY);
     char status[8];
-    snprintf(status, sizeof status, "%u", soup_server_message_get_status(msg));
+    snprintf(status, sizeof status, "%u", scd_http_message_status(msg));
     const char *l[] = {route ? route : "unmatched", status};
     scd_mc_inc(h->app->m->http_requests, l, 1);
     if (scd_log_enabled(SCD_LOG_DEBUG)) {
@@ -208,6 +211,23 @@ static void count_request(SoupServer *server, SoupServerMessage *msg, gpointer d
 
 /* ---- listeners ------------------------------------------------------------------------------ */
 
+static void listen_limits(void *data, scd_listen_limits *out) {
+    scd_http *h = data;
+    const scd_server_cfg *srv = &scd_app_config(h->app)->server;
+    out->header_timeout_s = srv->header_timeout_s;
+    out->body_timeout_s = srv->body_timeout_s;
+    out->max_connections = srv->max_connections;
+}
+
+/* A reply of the connection stage (before any route is known). */
+static void count_listen_reply(void *data, guint status) {
+    scd_http *h = data;
+    char text[8];
+    snprintf(text, sizeof text, "%u", status);
+    const char *l[] = {"unmatched", text};
+    scd_mc_inc(h->app->m->http_requests, l, 1);
+}
+
 sp_status scd_http_new(scd_app *app, scd_http **out, sp_error *err) {
     *out = NULL;
     scd_http *h = g_new0(scd_http, 1);
@@ -218,7 +238,9 @@ sp_status scd_http_new(scd_app *app, scd_http **out, sp_error *err) {
     soup_server_add_handler(h->server, NULL, handler, h, NULL);
     g_signal_connect(h->server, "request-finished", G_CALLBACK(count_request), h);
     g_signal_connect(h->server, "request-aborted", G_CALLBACK(count_request), h);
-    h->listen = scd_listen_new(h->server);
+    const scd_listen_hooks hooks = {
+        .limits = listen_limits, .replied = count_listen_reply, .data = h};
+    h->listen = scd_listen_new(h->server, &hooks);
     const scd_server_cfg *srv = &scd_app_config(app)->server;
     sp_status st = SP_OK;
     if (srv->listen[0]) {

@@ -7,27 +7,30 @@
 #include <stdlib.h>
 #include <string.h>
 
-void scd_http_reply_json(SoupServerMessage *msg, guint status, JsonBuilder *b) {
+/* Pretty JSON of the builder's root with a trailing newline (it keeps curl output tidy). */
+static char *builder_text(JsonBuilder *b, gsize *len) {
     JsonNode *root = json_builder_get_root(b);
     JsonGenerator *gen = json_generator_new();
     json_generator_set_root(gen, root);
     json_generator_set_pretty(gen, TRUE);
-    gsize len = 0;
-    gchar *text = json_generator_to_data(gen, &len);
-    /* A trailing newline keeps curl output tidy. */
+    gsize n = 0;
+    gchar *text = json_generator_to_data(gen, &n);
     gchar *with_nl = g_strconcat(text, "\n", NULL);
-    soup_server_message_set_status(msg, status, NULL);
-    soup_server_message_set_response(msg, "application/json", SOUP_MEMORY_TAKE, with_nl, len + 1);
     g_free(text);
     g_object_unref(gen);
     json_node_unref(root);
+    *len = n + 1;
+    return with_nl;
 }
 
-void scd_http_error(SoupServerMessage *msg, guint status, const char *code, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    char *text = g_strdup_vprintf(fmt, ap);
-    va_end(ap);
+void scd_http_reply_json(SoupServerMessage *msg, guint status, JsonBuilder *b) {
+    gsize len = 0;
+    char *text = builder_text(b, &len);
+    soup_server_message_set_status(msg, status, NULL);
+    soup_server_message_set_response(msg, "application/json", SOUP_MEMORY_TAKE, text, len);
+}
+
+char *scd_http_error_body(const char *code, const char *message, gsize *len) {
     JsonBuilder *b = json_builder_new();
     json_builder_begin_object(b);
     json_builder_set_member_name(b, "error");
@@ -35,11 +38,23 @@ void scd_http_error(SoupServerMessage *msg, guint status, const char *code, cons
     json_builder_set_member_name(b, "code");
     json_builder_add_string_value(b, code);
     json_builder_set_member_name(b, "message");
-    json_builder_add_string_value(b, text);
+    json_builder_add_string_value(b, message);
     json_builder_end_object(b);
     json_builder_end_object(b);
-    scd_http_reply_json(msg, status, b);
+    char *text = builder_text(b, len);
     g_object_unref(b);
+    return text;
+}
+
+void scd_http_error(SoupServerMessage *msg, guint status, const char *code, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    char *text = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    gsize len = 0;
+    char *body = scd_http_error_body(code, text, &len);
+    soup_server_message_set_status(msg, status, NULL);
+    soup_server_message_set_response(msg, "application/json", SOUP_MEMORY_TAKE, body, len);
     g_free(text);
 }
 

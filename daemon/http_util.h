@@ -17,6 +17,8 @@ void scd_http_reply_json(SoupServerMessage *msg, guint status, JsonBuilder *b);
 /* {"error": {"code": CODE, "message": MESSAGE}} with status. */
 void scd_http_error(SoupServerMessage *msg, guint status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* The body of such an error, for replies written outside libsoup (http_listen.c). g_free. */
+char *scd_http_error_body(const char *code, const char *message, gsize *len);
 /* Maps a core status of user input to an HTTP error: INVALID/FORMAT/UNSUPPORTED/NOT_FOUND -> 400
  * with `code`, STATE -> 503, the rest -> 500. */
 void scd_http_error_status(SoupServerMessage *msg, sp_status st, const char *code,

@@ -120,9 +120,16 @@ void scd_metrics_format_value(GString *out, double value) {
         g_string_append(out, value > 0 ? "+Inf" : "-Inf");
         return;
     }
-    /* The shortest %g form that parses back to the same double keeps counters readable ("3",
-     * not "3.0000000000000000") without losing precision. */
     char buf[40];
+    /* Whole numbers that a double holds exactly (every counter) print as integers: the %g
+     * search below would pick "2e+01" for 20. */
+    if (value == floor(value) && fabs(value) < 9007199254740992.0) {
+        snprintf(buf, sizeof buf, "%.0f", value);
+        g_string_append(out, strcmp(buf, "-0") == 0 ? "0" : buf);
+        return;
+    }
+    /* Otherwise the shortest %g form that parses back to the same double keeps values readable
+     * ("0.1", not "0.10000000000000001") without losing precision. */
     for (int prec = 1; prec <= 17; prec++) {
         snprintf(buf, sizeof buf, "%.*g", prec, value);
         if (strtod(buf, NULL) == value)

@@ -106,10 +106,13 @@ static void histograms_write_cumulative_buckets_sum_and_count(void **state) {
     scd_metrics_free(reg);
 }
 
-static void values_use_the_shortest_exact_form(void **state) {
+static void values_use_the_shortest_exact_form_and_integers_stay_integers(void **state) {
     (void)state;
-    const double v[] = {0, 1, -2.5, 0.1, 1e21, 123456789012, NAN, INFINITY, -INFINITY};
-    const char *want[] = {"0", "1", "-2.5", "0.1", "1e+21", "123456789012", "NaN", "+Inf", "-Inf"};
+    const double v[] = {0,        1,         -2.5, 0.1, 1e21, 123456789012, NAN,
+                        INFINITY, -INFINITY, 20,   300, 1e15, -40,          2.5e-7};
+    const char *want[] = {"0",   "1",      "-2.5", "0.1", "1e+21", "123456789012",
+                          "NaN", "+Inf",   "-Inf", "20",  "300",   "1000000000000000",
+                          "-40", "2.5e-07"};
     for (size_t i = 0; i < G_N_ELEMENTS(v); i++) {
         GString *s = g_string_new(NULL);
         scd_metrics_format_value(s, v[i]);
@@ -162,7 +165,7 @@ int main(void) {
         cmocka_unit_test(unlabelled_families_show_zero_before_any_event),
         cmocka_unit_test(label_values_and_help_are_escaped),
         cmocka_unit_test(histograms_write_cumulative_buckets_sum_and_count),
-        cmocka_unit_test(values_use_the_shortest_exact_form),
+        cmocka_unit_test(values_use_the_shortest_exact_form_and_integers_stay_integers),
         cmocka_unit_test(misuse_is_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
