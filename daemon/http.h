@@ -8,6 +8,8 @@
 #ifndef SCRIPTD_HTTP_H
 #define SCRIPTD_HTTP_H
 
+#include <gio/gio.h>
+
 #include "app.h"
 #include "scriptprune/error.h"
 
@@ -15,6 +17,11 @@
 sp_status scd_http_new(scd_app *app, scd_http **out, sp_error *err);
 /* Closes the listeners and every connection. */
 void scd_http_free(scd_http *h);
+
+/* Serves stream (already connected, e.g. one end of a socket pair) as one client connection, as
+ * if a listener had accepted it: the fuzz target drives the real routes this way, without a
+ * network. */
+sp_status scd_http_serve_stream(scd_http *h, GIOStream *stream, sp_error *err);
 
 /* The bound TCP address as host:port ("" without a TCP listener) and its port (0 without). */
 const char *scd_http_tcp_address(const scd_http *h);

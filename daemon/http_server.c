@@ -2,6 +2,7 @@
  * per-route request counter. */
 #include "http.h"
 
+#include <gio/gunixsocketaddress.h>
 #include <glib/gstdio.h>
 #include <stdbool.h>
 #include <string.h>
@@ -276,6 +277,21 @@ void scd_http_free(scd_http *h) {
     g_free(h->unix_path);
     g_free(h->tcp_address);
     g_free(h);
+}
+
+sp_status scd_http_serve_stream(scd_http *h, GIOStream *stream, sp_error *err) {
+    GSocketAddress *local = g_unix_socket_address_new(""), *remote = g_unix_socket_address_new("");
+    GError *gerr = NULL;
+    gboolean ok = soup_server_accept_iostream(h->server, stream, local, remote, &gerr);
+    g_object_unref(local);
+    g_object_unref(remote);
+    if (!ok) {
+        sp_error_set(err, SP_ERR_IO, "cannot serve the connection: %s",
+                     gerr ? gerr->message : "error");
+        g_clear_error(&gerr);
+        return SP_ERR_IO;
+    }
+    return SP_OK;
 }
 
 const char *scd_http_tcp_address(const scd_http *h) {

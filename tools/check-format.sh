@@ -5,7 +5,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 cf=${1:-clang-format}
-files=$(find core gst-plugin daemon tests bench tools -name '*.[ch]' -not -path '*/out/*' | sort)
+files=$(find core gst-plugin daemon tests bench tools fuzz -name '*.[ch]' -not -path '*/out/*' | sort)
 if "$cf" --dry-run -Werror $files; then
     echo "check-format: $(echo "$files" | wc -l) files follow .clang-format"
 else

@@ -4,6 +4,8 @@
 #   - build-asan/: every test, with AddressSanitizer and UndefinedBehaviorSanitizer
 #   - build/:      the tests that need an uninstrumented build (valgrind on the CLI, gst-launch)
 #   - build-lib/:  libscriptprune and the CLI alone (-Dgst_plugin=disabled -Ddaemon=disabled)
+#   - build-fuzz/: when clang is installed, every libFuzzer target for FUZZ_SECONDS (default 10)
+#                  seconds (tools/fuzz.sh); each target counts as one test. FUZZ_SECONDS=0 skips.
 set -u
 cd "$(dirname "$0")/.."
 JOBS=${JOBS:-2}
@@ -40,7 +42,21 @@ rm -rf "$minimal_pc"
 meson test -C build-asan --num-processes "$JOBS" --print-errorlogs || status=1
 meson test -C build --suite valgrind --suite gst-launch --num-processes "$JOBS" --print-errorlogs || status=1
 
-/usr/bin/python3 tools/test_summary.py build-asan/meson-logs/testlog.json \
-    build/meson-logs/testlog.json
+logs="build-asan/meson-logs/testlog.json build/meson-logs/testlog.json"
+FUZZ_SECONDS=${FUZZ_SECONDS:-10}
+if [ "$FUZZ_SECONDS" -gt 0 ] && { command -v clang >/dev/null 2>&1 || command -v clang-14 >/dev/null 2>&1; }; then
+    fuzz_log=build-fuzz/testlog-fuzz.json
+    mkdir -p build-fuzz
+    rm -f "$fuzz_log"
+    FUZZ_TESTLOG=$fuzz_log JOBS=$JOBS tools/fuzz.sh "$FUZZ_SECONDS" || status=1
+    # A build failure writes no line: count it as one failed test.
+    [ -s "$fuzz_log" ] || echo '{"name": "fuzz targets (build)", "result": "FAIL"}' >"$fuzz_log"
+    logs="$logs $fuzz_log"
+else
+    echo "fuzz: skipped (no clang, or FUZZ_SECONDS=0)"
+fi
+
+# shellcheck disable=SC2086
+/usr/bin/python3 tools/test_summary.py $logs
 summary=$?
 [ $status -eq 0 ] && [ $summary -eq 0 ]

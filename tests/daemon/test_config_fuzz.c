@@ -2,7 +2,7 @@
  * configs (byte flips, YAML-significant insertions, deletions, duplicated and swapped lines,
  * truncation) must each either load, print and load again, or fail with a positioned error.
  * Crashes, leaks and undefined behaviour are caught by the ASan/UBSan build; a hang by the
- * test's timeout. The same property is checked by the libFuzzer target fuzz_config.c. */
+ * test's timeout. The same property is checked by the libFuzzer target fuzz/fuzz_config.c. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
