@@ -20,10 +20,13 @@ struct scd_local_input {
     int fd;
     int64_t pos;
     AVIOContext *avio;
+    AVIOInterruptCB interrupt; /* the format context's: polled before every read */
 };
 
 static int read_cb(void *opaque, uint8_t *buf, int size) {
     scd_local_input *in = opaque;
+    if (in->interrupt.callback && in->interrupt.callback(in->interrupt.opaque))
+        return AVERROR_EXIT; /* as FFmpeg's file protocol does: abort and deadlines hold */
     ssize_t n;
     do
         n = pread(in->fd, buf, (size_t)size, in->pos);
@@ -110,6 +113,7 @@ sp_status scd_local_input_open(AVFormatContext **fmt, int fd, const char *name,
         goto fail;
     }
     buf = NULL; /* the AVIOContext's now */
+    in->interrupt = (*fmt)->interrupt_callback;
     (*fmt)->pb = in->avio;
     (*fmt)->io_open = refuse_io_open;
     /* The format from the bytes alone (no name: an extension must not pick the demuxer). */
