@@ -131,8 +131,10 @@ sp_status scd_local_input_open(AVFormatContext **fmt, int fd, const char *name,
                           name, ifmt->name);
         goto fail;
     }
-    /* Checked again by FFmpeg itself, for this context and any it nests. */
+    /* Checked again by FFmpeg itself, for this context and any it nests. No protocol is named
+     * "none": a demuxer that opened a URL directly, not through io_open, would be refused too. */
     av_dict_set(&opts, "format_whitelist", scd_video_formats, 0);
+    av_dict_set(&opts, "protocol_whitelist", "none", 0);
     ret = avformat_open_input(fmt, name, ifmt, &opts);
     av_dict_free(&opts);
     if (ret < 0) {

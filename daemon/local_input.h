@@ -3,7 +3,8 @@
  * The file is read through an AVIOContext over a descriptor the caller opened (pread, so several
  * readers of one descriptor keep their own positions). No URL is ever opened: the format
  * context's io_open callback refuses every request, which is how a demuxer would open a second
- * file (HLS segments, concat entries, image sequences, MOV references, ...). On top of that only
+ * file (HLS segments, concat entries, image sequences, MOV references, ...), and the protocol
+ * allow-list names no protocol, for any open that would bypass io_open. On top of that only
  * the demuxers of self-contained video files are allowed: the format is probed from the bytes
  * alone (never from the name) and a refused one is not asked to read its header, so its error
  * says nothing about other files. */
