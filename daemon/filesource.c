@@ -1,8 +1,11 @@
 /* file: sources: the FFmpeg sampler feeding an appsrc from its own thread. */
 #include "filesource.h"
 
+#include <fcntl.h>
 #include <gst/app/gstappsrc.h>
+#include <errno.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "psampler.h"
@@ -10,6 +13,8 @@
 struct scd_filesrc {
     GstElement *appsrc;
     char *path;
+    int fd;        /* a duplicate of the caller's descriptor, or -1: open path */
+    int dup_errno; /* the duplicate could not be made (then nothing is opened) */
     double fps;
     int threads, workers;
     GThread *thread;
@@ -49,9 +54,12 @@ static gpointer reader_main(gpointer data) {
     scd_sampler_opts_init(&o);
     o.fps = f->fps;
     o.threads = f->threads;
+    o.input_fd = f->fd;
     scd_psampler *s = NULL;
     sp_error err;
-    sp_status st = scd_psampler_open(f->path, &o, f->workers, &s, &err);
+    sp_status st = f->dup_errno ? sp_error_set(&err, SP_ERR_IO, "%s: cannot open: %s", f->path,
+                                               g_strerror(f->dup_errno))
+                                : scd_psampler_open(f->path, &o, f->workers, &s, &err);
     if (st != SP_OK) {
         post_error(f, error_domain(st), error_code(st), err.message);
         return NULL;
@@ -124,11 +132,15 @@ static gpointer reader_main(gpointer data) {
     return NULL;
 }
 
-scd_filesrc *scd_filesrc_start(GstElement *appsrc, const char *path, double fps, int threads,
-                               int workers) {
+scd_filesrc *scd_filesrc_start(GstElement *appsrc, const char *path, int fd, double fps,
+                               int threads, int workers) {
     scd_filesrc *f = g_new0(scd_filesrc, 1);
     f->appsrc = gst_object_ref(appsrc);
     f->path = g_strdup(path);
+    /* Duplicated now, before the caller can close it: the thread opens the sampler later. */
+    f->fd = -1;
+    if (fd >= 0 && (f->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0)) < 0)
+        f->dup_errno = errno;
     f->fps = fps;
     f->threads = threads;
     f->workers = workers;
@@ -160,6 +172,8 @@ void scd_filesrc_free(scd_filesrc *f) {
     g_thread_join(f->thread);
     gst_object_unref(f->appsrc);
     g_mutex_clear(&f->lock);
+    if (f->fd >= 0)
+        close(f->fd);
     g_free(f->path);
     g_free(f);
 }

@@ -16,9 +16,11 @@
 typedef struct scd_filesrc scd_filesrc;
 
 /* Starts the reader thread on path at fps with `workers` parallel samplers (psampler.h; 0 = one
- * per CPU) and `threads` decoder threads (0 = automatic); the appsrc gets a reference. */
-scd_filesrc *scd_filesrc_start(GstElement *appsrc, const char *path, double fps, int threads,
-                               int workers);
+ * per CPU) and `threads` decoder threads (0 = automatic); the appsrc gets a reference. fd >= 0:
+ * read that open file instead of opening path (which then only names it); the source keeps a
+ * duplicate, so the caller may close fd at once. */
+scd_filesrc *scd_filesrc_start(GstElement *appsrc, const char *path, int fd, double fps,
+                               int threads, int workers);
 /* Asks the thread to stop reading and send EOS (a drain); returns at once. */
 void scd_filesrc_finish(scd_filesrc *f);
 /* Makes the thread stop at once (aborts blocking I/O); returns at once. Set the pipeline to NULL

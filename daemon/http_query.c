@@ -2,17 +2,19 @@
 #include "http_query.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <glib/gstdio.h>
 #include <stdbool.h>
 #include <math.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "http_util.h"
+#include "image_decode.h"
 #include "media_path.h"
 
 enum { MAX_QUERY_ROWS = 65536, MAX_QUERY_WIDTH = 65536 };
+/* An exemplar image read by path; uploads are bounded by server.max_body_bytes. */
+enum { MAX_IMAGE_FILE = 64 << 20 };
 
 static void query_error(SoupServerMessage *msg, sp_status st, const sp_error *err) {
     scd_http_error_status(msg, st, st == SP_ERR_UNSUPPORTED ? "unsupported_query" : "invalid_query",
@@ -118,14 +120,65 @@ static gboolean floats_from_base64(SoupServerMessage *msg, JsonObject *o, float 
     return TRUE;
 }
 
-static scd_query *from_image_file(scd_app *app, SoupServerMessage *msg, const scd_encoder_cfg *enc,
-                                  const char *path, sp_exemplar mode, const char *label) {
+/* An exemplar image's bytes to rows. Not PNG or JPEG (by its first bytes): 415. */
+static scd_query *from_image_data(scd_app *app, SoupServerMessage *msg, const scd_encoder_cfg *enc,
+                                  const void *data, gsize len, sp_exemplar mode,
+                                  const char *label) {
+    if (len == 0) {
+        scd_http_error(msg, SOUP_STATUS_BAD_REQUEST, "invalid_query", "the image is empty");
+        return NULL;
+    }
+    if (scd_image_kind_of(data, len) == SCD_IMAGE_UNKNOWN) {
+        scd_http_error(msg, SOUP_STATUS_UNSUPPORTED_MEDIA_TYPE, "unsupported_image",
+                       "exemplar image %s: not a PNG or JPEG image (by its first bytes)", label);
+        return NULL;
+    }
     sp_error err;
     scd_query *q = NULL;
-    sp_status st = scd_query_from_image(app->encoders, enc, path, mode, label, &q, &err);
+    sp_status st = scd_query_from_image_data(app->encoders, enc, data, len, mode, label, &q, &err);
     if (st != SP_OK)
         query_error(msg, st == SP_ERR_IO || st == SP_ERR_NOT_FOUND ? SP_ERR_FORMAT : st, &err);
     return q;
+}
+
+/* The whole of a file opened under the media root; NULL after replying with an error. */
+static GBytes *read_image_file(SoupServerMessage *msg, int fd, const char *path) {
+    struct stat sb;
+    if (fstat(fd, &sb) != 0 || sb.st_size > MAX_IMAGE_FILE) {
+        scd_http_error(msg, SOUP_STATUS_BAD_REQUEST, "invalid_query",
+                       "exemplar image '%s' is larger than %d MiB", path, MAX_IMAGE_FILE >> 20);
+        return NULL;
+    }
+    GByteArray *buf = g_byte_array_sized_new((guint)sb.st_size);
+    guint8 chunk[65536];
+    for (;;) {
+        ssize_t n = read(fd, chunk, sizeof chunk);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 || buf->len + (gsize)n > MAX_IMAGE_FILE) {
+            scd_http_error(msg, SOUP_STATUS_BAD_REQUEST, "invalid_query",
+                           "exemplar image '%s' cannot be read: %s", path,
+                           n < 0 ? g_strerror(errno) : "it keeps growing");
+            g_byte_array_unref(buf);
+            return NULL;
+        }
+        if (n == 0)
+            break;
+        g_byte_array_append(buf, chunk, (guint)n);
+    }
+    return g_byte_array_free_to_bytes(buf);
+}
+
+void scd_http_path_refused(SoupServerMessage *msg, scd_path_result pr, const char *why,
+                           const char *invalid_code) {
+    guint status = pr == SCD_PATH_MISSING                                ? SOUP_STATUS_NOT_FOUND
+                   : pr == SCD_PATH_NOT_FILE || pr == SCD_PATH_MALFORMED ? SOUP_STATUS_BAD_REQUEST
+                                                                         : SOUP_STATUS_FORBIDDEN;
+    scd_http_error(msg, status,
+                   status == SOUP_STATUS_NOT_FOUND     ? "not_found"
+                   : status == SOUP_STATUS_BAD_REQUEST ? invalid_code
+                                                       : "forbidden",
+                   "%s", why);
 }
 
 gboolean scd_http_query_from_json(scd_app *app, SoupServerMessage *msg, JsonObject *o,
@@ -157,18 +210,23 @@ gboolean scd_http_query_from_json(scd_app *app, SoupServerMessage *msg, JsonObje
                            "\"image\" must be a path (string) under the media root");
             return FALSE;
         }
-        char *real = NULL, *why = NULL;
+        int fd = -1;
+        char *why = NULL;
         scd_path_result pr =
-            scd_media_resolve(scd_app_config(app)->server.media_root, path, &real, &why);
+            scd_media_open(scd_app_config(app)->server.media_root, path, &fd, &why);
         if (pr != SCD_PATH_OK) {
-            scd_http_error(msg,
-                           pr == SCD_PATH_MISSING ? SOUP_STATUS_NOT_FOUND : SOUP_STATUS_FORBIDDEN,
-                           pr == SCD_PATH_MISSING ? "not_found" : "forbidden", "%s", why);
+            scd_http_path_refused(msg, pr, why, "invalid_query");
             g_free(why);
             return FALSE;
         }
-        *out = from_image_file(app, msg, enc, real, mode, path);
-        g_free(real);
+        GBytes *bytes = read_image_file(msg, fd, path);
+        close(fd);
+        if (bytes) {
+            gsize len = 0;
+            const void *data = g_bytes_get_data(bytes, &len);
+            *out = from_image_data(app, msg, enc, data, len, mode, path);
+            g_bytes_unref(bytes);
+        }
         return *out != NULL;
     } else {
         JsonNode *n = json_object_get_member(o, "embedding");
@@ -196,45 +254,11 @@ gboolean scd_http_query_from_json(scd_app *app, SoupServerMessage *msg, JsonObje
     return TRUE;
 }
 
-/* Writes an uploaded image to a private file for the decoder, encodes it, removes the file. */
 static scd_query *from_image_bytes(scd_app *app, SoupServerMessage *msg, const scd_encoder_cfg *enc,
                                    GBytes *bytes, sp_exemplar mode, const char *label) {
     gsize len = 0;
     const void *data = g_bytes_get_data(bytes, &len);
-    if (len == 0) {
-        scd_http_error(msg, SOUP_STATUS_BAD_REQUEST, "invalid_query", "the image is empty");
-        return NULL;
-    }
-    char *tmpl = g_build_filename(app->work_dir, "upload-XXXXXX", NULL);
-    int fd = g_mkstemp_full(tmpl, O_RDWR | O_CLOEXEC, 0600);
-    scd_query *q = NULL;
-    if (fd < 0) {
-        scd_http_error(msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, "internal",
-                       "cannot store the upload: %s", g_strerror(errno));
-    } else {
-        const char *p = data;
-        gsize left = len;
-        bool ok = true;
-        while (left > 0 && ok) {
-            ssize_t n = write(fd, p, left);
-            if (n < 0 && errno == EINTR)
-                continue;
-            ok = n > 0;
-            if (ok) {
-                p += n;
-                left -= (gsize)n;
-            }
-        }
-        close(fd);
-        if (!ok)
-            scd_http_error(msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, "internal",
-                           "cannot store the upload: %s", g_strerror(errno));
-        else
-            q = from_image_file(app, msg, enc, tmpl, mode, label);
-        g_unlink(tmpl);
-    }
-    g_free(tmpl);
-    return q;
+    return from_image_data(app, msg, enc, data, len, mode, label);
 }
 
 static scd_query *from_multipart(scd_app *app, SoupServerMessage *msg, const scd_encoder_cfg *enc,

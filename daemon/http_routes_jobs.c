@@ -1,12 +1,12 @@
 /* /v1/jobs, /v1/jobs/{id}, /v1/jobs/{id}/tokens. */
 #include <math.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "http_query.h"
 #include "http_routes.h"
 #include "http_util.h"
 #include "jobs.h"
-#include "media_path.h"
 
 static const char *const job_members[] = {"path", "fps", "budget", "query", "mode", NULL};
 
@@ -71,17 +71,12 @@ static gboolean read_request(scd_route_ctx *c, JsonObject *o, scd_job_request *r
                        "\"query\" must be an object: {\"text\"}, {\"embedding\"} or {\"image\"}");
         return FALSE;
     }
-    char *real = NULL, *why = NULL;
-    scd_path_result pr = scd_media_resolve(cfg->server.media_root, path, &real, &why);
+    /* Opened here, once: the job reads this descriptor, whatever happens to the path later. */
+    int fd = -1;
+    char *why = NULL;
+    scd_path_result pr = scd_media_open(cfg->server.media_root, path, &fd, &why);
     if (pr != SCD_PATH_OK) {
-        guint status = pr == SCD_PATH_MISSING    ? SOUP_STATUS_NOT_FOUND
-                       : pr == SCD_PATH_NOT_FILE ? SOUP_STATUS_BAD_REQUEST
-                                                 : SOUP_STATUS_FORBIDDEN;
-        scd_http_error(c->msg, status,
-                       status == SOUP_STATUS_NOT_FOUND     ? "not_found"
-                       : status == SOUP_STATUS_BAD_REQUEST ? "invalid_job"
-                                                           : "forbidden",
-                       "%s", why);
+        scd_http_path_refused(c->msg, pr, why, "invalid_job");
         g_free(why);
         return FALSE;
     }
@@ -89,10 +84,10 @@ static gboolean read_request(scd_route_ctx *c, JsonObject *o, scd_job_request *r
     if (qn && JSON_NODE_HOLDS_OBJECT(qn) &&
         !scd_http_query_from_json(c->app, c->msg, json_node_get_object(qn), &cfg->encoder, mode,
                                   &q)) {
-        g_free(real);
+        close(fd);
         return FALSE;
     }
-    req->path = real;
+    req->fd = fd;
     req->path_shown = g_strdup(path);
     req->fps = fps;
     req->budget = (guint)budget;
@@ -122,7 +117,7 @@ void scd_route_jobs(scd_route_ctx *c) {
     JsonObject *o = scd_http_json_body(c->msg, &parser);
     if (!o)
         return;
-    scd_job_request req = {0};
+    scd_job_request req = {.fd = -1};
     gboolean ok = read_request(c, o, &req);
     g_object_unref(parser);
     if (!ok)

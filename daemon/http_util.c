@@ -122,6 +122,25 @@ bool scd_json_depth_ok(const char *text, gsize len, int max_depth) {
     return true;
 }
 
+bool scd_json_has_nul(const char *text, gsize len) {
+    bool in_string = false;
+    for (gsize i = 0; i < len; i++) {
+        char c = text[i];
+        if (c == '\0')
+            return true;
+        if (!in_string) {
+            in_string = c == '"';
+        } else if (c == '"') {
+            in_string = false;
+        } else if (c == '\\' && i + 1 < len) {
+            i++; /* the escaped character */
+            if (text[i] == 'u' && i + 4 < len && g_ascii_strncasecmp(text + i + 1, "0000", 4) == 0)
+                return true;
+        }
+    }
+    return false;
+}
+
 bool scd_http_is_json(SoupServerMessage *msg, const char *ct) {
     if (ct[0] == '\0' || strcmp(ct, "application/json") == 0)
         return true;
@@ -155,6 +174,12 @@ JsonObject *scd_http_json_body(SoupServerMessage *msg, JsonParser **parser) {
     if (!scd_json_depth_ok(body, len, SCD_JSON_MAX_DEPTH)) {
         scd_http_error(msg, SOUP_STATUS_BAD_REQUEST, "invalid_json",
                        "the JSON body nests deeper than %d levels", SCD_JSON_MAX_DEPTH);
+        return NULL;
+    }
+    if (scd_json_has_nul(body, len)) {
+        /* json-glib would cut the string there: "clip.mp4\u0000/../x" would read "clip.mp4". */
+        scd_http_error(msg, SOUP_STATUS_BAD_REQUEST, "invalid_json",
+                       "a string in the body holds a NUL character (\\u0000)");
         return NULL;
     }
     JsonParser *p = json_parser_new_immutable();

@@ -34,6 +34,9 @@ char *scd_http_content_type(SoupServerMessage *msg);
 
 /* True when text (len bytes) nests arrays/objects at most max_depth deep (strings skipped). */
 bool scd_json_depth_ok(const char *text, gsize len, int max_depth);
+/* True when the JSON text holds a NUL: a \u0000 escape in a string, or a raw NUL byte. json-glib
+ * keeps strings NUL-terminated and would silently cut them there. */
+bool scd_json_has_nul(const char *text, gsize len);
 /* True when the body is meant as JSON: Content-Type application/json or none, or a body that
  * starts with '{' sent as application/x-www-form-urlencoded (curl -d). ct: the media type. */
 bool scd_http_is_json(SoupServerMessage *msg, const char *ct);

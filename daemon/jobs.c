@@ -5,6 +5,7 @@
 #include <inttypes.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "runner.h"
@@ -45,11 +46,18 @@ const char *scd_job_state_name(scd_job_state s) {
     return (unsigned)s < G_N_ELEMENTS(job_state_names) ? job_state_names[s] : "?";
 }
 
+static void request_close_file(scd_job_request *r) {
+    if (r->fd >= 0)
+        close(r->fd);
+    r->fd = -1;
+}
+
 static void request_clear(scd_job_request *r) {
-    g_free(r->path);
+    request_close_file(r);
     g_free(r->path_shown);
     scd_query_unref(r->query);
     memset(r, 0, sizeof *r);
+    r->fd = -1;
 }
 
 static void job_free(scd_job *job) {
@@ -96,6 +104,7 @@ static void finish(scd_job *job, scd_job_state state, const char *error) {
     scd_app *app = job->owner->app;
     job->state = state;
     job->ended_us = g_get_monotonic_time();
+    request_close_file(&job->req); /* the run's reader holds its own descriptor */
     if (error) {
         g_free(job->error);
         job->error = g_strdup(error);
@@ -202,7 +211,8 @@ static void start_job(scd_job *job) {
     scd_run_spec spec = {
         .name = job->id,
         .kind = SCD_SOURCE_FILE,
-        .source = job->req.path,
+        .source = job->req.path_shown,
+        .source_fd = &job->req.fd,
         .fps = job->req.fps,
         .encoder = &cfg->encoder,
         .pruning = &cfg->pruning,
@@ -267,6 +277,7 @@ sp_status scd_jobs_submit(scd_jobs *j, scd_job_request *req, const char **id_out
     job->id = g_strdup_printf("job-%06" G_GUINT64_FORMAT "-%08x", ++j->serial, g_random_int());
     job->req = *req;
     memset(req, 0, sizeof *req);
+    req->fd = -1;
     job->cfgref = scd_cfgref_acquire(j->app->cfg);
     job->submitted_us = g_get_monotonic_time();
     job->frame_pts = g_array_new(FALSE, FALSE, sizeof(gint64));

@@ -27,8 +27,9 @@ typedef enum scd_job_state {
 const char *scd_job_state_name(scd_job_state s);
 
 typedef struct scd_job_request {
-    char *path;       /* resolved absolute path, inside the media root (checked by the caller) */
-    char *path_shown; /* as the client wrote it */
+    int fd;           /* the video, opened under the media root by the caller (scd_media_open);
+                       * the job owns it and closes it when it finishes. -1: none */
+    char *path_shown; /* as the client wrote it (also names the file in messages) */
     double fps;
     guint budget;     /* tokens in the result */
     scd_query *query; /* may be NULL: a diversity selection */

@@ -4,7 +4,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "sampler.h"
+#include "image_decode.h"
 #include "scriptprune/npy.h"
 #include "scriptprune/wire.h"
 
@@ -209,44 +209,53 @@ gboolean scd_exemplar_from_name(const char *name, sp_exemplar *out) {
     return FALSE;
 }
 
+sp_status scd_query_from_image_data(scd_encoders *c, const scd_encoder_cfg *cfg,
+                                    const uint8_t *data, size_t len, sp_exemplar mode,
+                                    const char *label, scd_query **out, sp_error *err) {
+    *out = NULL;
+    scd_image img;
+    sp_status st = scd_image_decode(data, len, label, &img, err);
+    if (st != SP_OK) {
+        scd_image_clear(&img);
+        sp_error_prefix(err, "exemplar image");
+        return st;
+    }
+    enc_session s;
+    st = session_open(&s, c, cfg, true, err);
+    sp_image view = {.data = img.rgb,
+                     .width = (uint32_t)img.width,
+                     .height = (uint32_t)img.height,
+                     .stride = img.stride,
+                     .format = SP_PIXFMT_RGB};
+    if (st == SP_OK)
+        st = sp_encode_exemplar(s.ctx, &view, mode, &s.rows, err);
+    if (st == SP_OK)
+        *out = query_from_rows(&s.rows, "image",
+                               g_strdup_printf("image %s (%dx%d, %s)", label, img.width, img.height,
+                                               exemplar_name(mode)));
+    session_close(&s);
+    scd_image_clear(&img);
+    return st;
+}
+
 sp_status scd_query_from_image(scd_encoders *c, const scd_encoder_cfg *cfg, const char *path,
                                sp_exemplar mode, const char *label, scd_query **out,
                                sp_error *err) {
     *out = NULL;
-    /* The FFmpeg sampler decodes still images as one-frame videos (PNG, JPEG, BMP, ...). */
-    scd_sampler_opts o;
-    scd_sampler_opts_init(&o);
-    o.fps = 1;
-    o.threads = 1;
-    scd_sampler *smp = NULL;
-    sp_status st = scd_sampler_open(path, &o, &smp, err);
-    if (st != SP_OK) {
-        if (st == SP_ERR_FORMAT)
-            sp_error_prefix(err, "exemplar image");
+    gchar *data = NULL;
+    gsize len = 0;
+    GError *gerr = NULL;
+    if (!g_file_get_contents(path, &data, &len, &gerr)) {
+        sp_status st = sp_error_set(
+            err,
+            g_error_matches(gerr, G_FILE_ERROR, G_FILE_ERROR_NOENT) ? SP_ERR_NOT_FOUND : SP_ERR_IO,
+            "exemplar image: %s", gerr->message);
+        g_error_free(gerr);
         return st;
     }
-    scd_sampled_frame f;
-    bool got = false;
-    st = scd_sampler_next(smp, &f, &got, err);
-    if (st == SP_OK && !got)
-        st = sp_error_set(err, SP_ERR_FORMAT, "exemplar image: no picture could be decoded");
-    if (st == SP_OK) {
-        enc_session s;
-        st = session_open(&s, c, cfg, true, err);
-        sp_image img = {.data = f.rgb,
-                        .width = (uint32_t)f.width,
-                        .height = (uint32_t)f.height,
-                        .stride = f.stride,
-                        .format = SP_PIXFMT_RGB};
-        if (st == SP_OK)
-            st = sp_encode_exemplar(s.ctx, &img, mode, &s.rows, err);
-        if (st == SP_OK)
-            *out = query_from_rows(&s.rows, "image",
-                                   g_strdup_printf("image %s (%dx%d, %s)", label ? label : path,
-                                                   f.width, f.height, exemplar_name(mode)));
-        session_close(&s);
-    }
-    scd_sampler_close(smp);
+    sp_status st = scd_query_from_image_data(c, cfg, (const uint8_t *)data, len, mode,
+                                             label ? label : path, out, err);
+    g_free(data);
     return st;
 }
 

@@ -48,8 +48,14 @@ sp_status scd_encoders_get(scd_encoders *c, const scd_encoder_cfg *cfg, const sp
  * the user's fault; SP_ERR_IO / SP_ERR_NOMEM: ours). */
 sp_status scd_query_from_text(scd_encoders *c, const scd_encoder_cfg *cfg, const char *text,
                               scd_query **out, sp_error *err);
+/* Exemplar images are PNG or JPEG, decoded by an image decoder only (image_decode.h). From a
+ * file (a configured query; clients' paths are opened under the media root and sent as data): */
 sp_status scd_query_from_image(scd_encoders *c, const scd_encoder_cfg *cfg, const char *path,
                                sp_exemplar mode, const char *label, scd_query **out, sp_error *err);
+/* From the image's bytes; label (not NULL here) names it. */
+sp_status scd_query_from_image_data(scd_encoders *c, const scd_encoder_cfg *cfg,
+                                    const uint8_t *data, size_t len, sp_exemplar mode,
+                                    const char *label, scd_query **out, sp_error *err);
 sp_status scd_query_from_floats(scd_encoders *c, const scd_encoder_cfg *cfg, const float *rows,
                                 size_t m, size_t e, scd_query **out, sp_error *err);
 sp_status scd_query_from_npy(scd_encoders *c, const scd_encoder_cfg *cfg, const char *path,

@@ -489,9 +489,9 @@ sp_status scd_run_start(const scd_run_spec *spec, const scd_run_callbacks *cb, v
     run->bus_watch = gst_bus_add_watch(bus, on_bus, run);
     gst_object_unref(bus);
     if (spec->kind == SCD_SOURCE_FILE)
-        run->fsrc =
-            scd_filesrc_start(g_object_get_data(G_OBJECT(run->pipeline), "scd-appsrc"),
-                              spec->source, spec->fps, spec->decode_threads, spec->decode_workers);
+        run->fsrc = scd_filesrc_start(g_object_get_data(G_OBJECT(run->pipeline), "scd-appsrc"),
+                                      spec->source, spec->source_fd ? *spec->source_fd : -1,
+                                      spec->fps, spec->decode_threads, spec->decode_workers);
     if (gst_element_set_state(run->pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
         /* The reason is on the bus as an ERROR message (e.g. an unreadable model); take it. */
         GstBus *b = gst_element_get_bus(run->pipeline);

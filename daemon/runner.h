@@ -51,7 +51,9 @@ typedef struct scd_run_callbacks {
 typedef struct scd_run_spec {
     const char *name; /* stream or job id: element names, packet stream name, messages */
     scd_source_kind kind;
-    const char *source; /* the uri, the pipeline description or the file path */
+    const char *source;   /* the uri, the pipeline description or the file path */
+    const int *source_fd; /* file: an open descriptor to read instead of opening source (which
+                           * then only names it; the run keeps a duplicate). NULL: open source */
     double fps;
     int decode_threads; /* file: FFmpeg decoder threads, 0 = automatic */
     int decode_workers; /* file: parallel samplers (psampler.h), 0 = one per CPU (at most 4) */

@@ -4,14 +4,18 @@
 #include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
 #include <libavutil/avstring.h>
-#include <libavutil/imgutils.h>
 #include <libavutil/time.h>
-#include <libswscale/swscale.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include "frame_rgb.h"
+#include "local_input.h"
 #include "sampler_compat.h"
 
 #define NS_TB ((AVRational){1, 1000000000})
@@ -37,6 +41,7 @@ struct scd_sampler {
     char *codec_name;
 
     AVFormatContext *fmt;
+    scd_local_input *input; /* a local file's reader (NULL for network URLs) */
     AVCodecContext *dec;
     AVStream *st;
     int vidx;
@@ -47,10 +52,7 @@ struct scd_sampler {
     pending queue[2]; /* one frame arrival resolves at most two distinct frames */
     int n_queue;
 
-    struct SwsContext *sws;
-    AVFrame *scaled;
-    uint8_t *rgb;
-    size_t rgb_cap;
+    scd_rgb_conv conv;
 
     int64_t start_pts;      /* pts of the first decoded frame, the origin of every time */
     int64_t dur_ns;         /* nominal frame duration */
@@ -80,6 +82,7 @@ void scd_sampler_opts_init(scd_sampler_opts *o) {
     o->mode = SCD_SAMPLE_EXACT;
     o->io_timeout_us = 10 * 1000000LL;
     o->unshared_threads = -1;
+    o->input_fd = -1;
 }
 
 /* FFmpeg polls this during blocking calls; non-zero makes the call fail with AVERROR_EXIT. */
@@ -380,62 +383,6 @@ static sp_status feed(scd_sampler *s, sp_error *err) {
     return SP_OK;
 }
 
-/* Converts f to packed RGB24 at the output size into s->rgb. */
-static sp_status convert(scd_sampler *s, const AVFrame *f, int *ow, int *oh, sp_error *err) {
-    int w = f->width, h = f->height;
-    *ow = w;
-    *oh = h;
-    int longer = w > h ? w : h;
-    if (s->o.max_side > 0 && longer > s->o.max_side) {
-        double scale = (double)s->o.max_side / longer;
-        *ow = (int)lround(w * scale);
-        *oh = (int)lround(h * scale);
-        if (*ow < 1)
-            *ow = 1;
-        if (*oh < 1)
-            *oh = 1;
-    }
-    int flags = (*ow < w || *oh < h) ? SWS_AREA : SWS_BILINEAR;
-    s->sws = sws_getCachedContext(s->sws, w, h, f->format, *ow, *oh, AV_PIX_FMT_RGB24,
-                                  flags | SWS_ACCURATE_RND, NULL, NULL, NULL);
-    if (!s->sws)
-        return sp_error_set(err, SP_ERR_UNSUPPORTED, "%s: cannot convert %s frames to RGB",
-                            s->fmt->url, av_get_pix_fmt_name(f->format));
-    /* Decoders tag BT.709 (HD) or BT.601 and the range; swscale assumes 601 limited unless told. */
-    int cs = f->colorspace == AVCOL_SPC_BT709 ? SWS_CS_ITU709 : SWS_CS_DEFAULT;
-    int src_full = f->color_range == AVCOL_RANGE_JPEG;
-    sws_setColorspaceDetails(s->sws, sws_getCoefficients(cs), src_full,
-                             sws_getCoefficients(SWS_CS_DEFAULT), 1, 0, 1 << 16, 1 << 16);
-    if (!s->scaled || s->scaled->width != *ow || s->scaled->height != *oh) {
-        av_frame_free(&s->scaled);
-        s->scaled = av_frame_alloc();
-        if (!s->scaled)
-            return sp_error_set(err, SP_ERR_NOMEM, "sampler: out of memory");
-        s->scaled->width = *ow;
-        s->scaled->height = *oh;
-        s->scaled->format = AV_PIX_FMT_RGB24;
-        if (av_frame_get_buffer(s->scaled, 0) < 0)
-            return sp_error_set(err, SP_ERR_NOMEM, "sampler: out of memory for a %dx%d frame", *ow,
-                                *oh);
-    }
-    sws_scale(s->sws, (const uint8_t *const *)f->data, f->linesize, 0, h, s->scaled->data,
-              s->scaled->linesize);
-    /* The scaled frame has aligned (padded) rows for swscale's SIMD; callers get packed rows. */
-    size_t row = (size_t)*ow * 3;
-    size_t need = row * (size_t)*oh;
-    if (need > s->rgb_cap) {
-        uint8_t *p = av_realloc(s->rgb, need);
-        if (!p)
-            return sp_error_set(err, SP_ERR_NOMEM, "sampler: out of memory for a %dx%d frame", *ow,
-                                *oh);
-        s->rgb = p;
-        s->rgb_cap = need;
-    }
-    av_image_copy_plane(s->rgb, (int)row, s->scaled->data[0], s->scaled->linesize[0], (int)row,
-                        *oh);
-    return SP_OK;
-}
-
 sp_status scd_sampler_next(scd_sampler *s, scd_sampled_frame *frame, bool *got, sp_error *err) {
     *got = false;
     memset(frame, 0, sizeof *frame);
@@ -445,7 +392,8 @@ sp_status scd_sampler_next(scd_sampler *s, scd_sampled_frame *frame, bool *got, 
             s->queue[0] = s->queue[1];
             s->n_queue--;
             int ow, oh;
-            sp_status st = convert(s, p.f, &ow, &oh, err);
+            sp_status st =
+                scd_rgb_convert(&s->conv, p.f, s->o.max_side, s->fmt->url, &ow, &oh, err);
             frame->key_frame = scd_frame_is_key(p.f);
             av_frame_free(&p.f);
             if (st)
@@ -457,7 +405,7 @@ sp_status scd_sampler_next(scd_sampler *s, scd_sampled_frame *frame, bool *got, 
             frame->width = ow;
             frame->height = oh;
             frame->stride = (size_t)ow * 3;
-            frame->rgb = s->rgb;
+            frame->rgb = s->conv.rgb;
             s->stats.frames_emitted++;
             *got = true;
             return SP_OK;
@@ -527,12 +475,11 @@ void scd_sampler_close(scd_sampler *s) {
         av_frame_free(&s->queue[i].f);
     av_frame_free(&s->prev.f);
     av_frame_free(&s->frame);
-    av_frame_free(&s->scaled);
     av_packet_free(&s->pkt);
-    av_free(s->rgb);
-    sws_freeContext(s->sws);
+    scd_rgb_conv_clear(&s->conv);
     avcodec_free_context(&s->dec);
     avformat_close_input(&s->fmt);
+    scd_local_input_free(s->input);
     av_free(s->codec_name);
     free(s->keys);
     free(s);
@@ -612,6 +559,43 @@ static sp_status open_decoder(scd_sampler *s, const AVCodec *codec, int threads,
     return SP_OK;
 }
 
+/* A local path: opened here, once, and read as a descriptor (local_input.h). O_NONBLOCK: a FIFO
+ * must not block the open (it is refused as not a regular file). */
+static sp_status open_local(scd_sampler *s, const char *path, sp_error *err) {
+    sp_status st = SP_OK;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+    struct stat sb;
+    if (fd < 0)
+        st = errno == ENOENT
+                 ? sp_error_set(err, SP_ERR_NOT_FOUND, "%s: cannot open: no such file", path)
+                 : sp_error_set(err, SP_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    else if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode))
+        st = sp_error_set(err, SP_ERR_FORMAT, "%s: cannot open: not a regular file", path);
+    if (st == SP_OK) {
+        st = scd_local_input_open(&s->fmt, fd, path, &s->input, err); /* reads a dup of fd */
+    } else {
+        avformat_free_context(s->fmt);
+        s->fmt = NULL;
+    }
+    if (fd >= 0)
+        close(fd);
+    return st;
+}
+
+/* A URL with a scheme (rtsp, http, ...): FFmpeg's protocols, with I/O timeouts. */
+static sp_status open_network(scd_sampler *s, const char *url, sp_error *err) {
+    AVDictionary *opts = NULL;
+    char us[32];
+    snprintf(us, sizeof us, "%lld", (long long)s->o.io_timeout_us);
+    av_dict_set(&opts, "timeout", us, 0);    /* rtsp, http, tcp: socket I/O timeout (us) */
+    av_dict_set(&opts, "rw_timeout", us, 0); /* any protocol: one read or write (us) */
+    int ret = avformat_open_input(&s->fmt, url, NULL, &opts);
+    av_dict_free(&opts);
+    if (ret < 0)
+        return io_error(s, url, "cannot open", ret, err); /* avformat_open_input freed s->fmt */
+    return SP_OK;
+}
+
 sp_status scd_sampler_open(const char *url, const scd_sampler_opts *o, scd_sampler **out,
                            sp_error *err) {
     *out = NULL;
@@ -638,9 +622,6 @@ sp_status scd_sampler_open(const char *url, const scd_sampler_opts *o, scd_sampl
     atomic_init(&s->abort, false);
 
     sp_status st = SP_OK;
-    AVDictionary *opts = NULL;
-    char *target = NULL;
-    bool local = strstr(url, "://") == NULL;
     s->fmt = avformat_alloc_context();
     s->pkt = av_packet_alloc();
     s->frame = av_frame_alloc();
@@ -650,30 +631,17 @@ sp_status scd_sampler_open(const char *url, const scd_sampler_opts *o, scd_sampl
     }
     s->fmt->interrupt_callback.callback = interrupt_cb;
     s->fmt->interrupt_callback.opaque = s;
-    if (local) {
-        /* Only the file protocol: a playlist or concat file under the media root must not make
-         * the sampler fetch URLs or read files by other protocols. */
-        target = av_asprintf("file:%s", url);
-        av_dict_set(&opts, "protocol_whitelist", "file", 0);
-    } else {
-        target = av_strdup(url);
-        char us[32];
-        snprintf(us, sizeof us, "%lld", (long long)s->o.io_timeout_us);
-        av_dict_set(&opts, "timeout", us, 0);    /* rtsp, http, tcp: socket I/O timeout (us) */
-        av_dict_set(&opts, "rw_timeout", us, 0); /* any protocol: one read or write (us) */
-    }
-    if (!target) {
-        st = sp_error_set(err, SP_ERR_NOMEM, "%s: out of memory", url);
-        goto fail;
-    }
     arm_deadline(s);
-    int ret = avformat_open_input(&s->fmt, target, NULL, &opts);
-    if (ret < 0) {
-        st = io_error(s, url, "cannot open", ret, err);
-        goto fail; /* avformat_open_input freed s->fmt */
-    }
+    if (s->o.input_fd >= 0)
+        st = scd_local_input_open(&s->fmt, s->o.input_fd, url, &s->input, err);
+    else if (strstr(url, "://") == NULL)
+        st = open_local(s, url, err);
+    else
+        st = open_network(s, url, err);
+    if (st)
+        goto fail; /* s->fmt is freed */
     arm_deadline(s);
-    ret = avformat_find_stream_info(s->fmt, NULL);
+    int ret = avformat_find_stream_info(s->fmt, NULL);
     if (ret < 0) {
         st = io_error(s, url, "reading stream information", ret, err);
         goto fail;
@@ -722,14 +690,10 @@ sp_status scd_sampler_open(const char *url, const scd_sampler_opts *o, scd_sampl
     first_instant_from(s, 0);
     if (s->o.mode == SCD_SAMPLE_KEYFRAMES && s->info.keyframes_per_s < s->o.fps)
         s->info.mode = SCD_SAMPLE_EXACT; /* too few keyframes to give fps frames per second */
-    av_dict_free(&opts);
-    av_free(target);
     *out = s;
     return SP_OK;
 
 fail:
-    av_dict_free(&opts);
-    av_free(target);
     scd_sampler_close(s);
     return st;
 }

@@ -75,6 +75,10 @@ typedef struct scd_sampler_opts {
     /* Decoder threads when a share was asked for (share_count > 1) but the file cannot give one:
      * the sampler then decodes the whole file alone. -1 (the default): threads. */
     int unshared_threads;
+    /* An open descriptor of the local file to read (e.g. from scd_media_open), or -1 (the
+     * default) to open the url. The sampler reads it with pread and never closes it; the url then
+     * only names the input in messages. */
+    int input_fd;
 } scd_sampler_opts;
 
 typedef struct scd_sampler_info {
@@ -112,13 +116,18 @@ typedef struct scd_sampled_frame {
 
 typedef struct scd_sampler scd_sampler;
 
-/* opts defaults: fps 1, native size, automatic threads, file source, EXACT, 10 s timeout. */
+/* opts defaults: fps 1, native size, automatic threads, file source, EXACT, 10 s timeout, no
+ * input_fd. */
 void scd_sampler_opts_init(scd_sampler_opts *o);
 
-/* Opens url: a local path (read with FFmpeg's file protocol only, so a playlist cannot make the
- * sampler open other URLs) or a URL with a scheme ("rtsp://...", "http://..."). Errors:
- * SP_ERR_NOT_FOUND (missing file), SP_ERR_FORMAT (not a media file, no video stream, no decoder),
- * SP_ERR_IO (I/O error or timeout), SP_ERR_INVALID (bad options). */
+/* Opens url: a local path (or opts.input_fd) or a URL with a scheme ("rtsp://...", "http://...").
+ *
+ * A local file is opened once, as a descriptor, and FFmpeg reads only that descriptor, with the
+ * demuxers of self-contained video files only (local_input.h): a playlist, a concat list, an
+ * image sequence or a reference movie can not make the sampler read anything else.
+ *
+ * Errors: SP_ERR_NOT_FOUND (missing file), SP_ERR_FORMAT (not a media file, a refused format, no
+ * video stream, no decoder), SP_ERR_IO (I/O error or timeout), SP_ERR_INVALID (bad options). */
 sp_status scd_sampler_open(const char *url, const scd_sampler_opts *o, scd_sampler **out,
                            sp_error *err);
 

@@ -29,6 +29,10 @@ ff -f lavfi -i "$(counter 5 25)" -c:v mpeg4 -q:v 2 -bf 2 -g 12 -pix_fmt yuv420p 
 # shellcheck disable=SC2086
 ff -f lavfi -i "$(counter 5 30)" $h264 -pix_fmt yuv420p -f mpegts "$out/counter.ts"
 
+# Exemplar images: one solid colour (R 0x40, G 0x80, B 0xc0), as PNG and as JPEG.
+ff -f lavfi -i "color=c=0x4080c0:s=48x32:d=1,format=rgb24" -frames:v 1 "$out/solid.png"
+ff -f lavfi -i "color=c=0x4080c0:s=48x32:d=1" -frames:v 1 -q:v 2 "$out/solid.jpg"
+
 # Not videos: an audio-only file and a text file.
 ff -f lavfi -i "sine=frequency=440:duration=1" -c:a pcm_s16le "$out/audio-only.wav"
 printf 'this is not a video\n' > "$out/not-video.txt"

@@ -283,6 +283,9 @@ class StreamsApi(unittest.TestCase):
         self.assert_error(status, doc, 415, "unsupported_media_type")
         status, doc = self.d.json("POST", q, raw=b"not an image at all",
                                   headers={"Content-Type": "image/png"})
+        self.assert_error(status, doc, 415, "unsupported_image")  # not PNG or JPEG by its bytes
+        status, doc = self.d.json("POST", q, raw=b"\x89PNG\r\n\x1a\n damaged",
+                                  headers={"Content-Type": "image/png"})
         self.assert_error(status, doc, 400, "invalid_query")
         status, doc = self.d.json("POST", q, raw=b"\0" * (300 * 1024),
                                   headers={"Content-Type": "image/png"})

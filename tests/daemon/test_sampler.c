@@ -1,6 +1,7 @@
 /* The FFmpeg sampler on generated videos whose frames encode their own index in a solid colour
  * (tests/daemon/gen_test_videos.sh), so every test knows exactly which frame it was given. */
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <math.h>
 #include <netinet/in.h>
 #include <setjmp.h>
@@ -14,6 +15,7 @@
 
 #include <cmocka.h>
 #include <glib.h>
+#include <glib/gstdio.h>
 #include <libavutil/log.h>
 
 #include "sampler.h"
@@ -254,8 +256,9 @@ static void missing_and_non_video_files_are_clear_errors(void **state) {
     assert_non_null(strstr(e.message, "no-such-file.mp4: cannot open: no such file"));
     assert_int_equal(open_status("not-video.txt", &e), SP_ERR_FORMAT);
     assert_non_null(strstr(e.message, "not a recognised media file"));
+    /* Audio-only files are not among the video formats read at all. */
     assert_int_equal(open_status("audio-only.wav", &e), SP_ERR_FORMAT);
-    assert_non_null(strstr(e.message, "no video stream"));
+    assert_non_null(strstr(e.message, "the 'wav' format is refused"));
     assert_int_equal(open_status("truncated-tail-index.mp4", &e), SP_ERR_FORMAT);
 
     scd_sampler_opts o;
@@ -265,6 +268,84 @@ static void missing_and_non_video_files_are_clear_errors(void **state) {
     assert_int_equal(scd_sampler_open("x.mp4", &o, &s, &e), SP_ERR_INVALID);
     o.fps = NAN;
     assert_int_equal(scd_sampler_open("x.mp4", &o, &s, &e), SP_ERR_INVALID);
+}
+
+/* Writes text to a new file in dir; returns its path (g_free). */
+static char *write_file(const char *dir, const char *name, const char *text) {
+    char *path = g_build_filename(dir, name, NULL);
+    assert_true(g_file_set_contents(path, text, -1, NULL));
+    return path;
+}
+
+/* Playlists and lists of files would make FFmpeg read files the caller never opened: refused by
+ * their content (whatever they are called), before their header is read. */
+static void files_that_name_other_files_are_refused(void **state) {
+    (void)state;
+    char *dir = g_dir_make_tmp("scriptd-sampler-XXXXXX", NULL);
+    char *ts = video("counter.ts"), *mp4 = video("counter.mp4");
+    char *hls = g_strdup_printf("#EXTM3U\n#EXT-X-TARGETDURATION:5\n#EXTINF:5.0,\n%s\n"
+                                "#EXT-X-ENDLIST\n",
+                                ts);
+    char *concat = g_strdup_printf("ffconcat version 1.0\nfile '%s'\n", mp4);
+    const char *cases[][3] = {{"list.m3u8", hls, "'hls'"},
+                              {"list.mp4", hls, "'hls'"},
+                              {"list.png", hls, "'hls'"},
+                              {"list.ffconcat", concat, "'concat'"},
+                              {"list.mkv", concat, "'concat'"}};
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        char *path = write_file(dir, cases[i][0], cases[i][1]);
+        scd_sampler_opts o;
+        scd_sampler_opts_init(&o);
+        scd_sampler *s = NULL;
+        sp_error e;
+        assert_int_equal(scd_sampler_open(path, &o, &s, &e), SP_ERR_FORMAT);
+        assert_null(s);
+        assert_non_null(strstr(e.message, cases[i][2]));
+        assert_non_null(strstr(e.message, "format is refused"));
+        g_unlink(path);
+        g_free(path);
+    }
+    g_rmdir(dir);
+    g_free(hls);
+    g_free(concat);
+    g_free(ts);
+    g_free(mp4);
+    g_free(dir);
+}
+
+/* opts.input_fd: the descriptor is read, the url only names it in messages. Here the sampler
+ * decodes counter.mp4 exactly, though "shown-name.mp4" does not exist. */
+static void an_open_descriptor_is_read_instead_of_the_url(void **state) {
+    (void)state;
+    char *path = video("counter.mp4");
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    assert_true(fd >= 0);
+    scd_sampler_opts o;
+    scd_sampler_opts_init(&o);
+    o.input_fd = fd;
+    scd_sampler *s = NULL;
+    sp_error e;
+    assert_int_equal(scd_sampler_open("shown-name.mp4", &o, &s, &e), SP_OK);
+    int n = 0;
+    for (;;) {
+        scd_sampled_frame f;
+        bool got;
+        assert_int_equal(scd_sampler_next(s, &f, &got, &e), SP_OK);
+        if (!got)
+            break;
+        assert_int_equal(frame_index(&f), 30 * n);
+        n++;
+    }
+    assert_int_equal(n, 10);
+    scd_sampler_close(s);
+    /* The sampler read a duplicate: the caller's descriptor is still open, and its own. */
+    assert_true(fcntl(fd, F_GETFD) >= 0);
+    close(fd);
+    g_free(path);
+    /* A path that is not a regular file (a directory): refused. */
+    scd_sampler_opts_init(&o);
+    assert_int_equal(scd_sampler_open(".", &o, &s, &e), SP_ERR_FORMAT);
+    assert_non_null(strstr(e.message, "not a regular file"));
 }
 
 /* Damaged files: an error, or frames in increasing time, never a crash (ASan watches). */
@@ -376,6 +457,8 @@ int main(void) {
         cmocka_unit_test(frames_scale_to_the_requested_longer_side),
         cmocka_unit_test(other_containers_sample_exactly),
         cmocka_unit_test(missing_and_non_video_files_are_clear_errors),
+        cmocka_unit_test(files_that_name_other_files_are_refused),
+        cmocka_unit_test(an_open_descriptor_is_read_instead_of_the_url),
         cmocka_unit_test(damaged_files_give_an_error_or_a_clean_prefix),
         cmocka_unit_test(abort_stops_a_running_sampler),
         cmocka_unit_test(silent_network_source_times_out),
