@@ -32,7 +32,8 @@ struct scd_stream {
     guint stop_idle;     /* frees a failed run outside its bus callback */
     guint restart_timer; /* backoff */
     double backoff_s;
-    int64_t run_playing_us; /* when the current run reached PLAYING, 0 before */
+    int64_t run_playing_us;       /* when the current run reached PLAYING, 0 before */
+    uint64_t frames_at_run_start; /* frames before the current run */
     unsigned restarts;
     uint64_t damaged;    /* file: damaged packets or frames skipped by the runs that ended */
     GCancellable *probe; /* the connection probe of the last failure (netprobe.h), or NULL */
@@ -287,12 +288,13 @@ static void failure(scd_stream *st, const char *why) {
     }
     g_free(st->last_error);
     st->last_error = g_strdup(why);
-    /* A run that stayed up for ten times the shortest delay was healthy: start the backoff over.
-     * A source that fails (or ends) sooner, even after some frames, keeps backing off, so a short
-     * clip served over HTTP is not fetched again every restart_min_s. */
+    /* A run that gave frames and stayed up for ten times the shortest delay was healthy: start
+     * the backoff over. A source that fails (or ends) sooner, even after some frames, keeps
+     * backing off, so a short clip served over HTTP is not fetched again every restart_min_s;
+     * so does one that plays without ever giving a frame. */
     int64_t healthy_us = (int64_t)(srv->restart_min_s * 10.0 * 1e6);
-    bool was_healthy =
-        st->run_playing_us && g_get_monotonic_time() - st->run_playing_us >= healthy_us;
+    bool was_healthy = st->run_playing_us && atomic_load(&st->frames) > st->frames_at_run_start &&
+                       g_get_monotonic_time() - st->run_playing_us >= healthy_us;
     st->run_playing_us = 0;
     if (was_healthy || st->backoff_s <= 0)
         st->backoff_s = srv->restart_min_s;
@@ -438,6 +440,7 @@ static void start_run(scd_stream *st) {
     if (!st->first_start_us)
         st->first_start_us = g_get_monotonic_time();
     make_run_tag(st);
+    st->frames_at_run_start = atomic_load(&st->frames);
     for (guint i = 0; i < st->st_dirs->len; i++)
         if (scd_sink_prepare_dir(g_ptr_array_index(st->st_dirs, i), &err) != SP_OK)
             goto fail;
