@@ -618,7 +618,8 @@ guint scd_streams_apply(scd_streams *s, scd_cfgref *ref) {
         scd_stream *st = g_ptr_array_index(s->items, i);
         const scd_stream_cfg *nc = scd_config_find_stream(cfg, st->id);
         char *text = nc ? stream_cfg_text(nc) : NULL;
-        bool keep = text && strcmp(text, st->cfg_text) == 0;
+        /* A reload is the operator's explicit "try again": a failed file stream starts anew. */
+        bool keep = text && strcmp(text, st->cfg_text) == 0 && st->state != SCD_STREAM_FAILED;
         g_free(text);
         if (keep) {
             i++;
@@ -627,7 +628,9 @@ guint scd_streams_apply(scd_streams *s, scd_cfgref *ref) {
             continue;
         }
         scd_log(SCD_LOG_INFO, "stream", "%s: %s", st->id,
-                nc ? "settings changed: restarting" : "removed from the config: stopping");
+                !nc                              ? "removed from the config: stopping"
+                : st->state == SCD_STREAM_FAILED ? "failed before: starting again"
+                                                 : "settings changed: restarting");
         g_ptr_array_remove_index(s->items, i);
         stream_free(st);
     }

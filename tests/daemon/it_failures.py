@@ -13,6 +13,7 @@ process left in the sink directories are removed at start-up.
 import http.server
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -99,6 +100,20 @@ class FileSources(unittest.TestCase):
             self.assertEqual(m['scriptd_source_restarts_total{stream="missing"}'], 0)
             status, doc = d.json("GET", "/healthz")
             self.assertEqual(doc["streams"]["failed"], 3, doc)
+        finally:
+            rc, _ = d.stop()
+        self.assertEqual(rc, 0, d.log_text())
+
+    def test_a_reload_starts_a_failed_file_again(self):
+        late = os.path.join(WORK, "arrives-late.mp4")
+        d = H.Daemon(HEAD + stream_cfg("late", f'file: "{late}"'))
+        d.start()
+        try:
+            d.wait_stream("late", lambda s: s["state"] == "failed", "failed")
+            shutil.copy(os.path.join(H.VIDEOS, "counter.mp4"), late)
+            d.send_signal(signal.SIGHUP)
+            s = d.wait_stream("late", lambda s: s["state"] == "done", "done after the reload")
+            self.assertEqual(s["frames"], 20, s)
         finally:
             rc, _ = d.stop()
         self.assertEqual(rc, 0, d.log_text())
