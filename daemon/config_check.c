@@ -28,8 +28,11 @@ static const ynode *stream_node(const ynode *root, size_t i) {
     return list->items[i];
 }
 
+/* What a path must be: a file, or either (an encoder model: a weights file or its folder). */
+typedef enum want { WANT_FILE, WANT_FILE_OR_DIR } want;
+
 /* Why path cannot be used, or NULL when it can (g_free); *st says how it failed. */
-static char *unusable(const char *path, bool want_dir, sp_status *st) {
+static char *unusable(const char *path, want w, sp_status *st) {
     GStatBuf sb;
     *st = SP_ERR_IO;
     if (g_stat(path, &sb) != 0) {
@@ -39,11 +42,9 @@ static char *unusable(const char *path, bool want_dir, sp_status *st) {
         return g_strdup_printf("%s: %s", path, g_strerror(e));
     }
     bool is_dir = S_ISDIR(sb.st_mode);
-    if (want_dir && !is_dir)
-        return g_strdup_printf("%s: not a directory", path);
-    if (!want_dir && is_dir)
+    if (w == WANT_FILE && is_dir)
         return g_strdup_printf("%s: is a directory, not a file", path);
-    if (access(path, want_dir ? R_OK | X_OK : R_OK) != 0)
+    if (access(path, is_dir ? R_OK | X_OK : R_OK) != 0)
         return g_strdup_printf("%s: not readable: %s", path, g_strerror(errno));
     return NULL;
 }
@@ -55,12 +56,12 @@ typedef struct checker {
     unsigned problems;
 } checker;
 
-static void check_one(checker *c, const char *path, bool want_dir, const ynode *at, const char *key,
+static void check_one(checker *c, const char *path, want w, const ynode *at, const char *key,
                       const char *what) {
     if (!path || !path[0])
         return;
     sp_status st;
-    char *why = unusable(path, want_dir, &st);
+    char *why = unusable(path, w, &st);
     if (!why)
         return;
     cfg_pos_error perr = {0};
@@ -80,12 +81,12 @@ unsigned scd_config_check_files(const scd_config *cfg, const char *text, size_t 
         root = NULL; /* the reader accepted this text; without a tree, report without positions */
 
     const char *tk[] = {"server", "token_file", NULL};
-    check_one(&c, cfg->server.token_file, false, lookup(root, tk, NULL), "server.token_file",
+    check_one(&c, cfg->server.token_file, WANT_FILE, lookup(root, tk, NULL), "server.token_file",
               "token file");
     const char *dm[] = {"defaults", "encoder", "model", NULL};
     const ynode *default_model = lookup(root, dm, NULL);
-    check_one(&c, cfg->encoder.model, true, default_model, "defaults.encoder.model",
-              "model folder");
+    check_one(&c, cfg->encoder.model, WANT_FILE_OR_DIR, default_model, "defaults.encoder.model",
+              "encoder model");
     for (size_t i = 0; i < cfg->n_streams; i++) {
         const scd_stream_cfg *sc = &cfg->streams[i];
         const ynode *sn = stream_node(root, i);
@@ -93,22 +94,23 @@ unsigned scd_config_check_files(const scd_config *cfg, const char *text, size_t 
         const char *fk[] = {"file", NULL};
         g_snprintf(key, sizeof key, "streams[%zu].file", i);
         if (sc->source_kind == SCD_SOURCE_FILE)
-            check_one(&c, sc->file, false, lookup(sn, fk, NULL), key, "video file");
+            check_one(&c, sc->file, WANT_FILE, lookup(sn, fk, NULL), key, "video file");
         const char *mk[] = {"encoder", "model", NULL};
         const ynode *model = lookup(sn, mk, NULL);
         /* A model inherited from defaults was checked (and reported) once above. */
         if (model) {
             g_snprintf(key, sizeof key, "streams[%zu].encoder.model", i);
-            check_one(&c, sc->encoder.model, true, model, key, "model folder");
+            check_one(&c, sc->encoder.model, WANT_FILE_OR_DIR, model, key, "encoder model");
         }
         const char *ik[] = {"query", "image", NULL};
         const char *ek[] = {"query", "embedding", NULL};
         if (sc->query.kind == SCD_QUERY_IMAGE) {
             g_snprintf(key, sizeof key, "streams[%zu].query.image", i);
-            check_one(&c, sc->query.image, false, lookup(sn, ik, NULL), key, "query image");
+            check_one(&c, sc->query.image, WANT_FILE, lookup(sn, ik, NULL), key, "query image");
         } else if (sc->query.kind == SCD_QUERY_EMBEDDING) {
             g_snprintf(key, sizeof key, "streams[%zu].query.embedding", i);
-            check_one(&c, sc->query.embedding, false, lookup(sn, ek, NULL), key, "query embedding");
+            check_one(&c, sc->query.embedding, WANT_FILE, lookup(sn, ek, NULL), key,
+                      "query embedding");
         }
     }
     ynode_free(root);
