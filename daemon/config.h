@@ -174,9 +174,9 @@ const scd_stream_cfg *scd_config_find_stream(const scd_config *cfg, const char *
 char *scd_config_to_yaml(const scd_config *cfg);
 
 /* --check: the files the config names (server.token_file, file: sources, query images and
- * embeddings, encoder models: weights file or folder) exist and are readable now. Each problem is appended to out
- * as a reader error ("FILE:LINE:COL: key 'K': REASON" and the line with a caret); text and len are
- * the config's text, for the positions. Returns the number of problems. */
+ * embeddings, encoder models: weights file or folder) exist and are readable now. Each problem is
+ * appended to out as a reader error ("FILE:LINE:COL: key 'K': REASON" and the line with a caret);
+ * text and len are the config's text, for the positions. Returns the number of problems. */
 unsigned scd_config_check_files(const scd_config *cfg, const char *text, size_t len, GString *out);
 
 /* The reference of every key as Markdown (docs/config.md is this text). g_free the result. */
