@@ -12,6 +12,7 @@
 #ifndef SCRIPTD_CONFIG_H
 #define SCRIPTD_CONFIG_H
 
+#include <glib.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -174,6 +175,12 @@ const scd_stream_cfg *scd_config_find_stream(const scd_config *cfg, const char *
 /* The effective config as YAML with every key (per-stream encoder and pruning fully merged);
  * reading it back gives the same config. Returned string is g_free'd by the caller. */
 char *scd_config_to_yaml(const scd_config *cfg);
+
+/* --check: the files the config names (server.token_file, file: sources, query images and
+ * embeddings, encoder models: weights file or folder) exist and are readable now. Each problem is
+ * appended to out as a reader error ("FILE:LINE:COL: key 'K': REASON" and the line with a caret);
+ * text and len are the config's text, for the positions. Returns the number of problems. */
+unsigned scd_config_check_files(const scd_config *cfg, const char *text, size_t len, GString *out);
 
 /* The reference of every key as Markdown (docs/config.md is this text). g_free the result. */
 char *scd_config_reference_markdown(void);

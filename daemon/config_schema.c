@@ -141,8 +141,10 @@ static const cfg_key keys[] = {
      .def = "1",
      .min = 0.01,
      .max = 3600,
-     .doc = "Delay before a failed source (stream error, dropped camera, unreadable file) is "
-            "started again; it doubles after each failure in a row."},
+     .doc = "Delay before a failed live source (`uri:` camera or HTTP, `pipeline:`) is started "
+            "again; it doubles after each failure in a row and starts over only after a run that "
+            "gave frames for 10 x `restart_min_s`. `file:` sources are never restarted: an "
+            "unreadable file ends its stream `failed`."},
     {.section = SEC_SERVER,
      .name = "restart_max_s",
      .type = T_FLOAT,

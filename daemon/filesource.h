@@ -1,10 +1,12 @@
 /* The `file:` source of a run: a thread that reads a video with the FFmpeg sampler (exact pts,
- * skipping what it does not sample; several side by side, psampler.h) and pushes each sampled frame
- * as packed RGB with its pts into an appsrc. The appsrc blocks when its small queue is full, so the
- * sampler never runs ahead of the encoder by more than a few frames.
+ * skipping what it does not sample; several side by side, psampler.h) and pushes each sampled
+ * frame as RGB (rows padded to 4 bytes, GStreamer's layout) with its pts into an appsrc. The
+ * appsrc blocks when its small queue is full, so the sampler never runs ahead of the encoder by
+ * more than a few frames.
  *
  * Failures (missing file, not a video, I/O error) are posted as ERROR messages from the appsrc,
- * so the run's bus watch handles them like any pipeline error. The end of the file sends EOS.
+ * so the run's bus watch handles them like any pipeline error. The end of the file sends EOS,
+ * also when the file ended early (then scd_filesrc_early_end says so, for the owner to judge).
  *
  * Threads: start/stop/finish/free from the main thread; the counters from any thread. */
 #ifndef SCRIPTD_FILESOURCE_H
@@ -28,6 +30,12 @@ void scd_filesrc_finish(scd_filesrc *f);
 void scd_filesrc_abort(scd_filesrc *f);
 /* Joins the thread and frees. NULL is fine. */
 void scd_filesrc_free(scd_filesrc *f);
+
+/* After EOS: why the file ended before the end its index announces (g_free), or NULL when it
+ * was read to its end. The frames read before were sent as usual. */
+char *scd_filesrc_early_end(scd_filesrc *f);
+/* After EOS: damaged packets or frames the decoder skipped (the file still ended at its end). */
+uint64_t scd_filesrc_damaged(scd_filesrc *f);
 
 /* Fraction of the file read, [0, 1]; -1 while unknown. */
 double scd_filesrc_progress(const scd_filesrc *f);

@@ -18,7 +18,7 @@ void scd_route_healthz(scd_route_ctx *c) {
     json_builder_add_double_value(b, (double)(g_get_monotonic_time() - app->started_us) / 1e6);
     json_builder_set_member_name(b, "streams");
     json_builder_begin_object(b);
-    for (int s = SCD_STREAM_STARTING; s <= SCD_STREAM_STOPPED; s++) {
+    for (int s = SCD_STREAM_STARTING; s <= SCD_STREAM_FAILED; s++) {
         guint n = 0;
         for (guint i = 0; i < scd_streams_count(app->streams); i++) {
             scd_stream_summary sm;

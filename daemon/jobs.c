@@ -157,6 +157,13 @@ static void on_emission(void *user, const GstStructure *s) {
 
 /* At the end of the file: the job's answer is a reselection over everything it saw. */
 static void complete(scd_job *job) {
+    /* A file cut short is not a result: the caller would take a prefix for the whole video. */
+    char *early = scd_run_early_end(job->run);
+    if (early) {
+        finish(job, SCD_JOB_FAILED, early);
+        g_free(early);
+        return;
+    }
     GstStructure *r = scd_run_reselect(job->run, job->req.query, job->req.budget, 0, G_MAXUINT64);
     gboolean ok = FALSE;
     if (r)

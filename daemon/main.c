@@ -226,6 +226,46 @@ static void remove_work_dir(const char *dir) {
     g_rmdir(dir);
 }
 
+/* --exit-when-done waits for every source to end: a source that never ends would make it hang
+ * silently, so it is refused before anything starts. */
+static bool refuse_endless_sources(const scd_config *cfg) {
+    bool refused = false;
+    for (size_t i = 0; i < cfg->n_streams; i++) {
+        char *why = NULL;
+        if (scd_source_never_ends(&cfg->streams[i], &why)) {
+            scd_log(SCD_LOG_ERROR, "main",
+                    "--exit-when-done: stream '%s' never ends (%s), so scriptd would never exit; "
+                    "run it without --exit-when-done, or give the pipeline an end (num-buffers)",
+                    cfg->streams[i].id, why);
+            refused = true;
+        }
+        g_free(why);
+    }
+    return refused;
+}
+
+/* Temporary files (X.tmp-PID) a killed scriptd left in the directories it writes. */
+static void remove_stale_temp_files(const scd_config *cfg, const char *ready_file) {
+    guint n = 0;
+    for (size_t i = 0; i < cfg->n_streams; i++)
+        for (size_t k = 0; k < cfg->streams[i].n_sinks; k++) {
+            const scd_sink_cfg *s = &cfg->streams[i].sinks[k];
+            if (s->kind == SCD_SINK_SAFETENSORS_DIR)
+                n += scd_remove_stale_temp_files(s->safetensors_dir, NULL);
+            else if (s->kind == SCD_SINK_OVERLAY_DIR)
+                n += scd_remove_stale_temp_files(s->overlay_dir, NULL);
+        }
+    if (ready_file) {
+        char *dir = g_path_get_dirname(ready_file), *base = g_path_get_basename(ready_file);
+        n += scd_remove_stale_temp_files(dir, base);
+        g_free(dir);
+        g_free(base);
+    }
+    if (n)
+        scd_log(SCD_LOG_INFO, "main", "removed %u temporary file%s left by a stopped process", n,
+                n == 1 ? "" : "s");
+}
+
 static int run(const options *o, scd_config *cfg) {
     scd_app app = {0};
     int rc = EXIT_OK;
@@ -241,6 +281,12 @@ static int run(const options *o, scd_config *cfg) {
         scd_cfgref_release(app.cfg);
         return EXIT_BAD_CONFIG;
     }
+    if (o->exit_when_done && refuse_endless_sources(cfg)) {
+        g_free(app.token);
+        scd_cfgref_release(app.cfg);
+        return EXIT_BAD_CONFIG;
+    }
+    remove_stale_temp_files(cfg, o->ready_file);
     if (cfg->server.blas_threads > 0)
         sp_blas_set_threads(cfg->server.blas_threads);
     if (!find_plugin()) {
@@ -283,6 +329,15 @@ static int run(const options *o, scd_config *cfg) {
         scd_print_summary_json(&app, stdout);
     else if (app.exit_when_done)
         scd_print_summary(&app, stdout);
+    if (app.exit_when_done) {
+        /* A run whose output is missing or incomplete is not a success for the caller. */
+        GString *why = g_string_new(NULL);
+        if (scd_streams_any_unhealthy(app.streams, why)) {
+            scd_log(SCD_LOG_ERROR, "main", "not every stream completed: %s", why->str);
+            rc = EXIT_FAILURE_RUN;
+        }
+        g_string_free(why, TRUE);
+    }
     for (size_t i = 0; i < G_N_ELEMENTS(sig_ids); i++)
         g_source_remove(sig_ids[i]);
     if (app.ready_timer)
@@ -322,13 +377,26 @@ static scd_config *load_or_report(const char *path) {
     return cfg;
 }
 
-/* --check: what the reader checks, plus what needs more than the file: the token file, and
- * `pipeline:` descriptions (parsed by GStreamer, not run). */
+/* --check: what the reader checks, plus what needs more than the file: the files it names (video
+ * files, query images and embeddings, model folders, the token file) and `pipeline:`
+ * descriptions (parsed by GStreamer, not run). */
 static int check_config(const char *path, const scd_config *cfg) {
     int rc = EXIT_OK;
+    /* The files it names: missing or unreadable ones are reported at their key. */
+    char *text = NULL;
+    gsize len = 0;
+    GString *problems = g_string_new(NULL);
+    if (g_file_get_contents(path, &text, &len, NULL) &&
+        scd_config_check_files(cfg, text, len, problems) > 0) {
+        fputs(problems->str, stderr);
+        rc = EXIT_BAD_CONFIG;
+    }
+    g_string_free(problems, TRUE);
+    g_free(text);
+    /* A token file that is there but holds no usable token. */
     char *token = NULL;
     sp_error err;
-    if (cfg->server.token_file[0] &&
+    if (rc == EXIT_OK && cfg->server.token_file[0] &&
         scd_read_token_file(cfg->server.token_file, &token, &err) != SP_OK) {
         fprintf(stderr, "%s: %s\n", path, err.message);
         rc = EXIT_BAD_CONFIG;
@@ -370,7 +438,9 @@ int main(int argc, char **argv) {
          "Print the reference of every configuration key (Markdown) and exit", NULL},
         {"exit-when-done", 0, 0, G_OPTION_ARG_NONE, &o.exit_when_done,
          "Exit once every stream's source has ended (files, finite pipelines) and no job is "
-         "running, printing a summary of what each stream did",
+         "running, printing a summary of what each stream did; exit status 1 when a stream "
+         "failed, produced no frame or skipped damaged data. Refused (status 2) when a source "
+         "never ends (a live uri or pipeline)",
          NULL},
         {"summary-json", 0, 0, G_OPTION_ARG_NONE, &o.summary_json,
          "With --exit-when-done: print the summary as JSON Lines (one stream object a line)", NULL},

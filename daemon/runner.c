@@ -5,6 +5,7 @@
 
 #include <gst/app/gstappsink.h>
 #include <gst/app/gstappsrc.h>
+#include <gst/base/gstbasesrc.h>
 #include <math.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -241,6 +242,58 @@ GstElement *scd_parse_user_pipeline(const char *description, GError **error) {
     GstElement *bin = gst_parse_bin_from_description(full, TRUE, error);
     g_free(full);
     return bin;
+}
+
+/* A source element of a user pipeline that keeps producing: a live GstBaseSrc without a
+ * num-buffers limit, or a network/URI source bin (rtspsrc, uridecodebin, ...) whose end is not
+ * known from the description. */
+static bool element_never_ends(GstElement *e) {
+    GstElementFactory *f = gst_element_get_factory(e);
+    const char *name = f ? gst_plugin_feature_get_name(GST_PLUGIN_FEATURE(f)) : "";
+    if (g_str_has_prefix(name, "rtspsrc") || g_str_has_prefix(name, "rtmpsrc") ||
+        g_str_has_prefix(name, "srtsrc") || g_str_has_prefix(name, "udpsrc") ||
+        g_str_has_prefix(name, "v4l2src"))
+        return true;
+    if (!GST_IS_BASE_SRC(e))
+        return false;
+    gboolean live = gst_base_src_is_live(GST_BASE_SRC(e));
+    if (!live && g_object_class_find_property(G_OBJECT_GET_CLASS(e), "is-live"))
+        g_object_get(e, "is-live", &live, NULL);
+    gint n = -1;
+    g_object_get(e, "num-buffers", &n, NULL);
+    /* A test source (videotestsrc, ...) runs forever unless told how many buffers to make. */
+    return n < 0 && (live || g_str_has_suffix(name, "testsrc"));
+}
+
+bool scd_source_never_ends(const scd_stream_cfg *c, char **why) {
+    *why = NULL;
+    if (c->source_kind == SCD_SOURCE_FILE)
+        return false;
+    if (c->source_kind == SCD_SOURCE_URI) {
+        if (g_str_has_prefix(c->uri, "file:"))
+            return false;
+        *why = g_strdup_printf("uri %s is a live source: its end is a drop, restarted", c->uri);
+        return true;
+    }
+    GstElement *bin = scd_parse_user_pipeline(c->pipeline, NULL);
+    if (!bin)
+        return false; /* reported when the stream starts */
+    bool endless = false;
+    GstIterator *it = gst_bin_iterate_recurse(GST_BIN(bin));
+    GValue v = G_VALUE_INIT;
+    while (!endless && gst_iterator_next(it, &v) == GST_ITERATOR_OK) {
+        GstElement *e = g_value_get_object(&v);
+        if (element_never_ends(e)) {
+            endless = true;
+            *why = g_strdup_printf("pipeline element '%s' is a live source without num-buffers",
+                                   GST_OBJECT_NAME(e));
+        }
+        g_value_reset(&v);
+    }
+    g_value_unset(&v);
+    gst_iterator_free(it);
+    gst_object_unref(bin);
+    return endless;
 }
 
 static sp_status build_source(scd_run *run, const scd_run_spec *spec, sp_error *err) {
@@ -538,6 +591,14 @@ void scd_run_drain(scd_run *run) {
 
 uint64_t scd_run_frames_seen(const scd_run *run) {
     return run ? atomic_load_explicit(&((scd_run *)run)->frames_seen, memory_order_relaxed) : 0;
+}
+
+char *scd_run_early_end(const scd_run *run) {
+    return run ? scd_filesrc_early_end(run->fsrc) : NULL;
+}
+
+uint64_t scd_run_damaged(const scd_run *run) {
+    return run ? scd_filesrc_damaged(run->fsrc) : 0;
 }
 
 double scd_run_progress(const scd_run *run) {

@@ -71,6 +71,11 @@ typedef struct scd_run scd_run;
  * *error when it does not parse). Also used by --check. */
 GstElement *scd_parse_user_pipeline(const char *description, GError **error);
 
+/* True when a stream's source never ends for good, so --exit-when-done would wait forever: an
+ * rtsp/http uri (its end is a drop, restarted), or a pipeline with a live source that has no
+ * num-buffers limit or an rtsp/uri source element. *why gets the reason (g_free). */
+bool scd_source_never_ends(const scd_stream_cfg *c, char **why);
+
 /* Builds the pipeline and sets it PLAYING. Errors: a missing element factory (plugin not
  * installed), a pipeline description that does not parse, a state change refused at once. */
 sp_status scd_run_start(const scd_run_spec *spec, const scd_run_callbacks *cb, void *user,
@@ -83,6 +88,10 @@ void scd_run_drain(scd_run *run);
 
 /* Decoded frames that entered the tail so far (any thread may read it). */
 uint64_t scd_run_frames_seen(const scd_run *run);
+/* File sources, after SCD_RUN_EOS: why the file ended before its announced end (g_free), or
+ * NULL; and the damaged packets or frames skipped (filesource.h). NULL and 0 for other kinds. */
+char *scd_run_early_end(const scd_run *run);
+uint64_t scd_run_damaged(const scd_run *run);
 /* File sources: fraction of the file read, in [0, 1]; -1 when unknown or not a file. */
 double scd_run_progress(const scd_run *run);
 

@@ -3,6 +3,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
 #include <glib/gstdio.h>
 #include <inttypes.h>
 #include <string.h>
@@ -21,7 +23,7 @@ sp_status scd_sink_prepare_dir(const char *dir, sp_error *err) {
 }
 
 sp_status scd_write_file_atomic(const char *path, const void *data, size_t len, sp_error *err) {
-    char *tmp = g_strdup_printf("%s.tmp.%d", path, (int)getpid());
+    char *tmp = g_strdup_printf("%s.tmp-%d", path, (int)getpid());
     sp_status st = SP_OK;
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) {
@@ -51,6 +53,45 @@ sp_status scd_write_file_atomic(const char *path, const void *data, size_t len, 
 out:
     g_free(tmp);
     return st;
+}
+
+/* The PID of a temporary file's name ("X.tmp-PID" or "X.tmp.PID"), or 0 when it is not one. */
+static long temp_file_pid(const char *name) {
+    const char *t = strstr(name, ".tmp");
+    for (; t; t = strstr(t + 1, ".tmp")) {
+        const char *d = t + 4;
+        if (*d != '-' && *d != '.')
+            continue;
+        d++;
+        char *end = NULL;
+        long pid = *d >= '0' && *d <= '9' ? strtol(d, &end, 10) : 0;
+        if (pid > 0 && end && *end == '\0')
+            return pid;
+    }
+    return 0;
+}
+
+guint scd_remove_stale_temp_files(const char *dir, const char *only_prefix) {
+    GDir *d = g_dir_open(dir, 0, NULL);
+    if (!d)
+        return 0;
+    guint removed = 0;
+    const char *name;
+    while ((name = g_dir_read_name(d))) {
+        if (only_prefix && !g_str_has_prefix(name, only_prefix))
+            continue;
+        long pid = temp_file_pid(name);
+        /* A live writer (another scriptd sharing the directory) still owns its file. Our own PID
+         * is stale too: this runs before we write anything (a PID reused after a restart). */
+        if (pid <= 0 || (pid != (long)getpid() && (kill((pid_t)pid, 0) == 0 || errno != ESRCH)))
+            continue;
+        char *p = g_build_filename(dir, name, NULL);
+        if (g_file_test(p, G_FILE_TEST_IS_REGULAR) && g_unlink(p) == 0)
+            removed++;
+        g_free(p);
+    }
+    g_dir_close(d);
+    return removed;
 }
 
 sp_status scd_sink_write_safetensors(const char *dir, const char *stream, const char *run_tag,

@@ -27,7 +27,13 @@ sp_status scd_sink_write_safetensors(const char *dir, const char *stream, const 
 sp_status scd_sink_write_png(const char *dir, const char *stream, const char *run_tag,
                              GstBuffer *buf, char **path_out, sp_error *err);
 
-/* Writes len bytes to path atomically (PATH.tmp.PID then rename). */
+/* Writes len bytes to path atomically (PATH.tmp-PID then rename). */
 sp_status scd_write_file_atomic(const char *path, const void *data, size_t len, sp_error *err);
+
+/* At start-up, before anything is written: removes the temporary files (NAME.tmp-PID, or
+ * NAME.tmp.PID of older versions) that a killed process left in dir, when PID is this process or
+ * none running. only_prefix (may be NULL): only names
+ * starting with it. Returns how many were removed; a missing dir is fine. */
+guint scd_remove_stale_temp_files(const char *dir, const char *only_prefix);
 
 #endif

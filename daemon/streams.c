@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "netprobe.h"
 #include "packetview.h"
 #include "runner.h"
 #include "sinks.h"
@@ -31,8 +32,11 @@ struct scd_stream {
     guint stop_idle;     /* frees a failed run outside its bus callback */
     guint restart_timer; /* backoff */
     double backoff_s;
+    int64_t run_playing_us;       /* when the current run reached PLAYING, 0 before */
+    uint64_t frames_at_run_start; /* frames before the current run */
     unsigned restarts;
-    uint64_t frames_at_run_start;
+    uint64_t damaged;    /* file: damaged packets or frames skipped by the runs that ended */
+    GCancellable *probe; /* the connection probe of the last failure (netprobe.h), or NULL */
     bool draining, drained;
     int64_t first_start_us; /* monotonic time of the first run's start */
     int64_t done_us;        /* when the source ended (DONE), 0 before */
@@ -71,7 +75,8 @@ struct scd_streams {
     uint64_t rate_frames, rate_tokens;
 };
 
-static const char *const state_names[] = {"starting", "playing", "retrying", "done", "stopped"};
+static const char *const state_names[] = {"starting", "playing", "retrying",
+                                          "done",     "stopped", "failed"};
 
 const char *scd_stream_state_name(scd_stream_state s) {
     return (unsigned)s < G_N_ELEMENTS(state_names) ? state_names[s] : "?";
@@ -244,18 +249,57 @@ static gboolean stop_idle_cb(gpointer data) {
     return G_SOURCE_REMOVE;
 }
 
-static void failure(scd_stream *st, const char *why) {
-    const scd_server_cfg *srv = &scd_app_config(st->app)->server;
+/* Sources read once: a `file:` source or a file:// URI. What stops them (a missing file, no video
+ * stream, not a media file, a file cut short) does not heal by retrying, so it ends the stream
+ * FAILED. Live sources (rtsp/http URIs, pipelines) are restarted with backoff instead. */
+static bool read_once(const scd_stream_cfg *c) {
+    return c->source_kind == SCD_SOURCE_FILE ||
+           (c->source_kind == SCD_SOURCE_URI && g_str_has_prefix(c->uri, "file:"));
+}
+
+/* The end of a stream whose source ended for good (DONE) or cannot be read (FAILED). */
+static void settle(scd_stream *st, scd_stream_state s) {
+    set_state(st, s);
+    st->done_us = g_get_monotonic_time();
+    /* Nothing more will come: follow responses end (after what is queued). */
+    if (st->follow)
+        scd_follow_close_all(st->follow);
+    if (st->draining)
+        mark_drained(st);
+    notify_app(st);
+}
+
+static void failed_for_good(scd_stream *st, const char *why) {
     g_free(st->last_error);
     st->last_error = g_strdup(why);
+    scd_log(SCD_LOG_ERROR, "stream", "%s: failed: %s (a source read once is not retried)", st->id,
+            why);
+    settle(st, SCD_STREAM_FAILED);
+}
+
+static void failure(scd_stream *st, const char *why) {
+    const scd_server_cfg *srv = &scd_app_config(st->app)->server;
     scd_mc_inc(st->app->m->source_errors, lbl(st), 1);
-    /* A run that produced frames was healthy for a while: start the backoff over. */
-    if (atomic_load(&st->frames) > st->frames_at_run_start || st->backoff_s <= 0)
+    if (st->run && !st->stop_idle)
+        st->stop_idle = g_idle_add(stop_idle_cb, st);
+    if (read_once(st->cfg) && !st->draining) {
+        failed_for_good(st, why);
+        return;
+    }
+    g_free(st->last_error);
+    st->last_error = g_strdup(why);
+    /* A run that gave frames and stayed up for ten times the shortest delay was healthy: start
+     * the backoff over. A source that fails (or ends) sooner, even after some frames, keeps
+     * backing off, so a short clip served over HTTP is not fetched again every restart_min_s;
+     * so does one that plays without ever giving a frame. */
+    int64_t healthy_us = (int64_t)(srv->restart_min_s * 10.0 * 1e6);
+    bool was_healthy = st->run_playing_us && atomic_load(&st->frames) > st->frames_at_run_start &&
+                       g_get_monotonic_time() - st->run_playing_us >= healthy_us;
+    st->run_playing_us = 0;
+    if (was_healthy || st->backoff_s <= 0)
         st->backoff_s = srv->restart_min_s;
     double delay = st->backoff_s;
     st->backoff_s = MIN(srv->restart_max_s, st->backoff_s * 2);
-    if (st->run && !st->stop_idle)
-        st->stop_idle = g_idle_add(stop_idle_cb, st);
     if (st->draining) {
         set_state(st, SCD_STREAM_STOPPED);
         scd_log(SCD_LOG_WARNING, "stream", "%s: failed while stopping: %s", st->id, why);
@@ -276,11 +320,57 @@ static bool finite_source(const scd_stream_cfg *c) {
     return c->source_kind != SCD_SOURCE_URI || g_str_has_prefix(c->uri, "file:");
 }
 
+/* A finite source ended: DONE, unless it gave no frame at all or a file ended before its end. */
+static void source_ended(scd_stream *st) {
+    uint64_t frames = atomic_load(&st->frames);
+    char *early = scd_run_early_end(st->run);
+    st->damaged += scd_run_damaged(st->run);
+    if (frames == 0) {
+        char *why = g_strdup_printf("the source ended without a single frame%s%s",
+                                    early ? ": " : "", early ? early : "");
+        failed_for_good(st, why);
+        g_free(why);
+    } else if (early) {
+        failed_for_good(st, early);
+    } else {
+        scd_log(SCD_LOG_INFO, "stream",
+                "%s: source ended: %" PRIu64 " frames, %" PRIu64 " tokens in, %" PRIu64 " out%s",
+                st->id, frames, (uint64_t)atomic_load(&st->tokens_in),
+                (uint64_t)atomic_load(&st->tokens_out),
+                st->damaged ? ", damaged packets skipped" : "");
+        settle(st, SCD_STREAM_DONE);
+    }
+    g_free(early);
+}
+
+static void probe_done(void *user, const char *cause) {
+    scd_stream *st = user;
+    g_clear_object(&st->probe);
+    scd_log(SCD_LOG_ERROR, "stream", "%s: cause: %s", st->id, cause);
+    if (st->last_error) {
+        char *e = g_strdup_printf("%s (%s)", st->last_error, cause);
+        g_free(st->last_error);
+        st->last_error = e;
+    }
+}
+
+/* A network source's error text is often generic ("Internal data stream error."): find out
+ * whether its server is reachable at all, and add that to the error. */
+static void probe_cause(scd_stream *st) {
+    if (st->probe)
+        g_cancellable_cancel(st->probe);
+    g_clear_object(&st->probe);
+    st->probe = g_cancellable_new();
+    if (!scd_netprobe_start(st->cfg->uri, st->probe, probe_done, st))
+        g_clear_object(&st->probe);
+}
+
 static void on_event(void *user, scd_run_event ev, const char *text) {
     scd_stream *st = user;
     switch (ev) {
         case SCD_RUN_PLAYING:
             if (st->state == SCD_STREAM_STARTING) {
+                st->run_playing_us = g_get_monotonic_time();
                 set_state(st, SCD_STREAM_PLAYING);
                 scd_log(SCD_LOG_INFO, "stream", "%s: playing", st->id);
                 notify_app(st);
@@ -291,24 +381,18 @@ static void on_event(void *user, scd_run_event ev, const char *text) {
                 set_state(st, SCD_STREAM_STOPPED);
                 mark_drained(st);
             } else if (finite_source(st->cfg)) {
-                set_state(st, SCD_STREAM_DONE);
-                st->done_us = g_get_monotonic_time();
-                /* Nothing more will come: follow responses end (after what is queued). */
-                if (st->follow)
-                    scd_follow_close_all(st->follow);
-                scd_log(
-                    SCD_LOG_INFO, "stream",
-                    "%s: source ended: %" PRIu64 " frames, %" PRIu64 " tokens in, %" PRIu64 " out",
-                    st->id, (uint64_t)atomic_load(&st->frames),
-                    (uint64_t)atomic_load(&st->tokens_in), (uint64_t)atomic_load(&st->tokens_out));
-                notify_app(st);
+                source_ended(st);
             } else {
                 failure(st, "the live source ended");
             }
             break;
         case SCD_RUN_ERROR:
-            if (st->state != SCD_STREAM_RETRYING)
+            if (st->state != SCD_STREAM_RETRYING && st->state != SCD_STREAM_FAILED &&
+                st->state != SCD_STREAM_DONE) {
                 failure(st, text);
+                if (st->state == SCD_STREAM_RETRYING && st->cfg->source_kind == SCD_SOURCE_URI)
+                    probe_cause(st);
+            }
             break;
         case SCD_RUN_WARNING:
             scd_log(SCD_LOG_WARNING, "stream", "%s: %s", st->id, text);
@@ -454,6 +538,10 @@ static scd_stream *stream_new(scd_streams *owner, scd_cfgref *ref, const scd_str
 }
 
 static void stream_free(scd_stream *st) {
+    if (st->probe) {
+        g_cancellable_cancel(st->probe);
+        g_clear_object(&st->probe);
+    }
     if (st->restart_timer)
         g_source_remove(st->restart_timer);
     if (st->stop_idle)
@@ -530,7 +618,8 @@ guint scd_streams_apply(scd_streams *s, scd_cfgref *ref) {
         scd_stream *st = g_ptr_array_index(s->items, i);
         const scd_stream_cfg *nc = scd_config_find_stream(cfg, st->id);
         char *text = nc ? stream_cfg_text(nc) : NULL;
-        bool keep = text && strcmp(text, st->cfg_text) == 0;
+        /* A reload is the operator's explicit "try again": a failed file stream starts anew. */
+        bool keep = text && strcmp(text, st->cfg_text) == 0 && st->state != SCD_STREAM_FAILED;
         g_free(text);
         if (keep) {
             i++;
@@ -539,7 +628,9 @@ guint scd_streams_apply(scd_streams *s, scd_cfgref *ref) {
             continue;
         }
         scd_log(SCD_LOG_INFO, "stream", "%s: %s", st->id,
-                nc ? "settings changed: restarting" : "removed from the config: stopping");
+                !nc                              ? "removed from the config: stopping"
+                : st->state == SCD_STREAM_FAILED ? "failed before: starting again"
+                                                 : "settings changed: restarting");
         g_ptr_array_remove_index(s->items, i);
         stream_free(st);
     }
@@ -590,10 +681,34 @@ bool scd_streams_settled(scd_streams *s) {
 bool scd_streams_all_done(scd_streams *s) {
     for (guint i = 0; i < s->items->len; i++) {
         scd_stream *st = g_ptr_array_index(s->items, i);
-        if (st->state != SCD_STREAM_DONE && st->state != SCD_STREAM_STOPPED)
+        if (st->state != SCD_STREAM_DONE && st->state != SCD_STREAM_STOPPED &&
+            st->state != SCD_STREAM_FAILED)
             return false;
     }
     return true;
+}
+
+bool scd_streams_any_unhealthy(scd_streams *s, GString *why) {
+    bool any = false;
+    for (guint i = 0; i < s->items->len; i++) {
+        scd_stream *st = g_ptr_array_index(s->items, i);
+        uint64_t frames = atomic_load(&st->frames);
+        const char *reason = NULL;
+        char *owned = NULL;
+        if (st->state == SCD_STREAM_FAILED)
+            reason = st->last_error ? st->last_error : "failed";
+        else if (frames == 0)
+            reason = "no frame was produced";
+        else if (st->damaged)
+            reason = owned =
+                g_strdup_printf("%" PRIu64 " damaged packets or frames were skipped", st->damaged);
+        if (reason) {
+            any = true;
+            g_string_append_printf(why, "%s%s: %s", why->len ? "; " : "", st->id, reason);
+        }
+        g_free(owned);
+    }
+    return any;
 }
 
 bool scd_streams_advanced(scd_streams *s, GString *stalled) {
@@ -657,7 +772,7 @@ void scd_streams_drain(scd_streams *s, void (*on_drained)(void *user), void *use
         if (st->run && (st->state == SCD_STREAM_STARTING || st->state == SCD_STREAM_PLAYING))
             scd_run_drain(st->run);
         else {
-            if (st->state != SCD_STREAM_DONE)
+            if (st->state != SCD_STREAM_DONE && st->state != SCD_STREAM_FAILED)
                 set_state(st, SCD_STREAM_STOPPED);
             st->drained = true;
         }
@@ -740,6 +855,7 @@ void scd_stream_get_summary(scd_stream *st, scd_stream_summary *out) {
     out->png_files = atomic_load(&st->png_files);
     out->sink_errors = atomic_load(&st->sink_errors);
     out->restarts = st->restarts;
+    out->damaged = st->damaged;
     int64_t end = st->done_us ? st->done_us : g_get_monotonic_time();
     out->elapsed_s = st->first_start_us ? (double)(end - st->first_start_us) / 1e6 : 0.0;
     out->progress = st->state == SCD_STREAM_DONE && st->cfg->source_kind == SCD_SOURCE_FILE
@@ -870,6 +986,8 @@ void scd_stream_to_json(scd_stream *st, JsonBuilder *b) {
     member_str(b, "run", st->run_tag);
     member_double(b, "fps", c->fps);
     member_u64(b, "restarts", sm.restarts);
+    if (c->source_kind == SCD_SOURCE_FILE)
+        member_u64(b, "damaged", sm.damaged);
     member_u64(b, "frames_seen", sm.frames_seen);
     member_u64(b, "frames", sm.frames);
     member_u64(b, "tokens_in", sm.tokens_in);

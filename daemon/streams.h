@@ -6,8 +6,15 @@
  *   STARTING ──PLAYING──► PLAYING ──EOS of a finite source (file, pipeline, file:// uri)──► DONE
  *      ▲                     │ error, or a live source ended
  *      └──backoff timer── RETRYING ◄┘
- * A DONE stream keeps its (idle) pipeline, so /tokens still answers over what it saw. SIGTERM
- * drains every stream (EOS through all branches) and they end STOPPED.
+ * A source read once (`file:`, file:// uri) is never retried: an error (missing file, not a
+ * video, no video stream) ends it FAILED, and so does an end without a single frame or a file
+ * that ended before the end its index announces (the frames before still went to the sinks).
+ * Damaged packets the decoder skipped are counted (summary.damaged) on a stream that is DONE.
+ * The backoff of a live source starts over only after a run stayed PLAYING for ten times
+ * server.restart_min_s; a source that keeps failing or ending sooner backs off up to
+ * server.restart_max_s.
+ * A DONE or FAILED stream keeps its last (idle) pipeline when it had one, so /tokens still answers
+ * over what it saw. SIGTERM drains every stream (EOS through all branches) and they end STOPPED.
  *
  * Threads: main thread only, except what the runner's streaming callbacks update (atomics and
  * the metrics registry). */
@@ -29,6 +36,7 @@ typedef enum scd_stream_state {
     SCD_STREAM_RETRYING,
     SCD_STREAM_DONE,
     SCD_STREAM_STOPPED,
+    SCD_STREAM_FAILED,
 } scd_stream_state;
 
 const char *scd_stream_state_name(scd_stream_state s);
@@ -52,6 +60,7 @@ typedef struct scd_stream_summary {
     uint64_t png_files;     /* overlay PNGs written */
     uint64_t sink_errors;
     unsigned restarts;
+    uint64_t damaged; /* file sources: damaged packets or frames skipped */
     double progress;  /* file sources: [0, 1]; -1 otherwise */
     double elapsed_s; /* since the stream first started; until its source ended when DONE */
 } scd_stream_summary;
@@ -73,8 +82,11 @@ scd_stream *scd_streams_find(scd_streams *s, const char *id);
 
 /* READY: every stream reached PLAYING, finished, or failed and waits for a retry. */
 bool scd_streams_settled(scd_streams *s);
-/* --exit-when-done: every stream is DONE (or STOPPED). */
+/* --exit-when-done: every stream is DONE, FAILED (or STOPPED). */
 bool scd_streams_all_done(scd_streams *s);
+/* --exit-when-done: the streams that failed, produced no frame or skipped damaged data, appended to
+ * why ("ID: REASON; ID: REASON"); false when there is none. */
+bool scd_streams_any_unhealthy(scd_streams *s, GString *why);
 /* Watchdog tick: true when every PLAYING stream saw new frames since the previous tick; lists
  * the stalled ones in stalled (may be NULL). */
 bool scd_streams_advanced(scd_streams *s, GString *stalled);

@@ -66,6 +66,8 @@ void scd_print_summary(scd_app *app, FILE *out) {
             fprintf(out, "  sink errors %" PRIu64 "\n", s.sink_errors);
         if (s.restarts)
             fprintf(out, "  restarts    %u\n", s.restarts);
+        if (s.damaged)
+            fprintf(out, "  damaged     %" PRIu64 " packets or frames skipped\n", s.damaged);
         g_free(last_st);
         g_free(last_png);
     }
