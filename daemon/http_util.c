@@ -141,6 +141,50 @@ bool scd_json_has_nul(const char *text, gsize len) {
     return false;
 }
 
+/* Where the top-level object that starts the text ends (one past its closing brace), or 0 when
+ * the text does not start with an object that closes. */
+static gsize top_object_end(const char *text, gsize len) {
+    gsize i = 0;
+    while (i < len && g_ascii_isspace(text[i]))
+        i++;
+    if (i == len || text[i] != '{')
+        return 0;
+    int depth = 0;
+    bool in_string = false, escaped = false;
+    for (; i < len; i++) {
+        char c = text[i];
+        if (in_string) {
+            if (escaped)
+                escaped = false;
+            else if (c == '\\')
+                escaped = true;
+            else if (c == '"')
+                in_string = false;
+        } else if (c == '"') {
+            in_string = true;
+        } else if (c == '[' || c == '{') {
+            depth++;
+        } else if ((c == ']' || c == '}') && --depth == 0) {
+            return i + 1;
+        }
+    }
+    return 0;
+}
+
+bool scd_json_one_object(const char *text, gsize len, gsize *trailing_at) {
+    *trailing_at = 0;
+    gsize end = top_object_end(text, len);
+    if (end == 0)
+        return true; /* not an object, or unterminated: the parser says what is wrong */
+    for (gsize i = end; i < len; i++) {
+        if (!g_ascii_isspace(text[i])) {
+            *trailing_at = i;
+            return false;
+        }
+    }
+    return true;
+}
+
 bool scd_http_is_json(SoupServerMessage *msg, const char *ct) {
     if (ct[0] == '\0' || strcmp(ct, "application/json") == 0)
         return true;
@@ -174,6 +218,15 @@ JsonObject *scd_http_json_body(SoupServerMessage *msg, JsonParser **parser) {
     if (!scd_json_depth_ok(body, len, SCD_JSON_MAX_DEPTH)) {
         scd_http_error(msg, SOUP_STATUS_BAD_REQUEST, "invalid_json",
                        "the JSON body nests deeper than %d levels", SCD_JSON_MAX_DEPTH);
+        return NULL;
+    }
+    gsize trailing_at;
+    if (!scd_json_one_object(body, len, &trailing_at)) {
+        /* json-glib reads every top-level value and leaks all but the last (json-glib 1.6):
+         * a client could grow the daemon's memory with each such request. */
+        scd_http_error(msg, SOUP_STATUS_BAD_REQUEST, "invalid_json",
+                       "the body holds more than one JSON value (more data at byte %zu)",
+                       (size_t)trailing_at);
         return NULL;
     }
     if (scd_json_has_nul(body, len)) {

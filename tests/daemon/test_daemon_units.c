@@ -252,6 +252,21 @@ static void json_nul_is_detected(void **state) {
     assert_false(scd_json_has_nul("{\"a\": \"\\u000", 12));
 }
 
+static void json_body_is_one_object(void **state) {
+    (void)state;
+    gsize at;
+    const char *one[] = {"{\"text\": \"x\"}", "  {\"a\": {\"b\": \"}{\"}}\n ", "[1, 2]",
+                         "{\"a\": 1"};
+    for (size_t i = 0; i < G_N_ELEMENTS(one); i++)
+        assert_true(scd_json_one_object(one[i], strlen(one[i]), &at));
+    const char *two = "{\"text\": \"x\"} {\"b\": 2}";
+    assert_false(scd_json_one_object(two, strlen(two), &at));
+    assert_int_equal(at, 14);
+    const char *tail = "{\"a\": \"}\"}x";
+    assert_false(scd_json_one_object(tail, strlen(tail), &at));
+    assert_int_equal(at, 10);
+}
+
 static void json_nesting_is_bounded(void **state) {
     (void)state;
     assert_true(scd_json_depth_ok("{\"a\": [[1], [2]]}", 17, 3));
@@ -291,6 +306,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(the_descriptor_survives_a_swap, setup, teardown),
         cmocka_unit_test(json_nul_is_detected),
         cmocka_unit_test(json_nesting_is_bounded),
+        cmocka_unit_test(json_body_is_one_object),
         cmocka_unit_test(tokens_compare_exactly),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
