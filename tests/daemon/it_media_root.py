@@ -151,9 +151,10 @@ class MediaRoot(unittest.TestCase):
     def test_configured_playlist_source_is_refused(self):
         def failing():
             s = self.d.stream("playlist")
-            return s if s["restarts"] >= 1 and s["error"] else None
+            return s if s["state"] == "failed" else None
         s = H.wait_for(failing, "the playlist stream to fail")
         self.assertIn("'hls' format is refused", s["error"])
+        self.assertEqual(s["restarts"], 0, s)  # a file that cannot be opened is not retried
 
     def test_swapping_the_file_after_the_post_changes_nothing(self):
         # One job at a time: the second waits behind the first (whose pipeline alone takes far
