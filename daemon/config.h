@@ -50,7 +50,9 @@ typedef enum scd_sink_kind {
     SCD_SINK_SAFETENSORS_DIR,
     SCD_SINK_FOLLOW,
     SCD_SINK_OVERLAY_DIR,
+    SCD_SINK_REDIS,
 } scd_sink_kind;
+typedef enum scd_wire_dtype { SCD_WIRE_F32 = 0, SCD_WIRE_F16 } scd_wire_dtype;
 
 typedef struct scd_server_cfg {
     char *listen;      /* "host:port" as written, "" = no TCP listener */
@@ -111,6 +113,13 @@ typedef struct scd_sink_cfg {
     char *safetensors_dir; /* one safetensors file per window */
     bool follow;           /* HTTP /v1/streams/{id}/follow enabled */
     char *overlay_dir;     /* PNG of the overlay of each frame that completed an emission */
+    /* redis: one XADD per packet (redis_sink.h); the keys below apply to redis sinks only. */
+    char *redis;          /* redis://[:password@]host:port[/db] or unix:///path[?db=N] */
+    char *key;            /* stream key; "{stream}" is replaced by the stream id */
+    uint64_t maxlen;      /* XADD MAXLEN ~ maxlen; 0 = no trimming */
+    char *password_file;  /* "" = the URL's password, if any */
+    uint64_t queue_bytes; /* packets held while Redis is slow or away; oldest dropped beyond */
+    int dtype;            /* scd_wire_dtype of the token values in the wire bytes */
 } scd_sink_cfg;
 
 typedef struct scd_stream_cfg {

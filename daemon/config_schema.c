@@ -21,6 +21,7 @@ static const char *const log_formats[] = {"auto", "journal", "plain", NULL};
 static const char *const backends[] = {"patch", "clip", NULL};
 static const char *const emits[] = {"frame", "window", NULL};
 static const char *const graphs[] = {"bipartite", "full", NULL};
+static const char *const wire_dtypes[] = {"f32", "f16", NULL};
 
 static const cfg_key keys[] = {
     /* ---- top level ---- */
@@ -504,6 +505,69 @@ static const cfg_key keys[] = {
      .max = 4096,
      .doc = "Directory receiving a PNG (drawn by `scriptoverlay`) of each frame that completed an "
             "emission: the tokens sent are outlined, the pruned ones dimmed."},
+    {.section = SEC_SINK,
+     .name = "redis",
+     .type = T_STRING,
+     .offset = SNK(redis),
+     .flags = KEY_ONE_OF,
+     .one_of_value = SCD_SINK_REDIS,
+     .max = 4096,
+     .doc = "Redis Streams: one `XADD` per packet to `redis://[:password@]host:port[/db]` or "
+            "`unix:///path[?db=N]` (no TLS: see docs/scale-out.md). Never blocks the pipeline: "
+            "packets wait in a bounded queue while Redis is slow or away, the oldest dropped "
+            "(and counted) when it is full."},
+    {.section = SEC_SINK,
+     .name = "key",
+     .type = T_STRING,
+     .offset = SNK(key),
+     .def = "scriptd:{stream}:packets",
+     .min = 1,
+     .max = 512,
+     .flags = KEY_WITH_KIND | KEY_NON_EMPTY,
+     .one_of_value = SCD_SINK_REDIS,
+     .doc = "`redis` sinks: the stream key; `{stream}` is replaced by the stream id."},
+    {.section = SEC_SINK,
+     .name = "maxlen",
+     .type = T_UINT64,
+     .offset = SNK(maxlen),
+     .def = "1000",
+     .min = 0,
+     .max = 1e12,
+     .flags = KEY_WITH_KIND,
+     .one_of_value = SCD_SINK_REDIS,
+     .doc = "`redis` sinks: approximate length the key is trimmed to (`XADD ... MAXLEN ~ N`); "
+            "0 = never trimmed."},
+    {.section = SEC_SINK,
+     .name = "password_file",
+     .type = T_PATH,
+     .offset = SNK(password_file),
+     .def = "",
+     .max = 4096,
+     .flags = KEY_WITH_KIND,
+     .one_of_value = SCD_SINK_REDIS,
+     .doc = "`redis` sinks: file whose first line is the Redis password (`AUTH`); wins over a "
+            "password in the URL."},
+    {.section = SEC_SINK,
+     .name = "queue_bytes",
+     .type = T_SIZE,
+     .offset = SNK(queue_bytes),
+     .def = "64MiB",
+     .min = 65536,
+     .max = 1099511627776.0,
+     .flags = KEY_WITH_KIND,
+     .one_of_value = SCD_SINK_REDIS,
+     .doc = "`redis` sinks: packets (wire bytes) held while Redis is slow or unreachable; beyond "
+            "it the oldest are dropped and counted (`scriptd_sink_packets_dropped_total`)."},
+    {.section = SEC_SINK,
+     .name = "dtype",
+     .type = T_ENUM,
+     .offset = SNK(dtype),
+     .def = "f32",
+     .choices = wire_dtypes,
+     .flags = KEY_WITH_KIND,
+     .one_of_value = SCD_SINK_REDIS,
+     .doc = "`redis` sinks: token values in the wire bytes: `f32` (exactly the tokens) or `f16` "
+            "(half the bytes)."},
 };
 
 static const cfg_section_info sections[SEC_COUNT] = {

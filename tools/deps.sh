@@ -13,6 +13,7 @@ gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-libav
 libavcodec-dev libavformat-dev libavutil-dev libswscale-dev ffmpeg
 libyaml-dev libsoup-3.0-dev libjson-glib-dev libsystemd-dev
 valgrind curl clang-format
+redis-server libhiredis-dev
 "
 
 missing=""
