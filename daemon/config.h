@@ -138,9 +138,22 @@ typedef struct scd_stream_cfg {
     size_t n_sinks;
 } scd_stream_cfg;
 
+typedef enum scd_cameras_from { SCD_CAMERAS_CONFIG = 0, SCD_CAMERAS_REDIS } scd_cameras_from;
+
+/* Many nodes sharing the cameras (cluster.h): "" redis = this node runs every stream itself. */
+typedef struct scd_cluster_cfg {
+    char *redis;         /* Redis URL holding the node and camera leases */
+    char *node;          /* this node's name; "" = the host name */
+    int lease_ms;        /* node and camera lease time */
+    char *password_file; /* "" = the URL's password, if any */
+    int cameras;         /* scd_cameras_from: the config's streams, or the hash cameras_key */
+    char *cameras_key;   /* Redis hash: stream id -> YAML of one stream */
+} scd_cluster_cfg;
+
 typedef struct scd_config {
     char *source_name; /* the file path, or the name given to scd_config_load_string */
     scd_server_cfg server;
+    scd_cluster_cfg cluster;
     scd_encoder_cfg encoder; /* defaults.encoder */
     scd_pruning_cfg pruning; /* defaults.pruning */
     scd_stream_cfg *streams;

@@ -63,6 +63,7 @@ typedef enum cfg_section {
     SEC_STREAM,
     SEC_QUERY,
     SEC_SINK,
+    SEC_CLUSTER,
     SEC_COUNT
 } cfg_section;
 

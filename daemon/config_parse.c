@@ -271,6 +271,24 @@ static sp_status validate_section(parse_ctx *c, cfg_section s, const ynode *map,
             }
             return SP_OK;
         }
+        case SEC_CLUSTER: {
+            const scd_cluster_cfg *k = base;
+            scd_redis_url u;
+            const char *why = NULL;
+            const char *bad = NULL;
+            if (k->redis[0] && !scd_redis_url_parse(k->redis, &u, &why))
+                bad = "redis";
+            else if (k->redis[0])
+                scd_redis_url_clear(&u);
+            else if (k->cameras == SCD_CAMERAS_REDIS)
+                bad = "cameras", why = "cameras from Redis need cluster.redis";
+            if (!bad)
+                return SP_OK;
+            char *full = join_path(path, bad);
+            cfg_pos_fail(c->err, SP_ERR_INVALID, blame(map, bad, map), full, "%s", why);
+            g_free(full);
+            return SP_ERR_INVALID;
+        }
         case SEC_SINK: {
             const scd_sink_cfg *k = base;
             scd_redis_url u;
@@ -378,6 +396,7 @@ scd_config *scd_config_new_default(void) {
     scd_config *cfg = g_new0(scd_config, 1);
     cfg->source_name = g_strdup("<defaults>");
     cfg_apply_defaults(SEC_SERVER, &cfg->server);
+    cfg_apply_defaults(SEC_CLUSTER, &cfg->cluster);
     cfg_apply_defaults(SEC_ENCODER, &cfg->encoder);
     cfg_apply_defaults(SEC_PRUNING, &cfg->pruning);
     finish_listen(&cfg->server);
@@ -399,6 +418,7 @@ void scd_config_free(scd_config *cfg) {
     }
     g_free(cfg->streams);
     cfg_free_section(SEC_SERVER, &cfg->server);
+    cfg_free_section(SEC_CLUSTER, &cfg->cluster);
     g_free(cfg->server.listen_host);
     cfg_free_section(SEC_ENCODER, &cfg->encoder);
     cfg_free_section(SEC_PRUNING, &cfg->pruning);

@@ -14,6 +14,7 @@
 #define QRY(f) offsetof(scd_query_cfg, f)
 #define SNK(f) offsetof(scd_sink_cfg, f)
 #define CFG(f) offsetof(scd_config, f)
+#define CLU(f) offsetof(scd_cluster_cfg, f)
 
 static const char *const log_levels[] = {"debug", "info", "warning", "error", NULL};
 static const int log_level_values[] = {SCD_LOG_DEBUG, SCD_LOG_INFO, SCD_LOG_WARNING, SCD_LOG_ERROR};
@@ -22,6 +23,7 @@ static const char *const backends[] = {"patch", "clip", NULL};
 static const char *const emits[] = {"frame", "window", NULL};
 static const char *const graphs[] = {"bipartite", "full", NULL};
 static const char *const wire_dtypes[] = {"f32", "f16", NULL};
+static const char *const camera_sources[] = {"config", "redis", NULL};
 
 static const cfg_key keys[] = {
     /* ---- top level ---- */
@@ -31,6 +33,12 @@ static const cfg_key keys[] = {
      .offset = CFG(server),
      .child = SEC_SERVER,
      .doc = "HTTP API, logging and process settings."},
+    {.section = SEC_ROOT,
+     .name = "cluster",
+     .type = T_SECTION,
+     .offset = CFG(cluster),
+     .child = SEC_CLUSTER,
+     .doc = "Many nodes sharing the cameras through Redis leases (docs/scale-out.md)."},
     {.section = SEC_ROOT,
      .name = "defaults",
      .type = T_SECTION,
@@ -156,6 +164,59 @@ static const cfg_key keys[] = {
      .choices = log_formats,
      .doc = "`journal`: sd-daemon `<N>` priority prefixes; `plain`: time and level words; `auto`: "
             "journal when stderr is connected to the journal."},
+
+    /* ---- cluster ---- */
+    {.section = SEC_CLUSTER,
+     .name = "redis",
+     .type = T_STRING,
+     .offset = CLU(redis),
+     .def = "",
+     .max = 4096,
+     .doc = "Redis holding the node and camera leases (`redis://...` or `unix:///...`); `\"\"`: "
+            "this node runs every configured stream itself. With it, each node runs the cameras "
+            "a rendezvous hash over the live node names gives it, under a per-camera lease."},
+    {.section = SEC_CLUSTER,
+     .name = "node",
+     .type = T_STRING,
+     .offset = CLU(node),
+     .def = "",
+     .max = 64,
+     .doc = "This node's name (unique among the nodes); `\"\"` = the host name."},
+    {.section = SEC_CLUSTER,
+     .name = "lease_ms",
+     .type = T_INT,
+     .offset = CLU(lease_ms),
+     .def = "5000",
+     .min = 1000,
+     .max = 600000,
+     .doc = "Lease of a node (`scriptd:nodes:NAME`) and of each camera it runs "
+            "(`scriptd:lease:ID`), refreshed every second: a dead node's cameras move to the "
+            "others within about one lease, and a node that cannot reach Redis stops its cameras "
+            "after half a lease, so no camera runs on two nodes for longer than one lease."},
+    {.section = SEC_CLUSTER,
+     .name = "password_file",
+     .type = T_PATH,
+     .offset = CLU(password_file),
+     .def = "",
+     .max = 4096,
+     .doc = "File whose first line is the Redis password; wins over a password in the URL."},
+    {.section = SEC_CLUSTER,
+     .name = "cameras",
+     .type = T_ENUM,
+     .offset = CLU(cameras),
+     .def = "config",
+     .choices = camera_sources,
+     .doc = "Where the camera list comes from: `config` (this file's `streams`, the same on "
+            "every node) or `redis` (the hash `cameras_key`: stream id -> YAML of one stream)."},
+    {.section = SEC_CLUSTER,
+     .name = "cameras_key",
+     .type = T_STRING,
+     .offset = CLU(cameras_key),
+     .def = "scriptd:cameras",
+     .min = 1,
+     .max = 512,
+     .flags = KEY_NON_EMPTY,
+     .doc = "`cameras: redis`: the hash of stream id -> YAML of one stream (`streams[]` keys)."},
 
     /* ---- defaults ---- */
     {.section = SEC_DEFAULTS,
@@ -579,6 +640,7 @@ static const cfg_section_info sections[SEC_COUNT] = {
     [SEC_STREAM] = {.path = "streams[]", .kind_offset = STR(source_kind), .one_of_what = "source"},
     [SEC_QUERY] = {.path = "streams[].query", .kind_offset = QRY(kind), .one_of_what = "query"},
     [SEC_SINK] = {.path = "streams[].sinks[]", .kind_offset = SNK(kind), .one_of_what = "sink"},
+    [SEC_CLUSTER] = {.path = "cluster"},
 };
 
 const cfg_key *cfg_keys(size_t *count) {

@@ -167,7 +167,8 @@ static void example_config_sets_every_key(void **state) {
                                            [SEC_PRUNING] = "defaults.pruning",
                                            [SEC_STREAM] = "streams[]",
                                            [SEC_QUERY] = "streams[].query",
-                                           [SEC_SINK] = "streams[].sinks[]"};
+                                           [SEC_SINK] = "streams[].sinks[]",
+                                           [SEC_CLUSTER] = "cluster"};
     size_t n;
     const cfg_key *keys = cfg_keys(&n);
     for (size_t i = 0; i < n; i++) {
@@ -534,6 +535,22 @@ static void redis_sinks_take_their_options_and_check_the_url(void **state) {
                  5, 9, "streams[0].sinks[0].redis", "absolute socket path");
 }
 
+static void cluster_needs_a_redis_for_redis_cameras(void **state) {
+    (void)state;
+    scd_config *cfg = load_ok("cluster:\n  redis: \"unix:///run/redis.sock\"\n  node: n1\n");
+    assert_string_equal(cfg->cluster.node, "n1");
+    assert_int_equal(cfg->cluster.lease_ms, 5000);
+    assert_int_equal(cfg->cluster.cameras, SCD_CAMERAS_CONFIG);
+    scd_config_free(cfg);
+    cfg = load_ok("");
+    assert_string_equal(cfg->cluster.redis, ""); /* single node by default */
+    scd_config_free(cfg);
+    expect_error("cluster:\n  cameras: redis\n", 2, 3, "cluster.cameras", "need cluster.redis");
+    expect_error("cluster:\n  redis: \"tcp://h:1\"\n", 2, 3, "cluster.redis", "expected redis://");
+    expect_error("cluster:\n  redis: \"redis://h\"\n  lease_ms: 10\n", 3, 13, "cluster.lease_ms",
+                 "");
+}
+
 static void yaml_syntax_errors_carry_positions(void **state) {
     (void)state;
     scd_config *cfg;
@@ -672,6 +689,7 @@ int main(void) {
         cmocka_unit_test(per_frame_methods_are_refused),
         cmocka_unit_test(restart_delays_are_ordered),
         cmocka_unit_test(redis_sinks_take_their_options_and_check_the_url),
+        cmocka_unit_test(cluster_needs_a_redis_for_redis_cameras),
         cmocka_unit_test(yaml_syntax_errors_carry_positions),
         cmocka_unit_test(file_errors_and_relative_paths),
         cmocka_unit_test(path_limits_apply_to_the_resolved_path),
