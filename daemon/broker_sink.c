@@ -23,7 +23,7 @@ struct scd_broker_sink {
     sp_dtype dtype;
     uint64_t epoch;
 
-    /* Streaming thread only. */
+    /* Writer thread only: the encoder. */
     ScriptPacketView view;
     sp_wire_header header; /* of the last packet that carried a width */
     bool have_header;
@@ -52,15 +52,32 @@ const char *scd_broker_fail_name(scd_broker_fail f) {
     return (unsigned)f < SCD_BROKER_FAIL_COUNT ? fail_names[f] : "?";
 }
 
-static void entry_free(scd_broker_entry *e) {
-    if (!e)
+/* A queued packet: a reference to the pipeline's packet (its tensors are shared, not copied)
+ * until the writer encodes it into entry.packet. */
+typedef struct queued {
+    scd_broker_entry entry;
+    GstScriptPacket source;
+    uint64_t bytes; /* what it counts against queue_bytes: its wire size */
+} queued;
+
+static void queued_free(queued *q) {
+    if (!q)
         return;
-    g_bytes_unref(e->packet);
-    g_free(e);
+    if (q->entry.packet)
+        g_bytes_unref(q->entry.packet);
+    gst_script_packet_clear(&q->source);
+    g_free(q);
 }
 
-static uint64_t entry_bytes(const scd_broker_entry *e) {
-    return g_bytes_get_size(e->packet);
+static uint64_t entry_bytes(const queued *q) {
+    return q->bytes;
+}
+
+/* The wire size of p (header and trailer included), known before encoding it. */
+static uint64_t wire_size(const GstScriptPacket *p, size_t d, sp_dtype dtype) {
+    size_t value = dtype == SP_DTYPE_F16 ? 2 : 4;
+    return SP_WIRE_HEADER_FIXED + SP_WIRE_NAME_MAX + SP_WIRE_PACKET_FIXED + SP_WIRE_TRAILER +
+           (uint64_t)p->count * (d * value + SP_WIRE_INFO_BYTES);
 }
 
 /* ---- accounting (lock held) ----------------------------------------------------------------- */
@@ -74,9 +91,9 @@ static void labels(const scd_broker_sink *s, const char *l[2]) {
 static void enforce_limit(scd_broker_sink *s) {
     uint64_t n = 0;
     while (s->bytes > s->limit && !g_queue_is_empty(&s->queue)) {
-        scd_broker_entry *e = g_queue_pop_head(&s->queue);
+        queued *e = g_queue_pop_head(&s->queue);
         s->bytes -= entry_bytes(e);
-        entry_free(e);
+        queued_free(e);
         n++;
     }
     if (n) {
@@ -97,7 +114,7 @@ static void record_failure(scd_broker_sink *s, scd_broker_fail why, const char *
     scd_mc_inc(s->m->sink_failures, l, 1);
 }
 
-/* ---- streaming thread ----------------------------------------------------------------------- */
+/* ---- encoding (writer thread) and queueing (streaming thread) ------------------------------ */
 
 static sp_status capture_sink(void *user, const void *data, size_t len, sp_error *err) {
     (void)err;
@@ -138,32 +155,55 @@ static sp_status encode(scd_broker_sink *s, const GstScriptPacket *p, sp_error *
 }
 
 bool scd_broker_sink_packet(scd_broker_sink *s, const GstScriptPacket *p, sp_error *err) {
-    if (encode(s, p, err) != SP_OK) {
-        g_mutex_lock(&s->lock);
-        s->errors++;
-        g_mutex_unlock(&s->lock);
-        const char *l[2];
-        labels(s, l);
-        scd_mc_inc(s->m->sink_errors, l, 1);
-        return false;
-    }
-    scd_broker_entry *e = g_new0(scd_broker_entry, 1);
-    e->packet = g_byte_array_free_to_bytes(s->capture);
-    s->capture = g_byte_array_sized_new(e->packet ? (guint)g_bytes_get_size(e->packet) : 0);
-    e->epoch = s->epoch;
-    e->window = p->window_id == G_MAXUINT64 ? -1 : (int64_t)p->window_id;
-    e->pts_first = (int64_t)p->pts_first;
-    e->pts_last = (int64_t)p->pts_last;
-    e->tokens = p->count;
-    e->d = s->header.d;
+    (void)err;
+    /* Only references here: encoding (copy, checks, checksum) happens on the writer thread, so
+     * the pipeline pays a few reference counts per packet whatever the packet's size. */
+    queued *q = g_new0(queued, 1);
+    gst_script_packet_init(&q->source);
+    gst_script_packet_copy_into(&q->source, p);
+    q->entry.epoch = s->epoch;
+    q->entry.window = p->window_id == G_MAXUINT64 ? -1 : (int64_t)p->window_id;
+    q->entry.pts_first = (int64_t)p->pts_first;
+    q->entry.pts_last = (int64_t)p->pts_last;
+    q->entry.tokens = p->count;
+    q->bytes = wire_size(p, gst_script_packet_width(p), s->dtype);
     g_mutex_lock(&s->lock);
-    e->seq = s->next_seq++;
-    g_queue_push_tail(&s->queue, e);
-    s->bytes += entry_bytes(e);
+    q->entry.seq = s->next_seq++;
+    g_queue_push_tail(&s->queue, q);
+    s->bytes += entry_bytes(q);
     enforce_limit(s);
     g_cond_signal(&s->wake);
     g_mutex_unlock(&s->lock);
     return true;
+}
+
+/* Encodes the entries of a batch that are not encoded yet (writer thread). An entry that cannot
+ * be encoded is marked DROPPED in res and counted as a sink error. */
+static void encode_batch(scd_broker_sink *s, queued **batch, size_t n, scd_broker_result *res) {
+    for (size_t i = 0; i < n; i++) {
+        queued *q = batch[i];
+        res[i] = SCD_BROKER_UNKNOWN;
+        if (q->entry.packet)
+            continue;
+        sp_error err;
+        sp_error_clear(&err);
+        if (encode(s, &q->source, &err) != SP_OK) {
+            res[i] = SCD_BROKER_DROPPED;
+            g_mutex_lock(&s->lock);
+            s->errors++;
+            g_mutex_unlock(&s->lock);
+            const char *l[2];
+            labels(s, l);
+            scd_mc_inc(s->m->sink_errors, l, 1);
+            scd_log(SCD_LOG_WARNING, "sink", "%s: %s: packet %" PRIu64 " not encoded: %s",
+                    s->stream, s->label, q->entry.seq, err.message);
+            continue;
+        }
+        q->entry.packet = g_byte_array_free_to_bytes(s->capture);
+        s->capture = g_byte_array_sized_new((guint)g_bytes_get_size(q->entry.packet));
+        q->entry.d = s->header.d;
+        gst_script_packet_clear(&q->source); /* the pipeline's buffers go back now */
+    }
 }
 
 /* ---- writer thread -------------------------------------------------------------------------- */
@@ -227,11 +267,11 @@ static bool connect_once(scd_broker_sink *s, unsigned *backoff_ms, bool *failing
 }
 
 /* Takes up to a batch from the head of the queue (lock held). */
-static size_t take_batch(scd_broker_sink *s, scd_broker_entry **batch) {
+static size_t take_batch(scd_broker_sink *s, queued **batch) {
     size_t n = 0;
     uint64_t bytes = 0;
     while (n < BATCH_MAX_ENTRIES && !g_queue_is_empty(&s->queue)) {
-        scd_broker_entry *e = g_queue_peek_head(&s->queue);
+        queued *e = g_queue_peek_head(&s->queue);
         if (n > 0 && bytes + entry_bytes(e) > BATCH_MAX_BYTES)
             break;
         batch[n++] = g_queue_pop_head(&s->queue);
@@ -243,8 +283,7 @@ static size_t take_batch(scd_broker_sink *s, scd_broker_entry **batch) {
 
 /* Settles a published batch: sent and dropped entries leave, unanswered ones go back to the head
  * of the queue in order (then the limit may drop the oldest of them). */
-static void settle(scd_broker_sink *s, scd_broker_entry **batch, size_t n,
-                   const scd_broker_result *res) {
+static void settle(scd_broker_sink *s, queued **batch, size_t n, const scd_broker_result *res) {
     uint64_t sent = 0, dropped = 0;
     g_mutex_lock(&s->lock);
     for (size_t i = n; i-- > 0;) {
@@ -257,7 +296,7 @@ static void settle(scd_broker_sink *s, scd_broker_entry **batch, size_t n,
         else
             dropped++;
         s->bytes -= entry_bytes(batch[i]);
-        entry_free(batch[i]);
+        queued_free(batch[i]);
     }
     s->sent += sent;
     s->dropped += dropped;
@@ -274,7 +313,8 @@ static void settle(scd_broker_sink *s, scd_broker_entry **batch, size_t n,
 
 static gpointer writer_main(gpointer data) {
     scd_broker_sink *s = data;
-    scd_broker_entry *batch[BATCH_MAX_ENTRIES];
+    queued *batch[BATCH_MAX_ENTRIES];
+    scd_broker_entry *entries[BATCH_MAX_ENTRIES];
     scd_broker_result res[BATCH_MAX_ENTRIES];
     unsigned backoff_ms = BACKOFF_MIN_MS;
     bool failing = false, ever = false, connected = false;
@@ -295,9 +335,21 @@ static gpointer writer_main(gpointer data) {
         g_mutex_unlock(&s->lock);
         scd_broker_fail why = SCD_BROKER_IO;
         char *msg = NULL;
+        encode_batch(s, batch, n, res);
+        /* Publish the encoded ones in order; those that failed to encode stay DROPPED. */
+        size_t m = 0;
+        size_t index[BATCH_MAX_ENTRIES];
         for (size_t i = 0; i < n; i++)
-            res[i] = SCD_BROKER_UNKNOWN;
-        bool ok = s->ops->publish(s->impl, batch, n, res, &why, &msg);
+            if (res[i] == SCD_BROKER_UNKNOWN) {
+                index[m] = i;
+                entries[m++] = &batch[i]->entry;
+            }
+        scd_broker_result sub[BATCH_MAX_ENTRIES];
+        for (size_t i = 0; i < m; i++)
+            sub[i] = SCD_BROKER_UNKNOWN;
+        bool ok = m == 0 || s->ops->publish(s->impl, entries, m, sub, &why, &msg);
+        for (size_t i = 0; i < m; i++)
+            res[index[i]] = sub[i];
         size_t rejected = 0;
         for (size_t i = 0; i < n; i++)
             rejected += res[i] == SCD_BROKER_DROPPED;
@@ -384,7 +436,7 @@ void scd_broker_sink_free(scd_broker_sink *s, unsigned flush_ms) {
         scd_log(SCD_LOG_WARNING, "sink", "%s: %s %s: %" PRIu64 " packets not sent at stop",
                 s->stream, s->ops->name, s->ops->describe(s->impl), left);
     }
-    g_queue_clear_full(&s->queue, (GDestroyNotify)entry_free);
+    g_queue_clear_full(&s->queue, (GDestroyNotify)queued_free);
     scd_log(SCD_LOG_INFO, "sink",
             "%s: %s final: sent=%" PRIu64 " dropped=%" PRIu64 " reconnects=%" PRIu64
             " numbered=%" PRIu64,

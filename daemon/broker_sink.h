@@ -5,6 +5,7 @@
  * table: nothing here names Redis.
  *
  *   streaming thread ──scd_broker_sink_packet──► queue (≤ queue_bytes) ──writer thread──► broker
+ *                        (packet references)                       (encodes, batches)
  *
  * Every packet becomes one entry: a one-packet wire stream (header + packet, so any wire reader
  * decodes it alone) with a sequence number, numbered 0, 1, 2... for the life of the sink, and the
@@ -14,7 +15,8 @@
  * Entries in flight when the connection breaks are sent again after the reconnection, so a
  * consumer may see a sequence number twice (it skips the repeat): delivery is at least once.
  *
- * Threads: scd_broker_sink_packet from one streaming thread at a time; the rest from any thread.
+ * Threads: scd_broker_sink_packet from one streaming thread at a time (the pipeline pays reference
+ * counts only); the rest from any thread.
  * Metrics (family sink_* of scd_dmetrics, labels stream and sink) are updated by the writer. */
 #ifndef SCRIPTD_BROKER_SINK_H
 #define SCRIPTD_BROKER_SINK_H
@@ -87,8 +89,9 @@ scd_broker_sink *scd_broker_sink_new(const char *stream, const char *label,
  * anything left is dropped and counted. NULL is accepted. */
 void scd_broker_sink_free(scd_broker_sink *s, unsigned flush_ms);
 
-/* Encodes p and queues it; never waits for the broker. Returns false (counted as a sink error,
- * reason in err) when the packet cannot be encoded. */
+/* Queues p (references to its data: the writer thread encodes it); never waits for the broker.
+ * A packet that later cannot be encoded is dropped and counted as a sink error. Returns true;
+ * false is kept for backends that refuse a packet up front (err says why). */
 bool scd_broker_sink_packet(scd_broker_sink *s, const GstScriptPacket *p, sp_error *err);
 
 typedef struct scd_broker_stats {
