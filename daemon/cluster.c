@@ -184,6 +184,18 @@ static int take_lease(scd_cluster *c, const char *id) {
     return v;
 }
 
+/* Appends id as a YAML double-quoted scalar (ids from the hash are checked by the reader). */
+static void cfg_quote_id(GString *g, const char *id) {
+    g_string_append_c(g, '"');
+    for (const char *p = id; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            g_string_append_c(g, '\\');
+        if ((unsigned char)*p >= 0x20)
+            g_string_append_c(g, *p);
+    }
+    g_string_append(g, "\"\n");
+}
+
 static gint by_name(gconstpointer a, gconstpointer b) {
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
@@ -402,46 +414,74 @@ static gpointer cluster_main(gpointer data) {
 
 /* ---- applying the owned set (main thread) --------------------------------------------------- */
 
-/* The config holding the owned cameras, with the node config's server and defaults. */
-static scd_config *owned_config(scd_cluster *c, GPtrArray *owned, GHashTable *yaml) {
+/* The YAML of a config with the node's server, cluster and defaults and the cameras ids: from
+ * the node's config (yaml NULL) or from their YAML in the hash. g_free. */
+static char *compose(scd_cluster *c, GPtrArray *ids, GHashTable *yaml) {
     const scd_config *base = scd_app_config(c->app);
     scd_config shell = *base;
     GArray *subset = g_array_new(FALSE, FALSE, sizeof(scd_stream_cfg));
     for (size_t i = 0; !yaml && i < base->n_streams; i++)
-        if (in_list(owned, base->streams[i].id))
+        if (in_list(ids, base->streams[i].id))
             g_array_append_val(subset, base->streams[i]);
     shell.streams = (scd_stream_cfg *)subset->data;
     shell.n_streams = subset->len;
     char *text = scd_config_to_yaml(&shell);
     g_array_free(subset, TRUE);
-    if (yaml) {
-        /* The node's settings, then the cameras' own YAML as the streams list. */
-        GString *g = g_string_new(text);
-        char *tail = strstr(g->str, "\nstreams: []\n");
-        if (tail)
-            g_string_truncate(g, (gsize)(tail - g->str) + 1);
-        g_string_append(g, "streams:\n");
-        for (guint i = 0; i < owned->len; i++) {
-            const char *y = g_hash_table_lookup(yaml, g_ptr_array_index(owned, i));
-            char **lines = g_strsplit(y ? y : "", "\n", -1);
-            bool first = true;
-            for (char **l = lines; *l; l++) {
-                if (!**l)
-                    continue;
-                g_string_append_printf(g, "%s%s\n", first ? "  - " : "    ", *l);
-                first = false;
-            }
-            g_strfreev(lines);
-        }
-        g_free(text);
-        text = g_string_free(g, FALSE);
+    if (!yaml)
+        return text;
+    /* The node's settings, then the cameras' own YAML as the items of the streams list. */
+    GString *g = g_string_new(text);
+    g_free(text);
+    char *tail = strstr(g->str, "\nstreams: []\n");
+    if (tail)
+        g_string_truncate(g, (gsize)(tail - g->str) + 1);
+    g_string_append(g, "streams:\n");
+    for (guint i = 0; i < ids->len; i++) {
+        const char *id = g_ptr_array_index(ids, i);
+        const char *y = g_hash_table_lookup(yaml, id);
+        g_string_append(g, "  - id: ");
+        cfg_quote_id(g, id);
+        char **lines = g_strsplit(y ? y : "", "\n", -1);
+        for (char **l = lines; *l; l++)
+            if (**l)
+                g_string_append_printf(g, "    %s\n", *l);
+        g_strfreev(lines);
     }
+    return g_string_free(g, FALSE);
+}
+
+static scd_config *load(const char *text, scd_config_error *err) {
     scd_config *cfg = NULL;
+    scd_config_load_string(text, strlen(text), "cluster cameras", NULL, &cfg, err);
+    return cfg;
+}
+
+/* The config holding the owned cameras. From the hash, a camera whose YAML is not a valid stream
+ * is left out (and logged) rather than holding up the others. */
+static scd_config *owned_config(scd_cluster *c, GPtrArray *owned, GHashTable *yaml) {
     scd_config_error err;
-    if (scd_config_load_string(text, strlen(text), "cluster cameras", NULL, &cfg, &err) != SP_OK)
+    GPtrArray *good = g_ptr_array_new();
+    for (guint i = 0; i < owned->len; i++) {
+        GPtrArray *one = g_ptr_array_new();
+        g_ptr_array_add(one, g_ptr_array_index(owned, i));
+        char *text = yaml ? compose(c, one, yaml) : NULL;
+        scd_config *cfg = text ? load(text, &err) : NULL;
+        if (!yaml || cfg)
+            g_ptr_array_add(good, g_ptr_array_index(owned, i));
+        else
+            scd_log(SCD_LOG_ERROR, "cluster", "camera %s: its YAML in %s is not a valid stream: %s",
+                    (char *)g_ptr_array_index(owned, i), c->cameras_key, err.message);
+        scd_config_free(cfg);
+        g_free(text);
+        g_ptr_array_unref(one);
+    }
+    char *text = compose(c, good, yaml);
+    scd_config *cfg = load(text, &err);
+    if (!cfg)
         scd_log(SCD_LOG_ERROR, "cluster", "the owned cameras do not form a valid config: %s",
                 err.message);
     g_free(text);
+    g_ptr_array_unref(good);
     return cfg;
 }
 

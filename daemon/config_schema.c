@@ -216,7 +216,8 @@ static const cfg_key keys[] = {
      .min = 1,
      .max = 512,
      .flags = KEY_NON_EMPTY,
-     .doc = "`cameras: redis`: the hash of stream id -> YAML of one stream (`streams[]` keys)."},
+     .doc = "`cameras: redis`: the hash whose fields are stream ids and values the YAML of the "
+            "rest of one `streams[]` item (without `id`)."},
 
     /* ---- defaults ---- */
     {.section = SEC_DEFAULTS,

@@ -189,5 +189,64 @@ class ClusterTest(unittest.TestCase):
         self.assertEqual(self.redis.cli("KEYS", "scriptd:*").split(), [])
 
 
+REDIS_CAMERAS_CONFIG = """
+server:
+  listen: "127.0.0.1:0"
+  log_format: plain
+cluster:
+  redis: "{url}"
+  node: solo
+  lease_ms: {lease}
+  cameras: redis
+defaults:
+  encoder:
+    image_size: 28
+"""
+
+REDIS_CAMERA = """pipeline: "videotestsrc is-live=true ! video/x-raw,width=64,height=48,framerate=2/1"
+fps: 1
+pruning:
+  emit: frame
+  frame_budget: 2
+"""
+
+
+class RedisCamerasTest(unittest.TestCase):
+    def setUp(self):
+        self.redis = R.Redis().start()
+        self.d = None
+
+    def tearDown(self):
+        if self.d:
+            self.d.kill()
+        self.redis.cleanup()
+
+    def ids(self):
+        status, doc = self.d.json("GET", "/v1/streams")
+        self.assertEqual(status, 200)
+        return sorted(s["id"] for s in doc["streams"])
+
+    def test_cameras_come_and_go_with_the_redis_hash(self):
+        self.redis.cli("HSET", "scriptd:cameras", "door", REDIS_CAMERA, "yard", REDIS_CAMERA)
+        self.d = H.Daemon(REDIS_CAMERAS_CONFIG.format(url=self.redis.url, lease=LEASE_MS)).start()
+        H.wait_for(lambda: self.ids() == ["door", "yard"], "both cameras from the hash")
+        door = self.d.stream("door")
+        self.assertEqual(door["encoder"]["image_size"], 28)  # the node's defaults apply
+        self.redis.cli("HDEL", "scriptd:cameras", "yard")
+        H.wait_for(lambda: self.ids() == ["door"], "the removed camera to stop")
+        H.wait_for(lambda: self.redis.cli("GET", "scriptd:lease:yard").strip() == "",
+                   "its lease to be released")
+        self.assertEqual(self.redis.cli("GET", "scriptd:lease:door").strip(), "solo")
+        # A camera whose YAML is not a valid stream is left out with the config reader's message;
+        # the others keep running, and a camera added after it still starts.
+        self.redis.cli("HSET", "scriptd:cameras", "bad", "fps: -3\n")
+        H.wait_for(lambda: "camera bad: its YAML in scriptd:cameras is not a valid stream"
+                   in self.d.log_text(), "the error")
+        self.assertEqual(self.ids(), ["door"])
+        self.redis.cli("HSET", "scriptd:cameras", "gate", REDIS_CAMERA)
+        H.wait_for(lambda: self.ids() == ["door", "gate"], "the camera added after the bad one")
+        self.assertEqual(self.d.stop()[0], 0)
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
