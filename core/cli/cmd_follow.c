@@ -36,6 +36,8 @@ typedef struct follow_state {
     char last_id[64]; /* XREAD position */
     uint64_t entries, written, claimed, failed;
     double last_arrival;
+    bool group_made;     /* the group existed once: a re-creation starts at 0 (see connect_redis) */
+    bool position_known; /* XREAD: last_id is an entry id, not "$" */
 } follow_state;
 
 static double now_s(void) {
@@ -135,6 +137,28 @@ static redisReply *command(follow_state *s, int argc, const char **argv) {
     return r;
 }
 
+/* XREAD from "$": the id of the newest entry now (0-0 for an empty stream), so that entries added
+ * between two reads are not skipped, as re-sending "$" each time would. */
+static bool resolve_position(follow_state *s) {
+    if (s->o.group || s->position_known)
+        return true;
+    if (strcmp(s->last_id, "$") != 0) {
+        s->position_known = true;
+        return true;
+    }
+    const char *argv[] = {"XREVRANGE", s->o.key, "+", "-", "COUNT", "1"};
+    redisReply *r = command(s, 6, argv);
+    if (!r)
+        return false;
+    snprintf(s->last_id, sizeof s->last_id, "0-0");
+    if (r->type == REDIS_REPLY_ARRAY && r->elements == 1 &&
+        r->element[0]->type == REDIS_REPLY_ARRAY && r->element[0]->elements == 2)
+        snprintf(s->last_id, sizeof s->last_id, "%s", r->element[0]->element[0]->str);
+    freeReplyObject(r);
+    s->position_known = true;
+    return true;
+}
+
 /* Connects (AUTH, SELECT, the group); false after a failure (logged), to be retried. */
 static bool connect_redis(follow_state *s) {
     struct timeval tv = {.tv_sec = 5};
@@ -151,7 +175,10 @@ static bool connect_redis(follow_state *s) {
     char db[16];
     snprintf(db, sizeof db, "%d", s->url.db);
     const char *auth[] = {"AUTH", s->password}, *sel[] = {"SELECT", db};
-    const char *grp[] = {"XGROUP", "CREATE", s->o.key, s->o.group, s->o.from, "MKSTREAM"};
+    /* A group that vanished (Redis restarted without its data) is made again at 0: everything
+     * in the stream then is newer than what was read. */
+    const char *grp[] = {"XGROUP",  "CREATE", s->o.key, s->o.group, s->group_made ? "0" : s->o.from,
+                         "MKSTREAM"};
     struct {
         const char **argv;
         int argc;
@@ -173,7 +200,8 @@ static bool connect_redis(follow_state *s) {
             return false;
         }
     }
-    return true;
+    s->group_made = s->o.group != NULL;
+    return resolve_position(s);
 }
 
 static const redisReply *field(const redisReply *fv, const char *name) {
