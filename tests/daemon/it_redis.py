@@ -220,5 +220,62 @@ class RedisSinkTest(unittest.TestCase):
         self.assertEqual(d.stop()[0], 0)
 
 
+class RedisFailuresTest(unittest.TestCase):
+    """The sink says why Redis does not take its packets, and accounts for every packet."""
+
+    def setUp(self):
+        self.servers = []
+        self.tmp = tempfile.mkdtemp(prefix="scriptd-redis-it-")
+        self.d = None
+
+    def tearDown(self):
+        if self.d:
+            self.d.kill()
+        for r in self.servers:
+            r.cleanup()
+
+    def server(self, *extra):
+        r = R.Redis(extra=extra).start()
+        self.servers.append(r)
+        return r
+
+    def test_wrong_password_is_an_auth_failure_and_oom_replies_drop_and_count(self):
+        locked = self.server("--requirepass", "right")
+        full = self.server("--maxmemory", "1mb", "--maxmemory-policy", "noeviction")
+        pw = os.path.join(self.tmp, "pw")
+        with open(pw, "w") as f:
+            f.write("wrong\n")
+        config = FILE_CONFIG.format(sample=H.SAMPLE, dir=self.tmp, url=locked.url) + f"""
+        password_file: "{pw}"
+      - redis: "{full.url}"
+        maxlen: 0
+"""
+        self.d = H.Daemon(config).start()
+        s = self.d.wait_stream("clip", lambda s: s["state"] == "done", "the file to end")
+        n = s["packets"]
+        sinks = [k for k in s["sinks"] if k["kind"] == "redis"]
+        self.assertEqual(len(sinks), 2)
+        H.wait_for(lambda: [k for k in self.d.stream("clip")["sinks"] if k["kind"] == "redis"][1]
+                   ["queued"] == 0, "the second sink to settle")
+        auth, oom = [k for k in self.d.stream("clip")["sinks"] if k["kind"] == "redis"]
+        self.assertFalse(auth["connected"])
+        self.assertRegex(auth["last_error"], "^auth: AUTH: WRONGPASS")
+        self.assertNotIn("right", auth["location"] + auth["last_error"])
+        self.assertRegex(oom["last_error"], "^oom: XADD scriptd:clip:packets: OOM")
+        self.assertGreater(oom["dropped"], 0)
+        self.assertGreater(oom["sent"], 0)
+        self.assertEqual(oom["sent"] + oom["dropped"], n, "every packet sent or counted")
+        self.assertEqual(int(full.cli("XLEN", "scriptd:clip:packets")), oom["sent"])
+        m = self.d.metrics()
+        self.assertGreaterEqual(
+            m['scriptd_sink_failures_total{stream="clip",sink="redis0",reason="auth"}'], 1)
+        self.assertGreaterEqual(
+            m['scriptd_sink_failures_total{stream="clip",sink="redis1",reason="oom"}'], 1)
+        log = self.d.log_text()
+        self.assertIn("cannot connect (auth)", log)
+        self.assertIn("(the refused packets are dropped and counted)", log)
+        self.assertEqual(self.d.stop()[0], 0)
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)

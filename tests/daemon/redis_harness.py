@@ -18,8 +18,9 @@ def free_tcp_port():
 
 
 class Redis:
-    def __init__(self, port=None):
+    def __init__(self, port=None, extra=()):
         self.port = port or free_tcp_port()
+        self.extra = list(extra)  # more redis-server options, e.g. ["--requirepass", "pw"]
         self.dir = tempfile.mkdtemp(prefix="scriptd-redis-")
         self.proc = None
 
@@ -31,22 +32,23 @@ class Redis:
         self.log = open(os.path.join(self.dir, "redis.log"), "ab")
         self.proc = subprocess.Popen(
             [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", self.dir, "--dbfilename", "dump.rdb"],
+             "--appendonly", "no", "--dir", self.dir, "--dbfilename", "dump.rdb", *self.extra],
             stdout=self.log, stderr=self.log)
         end = time.monotonic() + deadline
         while time.monotonic() < end:
             if self.proc.poll() is not None:
                 raise AssertionError(f"redis-server exited with {self.proc.returncode}")
             try:
-                if self.cli("PING").strip() == "PONG":
+                if self.cli("PING").strip() in ("PONG", "NOAUTH Authentication required."):
                     return self
             except subprocess.CalledProcessError:
                 pass
             time.sleep(0.1)
         raise AssertionError("redis-server did not answer PING")
 
-    def cli(self, *args):
-        out = subprocess.run([REDIS_CLI, "-p", str(self.port), *args], check=True,
+    def cli(self, *args, password=None):
+        auth = ["--no-auth-warning", "-a", password] if password else []
+        out = subprocess.run([REDIS_CLI, "-p", str(self.port), *auth, *args], check=True,
                              capture_output=True, timeout=60).stdout
         return out.decode("utf-8", "replace")  # entries hold binary packets
 
