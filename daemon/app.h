@@ -26,6 +26,7 @@ typedef struct scd_jobs scd_jobs;
 typedef struct scd_http scd_http;
 typedef struct scd_notify scd_notify;
 typedef struct scd_encoders scd_encoders;
+typedef struct scd_cluster scd_cluster;
 
 /* A reference-counted config (thread-safe counting; the config itself is immutable). */
 typedef struct scd_cfgref {
@@ -47,12 +48,13 @@ typedef struct scd_app {
     scd_jobs *jobs;
     scd_http *http;
     scd_notify *notify;
-    char *token;         /* bearer token from server.token_file, NULL = no authentication */
-    char *work_dir;      /* private directory: uploaded exemplars, query files for elements */
-    char *ready_file;    /* --ready-file */
-    bool exit_when_done; /* --exit-when-done */
-    bool stopping;       /* SIGTERM/SIGINT received: draining */
-    bool ready_sent;     /* READY=1 sent once */
+    scd_cluster *cluster; /* NULL: this node runs every configured stream (cluster.h) */
+    char *token;          /* bearer token from server.token_file, NULL = no authentication */
+    char *work_dir;       /* private directory: uploaded exemplars, query files for elements */
+    char *ready_file;     /* --ready-file */
+    bool exit_when_done;  /* --exit-when-done */
+    bool stopping;        /* SIGTERM/SIGINT received: draining */
+    bool ready_sent;      /* READY=1 sent once */
     int exit_status;
     int64_t started_us; /* g_get_monotonic_time() at start */
     guint ready_timer;  /* READY at the latest (main.c) */

@@ -51,7 +51,9 @@ typedef enum scd_sink_kind {
     SCD_SINK_SAFETENSORS_DIR,
     SCD_SINK_FOLLOW,
     SCD_SINK_OVERLAY_DIR,
+    SCD_SINK_REDIS,
 } scd_sink_kind;
+typedef enum scd_wire_dtype { SCD_WIRE_F32 = 0, SCD_WIRE_F16 } scd_wire_dtype;
 
 typedef struct scd_server_cfg {
     char *listen;      /* "host:port" as written, "" = no TCP listener */
@@ -115,6 +117,13 @@ typedef struct scd_sink_cfg {
     char *safetensors_dir; /* one safetensors file per window */
     bool follow;           /* HTTP /v1/streams/{id}/follow enabled */
     char *overlay_dir;     /* PNG of the overlay of each frame that completed an emission */
+    /* redis: one XADD per packet (redis_sink.h); the keys below apply to redis sinks only. */
+    char *redis;          /* redis://[:password@]host:port[/db] or unix:///path[?db=N] */
+    char *key;            /* stream key; "{stream}" is replaced by the stream id */
+    uint64_t maxlen;      /* XADD MAXLEN ~ maxlen; 0 = no trimming */
+    char *password_file;  /* "" = the URL's password, if any */
+    uint64_t queue_bytes; /* packets held while Redis is slow or away; oldest dropped beyond */
+    int dtype;            /* scd_wire_dtype of the token values in the wire bytes */
 } scd_sink_cfg;
 
 typedef struct scd_stream_cfg {
@@ -133,9 +142,22 @@ typedef struct scd_stream_cfg {
     size_t n_sinks;
 } scd_stream_cfg;
 
+typedef enum scd_cameras_from { SCD_CAMERAS_CONFIG = 0, SCD_CAMERAS_REDIS } scd_cameras_from;
+
+/* Many nodes sharing the cameras (cluster.h): "" redis = this node runs every stream itself. */
+typedef struct scd_cluster_cfg {
+    char *redis;         /* Redis URL holding the node and camera leases */
+    char *node;          /* this node's name; "" = the host name */
+    int lease_ms;        /* node and camera lease time */
+    char *password_file; /* "" = the URL's password, if any */
+    int cameras;         /* scd_cameras_from: the config's streams, or the hash cameras_key */
+    char *cameras_key;   /* Redis hash: stream id -> YAML of one stream */
+} scd_cluster_cfg;
+
 typedef struct scd_config {
     char *source_name; /* the file path, or the name given to scd_config_load_string */
     scd_server_cfg server;
+    scd_cluster_cfg cluster;
     scd_encoder_cfg encoder; /* defaults.encoder */
     scd_pruning_cfg pruning; /* defaults.pruning */
     scd_stream_cfg *streams;

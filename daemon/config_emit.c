@@ -38,7 +38,7 @@ static void emit_section(GString *out, cfg_section s, const void *base, int ind)
         if (k->section != s)
             continue;
         /* Of an exactly-one-of group only the chosen key exists. */
-        if ((k->flags & KEY_ONE_OF) &&
+        if ((k->flags & (KEY_ONE_OF | KEY_WITH_KIND)) &&
             *(const int *)CAT(base, info->kind_offset) != k->one_of_value)
             continue;
         if (k->child == SEC_QUERY && k->type == T_SECTION &&

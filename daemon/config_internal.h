@@ -63,6 +63,7 @@ typedef enum cfg_section {
     SEC_STREAM,
     SEC_QUERY,
     SEC_SINK,
+    SEC_CLUSTER,
     SEC_COUNT
 } cfg_section;
 
@@ -88,6 +89,8 @@ enum {
     KEY_ONE_OF = 1u << 0,        /* exactly one key with this flag must be present in the mapping */
     KEY_MIN_EXCLUSIVE = 1u << 1, /* numeric lower bound excluded */
     KEY_NON_EMPTY = 1u << 2,     /* strings: "" refused */
+    KEY_WITH_KIND = 1u << 3,     /* only allowed (and printed) when the section's kind field is
+                                    one_of_value: options of one member of a one-of group */
 };
 
 typedef struct cfg_key {

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "config_internal.h"
+#include "redis_url.h"
 
 #define AT(base, off, type) ((type *)((char *)(base) + (off)))
 
@@ -100,6 +101,16 @@ static void stream_init(parse_ctx *c, scd_stream_cfg *st) {
     cfg_copy_section(SEC_PRUNING, &st->pruning, &c->cfg->pruning);
 }
 
+/* The name of the one-of key that sets kind value v in section s. */
+static const char *one_of_name(cfg_section s, int v) {
+    size_t n;
+    const cfg_key *keys = cfg_keys(&n);
+    for (size_t i = 0; i < n; i++)
+        if (keys[i].section == s && (keys[i].flags & KEY_ONE_OF) && keys[i].one_of_value == v)
+            return keys[i].name;
+    return "?";
+}
+
 static sp_status parse_section(parse_ctx *c, cfg_section s, const ynode *map, void *base,
                                const char *path);
 
@@ -122,6 +133,8 @@ static sp_status parse_list(parse_ctx *c, const cfg_key *k, const ynode *seq, vo
         *count = i + 1;
         if (k->child == SEC_STREAM)
             stream_init(c, elem);
+        else
+            cfg_apply_defaults(k->child, elem);
         char *ipath = g_strdup_printf("%s[%zu]", path, i);
         sp_status st = parse_section(c, k->child, seq->items[i], elem, ipath);
         g_free(ipath);
@@ -258,6 +271,39 @@ static sp_status validate_section(parse_ctx *c, cfg_section s, const ynode *map,
             }
             return SP_OK;
         }
+        case SEC_CLUSTER: {
+            const scd_cluster_cfg *k = base;
+            scd_redis_url u;
+            const char *why = NULL;
+            const char *bad = NULL;
+            if (k->redis[0] && !scd_redis_url_parse(k->redis, &u, &why))
+                bad = "redis";
+            else if (k->redis[0])
+                scd_redis_url_clear(&u);
+            else if (k->cameras == SCD_CAMERAS_REDIS)
+                bad = "cameras", why = "cameras from Redis need cluster.redis";
+            if (!bad)
+                return SP_OK;
+            char *full = join_path(path, bad);
+            cfg_pos_fail(c->err, SP_ERR_INVALID, blame(map, bad, map), full, "%s", why);
+            g_free(full);
+            return SP_ERR_INVALID;
+        }
+        case SEC_SINK: {
+            const scd_sink_cfg *k = base;
+            scd_redis_url u;
+            const char *why = NULL;
+            if (k->kind != SCD_SINK_REDIS)
+                return SP_OK;
+            if (!scd_redis_url_parse(k->redis, &u, &why)) {
+                char *full = join_path(path, "redis");
+                cfg_pos_fail(c->err, SP_ERR_INVALID, blame(map, "redis", map), full, "%s", why);
+                g_free(full);
+                return SP_ERR_INVALID;
+            }
+            scd_redis_url_clear(&u);
+            return SP_OK;
+        }
         default:
             return SP_OK;
     }
@@ -316,6 +362,17 @@ static sp_status parse_section(parse_ctx *c, cfg_section s, const ynode *map, vo
         }
         g_free(full);
     }
+    for (size_t i = 0; i < n && !st; i++) {
+        const cfg_key *k = &keys[i];
+        const ynode *key = NULL;
+        if (k->section != s || !(k->flags & KEY_WITH_KIND) || !ynode_map_get(map, k->name, &key) ||
+            *AT(base, info->kind_offset, int) == k->one_of_value)
+            continue;
+        char *full = join_path(path, k->name);
+        st = cfg_pos_fail(c->err, SP_ERR_INVALID, key, full, "'%s' applies only to a %s with '%s'",
+                          k->name, info->one_of_what, one_of_name(s, k->one_of_value));
+        g_free(full);
+    }
     if (!st && info->one_of_what && !one_of_first)
         st = cfg_pos_fail(c->err, SP_ERR_INVALID, map, path, "needs exactly one %s: %s",
                           info->one_of_what, group->str);
@@ -339,6 +396,7 @@ scd_config *scd_config_new_default(void) {
     scd_config *cfg = g_new0(scd_config, 1);
     cfg->source_name = g_strdup("<defaults>");
     cfg_apply_defaults(SEC_SERVER, &cfg->server);
+    cfg_apply_defaults(SEC_CLUSTER, &cfg->cluster);
     cfg_apply_defaults(SEC_ENCODER, &cfg->encoder);
     cfg_apply_defaults(SEC_PRUNING, &cfg->pruning);
     finish_listen(&cfg->server);
@@ -360,6 +418,7 @@ void scd_config_free(scd_config *cfg) {
     }
     g_free(cfg->streams);
     cfg_free_section(SEC_SERVER, &cfg->server);
+    cfg_free_section(SEC_CLUSTER, &cfg->cluster);
     g_free(cfg->server.listen_host);
     cfg_free_section(SEC_ENCODER, &cfg->encoder);
     cfg_free_section(SEC_PRUNING, &cfg->pruning);

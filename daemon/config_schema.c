@@ -14,6 +14,7 @@
 #define QRY(f) offsetof(scd_query_cfg, f)
 #define SNK(f) offsetof(scd_sink_cfg, f)
 #define CFG(f) offsetof(scd_config, f)
+#define CLU(f) offsetof(scd_cluster_cfg, f)
 
 static const char *const log_levels[] = {"debug", "info", "warning", "error", NULL};
 static const int log_level_values[] = {SCD_LOG_DEBUG, SCD_LOG_INFO, SCD_LOG_WARNING, SCD_LOG_ERROR};
@@ -21,6 +22,8 @@ static const char *const log_formats[] = {"auto", "journal", "plain", NULL};
 static const char *const backends[] = {"patch", "clip", NULL};
 static const char *const emits[] = {"frame", "window", NULL};
 static const char *const graphs[] = {"bipartite", "full", NULL};
+static const char *const wire_dtypes[] = {"f32", "f16", NULL};
+static const char *const camera_sources[] = {"config", "redis", NULL};
 
 static const cfg_key keys[] = {
     /* ---- top level ---- */
@@ -30,6 +33,12 @@ static const cfg_key keys[] = {
      .offset = CFG(server),
      .child = SEC_SERVER,
      .doc = "HTTP API, logging and process settings."},
+    {.section = SEC_ROOT,
+     .name = "cluster",
+     .type = T_SECTION,
+     .offset = CFG(cluster),
+     .child = SEC_CLUSTER,
+     .doc = "Many nodes sharing the cameras through Redis leases (docs/scale-out.md)."},
     {.section = SEC_ROOT,
      .name = "defaults",
      .type = T_SECTION,
@@ -186,6 +195,60 @@ static const cfg_key keys[] = {
      .choices = log_formats,
      .doc = "`journal`: sd-daemon `<N>` priority prefixes; `plain`: time and level words; `auto`: "
             "journal when stderr is connected to the journal."},
+
+    /* ---- cluster ---- */
+    {.section = SEC_CLUSTER,
+     .name = "redis",
+     .type = T_STRING,
+     .offset = CLU(redis),
+     .def = "",
+     .max = 4096,
+     .doc = "Redis holding the node and camera leases (`redis://...` or `unix:///...`); `\"\"`: "
+            "this node runs every configured stream itself. With it, each node runs the cameras "
+            "a rendezvous hash over the live node names gives it, under a per-camera lease."},
+    {.section = SEC_CLUSTER,
+     .name = "node",
+     .type = T_STRING,
+     .offset = CLU(node),
+     .def = "",
+     .max = 64,
+     .doc = "This node's name (unique among the nodes); `\"\"` = the host name."},
+    {.section = SEC_CLUSTER,
+     .name = "lease_ms",
+     .type = T_INT,
+     .offset = CLU(lease_ms),
+     .def = "5000",
+     .min = 1000,
+     .max = 600000,
+     .doc = "Lease of a node (`scriptd:nodes:NAME`) and of each camera it runs "
+            "(`scriptd:lease:ID`), refreshed every second: a dead node's cameras move to the "
+            "others within about one lease, and a node that cannot reach Redis stops its cameras "
+            "after half a lease, so no camera runs on two nodes for longer than one lease."},
+    {.section = SEC_CLUSTER,
+     .name = "password_file",
+     .type = T_PATH,
+     .offset = CLU(password_file),
+     .def = "",
+     .max = 4096,
+     .doc = "File whose first line is the Redis password; wins over a password in the URL."},
+    {.section = SEC_CLUSTER,
+     .name = "cameras",
+     .type = T_ENUM,
+     .offset = CLU(cameras),
+     .def = "config",
+     .choices = camera_sources,
+     .doc = "Where the camera list comes from: `config` (this file's `streams`, the same on "
+            "every node) or `redis` (the hash `cameras_key`: stream id -> YAML of one stream)."},
+    {.section = SEC_CLUSTER,
+     .name = "cameras_key",
+     .type = T_STRING,
+     .offset = CLU(cameras_key),
+     .def = "scriptd:cameras",
+     .min = 1,
+     .max = 512,
+     .flags = KEY_NON_EMPTY,
+     .doc = "`cameras: redis`: the hash whose fields are stream ids and values the YAML of the "
+            "rest of one `streams[]` item (without `id`)."},
 
     /* ---- defaults ---- */
     {.section = SEC_DEFAULTS,
@@ -535,6 +598,69 @@ static const cfg_key keys[] = {
      .max = 4096,
      .doc = "Directory receiving a PNG (drawn by `scriptoverlay`) of each frame that completed an "
             "emission: the tokens sent are outlined, the pruned ones dimmed."},
+    {.section = SEC_SINK,
+     .name = "redis",
+     .type = T_STRING,
+     .offset = SNK(redis),
+     .flags = KEY_ONE_OF,
+     .one_of_value = SCD_SINK_REDIS,
+     .max = 4096,
+     .doc = "Redis Streams: one `XADD` per packet to `redis://[:password@]host:port[/db]` or "
+            "`unix:///path[?db=N]` (no TLS: see docs/scale-out.md). Never blocks the pipeline: "
+            "packets wait in a bounded queue while Redis is slow or away, the oldest dropped "
+            "(and counted) when it is full."},
+    {.section = SEC_SINK,
+     .name = "key",
+     .type = T_STRING,
+     .offset = SNK(key),
+     .def = "scriptd:{stream}:packets",
+     .min = 1,
+     .max = 512,
+     .flags = KEY_WITH_KIND | KEY_NON_EMPTY,
+     .one_of_value = SCD_SINK_REDIS,
+     .doc = "`redis` sinks: the stream key; `{stream}` is replaced by the stream id."},
+    {.section = SEC_SINK,
+     .name = "maxlen",
+     .type = T_UINT64,
+     .offset = SNK(maxlen),
+     .def = "1000",
+     .min = 0,
+     .max = 1e12,
+     .flags = KEY_WITH_KIND,
+     .one_of_value = SCD_SINK_REDIS,
+     .doc = "`redis` sinks: approximate length the key is trimmed to (`XADD ... MAXLEN ~ N`); "
+            "0 = never trimmed."},
+    {.section = SEC_SINK,
+     .name = "password_file",
+     .type = T_PATH,
+     .offset = SNK(password_file),
+     .def = "",
+     .max = 4096,
+     .flags = KEY_WITH_KIND,
+     .one_of_value = SCD_SINK_REDIS,
+     .doc = "`redis` sinks: file whose first line is the Redis password (`AUTH`); wins over a "
+            "password in the URL."},
+    {.section = SEC_SINK,
+     .name = "queue_bytes",
+     .type = T_SIZE,
+     .offset = SNK(queue_bytes),
+     .def = "64MiB",
+     .min = 65536,
+     .max = 1099511627776.0,
+     .flags = KEY_WITH_KIND,
+     .one_of_value = SCD_SINK_REDIS,
+     .doc = "`redis` sinks: packets (wire bytes) held while Redis is slow or unreachable; beyond "
+            "it the oldest are dropped and counted (`scriptd_sink_packets_dropped_total`)."},
+    {.section = SEC_SINK,
+     .name = "dtype",
+     .type = T_ENUM,
+     .offset = SNK(dtype),
+     .def = "f32",
+     .choices = wire_dtypes,
+     .flags = KEY_WITH_KIND,
+     .one_of_value = SCD_SINK_REDIS,
+     .doc = "`redis` sinks: token values in the wire bytes: `f32` (exactly the tokens) or `f16` "
+            "(half the bytes)."},
 };
 
 static const cfg_section_info sections[SEC_COUNT] = {
@@ -546,6 +672,7 @@ static const cfg_section_info sections[SEC_COUNT] = {
     [SEC_STREAM] = {.path = "streams[]", .kind_offset = STR(source_kind), .one_of_what = "source"},
     [SEC_QUERY] = {.path = "streams[].query", .kind_offset = QRY(kind), .one_of_what = "query"},
     [SEC_SINK] = {.path = "streams[].sinks[]", .kind_offset = SNK(kind), .one_of_what = "sink"},
+    [SEC_CLUSTER] = {.path = "cluster"},
 };
 
 const cfg_key *cfg_keys(size_t *count) {

@@ -21,6 +21,7 @@ scd_dmetrics *scd_dmetrics_new(void) {
     static const char *const sr[] = {"stream", "reason"};
     static const char *const sq[] = {"stream", "queue"};
     static const char *const ss[] = {"stream", "sink"};
+    static const char *const ssr[] = {"stream", "sink", "reason"};
     static const char *const rs[] = {"route", "status"};
     static const char *const st[] = {"state"};
     static const char *const res[] = {"result"};
@@ -69,6 +70,15 @@ scd_dmetrics *scd_dmetrics_new(void) {
             "Connection attempts of a scriptsink after a refusal or a loss", ss, 2, NULL, 0);
     m->sink_errors = add(r, SCD_METRIC_COUNTER, "scriptd_sink_errors_total",
                          "Packets a daemon sink failed to write", ss, 2, NULL, 0);
+    m->sink_queue_bytes =
+        add(r, SCD_METRIC_GAUGE, "scriptd_sink_queue_bytes",
+            "Bytes of packets a broker sink holds, waiting or in flight", ss, 2, NULL, 0);
+    m->sink_connected = add(r, SCD_METRIC_GAUGE, "scriptd_sink_connected",
+                            "1 while a broker sink is connected to its broker", ss, 2, NULL, 0);
+    m->sink_failures = add(r, SCD_METRIC_COUNTER, "scriptd_sink_failures_total",
+                           "Failures of a broker sink by reason: refused, auth, timeout, oom, io, "
+                           "rejected (the last one is in /v1/streams)",
+                           ssr, 3, NULL, 0);
     m->follow_clients = add(r, SCD_METRIC_GAUGE, "scriptd_follow_clients",
                             "Clients of GET /v1/streams/{id}/follow", s, 1, NULL, 0);
     m->follow_dropped =

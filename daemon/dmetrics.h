@@ -27,12 +27,15 @@ typedef struct scd_dmetrics {
     scd_metric *history_bytes;  /* gauge: bytes of history held by scriptprune */
     scd_metric *sink_written;   /* + label "sink": packets written by a daemon or scriptsink sink */
     scd_metric *sink_dropped;   /* + label "sink": packets a sink dropped */
-    scd_metric *sink_reconnects; /* + label "sink": scriptsink reconnection attempts */
-    scd_metric *sink_errors;     /* + label "sink": write failures of daemon sinks */
-    scd_metric *follow_clients;  /* gauge */
-    scd_metric *follow_dropped;  /* clients disconnected for falling behind */
-    scd_metric *follow_bytes;    /* gauge: bytes queued for follow clients */
-    scd_metric *queries;         /* queries applied (config, HTTP) */
+    scd_metric *sink_reconnects;  /* + label "sink": scriptsink reconnection attempts */
+    scd_metric *sink_errors;      /* + label "sink": write failures of daemon sinks */
+    scd_metric *sink_queue_bytes; /* gauge, + label "sink": broker sinks' queued bytes */
+    scd_metric *sink_connected;   /* gauge, + label "sink": 1 while a broker sink is connected */
+    scd_metric *sink_failures;    /* + labels "sink", "reason": broker sinks' failures */
+    scd_metric *follow_clients;   /* gauge */
+    scd_metric *follow_dropped;   /* clients disconnected for falling behind */
+    scd_metric *follow_bytes;     /* gauge: bytes queued for follow clients */
+    scd_metric *queries;          /* queries applied (config, HTTP) */
     /* process */
     scd_metric *http_requests; /* labels "route", "status" */
     scd_metric *jobs;          /* gauge, label "state" */

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "app.h"
+#include "cluster.h"
 #include "config.h"
 #include "http.h"
 #include "jobs.h"
@@ -314,6 +315,11 @@ static int run(const options *o, scd_config *cfg) {
         rc = EXIT_FAILURE_RUN;
         goto out;
     }
+    if (scd_cluster_new(&app, &app.cluster, &err) != SP_OK) {
+        scd_log(SCD_LOG_ERROR, "main", "cluster: %s", err.message);
+        rc = EXIT_BAD_CONFIG;
+        goto out;
+    }
     scd_log(SCD_LOG_INFO, "main", "scriptd %s: config %s, API on %s%s%s", SCRIPTD_VERSION,
             o->config, scd_http_tcp_address(app.http)[0] ? scd_http_tcp_address(app.http) : "-",
             cfg->server.unix_socket[0] ? " and " : "", cfg->server.unix_socket);
@@ -321,7 +327,9 @@ static int run(const options *o, scd_config *cfg) {
                         g_unix_signal_add(SIGTERM, on_sigterm, &app),
                         g_unix_signal_add(SIGINT, on_sigterm, &app)};
     app.ready_timer = g_timeout_add_seconds(READY_TIMEOUT_S, ready_timeout, &app);
-    scd_streams_apply(app.streams, app.cfg);
+    /* With a cluster, the streams this node runs come from its leases (cluster.h). */
+    if (!app.cluster)
+        scd_streams_apply(app.streams, app.cfg);
     scd_app_changed(&app);
     g_main_loop_run(app.loop);
 
@@ -346,6 +354,7 @@ static int run(const options *o, scd_config *cfg) {
         g_source_remove(app.drain_timer);
 out:
     scd_streams_free(app.streams);
+    scd_cluster_free(app.cluster); /* after the streams: their leases go once they stopped */
     scd_jobs_free(app.jobs);
     scd_http_free(app.http);
     /* Deliveries to follow clients and finished HTTP exchanges still queued: let them run. */

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cluster.h"
 #include "log.h"
 #include "notify.h"
 #include "scriptprune/select.h"
@@ -100,7 +101,8 @@ bool scd_reload(scd_app *app) {
     scd_cfgref *ref = scd_cfgref_new(cfg);
     scd_cfgref *prev = app->cfg;
     app->cfg = ref;
-    guint restarted = scd_streams_apply(app->streams, ref);
+    guint restarted = app->cluster ? scd_cluster_config_changed(app->cluster)
+                                   : scd_streams_apply(app->streams, ref);
     scd_cfgref_release(prev); /* streams that kept running hold their own reference */
     const char *l[] = {"ok"};
     scd_mc_inc(app->m->reloads, l, 1);

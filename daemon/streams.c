@@ -6,9 +6,11 @@
 #include <stdatomic.h>
 #include <string.h>
 
+#include "broker_sink.h"
 #include "log.h"
 #include "netprobe.h"
 #include "packetview.h"
+#include "redis_sink.h"
 #include "runner.h"
 #include "sinks.h"
 
@@ -48,6 +50,7 @@ struct scd_stream {
     GPtrArray *st_dirs; /* safetensors_dir sinks (borrowed strings of cfg) */
     GPtrArray *ov_dirs; /* overlay_dir sinks */
     GPtrArray *scriptsinks;
+    GPtrArray *brokers;   /* scd_broker_sink* (redis sinks): they live as long as the stream */
     sink_counts *ss_last; /* per scriptsink: written, dropped, reconnects already counted */
 
     /* Streaming threads write these. */
@@ -176,10 +179,18 @@ static void on_packet(void *user, const GstScriptPacket *p) {
     scd_mc_inc(st->app->m->tokens_out, lbl(st), p->count);
     if (st->follow)
         scd_follow_packet(st->follow, p);
-    if (st->st_dirs->len == 0)
-        return;
     sp_error err;
     sp_error_clear(&err);
+    for (guint i = 0; i < st->brokers->len; i++) {
+        scd_broker_sink *b = g_ptr_array_index(st->brokers, i);
+        if (!scd_broker_sink_packet(b, p, &err)) {
+            atomic_fetch_add(&st->sink_errors, 1);
+            scd_log(SCD_LOG_WARNING, "sink", "%s: %s: packet not queued: %s", st->id,
+                    scd_broker_sink_label(b), err.message);
+        }
+    }
+    if (st->st_dirs->len == 0)
+        return;
     sp_status rc = script_packet_view_map(&st->view, p, atomic_load(&st->d_width), &err);
     for (guint i = 0; rc == SP_OK && i < st->st_dirs->len; i++) {
         const char *dir = g_ptr_array_index(st->st_dirs, i);
@@ -488,6 +499,22 @@ fail:
     failure(st, err.message);
 }
 
+/* Starts the redis sink k, the nth of the stream's config (its label, "redis<nth>"). */
+static void add_redis_sink(scd_stream *st, const scd_sink_cfg *k, guint nth) {
+    char label[32];
+    snprintf(label, sizeof label, "redis%u", nth);
+    scd_broker_sink *b = NULL;
+    sp_error err;
+    if (scd_redis_sink_new(st->id, label, k, st->app->m, &b, &err) != SP_OK) {
+        scd_log(SCD_LOG_ERROR, "sink", "%s: %s: %s", st->id, label, err.message);
+        g_free(st->last_error);
+        st->last_error = g_strdup_printf("%s: %s", label, err.message);
+        return;
+    }
+    scd_log(SCD_LOG_INFO, "sink", "%s: %s: XADD to %s", st->id, label, scd_broker_sink_describe(b));
+    g_ptr_array_add(st->brokers, b);
+}
+
 static scd_stream *stream_new(scd_streams *owner, scd_cfgref *ref, const scd_stream_cfg *c) {
     scd_stream *st = g_new0(scd_stream, 1);
     st->owner = owner;
@@ -501,8 +528,10 @@ static scd_stream *stream_new(scd_streams *owner, scd_cfgref *ref, const scd_str
     st->st_dirs = g_ptr_array_new();
     st->ov_dirs = g_ptr_array_new();
     st->scriptsinks = g_ptr_array_new();
+    st->brokers = g_ptr_array_new();
     g_mutex_init(&st->files_lock);
     script_packet_view_init(&st->view);
+    guint n_redis = 0;
     for (size_t i = 0; i < c->n_sinks; i++) {
         const scd_sink_cfg *k = &c->sinks[i];
         switch (k->kind) {
@@ -519,6 +548,9 @@ static scd_stream *stream_new(scd_streams *owner, scd_cfgref *ref, const scd_str
                 if (k->follow && !st->follow)
                     st->follow = scd_follow_new(
                         st->id, scd_app_config(st->app)->server.follow_queue_bytes, st->app->m);
+                break;
+            case SCD_SINK_REDIS:
+                add_redis_sink(st, k, n_redis++);
                 break;
         }
     }
@@ -547,6 +579,10 @@ static void stream_free(scd_stream *st) {
     if (st->stop_idle)
         g_source_remove(st->stop_idle);
     free_run(st);
+    /* After the pipeline: no packet comes any more; what is queued gets a moment to leave. */
+    for (guint i = 0; i < st->brokers->len; i++)
+        scd_broker_sink_free(g_ptr_array_index(st->brokers, i), 2000);
+    g_ptr_array_unref(st->brokers);
     scd_mg_set(st->app->m->stream_up, lbl(st), 0);
     if (st->follow) {
         scd_follow_close_all(st->follow);
@@ -802,6 +838,8 @@ void scd_streams_refresh_metrics(scd_streams *s) {
             scd_mg_set(m->follow_clients, lbl(st), scd_follow_clients(st->follow));
             scd_mg_set(m->follow_bytes, lbl(st), (double)scd_follow_queued_bytes(st->follow));
         }
+        for (guint k = 0; k < st->brokers->len; k++)
+            scd_broker_sink_refresh_metrics(g_ptr_array_index(st->brokers, k));
         for (guint k = 0; st->run && k < st->scriptsinks->len; k++) {
             guint64 v[3];
             scd_run_scriptsink_counters(st->run, k, &v[0], &v[1], &v[2]);
@@ -974,6 +1012,37 @@ static void member_str(JsonBuilder *b, const char *name, const char *v) {
         json_builder_add_null_value(b);
 }
 
+/* The broker sink made from config sink index cfg_index (in config order), as JSON members. */
+static void json_broker(JsonBuilder *b, scd_stream *st, size_t cfg_index) {
+    guint nth = 0;
+    for (size_t i = 0; i < cfg_index; i++)
+        nth += st->cfg->sinks[i].kind == SCD_SINK_REDIS;
+    char label[32];
+    snprintf(label, sizeof label, "redis%u", nth);
+    for (guint i = 0; i < st->brokers->len; i++) {
+        scd_broker_sink *k = g_ptr_array_index(st->brokers, i);
+        if (strcmp(scd_broker_sink_label(k), label) != 0)
+            continue;
+        scd_broker_stats bs;
+        scd_broker_sink_stats(k, &bs);
+        member_str(b, "sink", label);
+        member_str(b, "location", scd_broker_sink_describe(k));
+        member_u64(b, "epoch", scd_broker_sink_epoch(k));
+        member_u64(b, "sent", bs.sent);
+        member_u64(b, "dropped", bs.dropped);
+        member_u64(b, "reconnects", bs.reconnects);
+        member_u64(b, "queue_bytes", bs.queue_bytes);
+        member_u64(b, "queued", bs.queued);
+        member_u64(b, "next_seq", bs.next_seq);
+        json_builder_set_member_name(b, "connected");
+        json_builder_add_boolean_value(b, bs.connected);
+        member_str(b, "last_error", bs.last_error);
+        g_free(bs.last_error);
+        return;
+    }
+    member_str(b, "last_error", "not started (see the stream's error)");
+}
+
 void scd_stream_to_json(scd_stream *st, JsonBuilder *b) {
     scd_stream_summary sm;
     scd_stream_get_summary(st, &sm);
@@ -1070,6 +1139,10 @@ void scd_stream_to_json(scd_stream *st, JsonBuilder *b) {
             case SCD_SINK_FOLLOW:
                 member_str(b, "kind", "follow");
                 member_u64(b, "clients", st->follow ? scd_follow_clients(st->follow) : 0);
+                break;
+            case SCD_SINK_REDIS:
+                member_str(b, "kind", "redis");
+                json_broker(b, st, i);
                 break;
         }
         json_builder_end_object(b);

@@ -15,6 +15,7 @@ libyaml-dev libsoup-3.0-dev libjson-glib-dev libsystemd-dev
 valgrind curl clang-format
 clang-14 libclang-rt-14-dev libfuzzer-14-dev
 python3-gi python3-gst-1.0 gir1.2-gst-rtsp-server-1.0 gstreamer1.0-rtsp
+redis-server libhiredis-dev
 "
 
 missing=""

@@ -90,10 +90,13 @@ static void example_config_loads_and_merges_overrides(void **state) {
     assert_int_equal(gate->pruning.window_budget, 512);
     assert_int_equal(gate->pruning.frame_budget, 64); /* from defaults */
     assert_int_equal(gate->query.kind, SCD_QUERY_TEXT);
-    assert_int_equal(gate->n_sinks, 2);
+    assert_int_equal(gate->n_sinks, 3);
     assert_int_equal(gate->sinks[0].kind, SCD_SINK_SCRIPTSINK);
     assert_int_equal(gate->sinks[1].kind, SCD_SINK_FOLLOW);
     assert_true(gate->sinks[1].follow);
+    assert_int_equal(gate->sinks[2].kind, SCD_SINK_REDIS);
+    assert_string_equal(gate->sinks[2].key, "scriptd:{stream}:packets");
+    assert_int_equal(gate->sinks[2].maxlen, 1000);
 
     const scd_stream_cfg *tp = scd_config_find_stream(cfg, "test-pattern");
     assert_int_equal(tp->source_kind, SCD_SOURCE_PIPELINE);
@@ -164,7 +167,8 @@ static void example_config_sets_every_key(void **state) {
                                            [SEC_PRUNING] = "defaults.pruning",
                                            [SEC_STREAM] = "streams[]",
                                            [SEC_QUERY] = "streams[].query",
-                                           [SEC_SINK] = "streams[].sinks[]"};
+                                           [SEC_SINK] = "streams[].sinks[]",
+                                           [SEC_CLUSTER] = "cluster"};
     size_t n;
     const cfg_key *keys = cfg_keys(&n);
     for (size_t i = 0; i < n; i++) {
@@ -500,6 +504,53 @@ static void restart_delays_are_ordered(void **state) {
     scd_config_free(cfg);
 }
 
+static void redis_sinks_take_their_options_and_check_the_url(void **state) {
+    (void)state;
+    scd_config *cfg = load_ok("streams:\n  - id: a\n    file: /x.mp4\n    sinks:\n"
+                              "      - redis: \"redis://:pw@[::1]:6380/2\"\n"
+                              "      - follow: true\n");
+    const scd_sink_cfg *k = &cfg->streams[0].sinks[0];
+    assert_int_equal(k->kind, SCD_SINK_REDIS);
+    assert_string_equal(k->key, "scriptd:{stream}:packets"); /* defaults of an item */
+    assert_int_equal(k->maxlen, 1000);
+    assert_int_equal(k->queue_bytes, 64u << 20);
+    assert_int_equal(k->dtype, SCD_WIRE_F32);
+    /* --print-config shows the redis options only on the redis sink. */
+    char *text = scd_config_to_yaml(cfg);
+    assert_non_null(strstr(text, "maxlen: 1000"));
+    assert_null(strstr(strstr(text, "follow: true"), "maxlen"));
+    g_free(text);
+    scd_config_free(cfg);
+    expect_error("streams:\n  - id: a\n    file: /x.mp4\n    sinks:\n      - follow: true\n"
+                 "        maxlen: 5\n",
+                 6, 9, "streams[0].sinks[0].maxlen", "applies only to a sink with 'redis'");
+    expect_error("streams:\n  - id: a\n    file: /x.mp4\n    sinks:\n"
+                 "      - redis: \"rediss://h:1\"\n",
+                 5, 9, "streams[0].sinks[0].redis", "no TLS");
+    expect_error("streams:\n  - id: a\n    file: /x.mp4\n    sinks:\n"
+                 "      - redis: \"redis://h:99999\"\n",
+                 5, 9, "streams[0].sinks[0].redis", "port must be a number from 1 to 65535");
+    expect_error("streams:\n  - id: a\n    file: /x.mp4\n    sinks:\n"
+                 "      - redis: \"unix://relative.sock\"\n",
+                 5, 9, "streams[0].sinks[0].redis", "absolute socket path");
+}
+
+static void cluster_needs_a_redis_for_redis_cameras(void **state) {
+    (void)state;
+    scd_config *cfg = load_ok("cluster:\n  redis: \"unix:///run/redis.sock\"\n  node: n1\n");
+    assert_string_equal(cfg->cluster.node, "n1");
+    assert_int_equal(cfg->cluster.lease_ms, 5000);
+    assert_int_equal(cfg->cluster.cameras, SCD_CAMERAS_CONFIG);
+    scd_config_free(cfg);
+    cfg = load_ok("");
+    assert_string_equal(cfg->cluster.redis, ""); /* single node by default */
+    scd_config_free(cfg);
+    expect_error("cluster:\n  cameras: redis\n", 2, 3, "cluster.cameras", "need cluster.redis");
+    expect_error("cluster:\n  redis: \"tcp://h:1\"\n", 2, 3, "cluster.redis", "expected redis://");
+    expect_error("cluster:\n  redis: \"redis://h\"\n  lease_ms: 10\n", 3, 13, "cluster.lease_ms",
+                 "");
+}
+
 static void yaml_syntax_errors_carry_positions(void **state) {
     (void)state;
     scd_config *cfg;
@@ -637,6 +688,8 @@ int main(void) {
         cmocka_unit_test(enums_list_their_choices),
         cmocka_unit_test(per_frame_methods_are_refused),
         cmocka_unit_test(restart_delays_are_ordered),
+        cmocka_unit_test(redis_sinks_take_their_options_and_check_the_url),
+        cmocka_unit_test(cluster_needs_a_redis_for_redis_cameras),
         cmocka_unit_test(yaml_syntax_errors_carry_positions),
         cmocka_unit_test(file_errors_and_relative_paths),
         cmocka_unit_test(path_limits_apply_to_the_resolved_path),
