@@ -1,11 +1,13 @@
-/* Shared pieces of the scriptprune command-line tool: the subcommand table, strict number parsing
- * and loading token matrices from "file.npy" or "file.safetensors[:tensor]". */
+/* Shared pieces of the scriptprune command-line tool: the subcommand table, option parsing, strict
+ * number parsing and loading token matrices from "file.npy" or "file.safetensors[:tensor]". */
 #ifndef SP_CLI_H
 #define SP_CLI_H
 
+#include <getopt.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "scriptprune/error.h"
 #include "scriptprune/npy.h"
@@ -25,6 +27,30 @@ typedef struct cli_command {
 int cli_fail(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Maps a core status to an exit status: input problems are CLI_BAD_INPUT. */
 int cli_status_exit(sp_status st);
+
+/* The val of a command's --help entry in its option table. */
+enum { CLI_OPT_HELP = 'h' };
+
+/* One command's options: each command lists its long options and handles each one's value; the
+ * getopt loop, --help, and refusing unknown options and leftover arguments are shared. */
+typedef struct cli_options {
+    const char *command;        /* "select": prefixes every usage error */
+    const struct option *table; /* long options only, ending with {0}; --help has CLI_OPT_HELP */
+    /* Applies option `c` (its val in the table) with its argument (NULL for flags) to `args`. */
+    sp_status (*apply)(void *args, int c, const char *arg, sp_error *err);
+    /* After every option applied: required options and rules across options. */
+    sp_status (*finish)(void *args, sp_error *err);
+    void (*usage)(FILE *to);
+} cli_options;
+
+/* Parses a command's arguments (argv[0] is the command's name) into `args`, already holding the
+ * defaults. Returns true when the command should run; otherwise *exit_status is what the command
+ * returns: CLI_OK after --help printed the usage on stdout, CLI_BAD_INPUT after one line on
+ * stderr, "COMMAND: <why> (see scriptprune COMMAND --help)", for the first bad option. */
+bool cli_parse_command_line(int argc, char **argv, const cli_options *o, void *args,
+                            int *exit_status);
+/* "OPTION is required" unless `present`. */
+sp_status cli_require(bool present, const char *option, sp_error *err);
 
 /* Strict parsers: the whole string must be a number within [lo, hi]; the message names `what`. */
 sp_status cli_parse_size(const char *s, const char *what, size_t lo, size_t hi, size_t *out,

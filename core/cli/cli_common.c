@@ -41,6 +41,54 @@ int cli_status_exit(sp_status st) {
     }
 }
 
+/* getopt_long over the command's table; the first problem stops the parse. */
+static sp_status parse_options(int argc, char **argv, const cli_options *o, void *args, bool *help,
+                               sp_error *err) {
+    opterr = 0; /* the message below replaces getopt's own */
+    optind = 1;
+    int c;
+    sp_status st = SP_OK;
+    while (!st && (c = getopt_long(argc, argv, "", o->table, NULL)) != -1) {
+        if (c == CLI_OPT_HELP) {
+            *help = true;
+            return SP_OK;
+        }
+        if (c == '?')
+            st = sp_error_set(err, SP_ERR_INVALID, "unknown or incomplete option '%s'",
+                              argv[optind - 1]);
+        else
+            st = o->apply(args, c, optarg, err);
+    }
+    if (!st && optind < argc)
+        st = sp_error_set(err, SP_ERR_INVALID, "unexpected argument '%s'", argv[optind]);
+    if (!st && o->finish)
+        st = o->finish(args, err);
+    return st;
+}
+
+bool cli_parse_command_line(int argc, char **argv, const cli_options *o, void *args,
+                            int *exit_status) {
+    sp_error err;
+    sp_error_clear(&err);
+    bool help = false;
+    sp_status st = parse_options(argc, argv, o, args, &help, &err);
+    if (help) {
+        o->usage(stdout);
+        *exit_status = CLI_OK;
+        return false;
+    }
+    if (st) {
+        *exit_status = cli_fail(CLI_BAD_INPUT, "%s: %s (see scriptprune %s --help)", o->command,
+                                err.message, o->command);
+        return false;
+    }
+    return true;
+}
+
+sp_status cli_require(bool present, const char *option, sp_error *err) {
+    return present ? SP_OK : sp_error_set(err, SP_ERR_INVALID, "%s is required", option);
+}
+
 sp_status cli_parse_size(const char *s, const char *what, size_t lo, size_t hi, size_t *out,
                          sp_error *err) {
     if (!s || !*s || *s == '-' || *s == '+')

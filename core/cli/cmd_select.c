@@ -1,6 +1,5 @@
 /* scriptprune select: one frame of tokens in, the kept original indices out (and optionally the
  * kept tokens as safetensors). The interface is fixed: scripts rely on it (README, "CLI"). */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,94 +29,95 @@ typedef struct select_args {
     sp_params params;
 } select_args;
 
-static sp_status parse_args(int argc, char **argv, select_args *a, sp_error *err) {
-    static const struct option opts[] = {
-        {"tokens", required_argument, 0, 't'},  {"embeddings", required_argument, 0, 'e'},
-        {"query", required_argument, 0, 'q'},   {"budget", required_argument, 0, 'k'},
-        {"method", required_argument, 0, 'm'},  {"graph", required_argument, 0, 'g'},
-        {"tau", required_argument, 0, 'T'},     {"seed", required_argument, 0, 's'},
-        {"k-min", required_argument, 0, 'K'},   {"gamma", required_argument, 0, 'G'},
-        {"rho", required_argument, 0, 'r'},     {"grid", required_argument, 0, 'x'},
-        {"threads", required_argument, 0, 'j'}, {"out", required_argument, 0, 'o'},
-        {"help", no_argument, 0, 'h'},          {0, 0, 0, 0},
-    };
-    memset(a, 0, sizeof *a);
-    sp_params_init(&a->params);
-    opterr = 0;
-    optind = 1;
-    int c;
+static sp_status apply_option(void *args, int c, const char *arg, sp_error *err) {
+    select_args *a = args;
+    size_t v;
     sp_status st = SP_OK;
-    while (!st && (c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        size_t v;
-        switch (c) {
-            case 't':
-                a->tokens = optarg;
-                break;
-            case 'e':
-                a->embeddings = optarg;
-                break;
-            case 'q':
-                a->query = optarg;
-                break;
-            case 'o':
-                a->out = optarg;
-                break;
-            case 'k':
-                st = cli_parse_size(optarg, "--budget", 1, UINT32_MAX, &a->params.budget, err);
-                a->have_budget = true;
-                break;
-            case 'm':
-                st = sp_method_from_name(optarg, &a->params.method, err);
-                break;
-            case 'g':
-                if (strcmp(optarg, "bipartite") == 0)
-                    a->params.graph = SP_GRAPH_BIPARTITE;
-                else if (strcmp(optarg, "full") == 0)
-                    a->params.graph = SP_GRAPH_FULL;
-                else
-                    st = sp_error_set(err, SP_ERR_INVALID,
-                                      "--graph: expected bipartite or full, got '%s'", optarg);
-                break;
-            case 'T':
-                st = cli_parse_float(optarg, "--tau", -1.0, 1.0, &a->params.tau, err);
-                break;
-            case 's':
-                st = cli_parse_u64(optarg, "--seed", &a->params.seed, err);
-                break;
-            case 'K':
-                st = cli_parse_size(optarg, "--k-min", 0, UINT32_MAX, &v, err);
-                a->params.k_min = (uint32_t)v;
-                break;
-            case 'G':
-                st = cli_parse_float(optarg, "--gamma", 0.0, 100.0, &a->params.gamma, err);
-                break;
-            case 'r':
-                st = cli_parse_float(optarg, "--rho", 1e-9, 1.0, &a->params.rho, err);
-                break;
-            case 'x':
-                st = cli_parse_grid(optarg, &a->grid_h, &a->grid_w, err);
-                a->have_grid = true;
-                break;
-            case 'j':
-                st = cli_parse_size(optarg, "--threads", 1, 256, &v, err);
-                a->threads = (int)v;
-                break;
-            case 'h':
-                select_usage(stdout);
-                exit(CLI_OK);
-            default:
-                st = sp_error_set(err, SP_ERR_INVALID, "unknown or incomplete option '%s'",
-                                  argv[optind - 1]);
-        }
+    switch (c) {
+        case 't':
+            a->tokens = arg;
+            break;
+        case 'e':
+            a->embeddings = arg;
+            break;
+        case 'q':
+            a->query = arg;
+            break;
+        case 'o':
+            a->out = arg;
+            break;
+        case 'k':
+            st = cli_parse_size(arg, "--budget", 1, UINT32_MAX, &a->params.budget, err);
+            a->have_budget = true;
+            break;
+        case 'm':
+            st = sp_method_from_name(arg, &a->params.method, err);
+            break;
+        case 'g':
+            if (strcmp(arg, "bipartite") == 0)
+                a->params.graph = SP_GRAPH_BIPARTITE;
+            else if (strcmp(arg, "full") == 0)
+                a->params.graph = SP_GRAPH_FULL;
+            else
+                st = sp_error_set(err, SP_ERR_INVALID,
+                                  "--graph: expected bipartite or full, got '%s'", arg);
+            break;
+        case 'T':
+            st = cli_parse_float(arg, "--tau", -1.0, 1.0, &a->params.tau, err);
+            break;
+        case 's':
+            st = cli_parse_u64(arg, "--seed", &a->params.seed, err);
+            break;
+        case 'K':
+            st = cli_parse_size(arg, "--k-min", 0, UINT32_MAX, &v, err);
+            a->params.k_min = (uint32_t)v;
+            break;
+        case 'G':
+            st = cli_parse_float(arg, "--gamma", 0.0, 100.0, &a->params.gamma, err);
+            break;
+        case 'r':
+            st = cli_parse_float(arg, "--rho", 1e-9, 1.0, &a->params.rho, err);
+            break;
+        case 'x':
+            st = cli_parse_grid(arg, &a->grid_h, &a->grid_w, err);
+            a->have_grid = true;
+            break;
+        case 'j':
+            st = cli_parse_size(arg, "--threads", 1, 256, &v, err);
+            a->threads = (int)v;
+            break;
+        default: /* an entry of the table below without a case here */
+            st = sp_error_set(err, SP_ERR_STATE, "option %d has no handler", c);
     }
-    if (!st && optind < argc)
-        st = sp_error_set(err, SP_ERR_INVALID, "unexpected argument '%s'", argv[optind]);
-    if (!st && !a->tokens)
-        st = sp_error_set(err, SP_ERR_INVALID, "--tokens is required");
-    if (!st && !a->have_budget)
-        st = sp_error_set(err, SP_ERR_INVALID, "--budget is required");
     return st;
 }
+
+static sp_status finish_args(void *args, sp_error *err) {
+    const select_args *a = args;
+    sp_status st = cli_require(a->tokens != NULL, "--tokens", err);
+    if (!st)
+        st = cli_require(a->have_budget, "--budget", err);
+    return st;
+}
+
+static const struct option select_table[] = {
+    {"tokens", required_argument, 0, 't'},  {"embeddings", required_argument, 0, 'e'},
+    {"query", required_argument, 0, 'q'},   {"budget", required_argument, 0, 'k'},
+    {"method", required_argument, 0, 'm'},  {"graph", required_argument, 0, 'g'},
+    {"tau", required_argument, 0, 'T'},     {"seed", required_argument, 0, 's'},
+    {"k-min", required_argument, 0, 'K'},   {"gamma", required_argument, 0, 'G'},
+    {"rho", required_argument, 0, 'r'},     {"grid", required_argument, 0, 'x'},
+    {"threads", required_argument, 0, 'j'}, {"out", required_argument, 0, 'o'},
+    {"help", no_argument, 0, CLI_OPT_HELP}, {0, 0, 0, 0},
+};
+
+static const cli_options select_options = {
+    .command = "select",
+    .table = select_table,
+    .apply = apply_option,
+    .finish = finish_args,
+    .usage = select_usage,
+};
 
 static sp_status write_out(const char *path, const sp_frame *f, const sp_selection *sel,
                            const sp_params *p, sp_error *err) {
@@ -164,21 +164,20 @@ static sp_status write_out(const char *path, const sp_frame *f, const sp_selecti
 }
 
 int cli_cmd_select(int argc, char **argv) {
+    select_args a = {0};
+    sp_params_init(&a.params);
+    int rc;
+    if (!cli_parse_command_line(argc, argv, &select_options, &a, &rc))
+        return rc;
     sp_error err;
     sp_error_clear(&err);
-    select_args a;
-    sp_status st = parse_args(argc, argv, &a, &err);
-    if (st) {
-        cli_fail(CLI_BAD_INPUT, "select: %s (see scriptprune select --help)", err.message);
-        return CLI_BAD_INPUT;
-    }
     if (a.threads)
         sp_blas_set_threads(a.threads);
     sp_matrix tokens = {0}, embed = {0}, query = {0};
     sp_selection sel;
     sp_selection_init(&sel);
     sp_workspace *ws = NULL;
-    st = cli_load_matrix(a.tokens, &tokens, &err);
+    sp_status st = cli_load_matrix(a.tokens, &tokens, &err);
     if (st)
         sp_error_prefix(&err, "--tokens %s", a.tokens);
     if (!st && a.embeddings && (st = cli_load_matrix(a.embeddings, &embed, &err)))
@@ -219,7 +218,7 @@ int cli_cmd_select(int argc, char **argv) {
         st = sp_select(ws, &f, a.query ? &q : NULL, &a.params, &sel, &err);
     if (!st && a.out && (st = write_out(a.out, &f, &sel, &a.params, &err)))
         sp_error_prefix(&err, "--out %s", a.out);
-    int rc = CLI_OK;
+    rc = CLI_OK;
     if (st) {
         rc = cli_fail(cli_status_exit(st), "select: %s", err.message);
     } else {

@@ -4,7 +4,6 @@
  * a [T, N, D] tensor (and optionally `embeddings` [T, N, E] and `pts` [T] int64). */
 #include <dirent.h>
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
@@ -44,132 +43,104 @@ typedef struct stream_args {
     sp_stream_params p;
 } stream_args;
 
-static sp_status parse_args(int argc, char **argv, stream_args *a, sp_error *err) {
-    static const struct option opts[] = {
-        {"frames", required_argument, 0, 'f'},
-        {"embeddings", required_argument, 0, 'e'},
-        {"out", required_argument, 0, 'o'},
-        {"grid", required_argument, 0, 'x'},
-        {"fps", required_argument, 0, 'F'},
-        {"policy", required_argument, 0, 'P'},
-        {"budget", required_argument, 0, 'k'},
-        {"window", required_argument, 0, 'w'},
-        {"hop", required_argument, 0, 'H'},
-        {"tau-t", required_argument, 0, 'T'},
-        {"radius", required_argument, 0, 'r'},
-        {"match-all", no_argument, 0, 'A'},
-        {"cut-fraction", required_argument, 0, 'c'},
-        {"gsp-keep", required_argument, 0, 'g'},
-        {"history-mib", required_argument, 0, 'm'},
-        {"query", required_argument, 0, 'q'},
-        {"query-at", required_argument, 0, 'a'},
-        {"name", required_argument, 0, 'n'},
-        {"dtype", required_argument, 0, 'd'},
-        {"threads", required_argument, 0, 'j'},
-        {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0},
-    };
+static void stream_args_init(stream_args *a) {
     memset(a, 0, sizeof *a);
     sp_stream_params_init(&a->p);
     a->fps = 2.0;
     a->dtype = SP_DTYPE_F16;
     a->history_mib = a->p.history_bytes >> 20;
-    opterr = 0;
-    optind = 1;
-    int c;
+}
+
+static sp_status apply_option(void *args, int c, const char *arg, sp_error *err) {
+    stream_args *a = args;
+    size_t v;
+    float fv;
     sp_status st = SP_OK;
-    while (!st && (c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        size_t v;
-        float fv;
-        switch (c) {
-            case 'f':
-                a->frames = optarg;
-                break;
-            case 'e':
-                a->embeddings = optarg;
-                break;
-            case 'o':
-                a->out = optarg;
-                break;
-            case 'x':
-                st = cli_parse_grid(optarg, &a->grid_h, &a->grid_w, err);
-                a->have_grid = true;
-                break;
-            case 'F':
-                st = cli_parse_float(optarg, "--fps", 1e-6, 1e6, &fv, err);
-                a->fps = fv;
-                break;
-            case 'P':
-                st = sp_emit_policy_from_name(optarg, &a->p.policy, err);
-                break;
-            case 'k':
-                st = cli_parse_size(optarg, "--budget", 1, UINT32_MAX, &a->budget, err);
-                a->have_budget = true;
-                break;
-            case 'w':
-                st = cli_parse_size(optarg, "--window", 1, 65536, &v, err);
-                a->p.window = (uint32_t)v;
-                break;
-            case 'H':
-                st = cli_parse_size(optarg, "--hop", 1, 65536, &v, err);
-                a->p.hop = (uint32_t)v;
-                break;
-            case 'T':
-                st = cli_parse_float(optarg, "--tau-t", -1.0, 1.0, &a->p.tau_t, err);
-                break;
-            case 'r':
-                st = cli_parse_size(optarg, "--radius", 0, 8, &v, err);
-                a->p.radius = (uint32_t)v;
-                break;
-            case 'A':
-                a->p.match_all = true;
-                break;
-            case 'c':
-                st = cli_parse_float(optarg, "--cut-fraction", 1e-6, 1.0, &a->p.cut_fraction, err);
-                break;
-            case 'g':
-                st = cli_parse_float(optarg, "--gsp-keep", 1e-6, 1.0, &a->p.gsp_keep, err);
-                break;
-            case 'm':
-                st = cli_parse_size(optarg, "--history-mib", 0, (size_t)1 << 30, &a->history_mib,
-                                    err);
-                break;
-            case 'q':
-                a->query = optarg;
-                break;
-            case 'a':
-                st = cli_parse_size(optarg, "--query-at", 0, SIZE_MAX, &a->query_at, err);
-                break;
-            case 'n':
-                a->name = optarg;
-                break;
-            case 'd':
-                if (strcmp(optarg, "f16") == 0)
-                    a->dtype = SP_DTYPE_F16;
-                else if (strcmp(optarg, "f32") == 0)
-                    a->dtype = SP_DTYPE_F32;
-                else
-                    st = sp_error_set(err, SP_ERR_INVALID, "--dtype: expected f16 or f32, got '%s'",
-                                      optarg);
-                break;
-            case 'j':
-                st = cli_parse_size(optarg, "--threads", 1, 256, &v, err);
-                a->threads = (int)v;
-                break;
-            case 'h':
-                stream_usage(stdout);
-                exit(CLI_OK);
-            default:
-                st = sp_error_set(err, SP_ERR_INVALID, "unknown or incomplete option '%s'",
-                                  argv[optind - 1]);
-        }
+    switch (c) {
+        case 'f':
+            a->frames = arg;
+            break;
+        case 'e':
+            a->embeddings = arg;
+            break;
+        case 'o':
+            a->out = arg;
+            break;
+        case 'x':
+            st = cli_parse_grid(arg, &a->grid_h, &a->grid_w, err);
+            a->have_grid = true;
+            break;
+        case 'F':
+            st = cli_parse_float(arg, "--fps", 1e-6, 1e6, &fv, err);
+            a->fps = fv;
+            break;
+        case 'P':
+            st = sp_emit_policy_from_name(arg, &a->p.policy, err);
+            break;
+        case 'k':
+            st = cli_parse_size(arg, "--budget", 1, UINT32_MAX, &a->budget, err);
+            a->have_budget = true;
+            break;
+        case 'w':
+            st = cli_parse_size(arg, "--window", 1, 65536, &v, err);
+            a->p.window = (uint32_t)v;
+            break;
+        case 'H':
+            st = cli_parse_size(arg, "--hop", 1, 65536, &v, err);
+            a->p.hop = (uint32_t)v;
+            break;
+        case 'T':
+            st = cli_parse_float(arg, "--tau-t", -1.0, 1.0, &a->p.tau_t, err);
+            break;
+        case 'r':
+            st = cli_parse_size(arg, "--radius", 0, 8, &v, err);
+            a->p.radius = (uint32_t)v;
+            break;
+        case 'A':
+            a->p.match_all = true;
+            break;
+        case 'c':
+            st = cli_parse_float(arg, "--cut-fraction", 1e-6, 1.0, &a->p.cut_fraction, err);
+            break;
+        case 'g':
+            st = cli_parse_float(arg, "--gsp-keep", 1e-6, 1.0, &a->p.gsp_keep, err);
+            break;
+        case 'm':
+            st = cli_parse_size(arg, "--history-mib", 0, (size_t)1 << 30, &a->history_mib, err);
+            break;
+        case 'q':
+            a->query = arg;
+            break;
+        case 'a':
+            st = cli_parse_size(arg, "--query-at", 0, SIZE_MAX, &a->query_at, err);
+            break;
+        case 'n':
+            a->name = arg;
+            break;
+        case 'd':
+            if (strcmp(arg, "f16") == 0)
+                a->dtype = SP_DTYPE_F16;
+            else if (strcmp(arg, "f32") == 0)
+                a->dtype = SP_DTYPE_F32;
+            else
+                st = sp_error_set(err, SP_ERR_INVALID, "--dtype: expected f16 or f32, got '%s'",
+                                  arg);
+            break;
+        case 'j':
+            st = cli_parse_size(arg, "--threads", 1, 256, &v, err);
+            a->threads = (int)v;
+            break;
+        default: /* an entry of the table below without a case here */
+            st = sp_error_set(err, SP_ERR_STATE, "option %d has no handler", c);
     }
-    if (!st && optind < argc)
-        st = sp_error_set(err, SP_ERR_INVALID, "unexpected argument '%s'", argv[optind]);
-    if (!st && !a->frames)
-        st = sp_error_set(err, SP_ERR_INVALID, "--frames is required");
-    if (!st && !a->out)
-        st = sp_error_set(err, SP_ERR_INVALID, "--out is required");
+    return st;
+}
+
+static sp_status finish_args(void *args, sp_error *err) {
+    stream_args *a = args;
+    sp_status st = cli_require(a->frames != NULL, "--frames", err);
+    if (!st)
+        st = cli_require(a->out != NULL, "--out", err);
     if (!st && a->history_mib > SIZE_MAX >> 20)
         st = sp_error_set(err, SP_ERR_INVALID, "--history-mib is too large");
     if (!st) {
@@ -182,6 +153,28 @@ static sp_status parse_args(int argc, char **argv, stream_args *a, sp_error *err
     }
     return st;
 }
+
+static const struct option stream_table[] = {
+    {"frames", required_argument, 0, 'f'},       {"embeddings", required_argument, 0, 'e'},
+    {"out", required_argument, 0, 'o'},          {"grid", required_argument, 0, 'x'},
+    {"fps", required_argument, 0, 'F'},          {"policy", required_argument, 0, 'P'},
+    {"budget", required_argument, 0, 'k'},       {"window", required_argument, 0, 'w'},
+    {"hop", required_argument, 0, 'H'},          {"tau-t", required_argument, 0, 'T'},
+    {"radius", required_argument, 0, 'r'},       {"match-all", no_argument, 0, 'A'},
+    {"cut-fraction", required_argument, 0, 'c'}, {"gsp-keep", required_argument, 0, 'g'},
+    {"history-mib", required_argument, 0, 'm'},  {"query", required_argument, 0, 'q'},
+    {"query-at", required_argument, 0, 'a'},     {"name", required_argument, 0, 'n'},
+    {"dtype", required_argument, 0, 'd'},        {"threads", required_argument, 0, 'j'},
+    {"help", no_argument, 0, CLI_OPT_HELP},      {0, 0, 0, 0},
+};
+
+static const cli_options stream_options = {
+    .command = "stream",
+    .table = stream_table,
+    .apply = apply_option,
+    .finish = finish_args,
+    .usage = stream_usage,
+};
 
 /* ---- frame sources ---- */
 
@@ -427,22 +420,21 @@ static bool ends_with(const char *s, const char *suffix) {
 }
 
 int cli_cmd_stream(int argc, char **argv) {
+    stream_args a;
+    stream_args_init(&a);
+    int rc;
+    if (!cli_parse_command_line(argc, argv, &stream_options, &a, &rc))
+        return rc;
     sp_error err;
     sp_error_clear(&err);
-    stream_args a;
-    sp_status st = parse_args(argc, argv, &a, &err);
-    if (st) {
-        cli_fail(CLI_BAD_INPUT, "stream: %s (see scriptprune stream --help)", err.message);
-        return CLI_BAD_INPUT;
-    }
     if (a.threads)
         sp_blas_set_threads(a.threads);
     source src;
     output o = {.a = &a, .safetensors = ends_with(a.out, ".safetensors")};
     sp_matrix query = {0};
     sp_stream *s = NULL;
-    int rc = CLI_OK;
-    st = source_open(&src, &a, &err);
+    rc = CLI_OK;
+    sp_status st = source_open(&src, &a, &err);
     if (st)
         sp_error_prefix(&err, "--frames %s", a.frames);
     if (!st && a.query && (st = cli_load_matrix(a.query, &query, &err)))

@@ -141,24 +141,54 @@ static void test_query_width_must_match_embeddings(void **state) {
     free(q);
 }
 
+/* One refused parameter per row: the field and the bad value; FIELD takes the field's type from
+ * its declaration, so a row cannot write the wrong width. */
+typedef enum { AS_SIZE, AS_FLOAT } field_type;
+
+typedef struct param_refusal {
+    const char *field; /* the message must name it */
+    size_t offset;
+    field_type type;
+    double bad;
+} param_refusal;
+
+#define TYPE_OF(x) _Generic((x), size_t : AS_SIZE, float : AS_FLOAT)
+#define FIELD(name) #name, offsetof(sp_params, name), TYPE_OF(((sp_params *)0)->name)
+
+static const param_refusal select_param_refusals[] = {
+    {FIELD(budget), 0},
+    {FIELD(tau), 1.5},
+    {FIELD(rho), 0.0},
+    {FIELD(tau), NAN},
+};
+
+static void set_bad_value(sp_params *p, const param_refusal *r) {
+    char *at = (char *)p + r->offset;
+    switch (r->type) {
+        case AS_SIZE:
+            *(size_t *)at = (size_t)r->bad;
+            break;
+        case AS_FLOAT:
+            *(float *)at = (float)r->bad;
+            break;
+    }
+}
+
 static void test_params_are_range_checked(void **state) {
     (void)state;
-    sp_params p;
+    size_t rows = sizeof select_param_refusals / sizeof select_param_refusals[0];
+    for (size_t i = 0; i < rows; i++) {
+        const param_refusal *r = &select_param_refusals[i];
+        sp_params p;
+        sp_params_init(&p);
+        set_bad_value(&p, r);
+        sp_error err;
+        sp_status st = sp_params_validate(&p, &err);
+        if (st != SP_ERR_INVALID)
+            fail_msg("%s = %g: status %d, expected %d", r->field, r->bad, st, SP_ERR_INVALID);
+        assert_message_contains(&err, r->field);
+    }
     sp_error err;
-    sp_params_init(&p);
-    p.budget = 0;
-    assert_int_equal(sp_params_validate(&p, &err), SP_ERR_INVALID);
-    assert_message_contains(&err, "budget");
-    sp_params_init(&p);
-    p.tau = 1.5f;
-    assert_int_equal(sp_params_validate(&p, &err), SP_ERR_INVALID);
-    assert_message_contains(&err, "tau");
-    sp_params_init(&p);
-    p.rho = 0.0f;
-    assert_int_equal(sp_params_validate(&p, &err), SP_ERR_INVALID);
-    sp_params_init(&p);
-    p.tau = NAN;
-    assert_int_equal(sp_params_validate(&p, &err), SP_ERR_INVALID);
     sp_method m;
     assert_int_equal(sp_method_from_name("nope", &m, &err), SP_ERR_INVALID);
     assert_message_contains(&err, "script-authors");

@@ -211,11 +211,32 @@ with tempfile.TemporaryDirectory() as tmp:
     write_safetensors(back, {"frames": ("F32", nan)})
     e = run("stream", "--frames", back, "--out", out, expect=2)
     check("NaN" in e.stderr and "frame 3" in e.stderr, f"NaN message: {e.stderr}")
-    run("stream", "--frames", fdir, expect=2)
-    run("stream", "--frames", fdir, "--out", out, "--hop", "20", expect=2)
-    run("stream", "--frames", fdir, "--out", out, "--bogus", expect=2)
-    run("inspect", os.path.join(tmp, "missing"), expect=2)
-    run("inspect", os.path.join(fdir, "0000.npy"), expect=2)
+    # Refused command lines: exit 2, one line on stderr that names the problem, no output file.
+    missing = os.path.join(tmp, "missing")
+    refusals = [
+        (["stream", "--frames", fdir], "stream: --out is required"),
+        (["stream", "--out", out], "stream: --frames is required"),
+        (["stream", "--frames", fdir, "--out", out, "--hop", "20"], "hop 20 is outside"),
+        (["stream", "--frames", fdir, "--out", out, "--window", "0"],
+         "--window: 0 is outside [1, 65536]"),
+        (["stream", "--frames", fdir, "--out", out, "--dtype", "f8"],
+         "--dtype: expected f16 or f32, got 'f8'"),
+        (["stream", "--frames", fdir, "--out", out, "--bogus"],
+         "unknown or incomplete option '--bogus'"),
+        (["stream", "--frames", fdir, "--out", out, "--hop"],
+         "unknown or incomplete option '--hop'"),
+        (["stream", "--frames", fdir, "--out", out, "extra"], "unexpected argument 'extra'"),
+        (["select", "--budget", "4"], "select: --tokens is required"),
+        (["select", "--tokens", os.path.join(fdir, "0000.npy"), "--budget", "0"],
+         "--budget: 0 is outside [1, 4294967295] (see scriptprune select --help)"),
+        (["inspect", missing], f"inspect: {missing}: "),
+        (["inspect", os.path.join(fdir, "0000.npy")], "exceeds the 100 MiB limit"),
+    ]
+    for args, fragment in refusals:
+        e = run(*args, expect=2)
+        check(e.stderr.startswith("scriptprune: error: ") and e.stderr.count("\n") == 1
+              and fragment in e.stderr, f"{args}: stderr {e.stderr!r} lacks {fragment!r}")
+    check(not os.path.exists(out), "no output after a refused command line")
 
 print("cli stream/inspect:", "FAILED" if failures else "ok", f"({len(failures)} failures)")
 sys.exit(1 if failures else 0)
