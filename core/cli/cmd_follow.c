@@ -62,55 +62,76 @@ static void follow_usage(FILE *to) {
         "reading without a group, or with --check-gaps.\n");
 }
 
-static int parse_opts(int argc, char **argv, follow_opts *o) {
-    *o = (follow_opts){.from = "$", .out = "-", .claim_idle_ms = 30000};
-    sp_error err;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            follow_usage(stdout);
-            return -1;
-        }
-        if (strcmp(a, "--check-gaps") == 0) {
+static sp_status apply_option(void *args, int c, const char *arg, sp_error *err) {
+    follow_opts *o = args;
+    sp_status st = SP_OK;
+    float idle;
+    switch (c) {
+        case 'r':
+            o->url = arg;
+            break;
+        case 'k':
+            o->key = arg;
+            break;
+        case 'g':
+            o->group = arg;
+            break;
+        case 'c':
+            o->consumer = arg;
+            break;
+        case 'f':
+            o->from = arg;
+            break;
+        case 'o':
+            o->out = arg;
+            break;
+        case 'p':
+            o->password_file = arg;
+            break;
+        case 'C':
+            st = cli_parse_u64(arg, "--claim-idle-ms", &o->claim_idle_ms, err);
+            break;
+        case 'x':
+            st = cli_parse_float(arg, "--exit-when-idle", 0.001, 1e7, &idle, err);
+            o->exit_when_idle_s = idle;
+            break;
+        case 'G':
             o->check_gaps = true;
-            continue;
-        }
-        if (i + 1 >= argc)
-            return cli_fail(CLI_BAD_INPUT, "follow: %s needs a value (see --help)", a);
-        const char *v = argv[++i];
-        if (strcmp(a, "--redis") == 0)
-            o->url = v;
-        else if (strcmp(a, "--key") == 0)
-            o->key = v;
-        else if (strcmp(a, "--group") == 0)
-            o->group = v;
-        else if (strcmp(a, "--consumer") == 0)
-            o->consumer = v;
-        else if (strcmp(a, "--from") == 0)
-            o->from = v;
-        else if (strcmp(a, "--out") == 0)
-            o->out = v;
-        else if (strcmp(a, "--password-file") == 0)
-            o->password_file = v;
-        else if (strcmp(a, "--claim-idle-ms") == 0) {
-            if (cli_parse_u64(v, "--claim-idle-ms", &o->claim_idle_ms, &err) != SP_OK)
-                return cli_fail(CLI_BAD_INPUT, "follow: %s", err.message);
-        } else if (strcmp(a, "--exit-when-idle") == 0) {
-            float s;
-            if (cli_parse_float(v, "--exit-when-idle", 0.001f, 1e7f, &s, &err) != SP_OK)
-                return cli_fail(CLI_BAD_INPUT, "follow: %s", err.message);
-            o->exit_when_idle_s = s;
-        } else
-            return cli_fail(CLI_BAD_INPUT, "follow: unknown option '%s' (see --help)", a);
+            break;
+        default: /* an entry of the table below without a case here */
+            st = sp_error_set(err, SP_ERR_STATE, "option %d has no handler", c);
     }
-    if (!o->url || !o->key)
-        return cli_fail(CLI_BAD_INPUT, "follow: --redis and --key are required (see --help)");
-    if ((o->group == NULL) != (o->consumer == NULL))
-        return cli_fail(CLI_BAD_INPUT, "follow: --group and --consumer go together");
+    return st;
+}
+
+static sp_status finish_args(void *args, sp_error *err) {
+    follow_opts *o = args;
+    sp_status st = cli_require(o->url != NULL, "--redis", err);
+    if (!st)
+        st = cli_require(o->key != NULL, "--key", err);
+    if (!st && (o->group == NULL) != (o->consumer == NULL))
+        st = sp_error_set(err, SP_ERR_INVALID, "--group and --consumer go together");
     if (!o->group)
         o->check_gaps = true;
-    return 0;
+    return st;
 }
+
+static const struct option follow_table[] = {
+    {"redis", required_argument, 0, 'r'},          {"key", required_argument, 0, 'k'},
+    {"group", required_argument, 0, 'g'},          {"consumer", required_argument, 0, 'c'},
+    {"from", required_argument, 0, 'f'},           {"out", required_argument, 0, 'o'},
+    {"password-file", required_argument, 0, 'p'},  {"claim-idle-ms", required_argument, 0, 'C'},
+    {"exit-when-idle", required_argument, 0, 'x'}, {"check-gaps", no_argument, 0, 'G'},
+    {"help", no_argument, 0, CLI_OPT_HELP},        {0, 0, 0, 0},
+};
+
+static const cli_options follow_options = {
+    .command = "follow",
+    .table = follow_table,
+    .apply = apply_option,
+    .finish = finish_args,
+    .usage = follow_usage,
+};
 
 static int read_password(follow_state *s) {
     if (s->o.password_file) {
@@ -351,9 +372,10 @@ static int run(follow_state *s) {
 int cli_cmd_follow(int argc, char **argv) {
     follow_state s;
     memset(&s, 0, sizeof s);
-    int rc = parse_opts(argc, argv, &s.o);
-    if (rc)
-        return rc < 0 ? CLI_OK : rc;
+    s.o = (follow_opts){.from = "$", .out = "-", .claim_idle_ms = 30000};
+    int rc;
+    if (!cli_parse_command_line(argc, argv, &follow_options, &s.o, &rc))
+        return rc;
     const char *why = NULL;
     if (!scd_redis_url_parse(s.o.url, &s.url, &why))
         return cli_fail(CLI_BAD_INPUT, "follow: --redis %s: %s", s.o.url, why);
