@@ -18,7 +18,7 @@
 #include <libavutil/log.h>
 
 #include "bench_util.h"
-#include "psampler.h"
+#include "media/psampler.h"
 
 typedef struct variant {
     const char *name;

@@ -18,8 +18,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "config.h"
-#include "dmetrics.h"
+#include "config/config.h"
+#include "telemetry/dmetrics.h"
 
 typedef struct scd_streams scd_streams;
 typedef struct scd_jobs scd_jobs;

@@ -6,7 +6,7 @@
 
 #include <glib.h>
 
-#include "config.h"
+#include "config/config.h"
 #include "fuzz_check.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {

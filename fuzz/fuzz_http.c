@@ -25,13 +25,13 @@
 
 #include "app.h"
 #include "fuzz_check.h"
-#include "http.h"
-#include "jobs.h"
-#include "log.h"
-#include "notify.h"
-#include "query.h"
-#include "reload.h"
-#include "streams.h"
+#include "http/http.h"
+#include "runtime/jobs.h"
+#include "telemetry/log.h"
+#include "process/notify.h"
+#include "runtime/query.h"
+#include "process/reload.h"
+#include "runtime/streams.h"
 
 enum { MAX_BODY = 64 * 1024, RESPONSE_TIMEOUT_S = 10 };
 
