@@ -37,7 +37,8 @@ scd_cfgref *scd_cfgref_new(scd_config *cfg);
 scd_cfgref *scd_cfgref_acquire(scd_cfgref *r);
 void scd_cfgref_release(scd_cfgref *r);
 
-typedef struct scd_app {
+typedef struct scd_app scd_app;
+struct scd_app {
     GMainLoop *loop;
     char *config_path; /* as given on the command line */
     scd_cfgref *cfg;   /* the config in force */
@@ -55,9 +56,12 @@ typedef struct scd_app {
     bool ready_sent;     /* READY=1 sent once */
     int exit_status;
     int64_t started_us; /* g_get_monotonic_time() at start */
-    guint ready_timer;  /* READY at the latest (main.c) */
-    guint drain_timer;  /* SIGTERM drain deadline (main.c) */
-} scd_app;
+    guint ready_timer;  /* READY at the latest (process/service.c) */
+    guint drain_timer;  /* SIGTERM drain deadline (process/service.c) */
+    /* What scd_app_changed() calls: set by the process (process/service.c), which drives the
+     * streams and jobs that report here; a pointer, so that they do not call up into it. */
+    void (*changed)(scd_app *app);
+};
 
 /* The config in force (borrowed; valid until the next reload returns to the main loop). */
 static inline const scd_config *scd_app_config(const scd_app *app) {
@@ -66,7 +70,7 @@ static inline const scd_config *scd_app_config(const scd_app *app) {
 
 /* Called by streams and jobs when something the process-level logic waits for happened (a stream
  * settled, finished or failed; a job ended): READY, STATUS and --exit-when-done are reconsidered.
- * Main thread. Implemented in main.c. */
+ * Main thread. Calls app->changed when set (app.c). */
 void scd_app_changed(scd_app *app);
 
 #endif

@@ -35,15 +35,8 @@
 
 enum { MAX_BODY = 64 * 1024, RESPONSE_TIMEOUT_S = 10 };
 
-/* main.c's process-level reactions (READY, STATUS, --exit-when-done) do not exist here. */
-void scd_app_changed(scd_app *app) {
-    (void)app;
-}
-
-char *scd_app_status_text(scd_app *app) {
-    return scd_streams_status(app->streams);
-}
-
+/* The process-level reactions (READY, STATUS, --exit-when-done: process/service.c) do not exist
+ * here: app.changed stays NULL. */
 static scd_app app;
 static char *tmp_dir;
 static bool trace;

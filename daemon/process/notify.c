@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "telemetry/log.h"
+#include "process/status.h"
 #include "runtime/streams.h"
 
 enum { STATUS_PERIOD_S = 5 };

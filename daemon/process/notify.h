@@ -24,7 +24,4 @@ void scd_notify_stopping(scd_notify *n);
 /* The watchdog interval systemd asked for, in microseconds (0: none). */
 uint64_t scd_notify_watchdog_usec(const scd_notify *n);
 
-/* The STATUS= text of the process (implemented in main.c). g_free. */
-char *scd_app_status_text(scd_app *app);
-
 #endif

@@ -6,6 +6,7 @@
 
 #include "telemetry/log.h"
 #include "process/notify.h"
+#include "process/status.h"
 #include "scriptprune/select.h"
 #include "runtime/streams.h"
 
