@@ -18,7 +18,7 @@
 #include <libavutil/log.h>
 
 #include "bench_util.h"
-#include "media/psampler.h"
+#include "media/parallel_sampler.h"
 
 typedef struct variant {
     const char *name;

@@ -19,7 +19,7 @@
 #include <stdint.h>
 
 #include "config/config.h"
-#include "telemetry/dmetrics.h"
+#include "telemetry/metric_families.h"
 
 typedef struct scd_streams scd_streams;
 typedef struct scd_jobs scd_jobs;

@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "telemetry/log.h"
-#include "media/psampler.h"
+#include "media/parallel_sampler.h"
 
 struct scd_filesrc {
     GstElement *appsrc;

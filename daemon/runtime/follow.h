@@ -18,7 +18,7 @@
 #include <libsoup/soup.h>
 #include <stdint.h>
 
-#include "telemetry/dmetrics.h"
+#include "telemetry/metric_families.h"
 
 #define SCD_FOLLOW_CONTENT_TYPE "application/vnd.scriptd.tokens"
 

@@ -1,6 +1,6 @@
 /* Parallel file sampling (psampler.h): worker threads fill small rings with the frames of their
  * keyframe segments; the consumer takes segment after segment from the ring of its owner. */
-#include "media/psampler.h"
+#include "media/parallel_sampler.h"
 
 #include <glib.h>
 #include <string.h>

@@ -1,5 +1,5 @@
 /* Declaration of scriptd's metric families. */
-#include "telemetry/dmetrics.h"
+#include "telemetry/metric_families.h"
 
 #include "telemetry/log.h"
 

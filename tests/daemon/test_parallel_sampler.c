@@ -11,7 +11,7 @@
 #include <glib.h>
 #include <libavutil/log.h>
 
-#include "media/psampler.h"
+#include "media/parallel_sampler.h"
 
 typedef struct sample {
     int64_t pts_ns, index;
