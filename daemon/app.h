@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "config/config.h"
+#include "config/config_ref.h"
 #include "telemetry/metric_families.h"
 
 typedef struct scd_streams scd_streams;
@@ -27,22 +28,12 @@ typedef struct scd_http scd_http;
 typedef struct scd_notify scd_notify;
 typedef struct scd_encoders scd_encoders;
 
-/* A reference-counted config (thread-safe counting; the config itself is immutable). */
-typedef struct scd_cfgref {
-    scd_config *cfg;
-} scd_cfgref;
-
-/* Takes ownership of cfg. */
-scd_cfgref *scd_cfgref_new(scd_config *cfg);
-scd_cfgref *scd_cfgref_acquire(scd_cfgref *r);
-void scd_cfgref_release(scd_cfgref *r);
-
 typedef struct scd_app scd_app;
 struct scd_app {
     GMainLoop *loop;
-    char *config_path; /* as given on the command line */
-    scd_cfgref *cfg;   /* the config in force */
-    scd_dmetrics *m;   /* the metric families (and their registry) */
+    char *config_path;      /* as given on the command line */
+    scd_config_ref *cfg;    /* the config in force */
+    scd_metric_families *m; /* the metric families (and their registry) */
     scd_encoders *encoders;
     scd_streams *streams;
     scd_jobs *jobs;

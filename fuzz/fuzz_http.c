@@ -120,10 +120,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
     scd_apply_log_settings(cfg);
     app.started_us = g_get_monotonic_time();
     app.config_path = g_strdup("fuzz-http.yaml");
-    app.cfg = scd_cfgref_new(cfg);
+    app.cfg = scd_config_ref_new(cfg);
     app.work_dir = work;
     app.loop = g_main_loop_new(NULL, FALSE);
-    app.m = scd_dmetrics_new();
+    app.m = scd_metric_families_new();
     app.encoders = scd_encoders_new();
     app.streams = scd_streams_new(&app);
     app.jobs = scd_jobs_new(&app);

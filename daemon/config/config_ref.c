@@ -1,22 +1,23 @@
-/* Reference-counted configs (see app.h). */
-#include "app.h"
+#include "config/config_ref.h"
 
-scd_cfgref *scd_cfgref_new(scd_config *cfg) {
-    scd_cfgref *r = g_atomic_rc_box_new0(scd_cfgref);
+#include <glib.h>
+
+scd_config_ref *scd_config_ref_new(scd_config *cfg) {
+    scd_config_ref *r = g_atomic_rc_box_new0(scd_config_ref);
     r->cfg = cfg;
     return r;
 }
 
-scd_cfgref *scd_cfgref_acquire(scd_cfgref *r) {
+scd_config_ref *scd_config_ref_acquire(scd_config_ref *r) {
     return g_atomic_rc_box_acquire(r);
 }
 
-static void clear_cfgref(gpointer data) {
-    scd_cfgref *r = data;
+static void clear_config_ref(gpointer data) {
+    scd_config_ref *r = data;
     scd_config_free(r->cfg);
 }
 
-void scd_cfgref_release(scd_cfgref *r) {
+void scd_config_ref_release(scd_config_ref *r) {
     if (r)
-        g_atomic_rc_box_release_full(r, clear_cfgref);
+        g_atomic_rc_box_release_full(r, clear_config_ref);
 }

@@ -202,7 +202,7 @@ static void count_request(SoupServer *server, SoupServerMessage *msg, gpointer d
     char status[8];
     snprintf(status, sizeof status, "%u", scd_http_message_status(msg));
     const char *l[] = {route ? route : "unmatched", status};
-    scd_mc_inc(h->app->m->http_requests, l, 1);
+    scd_metric_counter_add(h->app->m->http_requests, l, 1);
     if (scd_log_enabled(SCD_LOG_DEBUG)) {
         GUri *uri = soup_server_message_get_uri(msg);
         scd_log(SCD_LOG_DEBUG, "http", "%s %s -> %s", soup_server_message_get_method(msg),
@@ -226,7 +226,7 @@ static void count_listen_reply(void *data, guint status) {
     char text[8];
     snprintf(text, sizeof text, "%u", status);
     const char *l[] = {"unmatched", text};
-    scd_mc_inc(h->app->m->http_requests, l, 1);
+    scd_metric_counter_add(h->app->m->http_requests, l, 1);
 }
 
 sp_status scd_http_new(scd_app *app, scd_http **out, sp_error *err) {

@@ -20,7 +20,7 @@ struct scd_filesrc {
     int threads, workers;
     GThread *thread;
     GMutex lock; /* guards sampler (abort from another thread vs close) */
-    scd_psampler *sampler;
+    scd_parallel_sampler *sampler;
     gint stop;         /* 1: finish (EOS), 2: abort */
     gint progress_ppm; /* progress * 1e6, -1 unknown */
     /* Set by the thread before it sends EOS, read after the EOS (under lock). */
@@ -77,9 +77,9 @@ static GstBuffer *rgb_buffer(const scd_sampled_frame *fr) {
  * frames read so far were still sent, then the run's owner reports the stream or job as failed
  * with how far it got. Damaged packets that the decoder skipped are counted; the file still
  * ended where it should. */
-static void judge_end(scd_filesrc *f, scd_psampler *s, const scd_sampler_info *info,
+static void judge_end(scd_filesrc *f, scd_parallel_sampler *s, const scd_sampler_info *info,
                       int64_t last_pts_ns) {
-    scd_sampler_stats ss = scd_psampler_get_stats(s);
+    scd_sampler_stats ss = scd_parallel_sampler_get_stats(s);
     g_atomic_int_set(&f->progress_ppm, 1000000);
     /* The last instant is at most one sampling interval before the end; a frame or two and a
      * half second of slack cover container rounding. */
@@ -113,11 +113,11 @@ static gpointer reader_main(gpointer data) {
     o.fps = f->fps;
     o.threads = f->threads;
     o.input_fd = f->fd;
-    scd_psampler *s = NULL;
+    scd_parallel_sampler *s = NULL;
     sp_error err;
     sp_status st = f->dup_errno ? sp_error_set(&err, SP_ERR_IO, "%s: cannot open: %s", f->path,
                                                g_strerror(f->dup_errno))
-                                : scd_psampler_open(f->path, &o, f->workers, &s, &err);
+                                : scd_parallel_sampler_open(f->path, &o, f->workers, &s, &err);
     if (st != SP_OK) {
         post_error(f, error_domain(st), error_code(st), err.message);
         return NULL;
@@ -127,12 +127,12 @@ static gpointer reader_main(gpointer data) {
     bool aborted = g_atomic_int_get(&f->stop) == 2;
     g_mutex_unlock(&f->lock);
     if (aborted)
-        scd_psampler_abort(s);
+        scd_parallel_sampler_abort(s);
 
-    const scd_sampler_info *info = scd_psampler_get_info(s);
+    const scd_sampler_info *info = scd_parallel_sampler_get_info(s);
     scd_log(SCD_LOG_INFO, "source", "%s: %dx%d %s, %d sampler%s", f->path, info->width,
-            info->height, info->codec, scd_psampler_workers(s),
-            scd_psampler_workers(s) > 1 ? "s side by side" : "");
+            info->height, info->codec, scd_parallel_sampler_workers(s),
+            scd_parallel_sampler_workers(s) > 1 ? "s side by side" : "");
     GstCaps *caps = gst_caps_new_simple("video/x-raw", "format", G_TYPE_STRING, "RGB", "width",
                                         G_TYPE_INT, info->out_width, "height", G_TYPE_INT,
                                         info->out_height, "framerate", GST_TYPE_FRACTION, 0, 1,
@@ -145,7 +145,7 @@ static gpointer reader_main(gpointer data) {
     while (g_atomic_int_get(&f->stop) == 0) {
         scd_sampled_frame fr;
         bool got = false;
-        st = scd_psampler_next(s, &fr, &got, &err);
+        st = scd_parallel_sampler_next(s, &fr, &got, &err);
         if (st != SP_OK) {
             if (g_atomic_int_get(&f->stop) == 0) {
                 post_error(f, error_domain(st), error_code(st), err.message);
@@ -153,7 +153,7 @@ static gpointer reader_main(gpointer data) {
             }
             break;
         }
-        double p = scd_psampler_progress(s);
+        double p = scd_parallel_sampler_progress(s);
         g_atomic_int_set(&f->progress_ppm, p < 0 ? -1 : (gint)(p * 1e6));
         if (!got) {
             ended = true;
@@ -180,7 +180,7 @@ static gpointer reader_main(gpointer data) {
     g_mutex_lock(&f->lock);
     f->sampler = NULL;
     g_mutex_unlock(&f->lock);
-    scd_psampler_close(s);
+    scd_parallel_sampler_close(s);
     return NULL;
 }
 
@@ -214,7 +214,7 @@ void scd_filesrc_abort(scd_filesrc *f) {
     g_atomic_int_set(&f->stop, 2);
     g_mutex_lock(&f->lock);
     if (f->sampler)
-        scd_psampler_abort(f->sampler);
+        scd_parallel_sampler_abort(f->sampler);
     g_mutex_unlock(&f->lock);
 }
 

@@ -23,7 +23,7 @@ typedef struct item {
 } item;
 
 typedef struct worker {
-    struct scd_psampler *p;
+    struct scd_parallel_sampler *p;
     scd_sampler *s;
     GThread *thread;
     item ring[RING_FRAMES];
@@ -31,7 +31,7 @@ typedef struct worker {
     scd_sampler_stats seen; /* the sampler's counters after its last item, guarded by p->lock */
 } worker;
 
-struct scd_psampler {
+struct scd_parallel_sampler {
     char *url;
     scd_sampler *single; /* the fallback: one sampler, no threads */
     int n;
@@ -52,7 +52,7 @@ struct scd_psampler {
 
 static void *worker_main(void *data) {
     worker *w = data;
-    scd_psampler *p = w->p;
+    scd_parallel_sampler *p = w->p;
     for (;;) {
         g_mutex_lock(&p->lock);
         while (!p->stop && w->len == RING_FRAMES)
@@ -94,13 +94,13 @@ static void *worker_main(void *data) {
 }
 
 /* Drops the head item of w; lock held. */
-static void pop(scd_psampler *p, worker *w) {
+static void pop(scd_parallel_sampler *p, worker *w) {
     w->head = (w->head + 1) % RING_FRAMES;
     w->len--;
     g_cond_broadcast(&p->cond);
 }
 
-static bool all_ended(const scd_psampler *p) {
+static bool all_ended(const scd_parallel_sampler *p) {
     for (int i = 0; i < p->n; i++) {
         const worker *w = &p->w[i];
         if (w->len == 0 || w->ring[w->head].kind != ITEM_END)
@@ -114,14 +114,14 @@ static int auto_workers(void) {
     return cpus < 1 ? 1 : cpus > MAX_AUTO_WORKERS ? MAX_AUTO_WORKERS : cpus;
 }
 
-sp_status scd_psampler_open(const char *url, const scd_sampler_opts *o, int workers,
-                            scd_psampler **out, sp_error *err) {
+sp_status scd_parallel_sampler_open(const char *url, const scd_sampler_opts *o, int workers,
+                                    scd_parallel_sampler **out, sp_error *err) {
     *out = NULL;
     if (workers < 0)
         return sp_error_set(err, SP_ERR_INVALID, "%s: %d decode workers (0 = automatic)",
                             url ? url : "(null)", workers);
     int n = workers == 0 ? auto_workers() : workers;
-    scd_psampler *p = g_new0(scd_psampler, 1);
+    scd_parallel_sampler *p = g_new0(scd_parallel_sampler, 1);
     p->url = g_strdup(url);
     g_mutex_init(&p->lock);
     g_cond_init(&p->cond);
@@ -164,11 +164,12 @@ sp_status scd_psampler_open(const char *url, const scd_sampler_opts *o, int work
     return SP_OK;
 
 fail:
-    scd_psampler_close(p);
+    scd_parallel_sampler_close(p);
     return st;
 }
 
-sp_status scd_psampler_next(scd_psampler *p, scd_sampled_frame *frame, bool *got, sp_error *err) {
+sp_status scd_parallel_sampler_next(scd_parallel_sampler *p, scd_sampled_frame *frame, bool *got,
+                                    sp_error *err) {
     *got = false;
     memset(frame, 0, sizeof *frame);
     if (p->single) {
@@ -231,7 +232,7 @@ sp_status scd_psampler_next(scd_psampler *p, scd_sampled_frame *frame, bool *got
     }
     g_mutex_unlock(&p->lock);
     if (st == SP_OK && p->ended && p->emitted == 0) {
-        scd_sampler_stats s = scd_psampler_get_stats(p);
+        scd_sampler_stats s = scd_parallel_sampler_get_stats(p);
         if (s.decode_errors > 0)
             st = sp_error_set(err, SP_ERR_FORMAT,
                               "%s: no decodable video frame (%llu damaged packets)", p->url,
@@ -240,7 +241,7 @@ sp_status scd_psampler_next(scd_psampler *p, scd_sampled_frame *frame, bool *got
     return st;
 }
 
-double scd_psampler_progress(const scd_psampler *p) {
+double scd_parallel_sampler_progress(const scd_parallel_sampler *p) {
     if (p->single)
         return scd_sampler_progress(p->single);
     if (p->ended)
@@ -251,11 +252,11 @@ double scd_psampler_progress(const scd_psampler *p) {
     return done < 0 ? 0 : done > 1 ? 1 : done;
 }
 
-const scd_sampler_info *scd_psampler_get_info(const scd_psampler *p) {
+const scd_sampler_info *scd_parallel_sampler_get_info(const scd_parallel_sampler *p) {
     return &p->info;
 }
 
-scd_sampler_stats scd_psampler_get_stats(scd_psampler *p) {
+scd_sampler_stats scd_parallel_sampler_get_stats(scd_parallel_sampler *p) {
     if (p->single)
         return *scd_sampler_get_stats(p->single);
     scd_sampler_stats sum = {0};
@@ -273,11 +274,11 @@ scd_sampler_stats scd_psampler_get_stats(scd_psampler *p) {
     return sum;
 }
 
-int scd_psampler_workers(const scd_psampler *p) {
+int scd_parallel_sampler_workers(const scd_parallel_sampler *p) {
     return p->n;
 }
 
-void scd_psampler_abort(scd_psampler *p) {
+void scd_parallel_sampler_abort(scd_parallel_sampler *p) {
     if (!p)
         return;
     if (p->single) {
@@ -292,11 +293,11 @@ void scd_psampler_abort(scd_psampler *p) {
     g_mutex_unlock(&p->lock);
 }
 
-void scd_psampler_close(scd_psampler *p) {
+void scd_parallel_sampler_close(scd_parallel_sampler *p) {
     if (!p)
         return;
     if (p->w) {
-        scd_psampler_abort(p);
+        scd_parallel_sampler_abort(p);
         for (int i = 0; i < p->n; i++) {
             worker *w = &p->w[i];
             if (w->thread)

@@ -11,36 +11,37 @@
  * file cannot be shared (not an MP4/MOV or Matroska/WebM file with an index and at least two
  * keyframes, or a live source).
  * Threads: one consumer thread calls next/progress/stats; abort may be called from any thread. */
-#ifndef SCRIPTD_PSAMPLER_H
-#define SCRIPTD_PSAMPLER_H
+#ifndef SCRIPTD_PARALLEL_SAMPLER_H
+#define SCRIPTD_PARALLEL_SAMPLER_H
 
 #include "media/sampler.h"
 
-typedef struct scd_psampler scd_psampler;
+typedef struct scd_parallel_sampler scd_parallel_sampler;
 
 /* Opens url with `workers` samplers (0: one per CPU, at most 4). o->share_* are ignored. The
  * errors are scd_sampler_open's, from the first sampler. */
-sp_status scd_psampler_open(const char *url, const scd_sampler_opts *o, int workers,
-                            scd_psampler **out, sp_error *err);
+sp_status scd_parallel_sampler_open(const char *url, const scd_sampler_opts *o, int workers,
+                                    scd_parallel_sampler **out, sp_error *err);
 
 /* As scd_sampler_next: the next frame in pts order (its rgb valid until the next call), or
  * *got = false at the end. A worker's error is returned once the frames before it are out. */
-sp_status scd_psampler_next(scd_psampler *p, scd_sampled_frame *frame, bool *got, sp_error *err);
+sp_status scd_parallel_sampler_next(scd_parallel_sampler *p, scd_sampled_frame *frame, bool *got,
+                                    sp_error *err);
 
 /* Fraction of the video returned so far, [0, 1]; -1 when the duration is unknown. */
-double scd_psampler_progress(const scd_psampler *p);
+double scd_parallel_sampler_progress(const scd_parallel_sampler *p);
 
 /* The first sampler's info (info.shared tells whether the work is split). */
-const scd_sampler_info *scd_psampler_get_info(const scd_psampler *p);
+const scd_sampler_info *scd_parallel_sampler_get_info(const scd_parallel_sampler *p);
 /* The workers' counters summed (frames_emitted: frames returned by next); a snapshot. */
-scd_sampler_stats scd_psampler_get_stats(scd_psampler *p);
+scd_sampler_stats scd_parallel_sampler_get_stats(scd_parallel_sampler *p);
 /* How many samplers decode (1 when the file could not be shared). */
-int scd_psampler_workers(const scd_psampler *p);
+int scd_parallel_sampler_workers(const scd_parallel_sampler *p);
 
 /* Makes every worker stop promptly (any thread); next then returns SP_ERR_IO. */
-void scd_psampler_abort(scd_psampler *p);
+void scd_parallel_sampler_abort(scd_parallel_sampler *p);
 
 /* Stops and joins the workers and frees everything. NULL is fine. */
-void scd_psampler_close(scd_psampler *p);
+void scd_parallel_sampler_close(scd_parallel_sampler *p);
 
 #endif

@@ -42,12 +42,12 @@ static gboolean watchdog_tick(gpointer data) {
         n->app->stopping || !n->app->streams || scd_streams_advanced(n->app->streams, stalled);
     if (ok) {
         notify_send("WATCHDOG=1");
-        scd_mc_inc(n->app->m->watchdog_pings, NULL, 1);
+        scd_metric_counter_add(n->app->m->watchdog_pings, NULL, 1);
         if (n->stalled)
             scd_log(SCD_LOG_INFO, "notify", "every stream advances again: watchdog pings resume");
         n->stalled = false;
     } else {
-        scd_mc_inc(n->app->m->watchdog_skipped, NULL, 1);
+        scd_metric_counter_add(n->app->m->watchdog_skipped, NULL, 1);
         if (!n->stalled)
             scd_log(SCD_LOG_WARNING, "notify",
                     "no new frames from %s since the last watchdog tick: WATCHDOG=1 withheld",

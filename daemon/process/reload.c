@@ -58,7 +58,7 @@ void scd_apply_log_settings(const scd_config *cfg) {
 
 static void reject(scd_app *app, const char *why) {
     const char *l[] = {"rejected"};
-    scd_mc_inc(app->m->reloads, l, 1);
+    scd_metric_counter_add(app->m->reloads, l, 1);
     scd_log(SCD_LOG_ERROR, "reload", "new configuration rejected, the running one stays: %s", why);
     /* The first line of the message carries FILE:LINE:COL. */
     const char *nl = strchr(why, '\n');
@@ -98,13 +98,13 @@ bool scd_reload(scd_app *app) {
     scd_apply_log_settings(cfg);
     g_free(app->token);
     app->token = token;
-    scd_cfgref *ref = scd_cfgref_new(cfg);
-    scd_cfgref *prev = app->cfg;
+    scd_config_ref *ref = scd_config_ref_new(cfg);
+    scd_config_ref *prev = app->cfg;
     app->cfg = ref;
     guint restarted = scd_streams_apply(app->streams, ref);
-    scd_cfgref_release(prev); /* streams that kept running hold their own reference */
+    scd_config_ref_release(prev); /* streams that kept running hold their own reference */
     const char *l[] = {"ok"};
-    scd_mc_inc(app->m->reloads, l, 1);
+    scd_metric_counter_add(app->m->reloads, l, 1);
     scd_log(SCD_LOG_INFO, "reload", "configuration reloaded: %u stream%s started or restarted",
             restarted, restarted == 1 ? "" : "s");
     char *status = scd_app_status_text(app);

@@ -222,17 +222,17 @@ int scd_service_run(const scd_run_options *o, scd_config *cfg) {
     app.exit_when_done = o->exit_when_done;
     app.ready_file = o->ready_file;
     app.changed = on_app_changed;
-    app.cfg = scd_cfgref_new(cfg);
+    app.cfg = scd_config_ref_new(cfg);
     sp_error err;
     if (cfg->server.token_file[0] &&
         scd_read_token_file(cfg->server.token_file, &app.token, &err) != SP_OK) {
         scd_log(SCD_LOG_ERROR, "main", "%s", err.message);
-        scd_cfgref_release(app.cfg);
+        scd_config_ref_release(app.cfg);
         return SCD_EXIT_BAD_CONFIG;
     }
     if (o->exit_when_done && refuse_endless_sources(cfg)) {
         g_free(app.token);
-        scd_cfgref_release(app.cfg);
+        scd_config_ref_release(app.cfg);
         return SCD_EXIT_BAD_CONFIG;
     }
     remove_stale_temp_files(cfg, o->ready_file);
@@ -251,9 +251,9 @@ int scd_service_run(const scd_run_options *o, scd_config *cfg) {
         goto out;
     }
     app.loop = g_main_loop_new(NULL, FALSE);
-    app.m = scd_dmetrics_new();
+    app.m = scd_metric_families_new();
     const char *ver[] = {SCRIPTD_VERSION};
-    scd_mg_set(app.m->build_info, ver, 1);
+    scd_metric_gauge_set(app.m->build_info, ver, 1);
     app.encoders = scd_encoders_new();
     app.streams = scd_streams_new(&app);
     app.jobs = scd_jobs_new(&app);
@@ -303,13 +303,13 @@ out:
         ;
     scd_notify_free(app.notify);
     scd_encoders_free(app.encoders);
-    scd_dmetrics_free(app.m);
+    scd_metric_families_free(app.m);
     if (app.loop)
         g_main_loop_unref(app.loop);
     remove_work_dir(app.work_dir);
     g_free(app.work_dir);
     g_free(app.token);
-    scd_cfgref_release(app.cfg);
+    scd_config_ref_release(app.cfg);
     if (rc == SCD_EXIT_OK)
         scd_log(SCD_LOG_INFO, "main", "stopped");
     return rc;

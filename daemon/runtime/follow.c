@@ -20,7 +20,7 @@ typedef struct client {
 
 struct scd_follow {
     char *id;
-    scd_dmetrics *m;
+    scd_metric_families *m;
 
     /* Streaming side (lock): the writer of the current run and the bytes it produced. */
     GMutex lock;
@@ -52,7 +52,7 @@ static sp_status capture_sink(void *user, const void *data, size_t len, sp_error
     return SP_OK;
 }
 
-scd_follow *scd_follow_new(const char *stream_id, uint64_t queue_limit, scd_dmetrics *m) {
+scd_follow *scd_follow_new(const char *stream_id, uint64_t queue_limit, scd_metric_families *m) {
     scd_follow *f = g_atomic_rc_box_new0(scd_follow);
     f->id = g_strdup(stream_id);
     f->m = m;
@@ -112,7 +112,7 @@ static void client_detach(client *c) {
     g_object_unref(c->msg);
     g_free(c);
     const char *l[] = {f->id};
-    scd_mg_set(f->m->follow_clients, l, f->clients->len);
+    scd_metric_gauge_set(f->m->follow_clients, l, f->clients->len);
 }
 
 static void on_finished(SoupServerMessage *msg, gpointer data) {
@@ -140,7 +140,7 @@ static void client_end(client *c) {
 static void client_drop(client *c) {
     scd_follow *f = c->owner;
     const char *l[] = {f->id};
-    scd_mc_inc(f->m->follow_dropped, l, 1);
+    scd_metric_counter_add(f->m->follow_dropped, l, 1);
     scd_log(SCD_LOG_WARNING, "follow",
             "%s: a client fell %" G_GUINT64_FORMAT " bytes behind (bound %" G_GUINT64_FORMAT
             "): disconnected",
@@ -221,7 +221,7 @@ void scd_follow_attach(scd_follow *f, SoupServerMessage *msg) {
         client_append(c, f->main_header);
     }
     const char *l[] = {f->id};
-    scd_mg_set(f->m->follow_clients, l, f->clients->len);
+    scd_metric_gauge_set(f->m->follow_clients, l, f->clients->len);
 }
 
 void scd_follow_close_all(scd_follow *f) {
@@ -303,7 +303,7 @@ void scd_follow_packet(scd_follow *f, const GstScriptPacket *p) {
         g_byte_array_set_size(f->capture, 0);
         g_mutex_unlock(&f->lock);
         const char *l[] = {f->id, "follow"};
-        scd_mc_inc(f->m->sink_errors, l, 1);
+        scd_metric_counter_add(f->m->sink_errors, l, 1);
         scd_log(SCD_LOG_WARNING, "follow",
                 "%s: packet of window %" G_GUINT64_FORMAT " not sent: %s", f->id, p->window_id,
                 err.message);
@@ -316,7 +316,7 @@ void scd_follow_packet(scd_follow *f, const GstScriptPacket *p) {
     d->packet = take_capture(f);
     g_mutex_unlock(&f->lock);
     const char *l[] = {f->id, "follow"};
-    scd_mc_inc(f->m->sink_written, l, 1);
+    scd_metric_counter_add(f->m->sink_written, l, 1);
     /* An idle source always runs in the thread running the main loop (libsoup is not
      * thread-safe), even when nobody owns the context at the moment. */
     g_idle_add_full(G_PRIORITY_DEFAULT, deliver, d, delivery_free);

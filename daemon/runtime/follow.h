@@ -24,7 +24,7 @@
 
 typedef struct scd_follow scd_follow;
 
-scd_follow *scd_follow_new(const char *stream_id, uint64_t queue_limit, scd_dmetrics *m);
+scd_follow *scd_follow_new(const char *stream_id, uint64_t queue_limit, scd_metric_families *m);
 scd_follow *scd_follow_ref(scd_follow *f);
 /* Main thread: the last unref also finishes the responses of remaining clients. */
 void scd_follow_unref(scd_follow *f);

@@ -16,7 +16,7 @@ struct scd_job {
     scd_jobs *owner;
     char *id;
     scd_job_request req;
-    scd_cfgref *cfgref; /* the config in force at submission (encoder and pruning defaults) */
+    scd_config_ref *cfgref; /* the config in force at submission (encoder and pruning defaults) */
     scd_job_state state;
     char *error;
     int64_t submitted_us, started_us, ended_us;
@@ -68,7 +68,7 @@ static void job_free(scd_job *job) {
         g_unlink(job->query_npy);
     g_free(job->query_npy);
     request_clear(&job->req);
-    scd_cfgref_release(job->cfgref);
+    scd_config_ref_release(job->cfgref);
     if (job->tokens)
         g_bytes_unref(job->tokens);
     g_array_unref(job->frame_pts);
@@ -110,7 +110,7 @@ static void finish(scd_job *job, scd_job_state state, const char *error) {
         job->error = g_strdup(error);
     }
     const char *l[] = {scd_job_state_name(state)};
-    scd_mc_inc(app->m->jobs_total, l, 1);
+    scd_metric_counter_add(app->m->jobs_total, l, 1);
     if (state == SCD_JOB_DONE)
         scd_log(SCD_LOG_INFO, "job", "%s: done: %" PRIu64 " frames, %u tokens selected in %.2f s",
                 job->id, (uint64_t)atomic_load(&job->frames), job->result_count,
@@ -285,7 +285,7 @@ sp_status scd_jobs_submit(scd_jobs *j, scd_job_request *req, const char **id_out
     job->req = *req;
     memset(req, 0, sizeof *req);
     req->fd = -1;
-    job->cfgref = scd_cfgref_acquire(j->app->cfg);
+    job->cfgref = scd_config_ref_acquire(j->app->cfg);
     job->submitted_us = g_get_monotonic_time();
     job->frame_pts = g_array_new(FALSE, FALSE, sizeof(gint64));
     g_mutex_init(&job->times_lock);
@@ -315,7 +315,7 @@ void scd_jobs_remove(scd_jobs *j, scd_job *job) {
     if (job->state == SCD_JOB_RUNNING) {
         job->state = SCD_JOB_CANCELLED;
         const char *l[] = {"cancelled"};
-        scd_mc_inc(j->app->m->jobs_total, l, 1);
+        scd_metric_counter_add(j->app->m->jobs_total, l, 1);
     }
     g_ptr_array_remove(j->items, job);
     job_free(job);
@@ -347,7 +347,7 @@ void scd_jobs_refresh_metrics(scd_jobs *j) {
         n[((scd_job *)g_ptr_array_index(j->items, i))->state]++;
     for (size_t s = 0; s < G_N_ELEMENTS(job_state_names); s++) {
         const char *l[] = {job_state_names[s]};
-        scd_mg_set(j->app->m->jobs, l, n[s]);
+        scd_metric_gauge_set(j->app->m->jobs, l, n[s]);
     }
 }
 

@@ -18,7 +18,7 @@ typedef guint64 sink_counts[3];
 struct scd_stream {
     scd_streams *owner;
     scd_app *app;
-    scd_cfgref *cfgref;
+    scd_config_ref *cfgref;
     const scd_stream_cfg *cfg; /* inside cfgref */
     char *id;
     const char *method; /* core's method name, for file metadata */
@@ -90,7 +90,7 @@ static const char *const *lbl(const scd_stream *st) {
 
 static void set_state(scd_stream *st, scd_stream_state s) {
     st->state = s;
-    scd_mg_set(st->app->m->stream_up, lbl(st), s == SCD_STREAM_PLAYING ? 1 : 0);
+    scd_metric_gauge_set(st->app->m->stream_up, lbl(st), s == SCD_STREAM_PLAYING ? 1 : 0);
 }
 
 /* The stream's settings as the config writer prints them: two streams with equal text run the
@@ -157,8 +157,8 @@ static void on_frame(void *user, const GstScriptTokensMeta *meta) {
         atomic_store(&st->grid_w, meta->grid_w);
         atomic_store(&st->d_width, (unsigned)d);
     }
-    scd_mc_inc(st->app->m->frames, lbl(st), 1);
-    scd_mc_inc(st->app->m->tokens_in, lbl(st), (double)n);
+    scd_metric_counter_add(st->app->m->frames, lbl(st), 1);
+    scd_metric_counter_add(st->app->m->tokens_in, lbl(st), (double)n);
 }
 
 static void remember(scd_stream *st, char **slot, char *path) {
@@ -172,8 +172,8 @@ static void on_packet(void *user, const GstScriptPacket *p) {
     scd_stream *st = user;
     atomic_fetch_add(&st->packets, 1);
     atomic_fetch_add(&st->tokens_out, p->count);
-    scd_mc_inc(st->app->m->packets, lbl(st), 1);
-    scd_mc_inc(st->app->m->tokens_out, lbl(st), p->count);
+    scd_metric_counter_add(st->app->m->packets, lbl(st), 1);
+    scd_metric_counter_add(st->app->m->tokens_out, lbl(st), p->count);
     if (st->follow)
         scd_follow_packet(st->follow, p);
     if (st->st_dirs->len == 0)
@@ -188,12 +188,12 @@ static void on_packet(void *user, const GstScriptPacket *p) {
         if (scd_sink_write_safetensors(dir, st->id, st->run_tag, st->method, &st->view.packet,
                                        &path, &err) == SP_OK) {
             atomic_fetch_add(&st->st_files, 1);
-            scd_mc_inc(st->app->m->sink_written, l, 1);
+            scd_metric_counter_add(st->app->m->sink_written, l, 1);
             scd_log(SCD_LOG_DEBUG, "sink", "%s: wrote %s", st->id, path);
             remember(st, &st->last_st, path);
         } else {
             atomic_fetch_add(&st->sink_errors, 1);
-            scd_mc_inc(st->app->m->sink_errors, l, 1);
+            scd_metric_counter_add(st->app->m->sink_errors, l, 1);
             scd_log(SCD_LOG_WARNING, "sink", "%s: %s", st->id, err.message);
         }
     }
@@ -214,11 +214,11 @@ static void on_overlay(void *user, size_t sink, GstBuffer *png) {
     if (scd_sink_write_png(g_ptr_array_index(st->ov_dirs, sink), st->id, st->run_tag, png, &path,
                            &err) == SP_OK) {
         atomic_fetch_add(&st->png_files, 1);
-        scd_mc_inc(st->app->m->sink_written, l, 1);
+        scd_metric_counter_add(st->app->m->sink_written, l, 1);
         remember(st, &st->last_png, path);
     } else {
         atomic_fetch_add(&st->sink_errors, 1);
-        scd_mc_inc(st->app->m->sink_errors, l, 1);
+        scd_metric_counter_add(st->app->m->sink_errors, l, 1);
         scd_log(SCD_LOG_WARNING, "sink", "%s: %s", st->id, err.message);
     }
 }
@@ -236,7 +236,7 @@ static gboolean restart_cb(gpointer data) {
     }
     free_run(st);
     st->restarts++;
-    scd_mc_inc(st->app->m->restarts, lbl(st), 1);
+    scd_metric_counter_add(st->app->m->restarts, lbl(st), 1);
     scd_log(SCD_LOG_INFO, "stream", "%s: restarting (attempt %u)", st->id, st->restarts);
     start_run(st);
     return G_SOURCE_REMOVE;
@@ -279,7 +279,7 @@ static void failed_for_good(scd_stream *st, const char *why) {
 
 static void failure(scd_stream *st, const char *why) {
     const scd_server_cfg *srv = &scd_app_config(st->app)->server;
-    scd_mc_inc(st->app->m->source_errors, lbl(st), 1);
+    scd_metric_counter_add(st->app->m->source_errors, lbl(st), 1);
     if (st->run && !st->stop_idle)
         st->stop_idle = g_idle_add(stop_idle_cb, st);
     if (read_once(st->cfg) && !st->draining) {
@@ -420,9 +420,9 @@ static void on_emission(void *user, const GstStructure *s) {
     st->select_ns_total += ns;
     st->select_ns_max = MAX(st->select_ns_max, ns);
     const char *lt[] = {st->id, "temporal"}, *ls[] = {st->id, "spatial"};
-    scd_mc_inc(st->app->m->drops, lt, (double)td);
-    scd_mc_inc(st->app->m->drops, ls, (double)sd);
-    scd_mh_observe(st->app->m->select_seconds, lbl(st), (double)ns / 1e9);
+    scd_metric_counter_add(st->app->m->drops, lt, (double)td);
+    scd_metric_counter_add(st->app->m->drops, ls, (double)sd);
+    scd_metric_histogram_observe(st->app->m->select_seconds, lbl(st), (double)ns / 1e9);
 }
 
 static void make_run_tag(scd_stream *st) {
@@ -488,11 +488,11 @@ fail:
     failure(st, err.message);
 }
 
-static scd_stream *stream_new(scd_streams *owner, scd_cfgref *ref, const scd_stream_cfg *c) {
+static scd_stream *stream_new(scd_streams *owner, scd_config_ref *ref, const scd_stream_cfg *c) {
     scd_stream *st = g_new0(scd_stream, 1);
     st->owner = owner;
     st->app = owner->app;
-    st->cfgref = scd_cfgref_acquire(ref);
+    st->cfgref = scd_config_ref_acquire(ref);
     st->cfg = c;
     st->id = g_strdup(c->id);
     const sp_method_info *mi = sp_method_info_of(c->pruning.method);
@@ -524,16 +524,16 @@ static scd_stream *stream_new(scd_streams *owner, scd_cfgref *ref, const scd_str
     }
     st->ss_last = g_new0(sink_counts, MAX(st->scriptsinks->len, 1u));
     /* Counters exist (at 0) from the start, so a scrape shows every stream. */
-    scd_mc_inc(st->app->m->frames, lbl(st), 0);
-    scd_mc_inc(st->app->m->frames_seen, lbl(st), 0);
-    scd_mc_inc(st->app->m->tokens_in, lbl(st), 0);
-    scd_mc_inc(st->app->m->tokens_out, lbl(st), 0);
-    scd_mc_inc(st->app->m->packets, lbl(st), 0);
-    scd_mc_inc(st->app->m->restarts, lbl(st), 0);
-    scd_mc_inc(st->app->m->source_errors, lbl(st), 0);
+    scd_metric_counter_add(st->app->m->frames, lbl(st), 0);
+    scd_metric_counter_add(st->app->m->frames_seen, lbl(st), 0);
+    scd_metric_counter_add(st->app->m->tokens_in, lbl(st), 0);
+    scd_metric_counter_add(st->app->m->tokens_out, lbl(st), 0);
+    scd_metric_counter_add(st->app->m->packets, lbl(st), 0);
+    scd_metric_counter_add(st->app->m->restarts, lbl(st), 0);
+    scd_metric_counter_add(st->app->m->source_errors, lbl(st), 0);
     const char *lt[] = {st->id, "temporal"}, *ls[] = {st->id, "spatial"};
-    scd_mc_inc(st->app->m->drops, lt, 0);
-    scd_mc_inc(st->app->m->drops, ls, 0);
+    scd_metric_counter_add(st->app->m->drops, lt, 0);
+    scd_metric_counter_add(st->app->m->drops, ls, 0);
     return st;
 }
 
@@ -547,7 +547,7 @@ static void stream_free(scd_stream *st) {
     if (st->stop_idle)
         g_source_remove(st->stop_idle);
     free_run(st);
-    scd_mg_set(st->app->m->stream_up, lbl(st), 0);
+    scd_metric_gauge_set(st->app->m->stream_up, lbl(st), 0);
     if (st->follow) {
         scd_follow_close_all(st->follow);
         scd_follow_unref(st->follow);
@@ -567,7 +567,7 @@ static void stream_free(scd_stream *st) {
     g_free(st->last_error);
     g_free(st->cfg_text);
     g_free(st->id);
-    scd_cfgref_release(st->cfgref);
+    scd_config_ref_release(st->cfgref);
     g_free(st);
 }
 
@@ -586,7 +586,7 @@ static void load_config_query(scd_stream *st) {
     }
     if (q) {
         st->query = q;
-        scd_mc_inc(st->app->m->queries, lbl(st), 1);
+        scd_metric_counter_add(st->app->m->queries, lbl(st), 1);
         scd_log(SCD_LOG_INFO, "stream", "%s: query %s", st->id, q->describe);
     }
 }
@@ -610,7 +610,7 @@ void scd_streams_free(scd_streams *s) {
     g_free(s);
 }
 
-guint scd_streams_apply(scd_streams *s, scd_cfgref *ref) {
+guint scd_streams_apply(scd_streams *s, scd_config_ref *ref) {
     const scd_config *cfg = ref->cfg;
     guint started = 0;
     /* Stop streams that are gone or changed. */
@@ -781,26 +781,28 @@ void scd_streams_drain(scd_streams *s, void (*on_drained)(void *user), void *use
 }
 
 void scd_streams_refresh_metrics(scd_streams *s) {
-    scd_dmetrics *m = s->app->m;
+    scd_metric_families *m = s->app->m;
     for (guint i = 0; i < s->items->len; i++) {
         scd_stream *st = g_ptr_array_index(s->items, i);
         uint64_t seen = frames_seen(st);
         if (seen > st->seen_reported) {
-            scd_mc_inc(m->frames_seen, lbl(st), (double)(seen - st->seen_reported));
+            scd_metric_counter_add(m->frames_seen, lbl(st), (double)(seen - st->seen_reported));
             st->seen_reported = seen;
         }
         for (size_t q = 0; q < scd_run_n_queues(st->run); q++) {
             const char *l[] = {st->id, scd_run_queue_name(st->run, q)};
-            scd_mg_set(m->queue_depth, l, scd_run_queue_level(st->run, q));
+            scd_metric_gauge_set(m->queue_depth, l, scd_run_queue_level(st->run, q));
         }
         GstStructure *stats = scd_run_stats(st->run);
         if (stats) {
-            scd_mg_set(m->history_bytes, lbl(st), (double)field_u64(stats, "history-bytes"));
+            scd_metric_gauge_set(m->history_bytes, lbl(st),
+                                 (double)field_u64(stats, "history-bytes"));
             gst_structure_free(stats);
         }
         if (st->follow) {
-            scd_mg_set(m->follow_clients, lbl(st), scd_follow_clients(st->follow));
-            scd_mg_set(m->follow_bytes, lbl(st), (double)scd_follow_queued_bytes(st->follow));
+            scd_metric_gauge_set(m->follow_clients, lbl(st), scd_follow_clients(st->follow));
+            scd_metric_gauge_set(m->follow_bytes, lbl(st),
+                                 (double)scd_follow_queued_bytes(st->follow));
         }
         for (guint k = 0; st->run && k < st->scriptsinks->len; k++) {
             guint64 v[3];
@@ -813,7 +815,7 @@ void scd_streams_refresh_metrics(scd_streams *s) {
                 /* The element's counters restart with each run: count what grew since. */
                 if (v[j] < st->ss_last[k][j])
                     st->ss_last[k][j] = 0;
-                scd_mc_inc(fam[j], l, (double)(v[j] - st->ss_last[k][j]));
+                scd_metric_counter_add(fam[j], l, (double)(v[j] - st->ss_last[k][j]));
                 st->ss_last[k][j] = v[j];
             }
         }
@@ -886,7 +888,7 @@ sp_status scd_stream_set_query(scd_stream *st, scd_query *q, sp_error *err) {
                             st->id, e);
     scd_query_unref(st->query);
     st->query = q ? scd_query_ref(q) : NULL;
-    scd_mc_inc(st->app->m->queries, lbl(st), 1);
+    scd_metric_counter_add(st->app->m->queries, lbl(st), 1);
     if (st->run && st->state != SCD_STREAM_RETRYING && !scd_run_send_query(st->run, q))
         scd_log(SCD_LOG_WARNING, "stream",
                 "%s: the pipeline did not take the query now; it applies from the next start",

@@ -74,7 +74,7 @@ void scd_streams_free(scd_streams *s);
 /* Makes the running set match cfg: streams that are gone stop, new ones start, streams whose
  * settings changed restart; unchanged streams keep running untouched. Returns the number of
  * streams started or restarted. */
-guint scd_streams_apply(scd_streams *s, scd_cfgref *cfg);
+guint scd_streams_apply(scd_streams *s, scd_config_ref *cfg);
 
 guint scd_streams_count(scd_streams *s);
 scd_stream *scd_streams_at(scd_streams *s, guint i);

@@ -14,8 +14,8 @@ static scd_metric *add(scd_metrics *reg, scd_metric_type type, const char *name,
     return m;
 }
 
-scd_dmetrics *scd_dmetrics_new(void) {
-    scd_dmetrics *m = g_new0(scd_dmetrics, 1);
+scd_metric_families *scd_metric_families_new(void) {
+    scd_metric_families *m = g_new0(scd_metric_families, 1);
     scd_metrics *r = m->reg = scd_metrics_new();
     static const char *const s[] = {"stream"};
     static const char *const sr[] = {"stream", "reason"};
@@ -95,26 +95,26 @@ scd_dmetrics *scd_dmetrics_new(void) {
     return m;
 }
 
-void scd_dmetrics_free(scd_dmetrics *m) {
+void scd_metric_families_free(scd_metric_families *m) {
     if (!m)
         return;
     scd_metrics_free(m->reg);
     g_free(m);
 }
 
-void scd_mc_inc(scd_metric *m, const char *const *labels, double delta) {
+void scd_metric_counter_add(scd_metric *m, const char *const *labels, double delta) {
     sp_error err;
     if (scd_metric_inc(m, labels, delta, &err) != SP_OK)
         scd_log(SCD_LOG_WARNING, "metrics", "%s", err.message);
 }
 
-void scd_mg_set(scd_metric *m, const char *const *labels, double value) {
+void scd_metric_gauge_set(scd_metric *m, const char *const *labels, double value) {
     sp_error err;
     if (scd_metric_set(m, labels, value, &err) != SP_OK)
         scd_log(SCD_LOG_WARNING, "metrics", "%s", err.message);
 }
 
-void scd_mh_observe(scd_metric *m, const char *const *labels, double value) {
+void scd_metric_histogram_observe(scd_metric *m, const char *const *labels, double value) {
     sp_error err;
     if (scd_metric_observe(m, labels, value, &err) != SP_OK)
         scd_log(SCD_LOG_WARNING, "metrics", "%s", err.message);

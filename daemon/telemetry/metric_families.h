@@ -3,14 +3,14 @@
  *
  * Counters only grow for the life of the process (a stream restart does not reset them); gauges
  * are refreshed just before each scrape. Thread-safe (the registry's mutex). */
-#ifndef SCRIPTD_DMETRICS_H
-#define SCRIPTD_DMETRICS_H
+#ifndef SCRIPTD_METRIC_FAMILIES_H
+#define SCRIPTD_METRIC_FAMILIES_H
 
 #include <glib.h>
 
 #include "telemetry/metrics_text.h"
 
-typedef struct scd_dmetrics {
+typedef struct scd_metric_families {
     scd_metrics *reg;
     /* per stream: label "stream" */
     scd_metric *frames_seen;    /* decoded frames that entered the pipeline tail */
@@ -41,15 +41,15 @@ typedef struct scd_dmetrics {
     scd_metric *watchdog_pings;
     scd_metric *watchdog_skipped; /* ticks without a ping because a stream stalled */
     scd_metric *build_info;       /* gauge 1, label "version" */
-} scd_dmetrics;
+} scd_metric_families;
 
-scd_dmetrics *scd_dmetrics_new(void);
-void scd_dmetrics_free(scd_dmetrics *m);
+scd_metric_families *scd_metric_families_new(void);
+void scd_metric_families_free(scd_metric_families *m);
 
 /* Shorthands that ignore errors: the families are declared here with the labels the callers
  * pass, so a failure would be a programming error (logged once by the caller's tests). */
-void scd_mc_inc(scd_metric *m, const char *const *labels, double delta);
-void scd_mg_set(scd_metric *m, const char *const *labels, double value);
-void scd_mh_observe(scd_metric *m, const char *const *labels, double value);
+void scd_metric_counter_add(scd_metric *m, const char *const *labels, double delta);
+void scd_metric_gauge_set(scd_metric *m, const char *const *labels, double value);
+void scd_metric_histogram_observe(scd_metric *m, const char *const *labels, double value);
 
 #endif

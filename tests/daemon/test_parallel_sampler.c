@@ -75,22 +75,23 @@ static GArray *run_parallel(const char *name, double fps, int workers, int *used
     char *path = video(name);
     scd_sampler_opts o = opts_at(fps);
     o.threads = 3;
-    scd_psampler *p;
+    scd_parallel_sampler *p;
     sp_error e;
-    if (scd_psampler_open(path, &o, workers, &p, &e) != SP_OK)
+    if (scd_parallel_sampler_open(path, &o, workers, &p, &e) != SP_OK)
         fail_msg("open %s: %s", path, e.message);
-    *used = scd_psampler_workers(p);
+    *used = scd_parallel_sampler_workers(p);
     /* The caller's 3 decoder threads: split between the workers (at least one each), whole for
      * a lone sampler. */
-    assert_int_equal(scd_psampler_get_info(p)->decoder_threads, *used > 1 ? MAX(1, 3 / *used) : 3);
+    assert_int_equal(scd_parallel_sampler_get_info(p)->decoder_threads,
+                     *used > 1 ? MAX(1, 3 / *used) : 3);
     GArray *out = g_array_new(FALSE, TRUE, sizeof(sample));
     double last_progress = 0;
     for (;;) {
         scd_sampled_frame f;
         bool got;
-        if (scd_psampler_next(p, &f, &got, &e) != SP_OK)
+        if (scd_parallel_sampler_next(p, &f, &got, &e) != SP_OK)
             fail_msg("next %s: %s", path, e.message);
-        double progress = scd_psampler_progress(p);
+        double progress = scd_parallel_sampler_progress(p);
         assert_true(progress >= last_progress);
         last_progress = progress;
         if (!got)
@@ -98,10 +99,10 @@ static GArray *run_parallel(const char *name, double fps, int workers, int *used
         sample x = sample_of(&f);
         g_array_append_val(out, x);
     }
-    assert_true(scd_psampler_progress(p) == 1.0);
+    assert_true(scd_parallel_sampler_progress(p) == 1.0);
     if (stats)
-        *stats = scd_psampler_get_stats(p);
-    scd_psampler_close(p);
+        *stats = scd_parallel_sampler_get_stats(p);
+    scd_parallel_sampler_close(p);
     g_free(path);
     return out;
 }
@@ -214,13 +215,13 @@ static void damaged_files_give_an_error_or_a_clean_prefix(void **state) {
 
     char *path = video("not-video.txt");
     scd_sampler_opts o = opts_at(1.0);
-    scd_psampler *p = NULL;
+    scd_parallel_sampler *p = NULL;
     sp_error e;
-    assert_int_equal(scd_psampler_open(path, &o, 2, &p, &e), SP_ERR_FORMAT);
+    assert_int_equal(scd_parallel_sampler_open(path, &o, 2, &p, &e), SP_ERR_FORMAT);
     assert_null(p);
     assert_non_null(strstr(e.message, "not-video.txt"));
     g_free(path);
-    assert_int_equal(scd_psampler_open("x.mp4", &o, -1, &p, &e), SP_ERR_INVALID);
+    assert_int_equal(scd_parallel_sampler_open("x.mp4", &o, -1, &p, &e), SP_ERR_INVALID);
     assert_non_null(strstr(e.message, "decode workers"));
 }
 
@@ -228,21 +229,21 @@ static void abort_stops_the_workers(void **state) {
     (void)state;
     char *path = video("counter.mp4");
     scd_sampler_opts o = opts_at(30.0);
-    scd_psampler *p;
+    scd_parallel_sampler *p;
     sp_error e;
-    assert_int_equal(scd_psampler_open(path, &o, 2, &p, &e), SP_OK);
+    assert_int_equal(scd_parallel_sampler_open(path, &o, 2, &p, &e), SP_OK);
     scd_sampled_frame f;
     bool got;
-    assert_int_equal(scd_psampler_next(p, &f, &got, &e), SP_OK);
+    assert_int_equal(scd_parallel_sampler_next(p, &f, &got, &e), SP_OK);
     assert_true(got);
-    scd_psampler_abort(p);
-    assert_int_equal(scd_psampler_next(p, &f, &got, &e), SP_ERR_IO);
+    scd_parallel_sampler_abort(p);
+    assert_int_equal(scd_parallel_sampler_next(p, &f, &got, &e), SP_ERR_IO);
     assert_false(got);
     assert_non_null(strstr(e.message, "aborted"));
-    scd_psampler_close(p);
+    scd_parallel_sampler_close(p);
     /* Closing while the workers are still decoding joins them. */
-    assert_int_equal(scd_psampler_open(path, &o, 3, &p, &e), SP_OK);
-    scd_psampler_close(p);
+    assert_int_equal(scd_parallel_sampler_open(path, &o, 3, &p, &e), SP_OK);
+    scd_parallel_sampler_close(p);
     g_free(path);
 }
 
