@@ -5,6 +5,7 @@
 #include "http/http_query.h"
 #include "http/http_routes.h"
 #include "http/http_util.h"
+#include "http/stream_json.h"
 #include "runtime/streams.h"
 
 /* The stream named by the path, or a 404 listing the known ids. */

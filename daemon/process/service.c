@@ -20,7 +20,7 @@
 #include "runtime/runner.h"
 #include "runtime/sinks.h"
 #include "runtime/streams.h"
-#include "runtime/summary.h"
+#include "process/summary.h"
 #include "scriptprune/select.h"
 #include "telemetry/log.h"
 

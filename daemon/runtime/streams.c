@@ -934,148 +934,19 @@ guint scd_stream_embedding_width(scd_stream *st) {
     return atomic_load(&st->e_width);
 }
 
-static void json_source(JsonBuilder *b, const scd_stream_cfg *c) {
-    json_builder_set_member_name(b, "source");
-    json_builder_begin_object(b);
-    json_builder_set_member_name(b, "kind");
-    switch (c->source_kind) {
-        case SCD_SOURCE_URI:
-            json_builder_add_string_value(b, "uri");
-            json_builder_set_member_name(b, "uri");
-            json_builder_add_string_value(b, c->uri);
-            break;
-        case SCD_SOURCE_PIPELINE:
-            json_builder_add_string_value(b, "pipeline");
-            json_builder_set_member_name(b, "pipeline");
-            json_builder_add_string_value(b, c->pipeline);
-            break;
-        case SCD_SOURCE_FILE:
-            json_builder_add_string_value(b, "file");
-            json_builder_set_member_name(b, "file");
-            json_builder_add_string_value(b, c->file);
-            break;
-    }
-    json_builder_end_object(b);
+const char *scd_stream_run_tag(const scd_stream *st) {
+    return st->run_tag;
 }
 
-static void member_u64(JsonBuilder *b, const char *name, uint64_t v) {
-    json_builder_set_member_name(b, name);
-    json_builder_add_int_value(b, (gint64)v);
+const char *scd_stream_method(const scd_stream *st) {
+    return st->method;
 }
 
-static void member_double(JsonBuilder *b, const char *name, double v) {
-    json_builder_set_member_name(b, name);
-    json_builder_add_double_value(b, v);
+guint scd_stream_token_width(scd_stream *st) {
+    return atomic_load(&st->d_width);
 }
 
-static void member_str(JsonBuilder *b, const char *name, const char *v) {
-    json_builder_set_member_name(b, name);
-    if (v)
-        json_builder_add_string_value(b, v);
-    else
-        json_builder_add_null_value(b);
-}
-
-void scd_stream_to_json(scd_stream *st, JsonBuilder *b) {
-    scd_stream_summary sm;
-    scd_stream_get_summary(st, &sm);
-    const scd_stream_cfg *c = st->cfg;
-    json_builder_begin_object(b);
-    member_str(b, "id", st->id);
-    json_source(b, c);
-    member_str(b, "state", scd_stream_state_name(st->state));
-    member_str(b, "error", st->last_error);
-    member_str(b, "run", st->run_tag);
-    member_double(b, "fps", c->fps);
-    member_u64(b, "restarts", sm.restarts);
-    if (c->source_kind == SCD_SOURCE_FILE)
-        member_u64(b, "damaged", sm.damaged);
-    member_u64(b, "frames_seen", sm.frames_seen);
-    member_u64(b, "frames", sm.frames);
-    member_u64(b, "tokens_in", sm.tokens_in);
-    member_u64(b, "tokens_out", sm.tokens_out);
-    member_u64(b, "packets", sm.packets);
-    member_double(b, "reduction",
-                  sm.tokens_in ? 1.0 - (double)sm.tokens_out / (double)sm.tokens_in : 0.0);
-    json_builder_set_member_name(b, "drops");
-    json_builder_begin_object(b);
-    member_u64(b, "temporal", sm.temporal_drops);
-    member_u64(b, "spatial", sm.spatial_drops);
-    json_builder_end_object(b);
-    json_builder_set_member_name(b, "selection_ms");
-    json_builder_begin_object(b);
-    member_double(b, "per_frame",
-                  sm.frames ? (double)sm.select_ns_total / 1e6 / (double)sm.frames : 0.0);
-    member_double(b, "per_packet",
-                  sm.emissions ? (double)sm.select_ns_total / 1e6 / (double)sm.emissions : 0.0);
-    member_double(b, "max", (double)sm.select_ns_max / 1e6);
-    json_builder_end_object(b);
-    if (sm.progress >= 0)
-        member_double(b, "progress", sm.progress);
-    member_double(b, "elapsed_s", sm.elapsed_s);
-    member_u64(b, "token_width", atomic_load(&st->d_width));
-    member_u64(b, "embedding_width", atomic_load(&st->e_width));
-    json_builder_set_member_name(b, "grid");
-    json_builder_begin_array(b);
-    json_builder_add_int_value(b, atomic_load(&st->grid_h));
-    json_builder_add_int_value(b, atomic_load(&st->grid_w));
-    json_builder_end_array(b);
-    json_builder_set_member_name(b, "query");
-    if (st->query) {
-        json_builder_begin_object(b);
-        member_str(b, "kind", st->query->kind);
-        member_str(b, "description", st->query->describe);
-        member_u64(b, "rows", st->query->m);
-        member_u64(b, "width", st->query->e);
-        char hash[24];
-        snprintf(hash, sizeof hash, "%016" PRIx64, st->query->hash);
-        member_str(b, "hash", hash);
-        json_builder_end_object(b);
-    } else {
-        json_builder_add_null_value(b);
-    }
-    json_builder_set_member_name(b, "pruning");
-    json_builder_begin_object(b);
-    member_str(b, "method", st->method);
-    member_str(b, "emit", c->pruning.emit == SCD_EMIT_FRAME ? "frame" : "window");
-    member_u64(b, "frame_budget", (uint64_t)c->pruning.frame_budget);
-    member_u64(b, "window", (uint64_t)c->pruning.window);
-    member_u64(b, "hop", (uint64_t)c->pruning.hop);
-    member_u64(b, "window_budget", (uint64_t)c->pruning.window_budget);
-    json_builder_end_object(b);
-    json_builder_set_member_name(b, "encoder");
-    json_builder_begin_object(b);
-    member_str(b, "backend", c->encoder.backend == SCD_ENCODER_CLIP ? "clip" : "patch");
-    member_u64(b, "image_size", (uint64_t)c->encoder.image_size);
-    member_u64(b, "patch_size", (uint64_t)c->encoder.patch_size);
-    json_builder_end_object(b);
-    json_builder_set_member_name(b, "sinks");
-    json_builder_begin_array(b);
-    for (size_t i = 0; i < c->n_sinks; i++) {
-        const scd_sink_cfg *k = &c->sinks[i];
-        json_builder_begin_object(b);
-        switch (k->kind) {
-            case SCD_SINK_SCRIPTSINK:
-                member_str(b, "kind", "scriptsink");
-                member_str(b, "location", k->scriptsink);
-                break;
-            case SCD_SINK_SAFETENSORS_DIR:
-                member_str(b, "kind", "safetensors_dir");
-                member_str(b, "path", k->safetensors_dir);
-                member_u64(b, "files", sm.st_files);
-                break;
-            case SCD_SINK_OVERLAY_DIR:
-                member_str(b, "kind", "overlay_dir");
-                member_str(b, "path", k->overlay_dir);
-                member_u64(b, "files", sm.png_files);
-                break;
-            case SCD_SINK_FOLLOW:
-                member_str(b, "kind", "follow");
-                member_u64(b, "clients", st->follow ? scd_follow_clients(st->follow) : 0);
-                break;
-        }
-        json_builder_end_object(b);
-    }
-    json_builder_end_array(b);
-    json_builder_end_object(b);
+void scd_stream_grid(scd_stream *st, guint *h, guint *w) {
+    *h = atomic_load(&st->grid_h);
+    *w = atomic_load(&st->grid_w);
 }

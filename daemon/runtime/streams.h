@@ -22,7 +22,6 @@
 #define SCRIPTD_STREAMS_H
 
 #include <gst/gst.h>
-#include <json-glib/json-glib.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -125,10 +124,14 @@ sp_status scd_stream_reselect(scd_stream *st, guint budget, guint64 since_ns, gu
 
 /* The follow hub, or NULL when the stream has no `follow: true` sink. */
 scd_follow *scd_stream_follow(scd_stream *st);
-/* Token and joint-space widths (0 until the first frame). */
+/* The joint-space width of the embeddings (0 until the first frame). */
 guint scd_stream_embedding_width(scd_stream *st);
 
-/* The stream as JSON (the /v1/streams item). */
-void scd_stream_to_json(scd_stream *st, JsonBuilder *b);
+/* For views of the stream (http/stream_json.c): the run tag in file names, core's method name,
+ * the width of a token and the token grid of the last frame (0 until the first). */
+const char *scd_stream_run_tag(const scd_stream *st);
+const char *scd_stream_method(const scd_stream *st);
+guint scd_stream_token_width(scd_stream *st);
+void scd_stream_grid(scd_stream *st, guint *h, guint *w);
 
 #endif

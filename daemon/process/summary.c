@@ -1,9 +1,10 @@
 /* --exit-when-done report (summary.h). */
-#include "runtime/summary.h"
+#include "process/summary.h"
 
 #include <inttypes.h>
 #include <json-glib/json-glib.h>
 
+#include "http/stream_json.h"
 #include "runtime/streams.h"
 
 static const char *source_text(const scd_stream_cfg *c) {
