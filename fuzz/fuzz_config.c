@@ -1,4 +1,4 @@
-/* libFuzzer target: the YAML config reader (daemon/config_*.c on libyaml).
+/* libFuzzer target: the YAML config reader (daemon/config/config_*.c on libyaml).
  * Property: every input either loads, and then prints as YAML that loads again, or fails with an
  * error that has a line and column. The normal suite checks the same property on deterministic
  * mutations (tests/daemon/test_config_fuzz.c). */

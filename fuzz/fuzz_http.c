@@ -1,8 +1,8 @@
 /* libFuzzer target: the HTTP API's request handling, through the real SoupServer and routes
- * (daemon/http_server.c, http_routes_*.c, http_query.c), over a socket pair: no network, one
+ * (daemon/http/http_server.c, http_routes_*.c, http_query.c), over a socket pair: no network, one
  * process, one main loop, like scriptd itself.
  *
- * The app is set up once as main.c does, with one configured stream ("cam", a file source that
+ * The app is set up once as process/service.c does, with one configured stream ("cam", a file source that
  * cannot start: GStreamer runs with no plugins, so no pipeline ever runs and nothing is timing
  * dependent) and a media root holding a tiny PNG and a text file. Each input becomes one HTTP/1.1
  * request:

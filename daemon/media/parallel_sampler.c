@@ -1,4 +1,4 @@
-/* Parallel file sampling (psampler.h): worker threads fill small rings with the frames of their
+/* Parallel file sampling (parallel_sampler.h): worker threads fill small rings with the frames of their
  * keyframe segments; the consumer takes segment after segment from the ring of its owner. */
 #include "media/parallel_sampler.h"
 

@@ -1,4 +1,4 @@
-/* Parallel sampling (daemon/psampler.h) and the sampler shares it is built on, on the generated
+/* Parallel sampling (daemon/media/parallel_sampler.h) and the sampler shares it is built on, on the generated
  * counter videos (tests/daemon/gen_test_videos.sh): whatever the number of workers, the frames,
  * their pts, instants and pixels must be exactly one sampler's. */
 #include <setjmp.h>
