@@ -2,7 +2,8 @@
  *   - decoding every frame (SCD_SAMPLE_ALL, the naive way to get the same frames): the baseline;
  *   - the exact mode (the default) at 2 and 1 sampled fps;
  *   - the exact mode with 1 and 2 decoder threads (the others use FFmpeg's automatic count);
- *   - the exact mode with samplers side by side (parallel_sampler.h, one per CPU: the daemon's default);
+ *   - the exact mode with samplers side by side (parallel_sampler.h, one per CPU: the
+ *     daemon's default);
  *   - the keyframe mode at 1 and 2 fps (used only when the file has at least fps keyframes per
  *     second, else the sampler falls back to exact, and the line says so);
  *   - the inexact shortcuts on frames far from every instant: skip_loop_filter, and

@@ -2,10 +2,10 @@
  * (daemon/http/http_server.c, http_routes_*.c, http_query.c), over a socket pair: no network, one
  * process, one main loop, like scriptd itself.
  *
- * The app is set up once as process/service.c does, with one configured stream ("cam", a file source that
- * cannot start: GStreamer runs with no plugins, so no pipeline ever runs and nothing is timing
- * dependent) and a media root holding a tiny PNG and a text file. Each input becomes one HTTP/1.1
- * request:
+ * The app is set up once as process/service.c does, with one configured stream ("cam", a file
+ * source that cannot start: GStreamer runs with no plugins, so no pipeline ever runs and nothing
+ * is timing dependent) and a media root holding a tiny PNG and a text file. Each input becomes
+ * one HTTP/1.1 request:
  *   byte 0   method (low 3 bits) and Content-Type of the body (bits 3-5)
  *   byte 1   route prefix ("/v1/streams/cam/query", "/v1/jobs", ...; or none)
  *   then     the rest of the request target up to the first '\n' (a path tail and query string;

@@ -223,7 +223,8 @@ char *scd_config_reference_markdown(void) {
         out,
         "# scriptd configuration reference\n"
         "\n"
-        "<!-- Generated from the key table in daemon/config/config_schema.c by `scriptd-config-doc`;\n"
+        "<!-- Generated from the key table in daemon/config/config_schema.c by "
+        "`scriptd-config-doc`;\n"
         "     do not edit by hand: run tools/gen-config-docs.sh. A test fails when this file\n"
         "     differs from the generated text. -->\n"
         "\n"

@@ -1,7 +1,7 @@
 /* The `file:` source of a run: a thread that reads a video with the FFmpeg sampler (exact pts,
- * skipping what it does not sample; several side by side, parallel_sampler.h) and pushes each sampled
- * frame as RGB (rows padded to 4 bytes, GStreamer's layout) with its pts into an appsrc. The
- * appsrc blocks when its small queue is full, so the sampler never runs ahead of the encoder by
+ * skipping what it does not sample; several side by side, parallel_sampler.h) and pushes each
+ * sampled frame as RGB (rows padded to 4 bytes, GStreamer's layout) with its pts into an appsrc.
+ * The appsrc blocks when its small queue is full, so the sampler never runs ahead of the encoder by
  * more than a few frames.
  *
  * Failures (missing file, not a video, I/O error) are posted as ERROR messages from the appsrc,
@@ -17,8 +17,8 @@
 
 typedef struct scd_filesrc scd_filesrc;
 
-/* Starts the reader thread on path at fps with `workers` parallel samplers (parallel_sampler.h; 0 = one
- * per CPU) and `threads` decoder threads (0 = automatic); the appsrc gets a reference. fd >= 0:
+/* Starts the reader thread on path at fps with `workers` parallel samplers (parallel_sampler.h; 0 =
+ * one per CPU) and `threads` decoder threads (0 = automatic); the appsrc gets a reference. fd >= 0:
  * read that open file instead of opening path (which then only names it); the source keeps a
  * duplicate, so the caller may close fd at once. */
 scd_filesrc *scd_filesrc_start(GstElement *appsrc, const char *path, int fd, double fps,

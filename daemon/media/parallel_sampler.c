@@ -1,5 +1,5 @@
-/* Parallel file sampling (parallel_sampler.h): worker threads fill small rings with the frames of their
- * keyframe segments; the consumer takes segment after segment from the ring of its owner. */
+/* Parallel file sampling (parallel_sampler.h): worker threads fill small rings with the frames of
+ * their keyframe segments; the consumer takes segment after segment from the ring of its owner. */
 #include "media/parallel_sampler.h"
 
 #include <glib.h>

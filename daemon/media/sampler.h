@@ -64,8 +64,8 @@ typedef struct scd_sampler_opts {
      * and the PSNR of the pictures they give against the exact ones. */
     bool skip_loop_filter; /* no deblocking (AVDISCARD_ALL) on those frames */
     bool skip_idct;        /* no residual transform on those frames (large errors) */
-    /* A share of the instants, for parallel sampling (parallel_sampler.h). The index's keyframes cut the
-     * video into segments (segment i: the instants whose seek keyframe, as in the seek rule
+    /* A share of the instants, for parallel sampling (parallel_sampler.h). The index's keyframes
+     * cut the video into segments (segment i: the instants whose seek keyframe, as in the seek rule
      * above, is keyframe i); this sampler answers only the instants of segments i with
      * i % share_count == share_index and seeks over the others. share_count 0 or 1: all. A
      * share needs a seekable MP4/MOV or Matroska/WebM file (whose index marks exactly the

@@ -56,7 +56,7 @@ typedef struct scd_run_spec {
                            * then only names it; the run keeps a duplicate). NULL: open source */
     double fps;
     int decode_threads; /* file: FFmpeg decoder threads, 0 = automatic */
-    int decode_workers; /* file: parallel samplers (parallel_sampler.h), 0 = one per CPU (at most 4) */
+    int decode_workers; /* file: parallel samplers (parallel_sampler.h), 0: one per CPU, <= 4 */
     const scd_encoder_cfg *encoder;
     const scd_pruning_cfg *pruning;
     const char *query_npy;          /* .npy file with the initial query rows, or NULL */

@@ -1,6 +1,6 @@
-/* Parallel sampling (daemon/media/parallel_sampler.h) and the sampler shares it is built on, on the generated
- * counter videos (tests/daemon/gen_test_videos.sh): whatever the number of workers, the frames,
- * their pts, instants and pixels must be exactly one sampler's. */
+/* Parallel sampling (daemon/media/parallel_sampler.h) and the sampler shares it is built on, on the
+ * generated counter videos (tests/daemon/gen_test_videos.sh): whatever the number of workers, the
+ * frames, their pts, instants and pixels must be exactly one sampler's. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
