@@ -27,7 +27,7 @@ typedef struct variant {
     scd_sample_mode mode;
     int threads; /* -1: the command line's */
     bool skip_loop_filter, skip_idct;
-    int workers; /* psampler workers: 1 one sampler, 0 one per CPU */
+    int workers; /* parallel sampler workers: 1 one sampler, 0 one per CPU */
 } variant;
 
 typedef struct result {

@@ -411,7 +411,7 @@ sp_status scd_sampler_next(scd_sampler *s, scd_sampled_frame *frame, bool *got, 
             return SP_OK;
         }
         if (s->finished) {
-            /* A share may rightly return nothing; psampler judges the whole file. */
+            /* A share may rightly return nothing; the parallel sampler judges the whole file. */
             if (s->stats.frames_emitted == 0 && s->stats.decode_errors > 0 && !s->info.shared)
                 return sp_error_set(err, SP_ERR_FORMAT,
                                     "%s: no decodable video frame (%llu damaged packets)",
@@ -671,7 +671,7 @@ sp_status scd_sampler_open(const char *url, const scd_sampler_opts *o, scd_sampl
     s->info.shared =
         s->info.seekable && s->o.share_count > 1 && s->n_keys >= 2 && index_is_exact(s->fmt);
     /* Known before the decoder opens: a share the file cannot give decodes the whole file here,
-     * with the threads meant for that (psampler then needs no second open). */
+     * with the threads meant for that (the parallel sampler then needs no second open). */
     bool unshared = s->o.share_count > 1 && !s->info.shared && s->o.unshared_threads >= 0;
     s->info.decoder_threads = unshared ? s->o.unshared_threads : s->o.threads;
     st = open_decoder(s, codec, s->info.decoder_threads, url, err);
