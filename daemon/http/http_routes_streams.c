@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "http/http_listen.h"
 #include "http/http_query.h"
 #include "http/http_routes.h"
 #include "http/http_util.h"
@@ -160,5 +161,5 @@ void scd_route_stream_follow(scd_route_ctx *c) {
                        scd_stream_id(st), scd_stream_state_name(state), scd_stream_id(st));
         return;
     }
-    scd_follow_attach(f, c->msg);
+    scd_follow_attach(f, c->msg, scd_http_message_socket(c->msg));
 }

@@ -3,7 +3,6 @@
 
 #include <string.h>
 
-#include "http/http_listen.h"
 #include "telemetry/log.h"
 #include "packetview.h"
 #include "scriptprune/wire.h"
@@ -11,6 +10,7 @@
 typedef struct client {
     scd_follow *owner;
     SoupServerMessage *msg;
+    GSocket *sock;     /* the connection's socket, shut down to drop a slow client; may be NULL */
     guint gen;         /* wire stream the client is reading; 0 = waiting for a header */
     uint64_t appended; /* bytes handed to libsoup */
     uint64_t written;  /* bytes libsoup reported written */
@@ -110,6 +110,7 @@ static void client_detach(client *c) {
     g_signal_handler_disconnect(c->msg, c->wrote_id);
     g_ptr_array_remove(f->clients, c);
     g_object_unref(c->msg);
+    g_clear_object(&c->sock);
     g_free(c);
     const char *l[] = {f->id};
     scd_metric_gauge_set(f->m->follow_clients, l, f->clients->len);
@@ -146,9 +147,8 @@ static void client_drop(client *c) {
             "): disconnected",
             f->id, c->appended - c->written, f->limit);
     c->closing = true;
-    GSocket *sock = scd_http_message_socket(c->msg);
-    if (sock)
-        g_socket_shutdown(sock, TRUE, TRUE, NULL);
+    if (c->sock)
+        g_socket_shutdown(c->sock, TRUE, TRUE, NULL);
     soup_message_body_complete(soup_server_message_get_response_body(c->msg));
     soup_server_message_unpause(c->msg);
 }
@@ -202,10 +202,11 @@ static void delivery_free(gpointer data) {
     g_free(d);
 }
 
-void scd_follow_attach(scd_follow *f, SoupServerMessage *msg) {
+void scd_follow_attach(scd_follow *f, SoupServerMessage *msg, GSocket *sock) {
     client *c = g_new0(client, 1);
     c->owner = f;
     c->msg = g_object_ref(msg);
+    c->sock = sock ? g_object_ref(sock) : NULL;
     soup_server_message_set_status(msg, SOUP_STATUS_OK, NULL);
     SoupMessageHeaders *h = soup_server_message_get_response_headers(msg);
     soup_message_headers_set_encoding(h, SOUP_ENCODING_CHUNKED);

@@ -36,8 +36,10 @@ void scd_follow_packet(scd_follow *f, const GstScriptPacket *p);
 
 /* Main thread. */
 void scd_follow_set_limit(scd_follow *f, uint64_t queue_limit);
-/* Turns msg into a chunked response that receives the stream from now on. */
-void scd_follow_attach(scd_follow *f, SoupServerMessage *msg);
+/* Turns msg into a chunked response that receives the stream from now on. sock is the socket of
+ * msg's connection (scd_http_message_socket(), may be NULL): a client that falls too far behind
+ * is disconnected by shutting it down. */
+void scd_follow_attach(scd_follow *f, SoupServerMessage *msg, GSocket *sock);
 /* Ends every client's response (stream stopped or daemon shutting down). */
 void scd_follow_close_all(scd_follow *f);
 guint scd_follow_clients(scd_follow *f);
