@@ -19,7 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "redis_sink.h"
+#include "broker/redis_sink.h"
 
 enum { TOKENS = 64, D = 1024, GRID = 32 };
 
@@ -112,7 +112,7 @@ int main(int argc, char **argv) {
     gst_init(NULL, NULL);
     int n = argc > 2 ? atoi(argv[2]) : 4000;
     const char *dtype = argc > 3 ? argv[3] : "f32";
-    scd_dmetrics *m = scd_dmetrics_new();
+    scd_metric_families *m = scd_metric_families_new();
     scd_sink_cfg cfg = {.kind = SCD_SINK_REDIS,
                         .redis = argv[1],
                         .key = "bench:{stream}",
@@ -178,6 +178,6 @@ int main(int argc, char **argv) {
     g_free(pk);
     g_free(x);
     g_free(g);
-    scd_dmetrics_free(m);
+    scd_metric_families_free(m);
     return 0;
 }

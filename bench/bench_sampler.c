@@ -2,7 +2,8 @@
  *   - decoding every frame (SCD_SAMPLE_ALL, the naive way to get the same frames): the baseline;
  *   - the exact mode (the default) at 2 and 1 sampled fps;
  *   - the exact mode with 1 and 2 decoder threads (the others use FFmpeg's automatic count);
- *   - the exact mode with samplers side by side (psampler.h, one per CPU: the daemon's default);
+ *   - the exact mode with samplers side by side (parallel_sampler.h, one per CPU: the
+ *     daemon's default);
  *   - the keyframe mode at 1 and 2 fps (used only when the file has at least fps keyframes per
  *     second, else the sampler falls back to exact, and the line says so);
  *   - the inexact shortcuts on frames far from every instant: skip_loop_filter, and
@@ -18,7 +19,7 @@
 #include <libavutil/log.h>
 
 #include "bench_util.h"
-#include "psampler.h"
+#include "media/parallel_sampler.h"
 
 typedef struct variant {
     const char *name;
@@ -26,7 +27,7 @@ typedef struct variant {
     scd_sample_mode mode;
     int threads; /* -1: the command line's */
     bool skip_loop_filter, skip_idct;
-    int workers; /* psampler workers: 1 one sampler, 0 one per CPU */
+    int workers; /* parallel sampler workers: 1 one sampler, 0 one per CPU */
 } variant;
 
 typedef struct result {
@@ -51,10 +52,10 @@ static void opts_of(const variant *v, int threads, scd_sampler_opts *o) {
 static int run(const char *path, const variant *v, int threads, result *r) {
     scd_sampler_opts o;
     opts_of(v, threads, &o);
-    scd_psampler *s;
+    scd_parallel_sampler *s;
     sp_error e;
     double t0 = bench_now_ms();
-    if (scd_psampler_open(path, &o, v->workers, &s, &e) != SP_OK) {
+    if (scd_parallel_sampler_open(path, &o, v->workers, &s, &e) != SP_OK) {
         fprintf(stderr, "bench-sampler: %s\n", e.message);
         return 1;
     }
@@ -62,9 +63,9 @@ static int run(const char *path, const variant *v, int threads, result *r) {
     for (;;) {
         scd_sampled_frame f;
         bool got;
-        if (scd_psampler_next(s, &f, &got, &e) != SP_OK) {
+        if (scd_parallel_sampler_next(s, &f, &got, &e) != SP_OK) {
             fprintf(stderr, "bench-sampler: %s\n", e.message);
-            scd_psampler_close(s);
+            scd_parallel_sampler_close(s);
             return 1;
         }
         if (!got)
@@ -73,9 +74,9 @@ static int run(const char *path, const variant *v, int threads, result *r) {
     }
     r->wall_s = (bench_now_ms() - t0) / 1000.0;
     r->checksum = checksum;
-    const scd_sampler_info *in = scd_psampler_get_info(s);
+    const scd_sampler_info *in = scd_parallel_sampler_get_info(s);
     r->video_s = in->duration_ns / 1e9;
-    r->stats = scd_psampler_get_stats(s);
+    r->stats = scd_parallel_sampler_get_stats(s);
     r->mode_used = in->mode;
     printf("{\"bench\":\"sampler\",\"variant\":\"%s\",\"mode\":\"%s\",\"fps\":%g,\"threads\":%d,"
            "\"workers\":%d,"
@@ -83,14 +84,14 @@ static int run(const char *path, const variant *v, int threads, result *r) {
            "\"video_s\":%.3f,\"wall_s\":%.3f,\"realtime_factor\":%.2f,\"frames_decoded\":%llu,"
            "\"frames_emitted\":%llu,\"packets_read\":%llu,\"seeks\":%llu,"
            "\"keyframes_per_s\":%.3f,\"checksum\":%lu}\n",
-           v->name, mode_names[r->mode_used], v->fps, o.threads, scd_psampler_workers(s),
+           v->name, mode_names[r->mode_used], v->fps, o.threads, scd_parallel_sampler_workers(s),
            v->skip_loop_filter ? "true" : "false", v->skip_idct ? "true" : "false", in->width,
            in->height, in->codec, r->video_s, r->wall_s, r->video_s / r->wall_s,
            (unsigned long long)r->stats.frames_decoded, (unsigned long long)r->stats.frames_emitted,
            (unsigned long long)r->stats.packets_read, (unsigned long long)r->stats.seeks,
            in->keyframes_per_s, checksum);
     fflush(stdout);
-    scd_psampler_close(s);
+    scd_parallel_sampler_close(s);
     return 0;
 }
 

@@ -18,8 +18,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "config.h"
-#include "dmetrics.h"
+#include "config/config.h"
+#include "config/config_ref.h"
+#include "telemetry/metric_families.h"
 
 typedef struct scd_streams scd_streams;
 typedef struct scd_jobs scd_jobs;
@@ -28,21 +29,12 @@ typedef struct scd_notify scd_notify;
 typedef struct scd_encoders scd_encoders;
 typedef struct scd_cluster scd_cluster;
 
-/* A reference-counted config (thread-safe counting; the config itself is immutable). */
-typedef struct scd_cfgref {
-    scd_config *cfg;
-} scd_cfgref;
-
-/* Takes ownership of cfg. */
-scd_cfgref *scd_cfgref_new(scd_config *cfg);
-scd_cfgref *scd_cfgref_acquire(scd_cfgref *r);
-void scd_cfgref_release(scd_cfgref *r);
-
-typedef struct scd_app {
+typedef struct scd_app scd_app;
+struct scd_app {
     GMainLoop *loop;
-    char *config_path; /* as given on the command line */
-    scd_cfgref *cfg;   /* the config in force */
-    scd_dmetrics *m;   /* the metric families (and their registry) */
+    char *config_path;      /* as given on the command line */
+    scd_config_ref *cfg;    /* the config in force */
+    scd_metric_families *m; /* the metric families (and their registry) */
     scd_encoders *encoders;
     scd_streams *streams;
     scd_jobs *jobs;
@@ -57,9 +49,12 @@ typedef struct scd_app {
     bool ready_sent;      /* READY=1 sent once */
     int exit_status;
     int64_t started_us; /* g_get_monotonic_time() at start */
-    guint ready_timer;  /* READY at the latest (main.c) */
-    guint drain_timer;  /* SIGTERM drain deadline (main.c) */
-} scd_app;
+    guint ready_timer;  /* READY at the latest (process/service.c) */
+    guint drain_timer;  /* SIGTERM drain deadline (process/service.c) */
+    /* What scd_app_changed() calls: set by the process (process/service.c), which drives the
+     * streams and jobs that report here; a pointer, so that they do not call up into it. */
+    void (*changed)(scd_app *app);
+};
 
 /* The config in force (borrowed; valid until the next reload returns to the main loop). */
 static inline const scd_config *scd_app_config(const scd_app *app) {
@@ -68,7 +63,7 @@ static inline const scd_config *scd_app_config(const scd_app *app) {
 
 /* Called by streams and jobs when something the process-level logic waits for happened (a stream
  * settled, finished or failed; a job ended): READY, STATUS and --exit-when-done are reconsidered.
- * Main thread. Implemented in main.c. */
+ * Main thread. Calls app->changed when set (app.c). */
 void scd_app_changed(scd_app *app);
 
 #endif

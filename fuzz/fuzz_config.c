@@ -1,4 +1,4 @@
-/* libFuzzer target: the YAML config reader (daemon/config_*.c on libyaml).
+/* libFuzzer target: the YAML config reader (daemon/config/config_*.c on libyaml).
  * Property: every input either loads, and then prints as YAML that loads again, or fails with an
  * error that has a line and column. The normal suite checks the same property on deterministic
  * mutations (tests/daemon/test_config_fuzz.c). */
@@ -6,7 +6,7 @@
 
 #include <glib.h>
 
-#include "config.h"
+#include "config/config.h"
 #include "fuzz_check.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {

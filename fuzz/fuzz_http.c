@@ -1,11 +1,11 @@
 /* libFuzzer target: the HTTP API's request handling, through the real SoupServer and routes
- * (daemon/http_server.c, http_routes_*.c, http_query.c), over a socket pair: no network, one
+ * (daemon/http/http_server.c, http_routes_*.c, http_query.c), over a socket pair: no network, one
  * process, one main loop, like scriptd itself.
  *
- * The app is set up once as main.c does, with one configured stream ("cam", a file source that
- * cannot start: GStreamer runs with no plugins, so no pipeline ever runs and nothing is timing
- * dependent) and a media root holding a tiny PNG and a text file. Each input becomes one HTTP/1.1
- * request:
+ * The app is set up once as process/service.c does, with one configured stream ("cam", a file
+ * source that cannot start: GStreamer runs with no plugins, so no pipeline ever runs and nothing
+ * is timing dependent) and a media root holding a tiny PNG and a text file. Each input becomes
+ * one HTTP/1.1 request:
  *   byte 0   method (low 3 bits) and Content-Type of the body (bits 3-5)
  *   byte 1   route prefix ("/v1/streams/cam/query", "/v1/jobs", ...; or none)
  *   then     the rest of the request target up to the first '\n' (a path tail and query string;
@@ -25,25 +25,18 @@
 
 #include "app.h"
 #include "fuzz_check.h"
-#include "http.h"
-#include "jobs.h"
-#include "log.h"
-#include "notify.h"
-#include "query.h"
-#include "reload.h"
-#include "streams.h"
+#include "http/http.h"
+#include "runtime/jobs.h"
+#include "telemetry/log.h"
+#include "process/notify.h"
+#include "runtime/query.h"
+#include "process/reload.h"
+#include "runtime/streams.h"
 
 enum { MAX_BODY = 64 * 1024, RESPONSE_TIMEOUT_S = 10 };
 
-/* main.c's process-level reactions (READY, STATUS, --exit-when-done) do not exist here. */
-void scd_app_changed(scd_app *app) {
-    (void)app;
-}
-
-char *scd_app_status_text(scd_app *app) {
-    return scd_streams_status(app->streams);
-}
-
+/* The process-level reactions (READY, STATUS, --exit-when-done: process/service.c) do not exist
+ * here: app.changed stays NULL. */
 static scd_app app;
 static char *tmp_dir;
 static bool trace;
@@ -127,10 +120,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
     scd_apply_log_settings(cfg);
     app.started_us = g_get_monotonic_time();
     app.config_path = g_strdup("fuzz-http.yaml");
-    app.cfg = scd_cfgref_new(cfg);
+    app.cfg = scd_config_ref_new(cfg);
     app.work_dir = work;
     app.loop = g_main_loop_new(NULL, FALSE);
-    app.m = scd_dmetrics_new();
+    app.m = scd_metric_families_new();
     app.encoders = scd_encoders_new();
     app.streams = scd_streams_new(&app);
     app.jobs = scd_jobs_new(&app);

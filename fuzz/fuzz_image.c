@@ -11,9 +11,9 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "config.h"
+#include "config/config.h"
 #include "fuzz_check.h"
-#include "query.h"
+#include "runtime/query.h"
 
 static scd_config *cfg;
 static scd_encoders *encoders;

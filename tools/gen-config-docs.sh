@@ -1,6 +1,6 @@
 #!/bin/sh
 # Regenerates docs/config.md and the README's configuration table from the key table in
-# daemon/config_schema.c (via the scriptd-config-doc tool). tests/daemon checks they match.
+# daemon/config/config_schema.c (via the scriptd-config-doc tool). tests/daemon checks they match.
 #   tools/gen-config-docs.sh [BUILD_DIR]      default build dir: build
 set -eu
 cd "$(dirname "$0")/.."

@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "config.h"
+#include "config/config.h"
 
 int main(int argc, char **argv) {
     bool table = argc == 2 && strcmp(argv[1], "--table") == 0;

@@ -11,8 +11,8 @@
 #include <glib.h>
 #include <glib/gstdio.h>
 
-#include "config.h"
-#include "config_internal.h"
+#include "config/config.h"
+#include "config/config_internal.h"
 
 static const char *source_root(void) {
     const char *root = getenv("SCRIPTD_SOURCE_ROOT");

@@ -9,7 +9,7 @@
 #include <cmocka.h>
 #include <glib.h>
 
-#include "config.h"
+#include "config/config.h"
 
 static char *read_source(const char *rel) {
     const char *root = getenv("SCRIPTD_SOURCE_ROOT");

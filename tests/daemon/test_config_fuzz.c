@@ -13,7 +13,7 @@
 #include <cmocka.h>
 #include <glib.h>
 
-#include "config.h"
+#include "config/config.h"
 
 enum { CASES_PER_SEED = 1500 };
 

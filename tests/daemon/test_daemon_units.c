@@ -12,8 +12,8 @@
 
 #include <cmocka.h>
 
-#include "http_util.h"
-#include "media_path.h"
+#include "http/http_util.h"
+#include "media/media_path.h"
 
 typedef struct fixture {
     char *dir;   /* temporary directory */

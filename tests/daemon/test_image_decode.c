@@ -11,7 +11,7 @@
 #include <glib.h>
 #include <libavutil/log.h>
 
-#include "image_decode.h"
+#include "media/image_decode.h"
 
 static GBytes *read_video_file(const char *name) {
     const char *dir = getenv("SCRIPTD_TEST_VIDEOS");

@@ -13,7 +13,7 @@
 #include <cmocka.h>
 #include <glib.h>
 
-#include "log.h"
+#include "telemetry/log.h"
 
 static void journal_lines_carry_the_priority_prefix(void **state) {
     (void)state;

@@ -9,7 +9,7 @@
 #include <cmocka.h>
 #include <glib.h>
 
-#include "metrics_text.h"
+#include "telemetry/metrics_text.h"
 
 static char *render(scd_metrics *reg) {
     GString *out = g_string_new(NULL);

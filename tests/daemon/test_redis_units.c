@@ -9,9 +9,9 @@
 
 #include <cmocka.h>
 
-#include "redis_sink.h"
+#include "broker/redis_sink.h"
 #include "redis_url.h"
-#include "rendezvous.h"
+#include "runtime/rendezvous.h"
 
 static void urls_parse_into_their_parts(void **state) {
     (void)state;

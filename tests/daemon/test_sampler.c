@@ -18,7 +18,7 @@
 #include <glib/gstdio.h>
 #include <libavutil/log.h>
 
-#include "sampler.h"
+#include "media/sampler.h"
 
 static char *video(const char *name) {
     const char *dir = getenv("SCRIPTD_TEST_VIDEOS");

@@ -1,0 +1,6 @@
+#include "app.h"
+
+void scd_app_changed(scd_app *app) {
+    if (app->changed)
+        app->changed(app);
+}
