@@ -171,18 +171,23 @@ static gsize top_object_end(const char *text, gsize len) {
     return 0;
 }
 
-bool scd_json_one_object(const char *text, gsize len, gsize *trailing_at) {
+scd_json_shape scd_json_top_shape(const char *text, gsize len, gsize *trailing_at) {
     *trailing_at = 0;
+    gsize i = 0;
+    while (i < len && g_ascii_isspace(text[i]))
+        i++;
+    if (i == len || text[i] != '{')
+        return SCD_JSON_NOT_OBJECT;
     gsize end = top_object_end(text, len);
     if (end == 0)
-        return true; /* not an object, or unterminated: the parser says what is wrong */
-    for (gsize i = end; i < len; i++) {
+        return SCD_JSON_OBJECT; /* unterminated: the parser says what is wrong */
+    for (i = end; i < len; i++) {
         if (!g_ascii_isspace(text[i])) {
             *trailing_at = i;
-            return false;
+            return SCD_JSON_TRAILING;
         }
     }
-    return true;
+    return SCD_JSON_OBJECT;
 }
 
 bool scd_http_is_json(SoupServerMessage *msg, const char *ct) {
@@ -220,14 +225,21 @@ JsonObject *scd_http_json_body(SoupServerMessage *msg, JsonParser **parser) {
                        "the JSON body nests deeper than %d levels", SCD_JSON_MAX_DEPTH);
         return NULL;
     }
+    /* Only one object goes to the parser: json-glib (1.6) reads every top-level value of the text
+     * and leaks all but the last, so a client could grow the daemon's memory with each request. */
     gsize trailing_at;
-    if (!scd_json_one_object(body, len, &trailing_at)) {
-        /* json-glib reads every top-level value and leaks all but the last (json-glib 1.6):
-         * a client could grow the daemon's memory with each such request. */
-        scd_http_error(msg, SOUP_STATUS_BAD_REQUEST, "invalid_json",
-                       "the body holds more than one JSON value (more data at byte %zu)",
-                       (size_t)trailing_at);
-        return NULL;
+    switch (scd_json_top_shape(body, len, &trailing_at)) {
+        case SCD_JSON_NOT_OBJECT:
+            scd_http_error(msg, SOUP_STATUS_BAD_REQUEST, "invalid_json",
+                           "the body must be a JSON object");
+            return NULL;
+        case SCD_JSON_TRAILING:
+            scd_http_error(msg, SOUP_STATUS_BAD_REQUEST, "invalid_json",
+                           "the body holds more than one JSON value (more data at byte %zu)",
+                           (size_t)trailing_at);
+            return NULL;
+        case SCD_JSON_OBJECT:
+            break;
     }
     if (scd_json_has_nul(body, len)) {
         /* json-glib would cut the string there: "clip.mp4\u0000/../x" would read "clip.mp4". */

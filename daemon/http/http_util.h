@@ -37,10 +37,15 @@ bool scd_json_depth_ok(const char *text, gsize len, int max_depth);
 /* True when the JSON text holds a NUL: a \u0000 escape in a string, or a raw NUL byte. json-glib
  * keeps strings NUL-terminated and would silently cut them there. */
 bool scd_json_has_nul(const char *text, gsize len);
-/* False when a JSON object at the start of text is followed by anything but white space; then
- * *trailing_at is the byte offset of that data. Text that is not an object passes (the parser
- * reports it). */
-bool scd_json_one_object(const char *text, gsize len, gsize *trailing_at);
+/* What the top level of a JSON text is: one object (possibly unterminated: the parser reports
+ * that), not an object (the first non-space byte is not '{'), or an object followed by more than
+ * white space (then *trailing_at is the offset of that data). */
+typedef enum scd_json_shape {
+    SCD_JSON_OBJECT,
+    SCD_JSON_NOT_OBJECT,
+    SCD_JSON_TRAILING,
+} scd_json_shape;
+scd_json_shape scd_json_top_shape(const char *text, gsize len, gsize *trailing_at);
 /* True when the body is meant as JSON: Content-Type application/json or none, or a body that
  * starts with '{' sent as application/x-www-form-urlencoded (curl -d). ct: the media type. */
 bool scd_http_is_json(SoupServerMessage *msg, const char *ct);

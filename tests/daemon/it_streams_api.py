@@ -282,6 +282,9 @@ class StreamsApi(unittest.TestCase):
                                       headers={"Content-Type": "application/json"})
             self.assert_error(status, doc, 400, "invalid_json")
             self.assertIn("more than one JSON value", doc["error"]["message"])
+            status, doc = self.d.json("POST", q, raw=b'"error"{"image": "x.png"}',
+                                      headers={"Content-Type": "application/json"})
+            self.assert_error(status, doc, 400, "invalid_json")
         status, doc = self.d.json("POST", q, raw=b"[" * 5000 + b"]" * 5000,
                                   headers={"Content-Type": "application/json"})
         self.assert_error(status, doc, 400, "invalid_json")
