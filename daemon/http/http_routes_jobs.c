@@ -6,6 +6,7 @@
 #include "http/http_query.h"
 #include "http/http_routes.h"
 #include "http/http_util.h"
+#include "http/job_json.h"
 #include "runtime/jobs.h"
 
 static const char *const job_members[] = {"path", "fps", "budget", "query", "mode", NULL};

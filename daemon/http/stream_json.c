@@ -6,6 +6,7 @@
 #include <stdio.h>
 
 #include "broker/broker_sink.h"
+#include "http/json_members.h"
 
 static void json_source(JsonBuilder *b, const scd_stream_cfg *c) {
     json_builder_set_member_name(b, "source");
@@ -31,24 +32,6 @@ static void json_source(JsonBuilder *b, const scd_stream_cfg *c) {
     json_builder_end_object(b);
 }
 
-static void member_u64(JsonBuilder *b, const char *name, uint64_t v) {
-    json_builder_set_member_name(b, name);
-    json_builder_add_int_value(b, (gint64)v);
-}
-
-static void member_double(JsonBuilder *b, const char *name, double v) {
-    json_builder_set_member_name(b, name);
-    json_builder_add_double_value(b, v);
-}
-
-static void member_str(JsonBuilder *b, const char *name, const char *v) {
-    json_builder_set_member_name(b, name);
-    if (v)
-        json_builder_add_string_value(b, v);
-    else
-        json_builder_add_null_value(b);
-}
-
 /* The broker sink made from config sink index cfg_index (in config order), as JSON members. */
 static void json_broker(JsonBuilder *b, scd_stream *st, const scd_stream_cfg *c, size_t cfg_index) {
     guint nth = 0;
@@ -58,23 +41,23 @@ static void json_broker(JsonBuilder *b, scd_stream *st, const scd_stream_cfg *c,
     snprintf(label, sizeof label, "redis%u", nth);
     scd_broker_sink *k = scd_stream_broker_sink(st, label);
     if (!k) {
-        member_str(b, "last_error", "not started (see the stream's error)");
+        scd_json_member_str(b, "last_error", "not started (see the stream's error)");
         return;
     }
     scd_broker_stats bs;
     scd_broker_sink_stats(k, &bs);
-    member_str(b, "sink", label);
-    member_str(b, "location", scd_broker_sink_describe(k));
-    member_u64(b, "epoch", scd_broker_sink_epoch(k));
-    member_u64(b, "sent", bs.sent);
-    member_u64(b, "dropped", bs.dropped);
-    member_u64(b, "reconnects", bs.reconnects);
-    member_u64(b, "queue_bytes", bs.queue_bytes);
-    member_u64(b, "queued", bs.queued);
-    member_u64(b, "next_seq", bs.next_seq);
+    scd_json_member_str(b, "sink", label);
+    scd_json_member_str(b, "location", scd_broker_sink_describe(k));
+    scd_json_member_u64(b, "epoch", scd_broker_sink_epoch(k));
+    scd_json_member_u64(b, "sent", bs.sent);
+    scd_json_member_u64(b, "dropped", bs.dropped);
+    scd_json_member_u64(b, "reconnects", bs.reconnects);
+    scd_json_member_u64(b, "queue_bytes", bs.queue_bytes);
+    scd_json_member_u64(b, "queued", bs.queued);
+    scd_json_member_u64(b, "next_seq", bs.next_seq);
     json_builder_set_member_name(b, "connected");
     json_builder_add_boolean_value(b, bs.connected);
-    member_str(b, "last_error", bs.last_error);
+    scd_json_member_str(b, "last_error", bs.last_error);
     g_free(bs.last_error);
 }
 
@@ -87,40 +70,41 @@ void scd_stream_to_json(scd_stream *st, JsonBuilder *b) {
     guint grid_h, grid_w;
     scd_stream_grid(st, &grid_h, &grid_w);
     json_builder_begin_object(b);
-    member_str(b, "id", scd_stream_id(st));
+    scd_json_member_str(b, "id", scd_stream_id(st));
     json_source(b, c);
-    member_str(b, "state", scd_stream_state_name(scd_stream_state_of(st)));
-    member_str(b, "error", scd_stream_last_error(st));
-    member_str(b, "run", scd_stream_run_tag(st));
-    member_double(b, "fps", c->fps);
-    member_u64(b, "restarts", sm.restarts);
+    scd_json_member_str(b, "state", scd_stream_state_name(scd_stream_state_of(st)));
+    scd_json_member_str(b, "error", scd_stream_last_error(st));
+    scd_json_member_str(b, "run", scd_stream_run_tag(st));
+    scd_json_member_double(b, "fps", c->fps);
+    scd_json_member_u64(b, "restarts", sm.restarts);
     if (c->source_kind == SCD_SOURCE_FILE)
-        member_u64(b, "damaged", sm.damaged);
-    member_u64(b, "frames_seen", sm.frames_seen);
-    member_u64(b, "frames", sm.frames);
-    member_u64(b, "tokens_in", sm.tokens_in);
-    member_u64(b, "tokens_out", sm.tokens_out);
-    member_u64(b, "packets", sm.packets);
-    member_double(b, "reduction",
-                  sm.tokens_in ? 1.0 - (double)sm.tokens_out / (double)sm.tokens_in : 0.0);
+        scd_json_member_u64(b, "damaged", sm.damaged);
+    scd_json_member_u64(b, "frames_seen", sm.frames_seen);
+    scd_json_member_u64(b, "frames", sm.frames);
+    scd_json_member_u64(b, "tokens_in", sm.tokens_in);
+    scd_json_member_u64(b, "tokens_out", sm.tokens_out);
+    scd_json_member_u64(b, "packets", sm.packets);
+    scd_json_member_double(b, "reduction",
+                           sm.tokens_in ? 1.0 - (double)sm.tokens_out / (double)sm.tokens_in : 0.0);
     json_builder_set_member_name(b, "drops");
     json_builder_begin_object(b);
-    member_u64(b, "temporal", sm.temporal_drops);
-    member_u64(b, "spatial", sm.spatial_drops);
+    scd_json_member_u64(b, "temporal", sm.temporal_drops);
+    scd_json_member_u64(b, "spatial", sm.spatial_drops);
     json_builder_end_object(b);
     json_builder_set_member_name(b, "selection_ms");
     json_builder_begin_object(b);
-    member_double(b, "per_frame",
-                  sm.frames ? (double)sm.select_ns_total / 1e6 / (double)sm.frames : 0.0);
-    member_double(b, "per_packet",
-                  sm.emissions ? (double)sm.select_ns_total / 1e6 / (double)sm.emissions : 0.0);
-    member_double(b, "max", (double)sm.select_ns_max / 1e6);
+    scd_json_member_double(b, "per_frame",
+                           sm.frames ? (double)sm.select_ns_total / 1e6 / (double)sm.frames : 0.0);
+    scd_json_member_double(b, "per_packet",
+                           sm.emissions ? (double)sm.select_ns_total / 1e6 / (double)sm.emissions
+                                        : 0.0);
+    scd_json_member_double(b, "max", (double)sm.select_ns_max / 1e6);
     json_builder_end_object(b);
     if (sm.progress >= 0)
-        member_double(b, "progress", sm.progress);
-    member_double(b, "elapsed_s", sm.elapsed_s);
-    member_u64(b, "token_width", scd_stream_token_width(st));
-    member_u64(b, "embedding_width", scd_stream_embedding_width(st));
+        scd_json_member_double(b, "progress", sm.progress);
+    scd_json_member_double(b, "elapsed_s", sm.elapsed_s);
+    scd_json_member_u64(b, "token_width", scd_stream_token_width(st));
+    scd_json_member_u64(b, "embedding_width", scd_stream_embedding_width(st));
     json_builder_set_member_name(b, "grid");
     json_builder_begin_array(b);
     json_builder_add_int_value(b, grid_h);
@@ -129,31 +113,31 @@ void scd_stream_to_json(scd_stream *st, JsonBuilder *b) {
     json_builder_set_member_name(b, "query");
     if (query) {
         json_builder_begin_object(b);
-        member_str(b, "kind", query->kind);
-        member_str(b, "description", query->describe);
-        member_u64(b, "rows", query->m);
-        member_u64(b, "width", query->e);
+        scd_json_member_str(b, "kind", query->kind);
+        scd_json_member_str(b, "description", query->describe);
+        scd_json_member_u64(b, "rows", query->m);
+        scd_json_member_u64(b, "width", query->e);
         char hash[24];
         snprintf(hash, sizeof hash, "%016" PRIx64, query->hash);
-        member_str(b, "hash", hash);
+        scd_json_member_str(b, "hash", hash);
         json_builder_end_object(b);
     } else {
         json_builder_add_null_value(b);
     }
     json_builder_set_member_name(b, "pruning");
     json_builder_begin_object(b);
-    member_str(b, "method", scd_stream_method(st));
-    member_str(b, "emit", c->pruning.emit == SCD_EMIT_FRAME ? "frame" : "window");
-    member_u64(b, "frame_budget", (uint64_t)c->pruning.frame_budget);
-    member_u64(b, "window", (uint64_t)c->pruning.window);
-    member_u64(b, "hop", (uint64_t)c->pruning.hop);
-    member_u64(b, "window_budget", (uint64_t)c->pruning.window_budget);
+    scd_json_member_str(b, "method", scd_stream_method(st));
+    scd_json_member_str(b, "emit", c->pruning.emit == SCD_EMIT_FRAME ? "frame" : "window");
+    scd_json_member_u64(b, "frame_budget", (uint64_t)c->pruning.frame_budget);
+    scd_json_member_u64(b, "window", (uint64_t)c->pruning.window);
+    scd_json_member_u64(b, "hop", (uint64_t)c->pruning.hop);
+    scd_json_member_u64(b, "window_budget", (uint64_t)c->pruning.window_budget);
     json_builder_end_object(b);
     json_builder_set_member_name(b, "encoder");
     json_builder_begin_object(b);
-    member_str(b, "backend", c->encoder.backend == SCD_ENCODER_CLIP ? "clip" : "patch");
-    member_u64(b, "image_size", (uint64_t)c->encoder.image_size);
-    member_u64(b, "patch_size", (uint64_t)c->encoder.patch_size);
+    scd_json_member_str(b, "backend", c->encoder.backend == SCD_ENCODER_CLIP ? "clip" : "patch");
+    scd_json_member_u64(b, "image_size", (uint64_t)c->encoder.image_size);
+    scd_json_member_u64(b, "patch_size", (uint64_t)c->encoder.patch_size);
     json_builder_end_object(b);
     json_builder_set_member_name(b, "sinks");
     json_builder_begin_array(b);
@@ -162,25 +146,25 @@ void scd_stream_to_json(scd_stream *st, JsonBuilder *b) {
         json_builder_begin_object(b);
         switch (k->kind) {
             case SCD_SINK_SCRIPTSINK:
-                member_str(b, "kind", "scriptsink");
-                member_str(b, "location", k->scriptsink);
+                scd_json_member_str(b, "kind", "scriptsink");
+                scd_json_member_str(b, "location", k->scriptsink);
                 break;
             case SCD_SINK_SAFETENSORS_DIR:
-                member_str(b, "kind", "safetensors_dir");
-                member_str(b, "path", k->safetensors_dir);
-                member_u64(b, "files", sm.st_files);
+                scd_json_member_str(b, "kind", "safetensors_dir");
+                scd_json_member_str(b, "path", k->safetensors_dir);
+                scd_json_member_u64(b, "files", sm.st_files);
                 break;
             case SCD_SINK_OVERLAY_DIR:
-                member_str(b, "kind", "overlay_dir");
-                member_str(b, "path", k->overlay_dir);
-                member_u64(b, "files", sm.png_files);
+                scd_json_member_str(b, "kind", "overlay_dir");
+                scd_json_member_str(b, "path", k->overlay_dir);
+                scd_json_member_u64(b, "files", sm.png_files);
                 break;
             case SCD_SINK_FOLLOW:
-                member_str(b, "kind", "follow");
-                member_u64(b, "clients", follow ? scd_follow_clients(follow) : 0);
+                scd_json_member_str(b, "kind", "follow");
+                scd_json_member_u64(b, "clients", follow ? scd_follow_clients(follow) : 0);
                 break;
             case SCD_SINK_REDIS:
-                member_str(b, "kind", "redis");
+                scd_json_member_str(b, "kind", "redis");
                 json_broker(b, st, c, i);
                 break;
         }

@@ -351,77 +351,51 @@ void scd_jobs_refresh_metrics(scd_jobs *j) {
     }
 }
 
-static void member_u64(JsonBuilder *b, const char *name, uint64_t v) {
-    json_builder_set_member_name(b, name);
-    json_builder_add_int_value(b, (gint64)v);
-}
-
-static void member_double(JsonBuilder *b, const char *name, double v) {
-    json_builder_set_member_name(b, name);
-    json_builder_add_double_value(b, v);
-}
-
-void scd_job_to_json(scd_job *job, JsonBuilder *b) {
-    json_builder_begin_object(b);
-    json_builder_set_member_name(b, "id");
-    json_builder_add_string_value(b, job->id);
-    json_builder_set_member_name(b, "state");
-    json_builder_add_string_value(b, scd_job_state_name(job->state));
-    json_builder_set_member_name(b, "path");
-    json_builder_add_string_value(b, job->req.path_shown);
-    member_double(b, "fps", job->req.fps);
-    member_u64(b, "budget", job->req.budget);
-    json_builder_set_member_name(b, "query");
-    if (job->req.query)
-        json_builder_add_string_value(b, job->req.query->describe);
-    else
-        json_builder_add_null_value(b);
+void scd_job_get_summary(scd_job *job, scd_job_summary *out) {
+    memset(out, 0, sizeof *out);
+    out->id = job->id;
+    out->path = job->req.path_shown;
+    out->query = job->req.query ? job->req.query->describe : NULL;
+    out->error = job->error;
+    out->state = job->state;
+    out->fps = job->req.fps;
+    out->budget = job->req.budget;
     double progress = job->state == SCD_JOB_DONE ? 1.0 : scd_run_progress(job->run);
-    member_double(b, "progress", progress < 0 ? 0.0 : progress);
-    uint64_t frames = atomic_load(&job->frames), tin = atomic_load(&job->tokens_in);
-    member_u64(b, "frames", frames);
-    member_u64(b, "tokens_in", tin);
-    member_u64(b, "tokens_out", atomic_load(&job->tokens_out));
-    if (job->error) {
-        json_builder_set_member_name(b, "error");
-        json_builder_add_string_value(b, job->error);
+    out->progress = progress < 0 ? 0.0 : progress;
+    out->frames = atomic_load(&job->frames);
+    out->tokens_in = atomic_load(&job->tokens_in);
+    out->tokens_out = atomic_load(&job->tokens_out);
+    if (job->state != SCD_JOB_DONE)
+        return;
+    out->result_tokens = job->result_count;
+    out->temporal_drops = job->temporal_drops;
+    out->spatial_drops = job->spatial_drops;
+    out->windows = atomic_load(&job->packets);
+    out->wall_seconds = (double)(job->ended_us - job->started_us) / 1e6;
+    out->selection_ms_per_frame =
+        out->frames ? (double)job->select_ns_total / 1e6 / (double)out->frames : 0.0;
+    g_mutex_lock(&job->times_lock);
+    gint64 last =
+        job->frame_pts->len ? g_array_index(job->frame_pts, gint64, job->frame_pts->len - 1) : 0;
+    out->video_seconds_sampled = (double)last / 1e9;
+    out->frame_times = g_array_sized_new(FALSE, FALSE, sizeof(double), job->frame_pts->len);
+    for (guint i = 0; i < job->frame_pts->len; i++) {
+        double t = (double)g_array_index(job->frame_pts, gint64, i) / 1e9;
+        g_array_append_val(out->frame_times, t);
     }
-    if (job->state == SCD_JOB_DONE) {
-        json_builder_set_member_name(b, "result");
-        json_builder_begin_object(b);
-        member_u64(b, "tokens", job->result_count);
-        member_u64(b, "frames", frames);
-        member_u64(b, "tokens_in", tin);
-        member_double(b, "reduction", tin ? 1.0 - (double)job->result_count / (double)tin : 0);
-        member_u64(b, "temporal_drops", job->temporal_drops);
-        member_u64(b, "spatial_drops", job->spatial_drops);
-        member_u64(b, "windows", atomic_load(&job->packets));
-        double wall = (double)(job->ended_us - job->started_us) / 1e6;
-        member_double(b, "wall_seconds", wall);
-        member_double(b, "selection_ms_per_frame",
-                      frames ? (double)job->select_ns_total / 1e6 / (double)frames : 0.0);
-        g_mutex_lock(&job->times_lock);
-        gint64 last = job->frame_pts->len
-                          ? g_array_index(job->frame_pts, gint64, job->frame_pts->len - 1)
-                          : 0;
-        member_double(b, "video_seconds_sampled", (double)last / 1e9);
-        json_builder_set_member_name(b, "frame_times");
-        json_builder_begin_array(b);
-        for (guint i = 0; i < job->frame_pts->len; i++)
-            json_builder_add_double_value(b,
-                                          (double)g_array_index(job->frame_pts, gint64, i) / 1e9);
-        json_builder_end_array(b);
-        g_mutex_unlock(&job->times_lock);
-        json_builder_set_member_name(b, "tokens_url");
-        char *url = g_strdup_printf("/v1/jobs/%s/tokens", job->id);
-        json_builder_add_string_value(b, url);
-        g_free(url);
-        json_builder_end_object(b);
-    }
-    json_builder_end_object(b);
+    g_mutex_unlock(&job->times_lock);
 }
 
-void scd_jobs_each_json(scd_jobs *j, JsonBuilder *b) {
-    for (guint i = 0; i < j->items->len; i++)
-        scd_job_to_json(g_ptr_array_index(j->items, i), b);
+void scd_job_summary_clear(scd_job_summary *s) {
+    if (s->frame_times)
+        g_array_unref(s->frame_times);
+    s->frame_times = NULL;
+}
+
+guint scd_jobs_count(const scd_jobs *j) {
+    return j->items->len;
+}
+
+scd_job *scd_jobs_nth(scd_jobs *j, guint i) {
+    return i < j->items->len ? g_ptr_array_index(j->items, i) : NULL;
 }

@@ -11,8 +11,6 @@
 #ifndef SCRIPTD_JOBS_H
 #define SCRIPTD_JOBS_H
 
-#include <json-glib/json-glib.h>
-
 #include "app.h"
 #include "runtime/query.h"
 
@@ -55,9 +53,26 @@ scd_job_state scd_job_state_of(const scd_job *job);
 const char *scd_job_id(const scd_job *job);
 /* The result safetensors (borrowed) of a DONE job, else NULL. */
 GBytes *scd_job_tokens(const scd_job *job);
-void scd_job_to_json(scd_job *job, JsonBuilder *b);
-/* Every job's JSON, in submission order, as array elements of b. */
-void scd_jobs_each_json(scd_jobs *j, JsonBuilder *b);
+
+/* What a view shows of a job (http/job_json.c). Strings are borrowed from the job (valid until
+ * it is removed); frame_times is a copy (seconds of the sampled frames, done jobs only, else
+ * NULL): free it with scd_job_summary_clear. Main thread. */
+typedef struct scd_job_summary {
+    const char *id, *path, *query, *error; /* query: its description, NULL = none */
+    scd_job_state state;
+    double fps, progress; /* progress: 0 .. 1 */
+    guint budget, result_tokens;
+    uint64_t frames, tokens_in, tokens_out, windows;
+    uint64_t temporal_drops, spatial_drops;
+    double wall_seconds, selection_ms_per_frame, video_seconds_sampled;
+    GArray *frame_times; /* double */
+} scd_job_summary;
+
+void scd_job_get_summary(scd_job *job, scd_job_summary *out);
+void scd_job_summary_clear(scd_job_summary *s);
+/* The jobs in submission order: n of them, the i-th (borrowed). */
+guint scd_jobs_count(const scd_jobs *j);
+scd_job *scd_jobs_nth(scd_jobs *j, guint i);
 
 /* True when no job is queued or running. */
 gboolean scd_jobs_idle(scd_jobs *j);
