@@ -21,6 +21,12 @@
 
 /* How long a connection that got a reply here is drained before it is closed. */
 #define LINGER_MS 2000
+/* A header or body deadline that fires this late, or while the client's bytes wait unread, was
+ * missed by the main loop (held up by a pipeline starting, a long selection, a busy machine),
+ * not by the client: the reader gets GRACE_MS more before the connection is judged. */
+#define STALL_US (G_USEC_PER_SEC / 2)
+#define GRACE_MS 1000
+#define MAX_UNREAD_GRACES 3
 
 typedef enum {
     STAGE_HEAD,    /* reading the request head */
@@ -38,6 +44,8 @@ typedef struct conn {
     GSource *timer;   /* header, body or linger deadline */
     conn_stage stage;
     double body_timeout_s;  /* the limit when the head was handed over */
+    gint64 deadline_us;     /* monotonic time the header or body timer is due */
+    guint unread_graces;    /* graces given because the client's bytes waited unread */
     SoupServerMessage *msg; /* weak: the request libsoup reads (STAGE_LIBSOUP) */
 } conn;
 
@@ -150,12 +158,37 @@ static void reply_and_linger(conn *c, guint status, const char *code, const char
     g_source_attach(c->timer, NULL);
 }
 
+/* Arms the header or body deadline: fn runs after ms unless the timer is cleared. */
+static void arm_deadline(conn *c, guint ms, GSourceFunc fn) {
+    c->deadline_us = g_get_monotonic_time() + (gint64)ms * 1000;
+    c->timer = g_timeout_source_new(ms);
+    g_source_set_callback(c->timer, fn, c, NULL);
+    g_source_attach(c->timer, NULL);
+}
+
+/* Called from an expired deadline (c->timer already released): true when the expiry is the main
+ * loop's doing (see STALL_US), after re-arming the deadline GRACE_MS from now. */
+static bool regrace_if_stalled(conn *c, GSourceFunc fn) {
+    gint64 late = g_get_monotonic_time() - c->deadline_us;
+    /* Unread bytes alone earn a bounded number of graces: a client trickling its request could
+     * otherwise always have a byte in flight when the deadline comes. */
+    bool unread = c->unread_graces < MAX_UNREAD_GRACES && g_socket_get_available_bytes(c->sock) > 0;
+    if (late <= STALL_US && !unread)
+        return false;
+    if (late <= STALL_US)
+        c->unread_graces++;
+    arm_deadline(c, GRACE_MS, fn);
+    return true;
+}
+
 /* ---- after the hand-over: the body deadline ------------------------------------------------- */
 
 static gboolean on_body_timeout(gpointer data) {
     conn *c = data;
     g_source_unref(c->timer);
     c->timer = NULL;
+    if (regrace_if_stalled(c, on_body_timeout))
+        return G_SOURCE_REMOVE;
     double limit = c->body_timeout_s;
     scd_log(SCD_LOG_INFO, "http",
             "a request body was not complete within server.body_timeout_s "
@@ -229,9 +262,7 @@ static void hand_over(conn *c, double body_timeout_s) {
     g_object_set_data(G_OBJECT(c->remote), CONN_KEY, c);
     set_stage(c, STAGE_LIBSOUP);
     c->body_timeout_s = body_timeout_s;
-    c->timer = g_timeout_source_new((guint)(body_timeout_s * 1000));
-    g_source_set_callback(c->timer, on_body_timeout, c, NULL);
-    g_source_attach(c->timer, NULL);
+    arm_deadline(c, (guint)(body_timeout_s * 1000), on_body_timeout);
     GSocketAddress *local = g_object_ref(c->local), *remote = g_object_ref(c->remote);
     scd_listen *l = c->l;
     /* libsoup may read, answer and drop the request inside this call (c is then freed). */
@@ -350,6 +381,10 @@ static gboolean on_head_readable(GSocket *sock, GIOCondition cond, gpointer data
 
 static gboolean on_head_timeout(gpointer data) {
     conn *c = data;
+    g_source_unref(c->timer);
+    c->timer = NULL;
+    if (regrace_if_stalled(c, on_head_timeout))
+        return G_SOURCE_REMOVE;
     scd_log(SCD_LOG_DEBUG, "http",
             "a connection sent no complete request head within server.header_timeout_s: closed");
     conn_close(c);
@@ -401,9 +436,7 @@ static gboolean on_incoming(GSocketService *service, GSocketConnection *gconn, G
     c->io = g_socket_create_source(sock, G_IO_IN | G_IO_HUP | G_IO_ERR, NULL);
     g_source_set_callback(c->io, G_SOURCE_FUNC(on_head_readable), c, NULL);
     g_source_attach(c->io, NULL);
-    c->timer = g_timeout_source_new((guint)(lim.header_timeout_s * 1000));
-    g_source_set_callback(c->timer, on_head_timeout, c, NULL);
-    g_source_attach(c->timer, NULL);
+    arm_deadline(c, (guint)(lim.header_timeout_s * 1000), on_head_timeout);
     return TRUE;
 }
 
