@@ -46,11 +46,14 @@ static sp_status get_float(const sp_json *obj, const char *section, const char *
         *out = dflt;
         return SP_OK;
     }
-    if (sp_json_type_of(v) != SP_JSON_NUMBER || !(sp_json_number(v) > 0) ||
-        !(sp_json_number(v) < 1))
-        return sp_error_set(err, SP_ERR_FORMAT, "config.json: %s%s must be a number in (0, 1)",
-                            section, key);
-    *out = (float)sp_json_number(v);
+    /* Checked as the float it becomes: 1e-50 is above 0 as a double but 0 as a float. */
+    double d = sp_json_type_of(v) == SP_JSON_NUMBER ? sp_json_number(v) : 0.0;
+    float f = d > 0 && d < 1 ? (float)d : 0.0f; /* in range: the conversion is defined */
+    if (!(f > 0) || !(f < 1))
+        return sp_error_set(err, SP_ERR_FORMAT,
+                            "config.json: %s%s must be a number in (0, 1) as a float32", section,
+                            key);
+    *out = f;
     return SP_OK;
 }
 

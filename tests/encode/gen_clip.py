@@ -686,6 +686,10 @@ def main():
             cfg["vision_config"]["num_attention_heads"] = 5
             manifest["broken"].append({"dir": variant("broken_heads", tensors, cfg), "status": "format",
                                        "message": "not a multiple of num_attention_heads 5"})
+            cfg = config_json(name, siglip, vc, tc, spec["projection"])
+            cfg["vision_config"]["layer_norm_eps"] = 1e-50  # above 0 as a double, 0 as a float
+            manifest["broken"].append({"dir": variant("broken_eps", tensors, cfg), "status": "format",
+                                       "message": "layer_norm_eps must be a number in (0, 1) as a float32"})
 
     # resize references: torch's antialiased interpolation (PIL's filters)
     img = make_image(97, 61, 11)
