@@ -46,8 +46,6 @@ typedef struct conn {
     double body_timeout_s;  /* the limit when the head was handed over */
     gint64 deadline_us;     /* monotonic time the header or body timer is due */
     guint unread_graces;    /* graces given because the client's bytes waited unread */
-    gint64 request_end;     /* head + Content-Length in bytes, -1 without a Content-Length */
-    GInputStream *in;       /* STAGE_LIBSOUP: the stream libsoup reads (c lives as long) */
     SoupServerMessage *msg; /* weak: the request libsoup reads (STAGE_LIBSOUP) */
 } conn;
 
@@ -191,14 +189,6 @@ static gboolean on_body_timeout(gpointer data) {
     c->timer = NULL;
     if (regrace_if_stalled(c, on_body_timeout))
         return G_SOURCE_REMOVE;
-    /* The deadline is about the client: once every byte of the request has arrived, a request
-     * that libsoup has not finished with yet is not the client's delay. */
-    gssize unread = g_socket_get_available_bytes(c->sock);
-    if (c->request_end >= 0 &&
-        (gint64)scd_prefix_stream_consumed(c->in) + MAX(unread, 0) >= c->request_end) {
-        scd_log(SCD_LOG_DEBUG, "http", "a request arrived whole; libsoup still reading it");
-        return G_SOURCE_REMOVE;
-    }
     double limit = c->body_timeout_s;
     scd_log(SCD_LOG_INFO, "http",
             "a request body was not complete within server.body_timeout_s "
@@ -269,7 +259,6 @@ static void hand_over(conn *c, double body_timeout_s) {
     GIOStream *io =
         g_simple_io_stream_new(in, g_io_stream_get_output_stream(G_IO_STREAM(c->gconn)));
     g_object_set_data_full(G_OBJECT(in), CONN_KEY, c, on_stream_gone);
-    c->in = in;
     g_object_set_data(G_OBJECT(c->remote), CONN_KEY, c);
     set_stage(c, STAGE_LIBSOUP);
     c->body_timeout_s = body_timeout_s;
@@ -310,8 +299,7 @@ static gsize head_length(const guint8 *p, gsize n) {
 
 /* True when every Content-Length header of the head is a decimal number (libsoup reads "-5"
  * as 2^64-5 and "abc" as 0). */
-static bool content_length_ok(const guint8 *p, gsize n, gint64 *length) {
-    *length = -1;
+static bool content_length_ok(const guint8 *p, gsize n) {
     const char *name = "content-length:";
     gsize nl = strlen(name);
     const guint8 *end = p + n;
@@ -328,13 +316,9 @@ static bool content_length_ok(const guint8 *p, gsize n, gint64 *length) {
                 ve--;
             if (ve == v || ve - v > 18)
                 return false;
-            gint64 value = 0;
-            for (const guint8 *d = v; d < ve; d++) {
+            for (const guint8 *d = v; d < ve; d++)
                 if (!g_ascii_isdigit(*d))
                     return false;
-                value = value * 10 + (*d - '0');
-            }
-            *length = value;
         }
         line = eol;
     }
@@ -361,15 +345,13 @@ static void check_head(conn *c) {
     }
     if (hl == 0)
         return;
-    gint64 length;
-    if (!content_length_ok(p, hl, &length)) {
+    if (!content_length_ok(p, hl)) {
         reply_and_linger(c, SOUP_STATUS_BAD_REQUEST, "bad_content_length",
                          "Content-Length must be a decimal number of bytes");
         return;
     }
     scd_listen_limits lim;
     c->l->hooks.limits(c->l->hooks.data, &lim);
-    c->request_end = length < 0 ? -1 : (gint64)hl + length;
     hand_over(c, lim.body_timeout_s);
 }
 

@@ -8,8 +8,7 @@ typedef struct {
     GIOStream *conn;
     GInputStream *base; /* conn's input stream (borrowed from conn) */
     GBytes *prefix;
-    gsize pos;        /* bytes of prefix returned so far */
-    guint64 consumed; /* bytes returned so far, prefix and connection */
+    gsize pos; /* bytes of prefix returned so far */
 } ScdPrefixStream;
 
 typedef struct {
@@ -30,7 +29,6 @@ static gssize take_prefix(ScdPrefixStream *s, void *buffer, gsize count) {
     gsize n = MIN(count, prefix_left(s));
     memcpy(buffer, (const char *)g_bytes_get_data(s->prefix, NULL) + s->pos, n);
     s->pos += n;
-    s->consumed += n;
     return (gssize)n;
 }
 
@@ -39,10 +37,7 @@ static gssize read_fn(GInputStream *stream, void *buffer, gsize count, GCancella
     ScdPrefixStream *s = (ScdPrefixStream *)stream;
     if (prefix_left(s) > 0)
         return take_prefix(s, buffer, count);
-    gssize n = g_input_stream_read(s->base, buffer, count, cancellable, error);
-    if (n > 0)
-        s->consumed += (guint64)n;
-    return n;
+    return g_input_stream_read(s->base, buffer, count, cancellable, error);
 }
 
 static gboolean close_fn(GInputStream *stream, GCancellable *cancellable, GError **error) {
@@ -82,15 +77,8 @@ static gssize read_nonblocking(GPollableInputStream *stream, void *buffer, gsize
     ScdPrefixStream *s = (ScdPrefixStream *)stream;
     if (prefix_left(s) > 0)
         return take_prefix(s, buffer, count);
-    gssize n = g_pollable_input_stream_read_nonblocking(G_POLLABLE_INPUT_STREAM(s->base), buffer,
-                                                        count, NULL, error);
-    if (n > 0)
-        s->consumed += (guint64)n;
-    return n;
-}
-
-guint64 scd_prefix_stream_consumed(GInputStream *stream) {
-    return ((ScdPrefixStream *)stream)->consumed;
+    return g_pollable_input_stream_read_nonblocking(G_POLLABLE_INPUT_STREAM(s->base), buffer, count,
+                                                    NULL, error);
 }
 
 static void pollable_iface_init(GPollableInputStreamInterface *iface) {

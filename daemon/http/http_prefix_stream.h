@@ -10,7 +10,5 @@
 /* conn: the connection (referenced; its input stream must be pollable). prefix: the bytes
  * read from it so far (referenced). */
 GInputStream *scd_prefix_stream_new(GIOStream *conn, GBytes *prefix);
-/* Bytes the reader has taken so far, the prefix's included. */
-guint64 scd_prefix_stream_consumed(GInputStream *stream);
 
 #endif
