@@ -7,6 +7,7 @@
 #include "http/http_routes.h"
 #include "http/http_util.h"
 #include "http/job_json.h"
+#include "media/local_input.h"
 #include "runtime/jobs.h"
 
 static const char *const job_members[] = {"path", "fps", "budget", "query", "mode", NULL};
@@ -79,6 +80,20 @@ static gboolean read_request(scd_route_ctx *c, JsonObject *o, scd_job_request *r
     if (pr != SCD_PATH_OK) {
         scd_http_path_refused(c->msg, pr, why, "invalid_job");
         g_free(why);
+        return FALSE;
+    }
+    /* What the job would find out first is said now: a playlist, a refused format or a file
+     * that is no video is refused here, not accepted and failed later. */
+    sp_error ferr;
+    sp_status fst = scd_local_input_check(fd, path, &ferr);
+    if (fst != SP_OK) {
+        close(fd);
+        if (fst == SP_ERR_FORMAT)
+            scd_http_error(c->msg, SOUP_STATUS_UNSUPPORTED_MEDIA_TYPE, "unsupported_media", "%s",
+                           ferr.message);
+        else
+            scd_http_error(c->msg, SOUP_STATUS_UNPROCESSABLE_ENTITY, "unreadable_media", "%s",
+                           ferr.message);
         return FALSE;
     }
     scd_query *q = NULL;
