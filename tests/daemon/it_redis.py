@@ -141,6 +141,12 @@ class RedisSinkTest(unittest.TestCase):
         self.assertEqual(m['scriptd_sink_packets_written_total{stream="clip",sink="redis0"}'], n)
         self.assertEqual(m['scriptd_sink_packets_dropped_total{stream="clip",sink="redis0"}'], 0)
         self.assertEqual(m['scriptd_sink_queue_bytes{stream="clip",sink="redis0"}'], 0)
+        # The node's own history still answers reselections, Redis sink or not.
+        status, headers, body = d.request("GET", "/v1/streams/clip/tokens?budget=16")
+        self.assertEqual(status, 200, body[:200])
+        self.assertEqual(headers.get("x-scriptd-tokens"), "16")
+        _, t = H.read_safetensors(body)
+        self.assertEqual(t["pts"][1], [16])
         self.assertEqual(d.stop()[0], 0)
 
     def test_redis_down_5s_pipeline_runs_drops_equal_gap_then_resumes(self):
