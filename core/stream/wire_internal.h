@@ -71,7 +71,7 @@ static inline int sp_key_order(uint64_t fa, uint32_t pa, uint64_t fb, uint32_t p
 /* CRC-32 of the wire format (as zlib.crc32): continues crc (0 to start) over len bytes.
  * sp_crc32_update folds 64 bytes a step with carry-less multiplication where the CPU has it
  * (wire_crc_fold.c) and uses the tables (wire_crc.c) otherwise; both give the same value. */
-uint32_t sp_crc32_update(uint32_t crc, const void *data, size_t len);
+#include "../formats/crc32.h"
 uint32_t sp_crc32_update_tables(uint32_t crc, const void *data, size_t len);
 
 /* Bytes of one value in the stream's dtype. */
