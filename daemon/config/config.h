@@ -154,10 +154,18 @@ typedef struct scd_cluster_cfg {
     char *cameras_key;   /* Redis hash: stream id -> YAML of one stream */
 } scd_cluster_cfg;
 
+/* What the multimodal LLM downstream takes (docs/mllm.md): the chat payloads scriptd builds. */
+typedef struct scd_mllm_cfg {
+    char *model;       /* the "model" of chat requests ("" = left to the server) */
+    int embeds_format; /* sp_embeds_format of image_embeds parts */
+    int embeds_dtype;  /* SCD_WIRE_F32 or SCD_WIRE_F16: their values */
+} scd_mllm_cfg;
+
 typedef struct scd_config {
     char *source_name; /* the file path, or the name given to scd_config_load_string */
     scd_server_cfg server;
     scd_cluster_cfg cluster;
+    scd_mllm_cfg mllm;
     scd_encoder_cfg encoder; /* defaults.encoder */
     scd_pruning_cfg pruning; /* defaults.pruning */
     scd_stream_cfg *streams;

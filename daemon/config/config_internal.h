@@ -64,6 +64,7 @@ typedef enum cfg_section {
     SEC_QUERY,
     SEC_SINK,
     SEC_CLUSTER,
+    SEC_MLLM,
     SEC_COUNT
 } cfg_section;
 

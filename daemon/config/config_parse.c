@@ -397,6 +397,7 @@ scd_config *scd_config_new_default(void) {
     cfg->source_name = g_strdup("<defaults>");
     cfg_apply_defaults(SEC_SERVER, &cfg->server);
     cfg_apply_defaults(SEC_CLUSTER, &cfg->cluster);
+    cfg_apply_defaults(SEC_MLLM, &cfg->mllm);
     cfg_apply_defaults(SEC_ENCODER, &cfg->encoder);
     cfg_apply_defaults(SEC_PRUNING, &cfg->pruning);
     finish_listen(&cfg->server);
@@ -419,6 +420,7 @@ void scd_config_free(scd_config *cfg) {
     g_free(cfg->streams);
     cfg_free_section(SEC_SERVER, &cfg->server);
     cfg_free_section(SEC_CLUSTER, &cfg->cluster);
+    cfg_free_section(SEC_MLLM, &cfg->mllm);
     g_free(cfg->server.listen_host);
     cfg_free_section(SEC_ENCODER, &cfg->encoder);
     cfg_free_section(SEC_PRUNING, &cfg->pruning);

@@ -15,6 +15,7 @@
 #define SNK(f) offsetof(scd_sink_cfg, f)
 #define CFG(f) offsetof(scd_config, f)
 #define CLU(f) offsetof(scd_cluster_cfg, f)
+#define MLM(f) offsetof(scd_mllm_cfg, f)
 
 static const char *const log_levels[] = {"debug", "info", "warning", "error", NULL};
 static const int log_level_values[] = {SCD_LOG_DEBUG, SCD_LOG_INFO, SCD_LOG_WARNING, SCD_LOG_ERROR};
@@ -24,6 +25,7 @@ static const char *const emits[] = {"frame", "window", NULL};
 static const char *const graphs[] = {"bipartite", "full", NULL};
 static const char *const wire_dtypes[] = {"f32", "f16", NULL};
 static const char *const camera_sources[] = {"config", "redis", NULL};
+static const char *const embeds_formats[] = {"npy", "torch", NULL}; /* sp_embeds_format order */
 
 static const cfg_key keys[] = {
     /* ---- top level ---- */
@@ -39,6 +41,12 @@ static const cfg_key keys[] = {
      .offset = CFG(cluster),
      .child = SEC_CLUSTER,
      .doc = "Many nodes sharing the cameras through Redis leases (docs/scale-out.md)."},
+    {.section = SEC_ROOT,
+     .name = "mllm",
+     .type = T_SECTION,
+     .offset = CFG(mllm),
+     .child = SEC_MLLM,
+     .doc = "The multimodal LLM downstream: how chat payloads for it are built (docs/mllm.md)."},
     {.section = SEC_ROOT,
      .name = "defaults",
      .type = T_SECTION,
@@ -195,6 +203,33 @@ static const cfg_key keys[] = {
      .choices = log_formats,
      .doc = "`journal`: sd-daemon `<N>` priority prefixes; `plain`: time and level words; `auto`: "
             "journal when stderr is connected to the journal."},
+
+    /* ---- mllm ---- */
+    {.section = SEC_MLLM,
+     .name = "model",
+     .type = T_STRING,
+     .offset = MLM(model),
+     .def = "",
+     .max = 512,
+     .doc = "The `model` of the chat requests `format=vllm-chat` returns (the name the server "
+            "was started with, e.g. `llava-hf/llava-1.5-7b-hf`); `\"\"` leaves it out."},
+    {.section = SEC_MLLM,
+     .name = "embeds_format",
+     .type = T_ENUM,
+     .offset = MLM(embeds_format),
+     .def = "npy",
+     .choices = embeds_formats,
+     .doc = "Encoding of each `image_embeds` part (base64): `npy` (NumPy .npy; vLLM loads bytes "
+            "with the NumPy magic with np.load) or `torch` (the archive torch.save writes, "
+            "loaded with torch.load(weights_only=True) by older vLLM)."},
+    {.section = SEC_MLLM,
+     .name = "embeds_dtype",
+     .type = T_ENUM,
+     .offset = MLM(embeds_dtype),
+     .def = "f16",
+     .choices = wire_dtypes,
+     .doc = "Values of the `image_embeds` tensors: `f16` (half the bytes; engines run in half "
+            "precision) or `f32`."},
 
     /* ---- cluster ---- */
     {.section = SEC_CLUSTER,
@@ -673,6 +708,7 @@ static const cfg_section_info sections[SEC_COUNT] = {
     [SEC_QUERY] = {.path = "streams[].query", .kind_offset = QRY(kind), .one_of_what = "query"},
     [SEC_SINK] = {.path = "streams[].sinks[]", .kind_offset = SNK(kind), .one_of_what = "sink"},
     [SEC_CLUSTER] = {.path = "cluster"},
+    [SEC_MLLM] = {.path = "mllm"},
 };
 
 const cfg_key *cfg_keys(size_t *count) {

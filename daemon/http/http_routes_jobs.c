@@ -7,6 +7,7 @@
 #include "http/http_routes.h"
 #include "http/http_util.h"
 #include "http/job_json.h"
+#include "http/tokens_reply.h"
 #include "media/local_input.h"
 #include "runtime/jobs.h"
 
@@ -184,9 +185,8 @@ void scd_route_job_tokens(scd_route_ctx *c) {
                        scd_job_state_name(scd_job_state_of(job)));
         return;
     }
-    char *disp = g_strdup_printf("attachment; filename=\"%s.safetensors\"", scd_job_id(job));
-    soup_message_headers_replace(soup_server_message_get_response_headers(c->msg),
-                                 "Content-Disposition", disp);
-    g_free(disp);
-    scd_http_reply_bytes(c->msg, SOUP_STATUS_OK, "application/octet-stream", tokens);
+    char *name = g_strdup_printf("%s.safetensors", scd_job_id(job));
+    const scd_config *cfg = scd_app_config(c->app);
+    scd_http_reply_tokens(c->msg, c->query, tokens, name, (guint)cfg->pruning.hop, &cfg->mllm);
+    g_free(name);
 }

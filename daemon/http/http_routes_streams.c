@@ -6,6 +6,7 @@
 #include "http/http_query.h"
 #include "http/http_routes.h"
 #include "http/http_util.h"
+#include "http/tokens_reply.h"
 #include "http/stream_json.h"
 #include "runtime/streams.h"
 
@@ -129,11 +130,10 @@ void scd_route_stream_tokens(scd_route_ctx *c) {
     char value[32];
     snprintf(value, sizeof value, "%u", count);
     soup_message_headers_replace(h, "X-Scriptd-Tokens", value);
-    char *disp =
-        g_strdup_printf("attachment; filename=\"%s-tokens.safetensors\"", scd_stream_id(st));
-    soup_message_headers_replace(h, "Content-Disposition", disp);
-    g_free(disp);
-    scd_http_reply_bytes(c->msg, SOUP_STATUS_OK, "application/octet-stream", bytes);
+    char *name = g_strdup_printf("%s-tokens.safetensors", scd_stream_id(st));
+    scd_http_reply_tokens(c->msg, c->query, bytes, name, (guint)p->hop,
+                          &scd_app_config(c->app)->mllm);
+    g_free(name);
     g_bytes_unref(bytes);
 }
 

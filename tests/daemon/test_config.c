@@ -168,7 +168,8 @@ static void example_config_sets_every_key(void **state) {
                                            [SEC_STREAM] = "streams[]",
                                            [SEC_QUERY] = "streams[].query",
                                            [SEC_SINK] = "streams[].sinks[]",
-                                           [SEC_CLUSTER] = "cluster"};
+                                           [SEC_CLUSTER] = "cluster",
+                                           [SEC_MLLM] = "mllm"};
     size_t n;
     const cfg_key *keys = cfg_keys(&n);
     for (size_t i = 0; i < n; i++) {
