@@ -156,6 +156,10 @@ typedef struct scd_cluster_cfg {
 
 /* What the multimodal LLM downstream takes (docs/mllm.md): the chat payloads scriptd builds. */
 typedef struct scd_mllm_cfg {
+    char *url;         /* an OpenAI-compatible /v1/chat/completions URL; "" = no `ask` */
+    char *token_file;  /* "" = no Authorization header */
+    double timeout_s;  /* deadline of one chat request */
+    int max_tokens;    /* the answer's length limit sent with each request */
     char *model;       /* the "model" of chat requests ("" = left to the server) */
     int embeds_format; /* sp_embeds_format of image_embeds parts */
     int embeds_dtype;  /* SCD_WIRE_F32 or SCD_WIRE_F16: their values */

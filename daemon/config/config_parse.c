@@ -271,6 +271,18 @@ static sp_status validate_section(parse_ctx *c, cfg_section s, const ynode *map,
             }
             return SP_OK;
         }
+        case SEC_MLLM: {
+            const scd_mllm_cfg *k = base;
+            if (k->url[0] && !g_str_has_prefix(k->url, "http://") &&
+                !g_str_has_prefix(k->url, "https://")) {
+                char *full = join_path(path, "url");
+                cfg_pos_fail(c->err, SP_ERR_INVALID, blame(map, "url", map), full,
+                             "'%s' is not an http:// or https:// URL", k->url);
+                g_free(full);
+                return SP_ERR_INVALID;
+            }
+            return SP_OK;
+        }
         case SEC_CLUSTER: {
             const scd_cluster_cfg *k = base;
             scd_redis_url u;

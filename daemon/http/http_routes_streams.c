@@ -11,7 +11,7 @@
 #include "runtime/streams.h"
 
 /* The stream named by the path, or a 404 listing the known ids. */
-static scd_stream *stream_or_404(scd_route_ctx *c) {
+scd_stream *scd_route_stream_or_404(scd_route_ctx *c) {
     scd_stream *st = scd_streams_find(c->app->streams, c->id);
     if (st)
         return st;
@@ -39,7 +39,7 @@ void scd_route_streams(scd_route_ctx *c) {
 }
 
 void scd_route_stream(scd_route_ctx *c) {
-    scd_stream *st = stream_or_404(c);
+    scd_stream *st = scd_route_stream_or_404(c);
     if (!st)
         return;
     JsonBuilder *b = json_builder_new();
@@ -79,7 +79,7 @@ static void reply_query(scd_route_ctx *c, scd_stream *st) {
 }
 
 void scd_route_stream_query(scd_route_ctx *c) {
-    scd_stream *st = stream_or_404(c);
+    scd_stream *st = scd_route_stream_or_404(c);
     if (!st)
         return;
     if (strcmp(c->method, "GET") == 0) {
@@ -103,7 +103,7 @@ void scd_route_stream_query(scd_route_ctx *c) {
 }
 
 void scd_route_stream_tokens(scd_route_ctx *c) {
-    scd_stream *st = stream_or_404(c);
+    scd_stream *st = scd_route_stream_or_404(c);
     if (!st)
         return;
     const scd_pruning_cfg *p = &scd_stream_cfg_of(st)->pruning;
@@ -138,7 +138,7 @@ void scd_route_stream_tokens(scd_route_ctx *c) {
 }
 
 void scd_route_stream_follow(scd_route_ctx *c) {
-    scd_stream *st = stream_or_404(c);
+    scd_stream *st = scd_route_stream_or_404(c);
     if (!st)
         return;
     scd_follow *f = scd_stream_follow(st);

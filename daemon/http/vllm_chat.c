@@ -14,6 +14,7 @@ typedef struct token_set {
     gint64 *pts;      /* k */
     gint64 *last_pts; /* k: pts when the input has no last_pts */
     gint64 *frame;    /* k */
+    gint64 *yx;       /* k x 2, or NULL */
 } token_set;
 
 static void token_set_clear(token_set *t) {
@@ -21,14 +22,18 @@ static void token_set_clear(token_set *t) {
     g_free(t->pts);
     g_free(t->last_pts);
     g_free(t->frame);
+    g_free(t->yx);
 }
 
-/* An integer tensor of k elements (I64 or I32) into a new gint64 array. */
+/* An integer tensor of k elements (I64, I32 or I16) into a new gint64 array. */
 static gint64 *read_ints(const sp_st_tensor *t, size_t k, const char *what, sp_error *err) {
-    size_t size = t->dtype == SP_DTYPE_I64 ? 8 : t->dtype == SP_DTYPE_I32 ? 4 : 0;
+    size_t size = t->dtype == SP_DTYPE_I64   ? 8
+                  : t->dtype == SP_DTYPE_I32 ? 4
+                  : t->dtype == SP_DTYPE_I16 ? 2
+                                             : 0;
     if (!size || t->elements != k) {
-        sp_error_set(err, SP_ERR_FORMAT, "tokens: `%s` must be I64 or I32 with %zu elements", what,
-                     k);
+        sp_error_set(err, SP_ERR_FORMAT, "tokens: `%s` must be an integer tensor of %zu elements",
+                     what, k);
         return NULL;
     }
     gint64 *out = g_new(gint64, k ? k : 1);
@@ -39,6 +44,8 @@ static gint64 *read_ints(const sp_st_tensor *t, size_t k, const char *what, sp_e
             v |= (guint64)p[b] << (8 * b);
         if (size == 4)
             v = (guint64)(gint64)(gint32)(guint32)v;
+        else if (size == 2)
+            v = (guint64)(gint64)(gint16)(guint16)v;
         out[i] = (gint64)v;
     }
     return out;
@@ -65,11 +72,12 @@ static sp_status read_tokens(GBytes *bytes, token_set *t, sp_error *err) {
     size_t n = 0;
     if ((st = sp_st_read_f32(tok, &t->tokens, &n, err)))
         goto done;
-    const sp_st_tensor *last = sp_st_find(f, "last_pts");
+    const sp_st_tensor *last = sp_st_find(f, "last_pts"), *yx = sp_st_find(f, "yx");
     if (!(t->pts = read_ints(pts, t->k, "pts", err)) ||
         !(t->frame = read_ints(frame, t->k, "frame", err)) ||
         !(t->last_pts = last ? read_ints(last, t->k, "last_pts", err)
-                             : g_memdup2(t->pts, t->k * sizeof *t->pts))) {
+                             : g_memdup2(t->pts, t->k * sizeof *t->pts)) ||
+        (yx && !(t->yx = read_ints(yx, 2 * t->k, "yx", err)))) {
         st = SP_ERR_FORMAT;
         goto done;
     }
@@ -111,8 +119,26 @@ static sp_status add_embeds_part(JsonBuilder *b, const token_set *t, size_t from
     return SP_OK;
 }
 
+void scd_chat_summary_clear(scd_chat_summary *s) {
+    if (s->windows)
+        g_array_unref(s->windows);
+    if (s->evidence)
+        g_array_unref(s->evidence);
+    s->windows = s->evidence = NULL;
+}
+
 GBytes *scd_vllm_chat_body(GBytes *safetensors, guint hop, const scd_mllm_cfg *m,
                            const char *question, sp_error *err) {
+    return scd_vllm_chat_request(safetensors, hop, m, question, 0, NULL, err);
+}
+
+GBytes *scd_vllm_chat_request(GBytes *safetensors, guint hop, const scd_mllm_cfg *m,
+                              const char *question, int max_tokens, scd_chat_summary *summary,
+                              sp_error *err) {
+    if (summary) {
+        summary->windows = g_array_new(FALSE, FALSE, sizeof(scd_chat_window));
+        summary->evidence = g_array_new(FALSE, FALSE, sizeof(scd_chat_evidence));
+    }
     token_set t;
     if (read_tokens(safetensors, &t, err) != SP_OK)
         return NULL;
@@ -142,6 +168,15 @@ GBytes *scd_vllm_chat_body(GBytes *safetensors, guint hop, const scd_mllm_cfg *m
             last = MAX(last, t.last_pts[to]);
             to++;
         }
+        if (summary) {
+            scd_chat_window w = {first, last, (guint)(to - from)};
+            g_array_append_val(summary->windows, w);
+            for (size_t i = from; i < to; i++) {
+                scd_chat_evidence e = {t.pts[i], t.last_pts[i], t.yx ? (gint)t.yx[2 * i] : -1,
+                                       t.yx ? (gint)t.yx[2 * i + 1] : -1};
+                g_array_append_val(summary->evidence, e);
+            }
+        }
         char span[64];
         g_snprintf(span, sizeof span, "<t=%.1f-%.1fs>", (double)first / 1e9, (double)last / 1e9);
         add_text_part(b, span);
@@ -153,6 +188,10 @@ GBytes *scd_vllm_chat_body(GBytes *safetensors, guint hop, const scd_mllm_cfg *m
     json_builder_end_array(b);
     json_builder_end_object(b);
     json_builder_end_array(b);
+    if (max_tokens > 0) {
+        json_builder_set_member_name(b, "max_tokens");
+        json_builder_add_int_value(b, max_tokens);
+    }
     json_builder_end_object(b);
     GBytes *out = NULL;
     if (st == SP_OK) {
@@ -167,5 +206,7 @@ GBytes *scd_vllm_chat_body(GBytes *safetensors, guint hop, const scd_mllm_cfg *m
     }
     g_object_unref(b);
     token_set_clear(&t);
+    if (!out && summary)
+        scd_chat_summary_clear(summary);
     return out;
 }

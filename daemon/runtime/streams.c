@@ -942,12 +942,19 @@ scd_query *scd_stream_query(scd_stream *st) {
 
 sp_status scd_stream_reselect(scd_stream *st, guint budget, guint64 since_ns, guint64 until_ns,
                               GBytes **safetensors, guint *count, sp_error *err) {
+    return scd_stream_reselect_with(st, st->query, budget, since_ns, until_ns, safetensors, count,
+                                    err);
+}
+
+sp_status scd_stream_reselect_with(scd_stream *st, const scd_query *q, guint budget,
+                                   guint64 since_ns, guint64 until_ns, GBytes **safetensors,
+                                   guint *count, sp_error *err) {
     *safetensors = NULL;
     *count = 0;
     if (!st->run || st->state == SCD_STREAM_RETRYING || st->state == SCD_STREAM_STOPPED)
         return sp_error_set(err, SP_ERR_STATE, "stream '%s' has no running pipeline (%s)", st->id,
                             scd_stream_state_name(st->state));
-    GstStructure *r = scd_run_reselect(st->run, st->query, budget, since_ns, until_ns);
+    GstStructure *r = scd_run_reselect(st->run, q, budget, since_ns, until_ns);
     if (!r)
         return sp_error_set(err, SP_ERR_STATE, "stream '%s': reselect returned nothing", st->id);
     gboolean ok = FALSE;
