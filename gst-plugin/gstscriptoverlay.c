@@ -21,7 +21,7 @@ GST_DEBUG_CATEGORY_STATIC(gst_script_overlay_debug);
 #define DEFAULT_EMITTED_COLOR 0xff00e000u   /* opaque green */
 #define DEFAULT_CANDIDATE_COLOR 0x80ffd000u /* half-transparent amber */
 #define DEFAULT_TEMPORAL_COLOR 0xff20a0ffu  /* opaque sky blue */
-#define DEFAULT_AGED_COLOR 0xc0ff30ffu      /* mostly opaque magenta */
+#define DEFAULT_AGED_COLOR 0xd0ff3030u      /* mostly opaque red */
 #define DEFAULT_DIM 0.6
 #define DEFAULT_LINE_WIDTH 2
 
