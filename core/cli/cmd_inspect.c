@@ -23,29 +23,6 @@ static void inspect_usage(FILE *to) {
                 "               frame, y, x] per token, in the packet's order\n");
 }
 
-/* The "positions" member of a packet line; last_pts/seen are null when the file lacks them. */
-static void print_positions(const sp_token_info *info, size_t n, bool have_span) {
-    printf(",\"positions\":[");
-    for (size_t i = 0; i < n; i++) {
-        const sp_token_info *t = &info[i];
-        printf("%s[%" PRId64 ",", i ? "," : "", t->pts);
-        if (have_span)
-            printf("%" PRId64 ",%" PRIu32, t->last_pts, t->seen);
-        else
-            printf("null,null");
-        printf(",%" PRIu64 ",%u,%u]", t->frame, t->y, t->x);
-    }
-    printf("]");
-}
-
-/* Tokens of a packet seen in its span [pts_first, ...]: all of them in a snapshot packet. */
-static size_t count_current(const sp_token_info *info, size_t n, int64_t pts_first) {
-    size_t c = 0;
-    for (size_t i = 0; i < n; i++)
-        c += info[i].last_pts >= pts_first;
-    return c;
-}
-
 /* Distinct source frames of the tokens: a sorted set, grown as needed. */
 typedef struct frame_set {
     uint64_t *v;
@@ -166,9 +143,9 @@ static int inspect_stream(FILE *in, const char *path, bool positions) {
                    "016" PRIx64 "\"",
                    sp_packet_kind_name(p.kind), sp_packet_mode_name(p.mode), p.pts_first,
                    p.pts_last, p.frame_first, p.frame_last, p.count,
-                   count_current(p.info, p.count, p.pts_first), p.budget, h->d, p.query_hash);
+                   cli_count_current(p.info, p.count, p.pts_first), p.budget, h->d, p.query_hash);
             if (positions)
-                print_positions(p.info, p.count, true);
+                cli_print_positions(p.info, p.count, true);
             printf("}\n");
             if (p.count > frames_cap) {
                 uint64_t *f = realloc(frames, p.count * sizeof *f);
@@ -350,7 +327,7 @@ static int inspect_safetensors(const char *path, bool positions) {
                ",\"tokens\":%zu,\"budget\":%s,\"d\":%zu",
                lo, hi, n, b && strspn(b, "0123456789") == strlen(b) && *b ? b : "null", d);
         if (positions)
-            print_positions(info, n, last_pts != NULL);
+            cli_print_positions(info, n, last_pts != NULL);
         printf("}\n");
         t.packets = 1;
     }
@@ -371,12 +348,12 @@ static int inspect_safetensors(const char *path, bool positions) {
                ",\"frame_last\":%" PRId64 ",\"tokens\":%" PRId64,
                r[1], r[2], r[3], r[4], r[5]);
         if (last_pts)
-            printf(",\"current\":%zu", count_current(info + first, count, r[1]));
+            printf(",\"current\":%zu", cli_count_current(info + first, count, r[1]));
         else
             printf(",\"current\":null");
         printf(",\"budget\":%" PRId64 ",\"d\":%zu", r[6], d);
         if (positions)
-            print_positions(info + first, count, last_pts != NULL);
+            cli_print_positions(info + first, count, last_pts != NULL);
         printf("}\n");
         first += count;
         add_span(&t, (uint64_t)r[3], (uint64_t)r[4]);

@@ -2,8 +2,8 @@
  * broker sink's queue and writer thread (broker_sink.h).
  *
  * Entry fields: packet (a one-packet wire stream: header + packet, see docs/wire-format.md),
- * stream, seq, epoch, window (-1: none), pts_first, pts_last (ns), tokens, d, format_version;
- * `mode` (snapshot/delta) is added once packets carry a mode. The key is trimmed with
+ * stream, seq, epoch, window (-1: none), pts_first, pts_last (ns), tokens, d, format_version,
+ * mode (the stream's packet mode: snapshot or delta). The key is trimmed with
  * `MAXLEN ~ maxlen` on every XADD when maxlen > 0. */
 #ifndef SCRIPTD_REDIS_SINK_H
 #define SCRIPTD_REDIS_SINK_H
