@@ -40,6 +40,8 @@ typedef struct {
     guint padding_fates;              /* fates reported as padding, all frames */
     guint padding_cells;              /* cells outside the picture, all frames */
     guint fate_mismatches;            /* cells whose fate says padding iff they are not */
+    guint64 padding_drops;            /* the element's stats */
+    gchar *emission_mode;             /* "mode" of the first scriptprune-emission message */
 } Run;
 
 /* FRAMES mosaic frames (a part of the picture changes every frame) through encode ! prune with
@@ -47,7 +49,7 @@ typedef struct {
 static void run_prune(const gchar *mode, Run *r) {
     memset(r, 0, sizeof *r);
     gchar *launch = g_strdup_printf(
-        "scriptencode ! scriptprune window=8 hop=8 window-budget=64 packet-mode=%s", mode);
+        "scriptencode ! scriptprune name=p window=8 hop=8 window-budget=64 packet-mode=%s", mode);
     GstHarness *h = gt_harness(launch, CAPS);
     g_free(launch);
     for (guint t = 0; t < FRAMES; t++) {
@@ -76,6 +78,16 @@ static void run_prune(const gchar *mode, Run *r) {
         }
         gst_buffer_unref(out);
     }
+    GstElement *p = gst_bin_get_by_name(GST_BIN(h->element), "p");
+    GstStructure *stats = NULL;
+    g_object_get(p, "stats", &stats, NULL);
+    gst_object_unref(p);
+    fail_unless(gst_structure_get_uint64(stats, "padding-drops", &r->padding_drops));
+    gst_structure_free(stats);
+    GstMessage *msg = gt_pop_message(gt_bus(h), GST_MESSAGE_ELEMENT, "scriptprune-emission");
+    fail_unless(msg != NULL);
+    r->emission_mode = g_strdup(gst_structure_get_string(gst_message_get_structure(msg), "mode"));
+    gst_message_unref(msg);
     /* One more frame, then EOS: the partial window comes as a packet event. */
     fail_unless_equals_int(gst_harness_push(h, gt_frame_rgbx(W, H, FRAMES, FRAMES * FRAME_NS)),
                            GST_FLOW_OK);
@@ -96,6 +108,7 @@ static void run_prune(const gchar *mode, Run *r) {
 static void run_clear(Run *r) {
     for (guint i = 0; i < r->n; i++)
         gst_script_packet_clear(&r->pk[i]);
+    g_free(r->emission_mode);
 }
 
 GST_START_TEST(test_640x360_stream_never_emits_letterbox_padding) {
@@ -122,6 +135,8 @@ GST_START_TEST(test_640x360_stream_never_emits_letterbox_padding) {
                     padding, emitted);
         fail_unless_equals_int(r.padding_fates, r.padding_cells);
         fail_unless_equals_int(r.fate_mismatches, 0);
+        fail_unless_equals_uint64(r.padding_drops, r.padding_cells);
+        fail_unless_equals_string(r.emission_mode, modes[k]);
         run_clear(&r);
     }
 }
