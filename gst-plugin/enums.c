@@ -28,6 +28,15 @@ static const GEnumValue emit_values[] = {
 };
 DEFINE_ENUM(gst_script_emit_get_type, "GstScriptEmit", emit_values)
 
+static const GEnumValue packet_mode_values[] = {
+    {GST_SCRIPT_PACKET_MODE_SNAPSHOT,
+     "every token of a window packet was seen in the window (tokens still seen are re-sent)",
+     "snapshot"},
+    {GST_SCRIPT_PACKET_MODE_DELTA, "each packet holds only tokens never sent before", "delta"},
+    {0, NULL, NULL},
+};
+DEFINE_ENUM(gst_script_packet_mode_get_type, "GstScriptPacketMode", packet_mode_values)
+
 static const GEnumValue exemplar_values[] = {
     {GST_SCRIPT_EXEMPLAR_POOLED, "one row: the image's pooled embedding", "pooled"},
     {GST_SCRIPT_EXEMPLAR_MEAN, "one row: the mean of its token embeddings", "mean"},

@@ -33,6 +33,7 @@ enum {
     PROP_0,
     PROP_METHOD,
     PROP_EMIT,
+    PROP_PACKET_MODE,
     PROP_BUDGET,
     PROP_WINDOW,
     PROP_HOP,
@@ -119,6 +120,9 @@ static void gst_script_prune_set_property(GObject *object, guint prop_id, const 
             break;
         case PROP_EMIT:
             p->emit = g_value_get_enum(value);
+            break;
+        case PROP_PACKET_MODE:
+            p->packet_mode = g_value_get_enum(value);
             break;
         case PROP_BUDGET:
             p->budget = g_value_get_uint(value);
@@ -227,6 +231,9 @@ static void gst_script_prune_get_property(GObject *object, guint prop_id, GValue
             break;
         case PROP_EMIT:
             g_value_set_enum(value, p->emit);
+            break;
+        case PROP_PACKET_MODE:
+            g_value_set_enum(value, p->packet_mode);
             break;
         case PROP_BUDGET:
             g_value_set_uint(value, p->budget);
@@ -614,6 +621,8 @@ static GstFlowReturn push_frame(GstScriptPrune *self, GstScriptTokensMeta *meta,
         .grid_w = meta->grid_w,
         .pts = (int64_t)pts,
     };
+    /* Letterbox padding takes no part in the stream. */
+    gst_script_tokens_meta_image_cells(meta, &f.image_y, &f.image_x, &f.image_h, &f.image_w);
     meta->stream_frame = self->frame_base + self->frames_in_stream;
     sp_error err;
     sp_error_clear(&err);
@@ -757,6 +766,13 @@ static void install_properties(GObjectClass *gc) {
                           "When packets are emitted: per frame (at most budget new tokens) or per "
                           "window (window-budget tokens every hop frames)",
                           GST_TYPE_SCRIPT_EMIT, PRUNE_DEFAULT_EMIT, ready));
+    g_object_class_install_property(
+        gc, PROP_PACKET_MODE,
+        g_param_spec_enum("packet-mode", "Packet mode",
+                          "What packets promise: snapshot (every token of a window packet was "
+                          "seen in that window; tokens still seen are sent again) or delta (each "
+                          "packet holds only tokens never sent before on this stream)",
+                          GST_TYPE_SCRIPT_PACKET_MODE, PRUNE_DEFAULT_PACKET_MODE, ready));
     g_object_class_install_property(gc, PROP_BUDGET,
                                     g_param_spec_uint("budget", "Frame budget",
                                                       "emit=frame: tokens per frame at most", 1,

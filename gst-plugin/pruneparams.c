@@ -4,6 +4,7 @@
 void prune_params_init(PruneParams *p) {
     p->method = PRUNE_DEFAULT_METHOD;
     p->emit = PRUNE_DEFAULT_EMIT;
+    p->packet_mode = PRUNE_DEFAULT_PACKET_MODE;
     p->budget = PRUNE_DEFAULT_BUDGET;
     p->window = PRUNE_DEFAULT_WINDOW;
     p->hop = PRUNE_DEFAULT_HOP;
@@ -50,6 +51,8 @@ gboolean prune_params_to_stream(const PruneParams *p, sp_stream_params *out, gch
         return FALSE;
     }
     out->policy = p->emit == GST_SCRIPT_EMIT_FRAME ? SP_EMIT_FRAME : SP_EMIT_WINDOW;
+    out->packet_mode =
+        p->packet_mode == GST_SCRIPT_PACKET_MODE_DELTA ? SP_PACKET_DELTA : SP_PACKET_SNAPSHOT;
     out->frame_budget = p->budget;
     out->window_budget = p->window_budget;
     out->window = p->window;

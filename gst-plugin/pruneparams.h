@@ -11,6 +11,7 @@ G_BEGIN_DECLS
 
 #define PRUNE_DEFAULT_METHOD SP_METHOD_SCRIPT
 #define PRUNE_DEFAULT_EMIT GST_SCRIPT_EMIT_WINDOW
+#define PRUNE_DEFAULT_PACKET_MODE GST_SCRIPT_PACKET_MODE_SNAPSHOT
 #define PRUNE_DEFAULT_BUDGET 64
 #define PRUNE_DEFAULT_WINDOW 16
 #define PRUNE_DEFAULT_HOP 8
@@ -28,17 +29,18 @@ G_BEGIN_DECLS
 typedef struct {
     sp_method method;
     GstScriptEmit emit;
-    guint budget;         /* frame budget */
-    guint window;         /* frames per window */
-    guint hop;            /* frames between window emissions */
-    guint window_budget;  /* tokens per window emission */
-    gfloat tau;           /* GSP edge threshold */
-    gfloat temporal_tau;  /* temporal redundancy threshold */
-    guint radius;         /* temporal neighbourhood radius, grid cells */
-    gfloat gsp_keep;      /* share of each frame GSP keeps (method script) */
-    GstScriptGraph graph; /* GSP graph of each frame */
-    guint k_min;          /* GSP: degree below which the mean similarity blends in */
-    gfloat gamma;         /* GSP: weight of the mean edge similarity */
+    GstScriptPacketMode packet_mode; /* what the packets promise (snapshot, delta) */
+    guint budget;                    /* frame budget */
+    guint window;                    /* frames per window */
+    guint hop;                       /* frames between window emissions */
+    guint window_budget;             /* tokens per window emission */
+    gfloat tau;                      /* GSP edge threshold */
+    gfloat temporal_tau;             /* temporal redundancy threshold */
+    guint radius;                    /* temporal neighbourhood radius, grid cells */
+    gfloat gsp_keep;                 /* share of each frame GSP keeps (method script) */
+    GstScriptGraph graph;            /* GSP graph of each frame */
+    guint k_min;                     /* GSP: degree below which the mean similarity blends in */
+    gfloat gamma;                    /* GSP: weight of the mean edge similarity */
     guint64 history_bytes;
     guint64 history_max_age; /* ns; 0 = no age limit */
     gchar *stream_name;

@@ -11,6 +11,7 @@
 
 #include "scriptprune/error.h"
 #include "scriptprune/npy.h"
+#include "scriptprune/wire.h"
 
 /* Exit statuses: 2 for bad input or usage (scripts rely on it), 1 for other failures. */
 enum { CLI_OK = 0, CLI_FAIL = 1, CLI_BAD_INPUT = 2 };
@@ -65,6 +66,12 @@ sp_status cli_parse_grid(const char *s, uint32_t *h, uint32_t *w, sp_error *err)
  * "X.safetensors:name" ("X.safetensors" alone when it holds exactly one tensor). A 2-D array may
  * have zero rows. */
 sp_status cli_load_matrix(const char *spec, sp_matrix *out, sp_error *err);
+
+/* Packet lines of inspect and follow: the "positions" member (",\"positions\":[[pts, last_pts,
+ * seen, frame, y, x], ...]"; last_pts and seen null when !have_span), and the tokens seen in the
+ * span that starts at pts_first. */
+void cli_print_positions(const sp_token_info *info, size_t n, bool have_span);
+size_t cli_count_current(const sp_token_info *info, size_t n, int64_t pts_first);
 
 int cli_cmd_select(int argc, char **argv);
 int cli_cmd_inspect(int argc, char **argv);

@@ -22,6 +22,7 @@ static void stream_usage(FILE *to) {
     fprintf(to,
             "usage: scriptprune stream --frames DIR|FILE.safetensors[:TENSOR] --out OUT\n"
             "         [--embeddings DIR] [--grid HxW] [--fps F] [--policy frame|window]\n"
+            "         [--packet-mode snapshot|delta]\n"
             "         [--budget K] [--window W] [--hop H] [--tau-t T] [--radius R] [--match-all]\n"
             "         [--cut-fraction C] [--gsp-keep G] [--history-mib M] [--query Q.npy]\n"
             "         [--query-at FRAME] [--name NAME] [--dtype f16|f32] [--threads T]\n"
@@ -29,6 +30,8 @@ static void stream_usage(FILE *to) {
             "[T, N, D] (default name 'frames'; 'embeddings' [T, N, E] and 'pts' [T] int64 are\n"
             "used when present). Without pts, frame i has pts i * 1e9 / fps (fps 2).\n"
             "OUT: FILE.safetensors for one safetensors file, anything else for a token stream.\n"
+            "--packet-mode: snapshot (default): every token of a window packet was seen in the\n"
+            "window; delta: each packet holds only tokens never sent before (docs/streams.md).\n"
             "Prints a JSON summary of the run on stdout.\n");
 }
 
@@ -76,6 +79,11 @@ static sp_status apply_option(void *args, int c, const char *arg, sp_error *err)
             break;
         case 'P':
             st = sp_emit_policy_from_name(arg, &a->p.policy, err);
+            break;
+        case 'M':
+            st = sp_packet_mode_from_name(arg, &a->p.packet_mode, err);
+            if (st)
+                sp_error_prefix(err, "--packet-mode");
             break;
         case 'k':
             st = cli_parse_size(arg, "--budget", 1, UINT32_MAX, &a->budget, err);
@@ -155,17 +163,29 @@ static sp_status finish_args(void *args, sp_error *err) {
 }
 
 static const struct option stream_table[] = {
-    {"frames", required_argument, 0, 'f'},       {"embeddings", required_argument, 0, 'e'},
-    {"out", required_argument, 0, 'o'},          {"grid", required_argument, 0, 'x'},
-    {"fps", required_argument, 0, 'F'},          {"policy", required_argument, 0, 'P'},
-    {"budget", required_argument, 0, 'k'},       {"window", required_argument, 0, 'w'},
-    {"hop", required_argument, 0, 'H'},          {"tau-t", required_argument, 0, 'T'},
-    {"radius", required_argument, 0, 'r'},       {"match-all", no_argument, 0, 'A'},
-    {"cut-fraction", required_argument, 0, 'c'}, {"gsp-keep", required_argument, 0, 'g'},
-    {"history-mib", required_argument, 0, 'm'},  {"query", required_argument, 0, 'q'},
-    {"query-at", required_argument, 0, 'a'},     {"name", required_argument, 0, 'n'},
-    {"dtype", required_argument, 0, 'd'},        {"threads", required_argument, 0, 'j'},
-    {"help", no_argument, 0, CLI_OPT_HELP},      {0, 0, 0, 0},
+    {"frames", required_argument, 0, 'f'},
+    {"embeddings", required_argument, 0, 'e'},
+    {"out", required_argument, 0, 'o'},
+    {"grid", required_argument, 0, 'x'},
+    {"fps", required_argument, 0, 'F'},
+    {"policy", required_argument, 0, 'P'},
+    {"budget", required_argument, 0, 'k'},
+    {"window", required_argument, 0, 'w'},
+    {"hop", required_argument, 0, 'H'},
+    {"tau-t", required_argument, 0, 'T'},
+    {"radius", required_argument, 0, 'r'},
+    {"match-all", no_argument, 0, 'A'},
+    {"cut-fraction", required_argument, 0, 'c'},
+    {"gsp-keep", required_argument, 0, 'g'},
+    {"history-mib", required_argument, 0, 'm'},
+    {"query", required_argument, 0, 'q'},
+    {"query-at", required_argument, 0, 'a'},
+    {"name", required_argument, 0, 'n'},
+    {"dtype", required_argument, 0, 'd'},
+    {"threads", required_argument, 0, 'j'},
+    {"packet-mode", required_argument, 0, 'M'},
+    {"help", no_argument, 0, CLI_OPT_HELP},
+    {0, 0, 0, 0},
 };
 
 static const cli_options stream_options = {
@@ -493,11 +513,13 @@ int cli_cmd_stream(int argc, char **argv) {
         sp_stream_get_stats(s, &stt);
         double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
         printf("{\"frames\":%" PRIu64 ",\"tokens_in\":%" PRIu64 ",\"temporal_drops\":%" PRIu64
-               ",\"spatial_drops\":%" PRIu64 ",\"candidates\":%" PRIu64 ",\"scene_cuts\":%" PRIu64
-               ",\"packets\":%" PRIu64 ",\"tokens_out\":%" PRIu64 ",\"history_tokens\":%" PRIu64
-               ",\"ms_per_frame\":%.3f,\"out\":\"%s\"}\n",
-               stt.frames_in, stt.tokens_in, stt.temporal_drops, stt.spatial_drops, stt.candidates,
-               stt.scene_cuts, o.packets, o.tokens, stt.history_tokens,
+               ",\"spatial_drops\":%" PRIu64 ",\"padding_drops\":%" PRIu64
+               ",\"candidates\":%" PRIu64 ",\"scene_cuts\":%" PRIu64 ",\"packets\":%" PRIu64
+               ",\"tokens_out\":%" PRIu64 ",\"history_tokens\":%" PRIu64
+               ",\"packet_mode\":\"%s\",\"ms_per_frame\":%.3f,\"out\":\"%s\"}\n",
+               stt.frames_in, stt.tokens_in, stt.temporal_drops, stt.spatial_drops,
+               stt.padding_drops, stt.candidates, stt.scene_cuts, o.packets, o.tokens,
+               stt.history_tokens, sp_packet_mode_name(a.p.packet_mode),
                stt.frames_in ? ms / (double)stt.frames_in : 0.0,
                o.safetensors ? "safetensors" : "token-stream");
         if (fflush(stdout) != 0)

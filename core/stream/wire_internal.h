@@ -20,7 +20,8 @@ enum {
     WH_LENGTH = 6,
     WH_DTYPE = 8,
     WH_KIND = 9,
-    WH_RESERVED0 = 10,
+    WH_MODE = 10,      /* version 2; reserved (0) in version 1 */
+    WH_RESERVED0 = 11, /* 1 byte in version 2, 2 bytes (with WH_MODE) in version 1 */
     WH_D = 12,
     WH_GRID_H = 16,
     WH_GRID_W = 18,
@@ -47,7 +48,8 @@ enum {
     WP_COUNT = 56,
     WP_BUDGET = 60,
     WP_KIND = 64,
-    WP_RESERVED = 65, /* 7 bytes, zero */
+    WP_MODE = 65,     /* version 2; reserved (0) in version 1 */
+    WP_RESERVED = 66, /* 6 bytes, zero */
     WP_INFO = 72,
     /* info record */
     WI_PTS = 0,

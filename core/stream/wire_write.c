@@ -40,6 +40,7 @@ sp_status sp_wire_writer_new(const sp_wire_header *h, sp_wire_sink_fn sink, void
     if (!w)
         return sp_error_set(err, SP_ERR_NOMEM, "token-stream writer: out of memory");
     w->h = *h;
+    w->h.version = SP_WIRE_VERSION;
     w->sink = sink;
     w->user = user;
     size_t name_len = strlen(h->name);
@@ -50,6 +51,7 @@ sp_status sp_wire_writer_new(const sp_wire_header *h, sp_wire_sink_fn sink, void
     sp_store_le16(hdr + WH_LENGTH, (uint16_t)(SP_WIRE_HEADER_FIXED + name_len));
     hdr[WH_DTYPE] = h->dtype == SP_DTYPE_F16 ? SP_WIRE_DT_F16 : SP_WIRE_DT_F32;
     hdr[WH_KIND] = (uint8_t)h->kind;
+    hdr[WH_MODE] = (uint8_t)h->mode;
     sp_store_le32(hdr + WH_D, h->d);
     sp_store_le16(hdr + WH_GRID_H, h->grid_h);
     sp_store_le16(hdr + WH_GRID_W, h->grid_w);
@@ -152,6 +154,7 @@ sp_status sp_wire_writer_packet(sp_wire_writer *w, const sp_packet *p, sp_error 
     sp_store_le32(b + WP_COUNT, (uint32_t)p->count);
     sp_store_le32(b + WP_BUDGET, (uint32_t)p->budget);
     b[WP_KIND] = (uint8_t)p->kind;
+    b[WP_MODE] = (uint8_t)p->mode;
     uint8_t *q = b + WP_INFO;
     for (size_t i = 0; i < p->count; i++, q += SP_WIRE_INFO_BYTES) {
         const sp_token_info *t = &p->info[i];

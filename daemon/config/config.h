@@ -35,6 +35,8 @@ typedef enum scd_log_format_cfg {
 
 typedef enum scd_encoder_backend { SCD_ENCODER_PATCH = 0, SCD_ENCODER_CLIP } scd_encoder_backend;
 typedef enum scd_emit { SCD_EMIT_FRAME = 0, SCD_EMIT_WINDOW } scd_emit;
+/* Values in the order of the config's choices: snapshot, delta (core's sp_packet_mode). */
+typedef enum scd_packet_mode { SCD_PACKET_SNAPSHOT = 0, SCD_PACKET_DELTA } scd_packet_mode;
 typedef enum scd_source_kind {
     SCD_SOURCE_URI = 0,
     SCD_SOURCE_PIPELINE,
@@ -88,6 +90,7 @@ typedef struct scd_encoder_cfg {
 typedef struct scd_pruning_cfg {
     sp_method method;
     scd_emit emit;
+    scd_packet_mode packet_mode;
     int frame_budget;
     int window; /* sampled frames per window */
     int hop;    /* sampled frames between window starts */

@@ -22,6 +22,7 @@ static const int log_level_values[] = {SCD_LOG_DEBUG, SCD_LOG_INFO, SCD_LOG_WARN
 static const char *const log_formats[] = {"auto", "journal", "plain", NULL};
 static const char *const backends[] = {"patch", "clip", NULL};
 static const char *const emits[] = {"frame", "window", NULL};
+static const char *const packet_modes[] = {"snapshot", "delta", NULL};
 static const char *const graphs[] = {"bipartite", "full", NULL};
 static const char *const wire_dtypes[] = {"f32", "f16", NULL};
 static const char *const camera_sources[] = {"config", "redis", NULL};
@@ -399,6 +400,16 @@ static const cfg_key keys[] = {
      .choices = emits,
      .doc = "`frame`: each frame's `frame_budget` tokens are emitted as it arrives; `window`: "
             "`window_budget` tokens per window of `window` frames, every `hop` frames."},
+    {.section = SEC_PRUNING,
+     .name = "packet_mode",
+     .type = T_ENUM,
+     .offset = PRU(packet_mode),
+     .def = "snapshot",
+     .choices = packet_modes,
+     .doc = "What window packets promise (docs/streams.md). `snapshot`: every token of a packet "
+            "was seen in its window, so a packet alone describes the window (tokens still seen "
+            "are sent again). `delta`: each packet holds only tokens never sent before on the "
+            "stream, for consumers that keep earlier tokens (an MLLM's KV cache)."},
     {.section = SEC_PRUNING,
      .name = "frame_budget",
      .type = T_INT,

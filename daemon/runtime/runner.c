@@ -373,6 +373,7 @@ static void set_prune(GstElement *pr, const scd_run_spec *spec) {
     const sp_method_info *mi = sp_method_info_of(p->method);
     set_arg(pr, "method", mi ? mi->name : "script");
     set_arg(pr, "emit", p->emit == SCD_EMIT_FRAME ? "frame" : "window");
+    set_arg(pr, "packet-mode", p->packet_mode == SCD_PACKET_DELTA ? "delta" : "snapshot");
     g_object_set(pr, "budget", (guint)p->frame_budget, "window", (guint)p->window, "hop",
                  (guint)p->hop, "window-budget", (guint)p->window_budget, "tau", (gfloat)p->tau,
                  "temporal-tau", (gfloat)p->temporal_tau, "radius", (guint)p->temporal_radius,

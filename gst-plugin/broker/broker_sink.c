@@ -178,6 +178,7 @@ bool scd_broker_sink_packet(scd_broker_sink *s, const GstScriptPacket *p, sp_err
     q->entry.pts_first = (int64_t)p->pts_first;
     q->entry.pts_last = (int64_t)p->pts_last;
     q->entry.tokens = p->count;
+    q->entry.mode = (sp_packet_mode)p->mode;
     q->bytes = wire_size(p, gst_script_packet_width(p), s->dtype);
     g_mutex_lock(&s->lock);
     q->entry.seq = s->next_seq++;

@@ -29,16 +29,18 @@
 
 #include "scriptprune/error.h"
 #include "scriptprune/tensor.h"
+#include "scriptprune/wire.h"
 
 /* One queued packet, as a broker backend sees it. */
 typedef struct scd_broker_entry {
-    GBytes *packet;     /* wire stream of one packet: stream header, then the packet */
-    uint64_t seq;       /* 0, 1, 2... per sink lifetime */
-    uint64_t epoch;     /* the sink's creation time (µs since 1970): names its sequence */
-    int64_t window;     /* window id, -1 for none */
-    int64_t pts_first;  /* ns */
-    int64_t pts_last;   /* ns */
-    uint32_t tokens, d; /* tokens in the packet, token width */
+    GBytes *packet;      /* wire stream of one packet: stream header, then the packet */
+    uint64_t seq;        /* 0, 1, 2... per sink lifetime */
+    uint64_t epoch;      /* the sink's creation time (µs since 1970): names its sequence */
+    int64_t window;      /* window id, -1 for none */
+    int64_t pts_first;   /* ns */
+    int64_t pts_last;    /* ns */
+    uint32_t tokens, d;  /* tokens in the packet, token width */
+    sp_packet_mode mode; /* what the stream's packets promise (snapshot, delta) */
 } scd_broker_entry;
 
 /* Why a broker operation failed: the log line and the `reason` of the error metric. */

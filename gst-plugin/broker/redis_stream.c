@@ -10,7 +10,7 @@
 
 enum {
     CONNECT_TIMEOUT_MS = 2000, /* also bounds each reply: a stuck Redis is a failure, not a wait */
-    N_ARGS = 26,
+    N_ARGS = 28,
 };
 
 typedef struct redis_impl {
@@ -94,7 +94,7 @@ static int entry_args(const redis_impl *r, const scd_broker_entry *e, numbers *n
         {"epoch", n->epoch},         {"window", n->window},
         {"pts_first", n->pts_first}, {"pts_last", n->pts_last},
         {"tokens", n->tokens},       {"d", n->d},
-        {"format_version", n->ver},
+        {"format_version", n->ver},  {"mode", sp_packet_mode_name(e->mode)},
     };
     for (size_t i = 0; i < G_N_ELEMENTS(fields); i++) {
         ARG(fields[i][0]);

@@ -2,7 +2,8 @@
  * stream (XADD), pipelined in batches (broker_sink.h has the queue and the writer thread).
  *
  * Entry fields: packet (a one-packet wire stream: header + packet, see docs/wire-format.md),
- * stream, seq, epoch, window (-1: none), pts_first, pts_last (ns), tokens, d, format_version.
+ * stream, seq, epoch, window (-1: none), pts_first, pts_last (ns), tokens, d, format_version,
+ * mode (the stream's packet mode: snapshot or delta).
  * The key is trimmed with `MAXLEN ~ maxlen` on every XADD when maxlen > 0. */
 #ifndef SCRIPT_BROKER_REDIS_STREAM_H
 #define SCRIPT_BROKER_REDIS_STREAM_H

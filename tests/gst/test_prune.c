@@ -167,6 +167,13 @@ GST_START_TEST(test_properties_roundtrip) {
     fail_unless_equals_int(isize, 224);
     fail_unless_equals_int(psize, 16);
     fail_unless_equals_int(exemplar, 2);
+    /* packet-mode: snapshot by default, delta by nick */
+    gint mode;
+    g_object_get(e, "packet-mode", &mode, NULL);
+    fail_unless_equals_int(mode, GST_SCRIPT_PACKET_MODE_SNAPSHOT);
+    gst_util_set_object_arg(G_OBJECT(e), "packet-mode", "delta");
+    g_object_get(e, "packet-mode", &mode, NULL);
+    fail_unless_equals_int(mode, GST_SCRIPT_PACKET_MODE_DELTA);
     g_free(name);
     g_free(text);
     g_free(image);
@@ -204,7 +211,8 @@ GST_START_TEST(test_properties_roundtrip) {
     GstStructure *st = NULL;
     g_object_get(e, "stats", &st, NULL);
     fail_unless(gst_structure_has_name(st, "scriptprune-stats"));
-    fail_unless_equals_int(gst_structure_n_fields(st), 21);
+    fail_unless_equals_int(gst_structure_n_fields(st), 22);
+    fail_unless_equals_uint64(field_u64(st, "padding-drops"), 0);
     fail_unless_equals_uint64(field_u64(st, "frames-in"), 0);
     gst_structure_free(st);
     gst_object_unref(e);
