@@ -7,13 +7,14 @@
 
 #include "scriptprune/params.h"
 
-/* The shortest %g form that reads back to v: to the float v becomes when `as_float`, else to
- * the double. Ranges and defaults then print as written ("0.2", "2147483647"). */
+/* The shortest %g form without an exponent that reads back to v: to the float v becomes when
+ * `as_float`, else to the double. Ranges and defaults then print as written ("0.2", "2147483647").
+ */
 static void shortest(double v, bool as_float, char *buf, size_t cap) {
     for (int prec = 1; prec <= 17; prec++) {
         snprintf(buf, cap, "%.*g", prec, v);
         double back = strtod(buf, NULL);
-        if (as_float ? (float)back == (float)v : back == v)
+        if ((as_float ? (float)back == (float)v : back == v) && !strchr(buf, 'e'))
             return;
     }
 }
@@ -34,21 +35,21 @@ sp_status sp_param_check(const sp_param_info *pi, double v, const char *what, sp
         return sp_error_set(err, SP_ERR_INVALID, "unknown parameter");
     const char *name = what ? what : pi->name;
     if (!isfinite(v))
-        return sp_error_set(err, SP_ERR_INVALID, "%s is not a finite number", name);
+        return sp_error_set(err, SP_ERR_INVALID, "%s: not a finite number", name);
     if (is_whole(pi->type) && v != floor(v))
-        return sp_error_set(err, SP_ERR_INVALID, "%s %g is not a whole number", name, v);
+        return sp_error_set(err, SP_ERR_INVALID, "%s: %g is not a whole number", name, v);
     bool low = pi->min_exclusive ? !(v > pi->min) : v < pi->min;
     if (!low && v <= pi->max)
         return SP_OK;
     if (pi->type == SP_PARAM_TYPE_ENUM)
-        return sp_error_set(err, SP_ERR_INVALID, "%s %g is not the value of a choice", name, v);
+        return sp_error_set(err, SP_ERR_INVALID, "%s: %g is not the value of a choice", name, v);
     if (pi->type == SP_PARAM_TYPE_METHOD)
-        return sp_error_set(err, SP_ERR_INVALID, "%s %g is not a known method", name, v);
+        return sp_error_set(err, SP_ERR_INVALID, "%s: %g is not a known method", name, v);
     char val[32], lo[32], hi[32];
     shortest(v, pi->type == SP_PARAM_TYPE_FLOAT, val, sizeof val);
     shortest(pi->min, false, lo, sizeof lo);
     shortest(pi->max, false, hi, sizeof hi);
-    return sp_error_set(err, SP_ERR_INVALID, "%s %s is outside %s%s, %s]", name, val,
+    return sp_error_set(err, SP_ERR_INVALID, "%s: %s is outside %s%s, %s]", name, val,
                         pi->min_exclusive ? "(" : "[", lo, hi);
 }
 

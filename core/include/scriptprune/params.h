@@ -90,7 +90,7 @@ SP_API const sp_param_info *sp_param_of(sp_param_id id);
 SP_API const sp_param_info *sp_param_find(const char *name);
 
 /* Checks v against the type and range; the message names `what` (NULL: the parameter's name),
- * the value and the accepted range, e.g. "gsp_keep 0 is outside (0, 1]". */
+ * the value and the accepted range, e.g. "gsp_keep: 0 is outside (0, 1]". */
 SP_API sp_status sp_param_check(const sp_param_info *pi, double v, const char *what, sp_error *err);
 /* Parses text as a value of the parameter (numbers in C locale, enum and method names, true or
  * false, sizes with a binary suffix) and checks it; the message names `what` as above. */
