@@ -116,11 +116,13 @@ void prune_props_install(GObjectClass *gc, guint first_id, GParamFlags flags) {
     }
     for (guint a = 0; a < N_ALIASES; a++) {
         const sp_param_info *pi = sp_param_of(aliases[a].id);
-        gchar *blurb = g_strdup_printf("Deprecated: use %s", prune_props_name(pi->id));
+        /* Interned: the pspec may keep the pointer (G_PARAM_STATIC_STRINGS). */
+        gchar *text = g_strdup_printf("Deprecated: use %s", prune_props_name(pi->id));
+        const gchar *blurb = g_intern_string(text);
+        g_free(text);
         g_object_class_install_property(
             gc, first_id + SP_PARAM_COUNT + a,
             make_spec(pi, aliases[a].old_name, blurb, flags | G_PARAM_DEPRECATED));
-        g_free(blurb);
     }
 }
 
