@@ -36,6 +36,8 @@ static sp_status apply_option(void *args, int c, const char *arg, sp_error *err)
     size_t v;
     sp_status st = SP_OK;
     const sp_param_info *pi = cli_param_of_option(c);
+    if (pi && pi->id == SP_PARAM_SEED) /* exact: a double holds 53 bits */
+        return cli_parse_u64(arg, "--seed", &a->params.seed, err);
     if (pi) {
         double value;
         st = cli_param_parse(pi, arg, &value, err);

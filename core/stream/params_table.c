@@ -80,7 +80,8 @@ static const sp_param_info table[SP_PARAM_COUNT] = {
      "Tokens kept of the frame."},
     {SP_PARAM_RHO, "rho", SP_PARAM_TYPE_FLOAT, IN_SELECT, 0.5, 0, 1, true, NULL,
      "script: GSP keeps max(k, ceil(rho * N)) candidates for QCSP."},
-    {SP_PARAM_SEED, "seed", SP_PARAM_TYPE_UINT, IN_SELECT, 0, 0, 9007199254740991.0, false, NULL,
+    /* Any 64-bit seed: the maximum, as a double, is 2^64; interfaces read seeds as integers. */
+    {SP_PARAM_SEED, "seed", SP_PARAM_TYPE_UINT, IN_SELECT, 0, 0, (double)UINT64_MAX, false, NULL,
      "Seed of the random method."},
 };
 

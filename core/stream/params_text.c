@@ -1,6 +1,7 @@
 /* Parameter values as text: range checks with messages, parsing and formatting (params.h). */
 #include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -174,7 +175,11 @@ size_t sp_param_format(const sp_param_info *pi, double v, char *buf, size_t cap)
                 break;
             case SP_PARAM_TYPE_UINT:
             case SP_PARAM_TYPE_DURATION:
-                snprintf(tmp, sizeof tmp, "%.0f", v);
+                /* (double)UINT64_MAX is 2^64: print the integer it stands for. */
+                if (v >= (double)UINT64_MAX)
+                    snprintf(tmp, sizeof tmp, "%llu", (unsigned long long)UINT64_MAX);
+                else
+                    snprintf(tmp, sizeof tmp, "%.0f", v);
                 break;
             case SP_PARAM_TYPE_FLOAT:
                 shortest(v, true, tmp, sizeof tmp);

@@ -117,6 +117,10 @@ static void cell(GString *out, const char *s) {
 
 /* Shortest decimal that reads back to v ("0.2", "9007199254740991"). */
 static void number(GString *out, double v) {
+    if (v >= (double)UINT64_MAX) { /* 2^64 as a double: the largest uint64 it stands for */
+        g_string_append_printf(out, "%" G_GUINT64_FORMAT, G_MAXUINT64);
+        return;
+    }
     char buf[G_ASCII_DTOSTR_BUF_SIZE];
     for (int prec = 1; prec <= 17; prec++) {
         char fmt[8];
