@@ -248,7 +248,8 @@ static int run_cli(const char *const *args, char **out, char **err) {
                       &status, &gerr))
         fail_msg("cannot run %s: %s", cli, gerr->message);
     g_ptr_array_free(argv, TRUE);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    /* A signal shows as its negated number. */
+    return WIFEXITED(status) ? WEXITSTATUS(status) : WIFSIGNALED(status) ? -WTERMSIG(status) : -1;
 }
 
 /* The default --help prints for an option: "  --NAME\n      DOC (default X; ...)". */
@@ -305,7 +306,9 @@ static void check_cli_command(const char *command, unsigned scope, sp_param_id r
                                   NULL};
             /* select has no --frames, stream no --tokens: the parameter is refused first. */
             char *o2, *e2;
-            assert_int_equal(run_cli(args, &o2, &e2), 2);
+            int rc = run_cli(args, &o2, &e2);
+            if (rc != 2)
+                fail_msg("scriptprune %s %s %s: exit %d, stderr: %s", command, flag, bad, rc, e2);
             char *expect = g_strdup_printf("%s: %s is outside", flag, bad);
             if (!strstr(e2, expect))
                 fail_msg("scriptprune %s %s %s: expected '%s', got: %s", command, flag, bad, expect,
@@ -326,6 +329,30 @@ static void test_cli_options_have_the_tables_defaults_and_ranges(void **state) {
     check_cli_command("select", SP_PARAM_IN_SELECT, SP_PARAM_BUDGET);
 }
 
+/* Old option names say which option replaced them and set that parameter (its range applies). */
+static void test_old_cli_options_warn_and_set_the_new_parameter(void **state) {
+    (void)state;
+    static const char *const cases[][4] = {
+        {"--tau-t", "5", "--tau-t is deprecated: use --temporal-tau",
+         "--temporal-tau: 5 is outside"},
+        {"--radius", "9", "--radius is deprecated: use --temporal-radius",
+         "--temporal-radius: 9 is outside"},
+        {"--policy", "both", "--policy is deprecated: use --emit", "--emit: 'both' is not one of"},
+        {"--history-mib", "2000000", "use --history-bytes",
+         "history_bytes: 2097152000000 is outside"},
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        const char *args[] = {"stream", cases[i][0], cases[i][1], NULL};
+        char *out, *err;
+        assert_int_equal(run_cli(args, &out, &err), 2);
+        if (!strstr(err, cases[i][2]) || !strstr(err, cases[i][3]))
+            fail_msg("%s %s: expected '%s' and '%s', got: %s", cases[i][0], cases[i][1],
+                     cases[i][2], cases[i][3], err);
+        g_free(out);
+        g_free(err);
+    }
+}
+
 int main(int argc, char **argv) {
     gst_init(&argc, &argv);
     gboolean ok = gst_plugin_register_static(
@@ -337,6 +364,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_old_property_names_set_the_new_ones),
         cmocka_unit_test(test_config_keys_have_the_tables_defaults_and_ranges),
         cmocka_unit_test(test_cli_options_have_the_tables_defaults_and_ranges),
+        cmocka_unit_test(test_old_cli_options_warn_and_set_the_new_parameter),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     gst_deinit();
