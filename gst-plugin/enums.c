@@ -21,7 +21,7 @@ static const GEnumValue backend_values[] = {
 DEFINE_ENUM(gst_script_backend_get_type, "GstScriptBackend", backend_values)
 
 static const GEnumValue emit_values[] = {
-    {GST_SCRIPT_EMIT_FRAME, "a packet per frame: its new tokens, at most budget", "frame"},
+    {GST_SCRIPT_EMIT_FRAME, "a packet per frame: its new tokens, at most frame-budget", "frame"},
     {GST_SCRIPT_EMIT_WINDOW, "a packet every hop frames: window-budget tokens of the last window",
      "window"},
     {0, NULL, NULL},

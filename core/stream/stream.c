@@ -14,92 +14,42 @@
 
 #include "../select/dpp.h"
 #include "alloc.h"
+#include "scriptprune/params.h"
+#include "params_internal.h"
 #include "scriptprune/qcsp.h"
 #include "stream_internal.h"
 
-#define MIB ((size_t)1 << 20)
-
 void sp_stream_params_init(sp_stream_params *p) {
     memset(p, 0, sizeof *p);
-    p->policy = SP_EMIT_WINDOW;
-    p->packet_mode = SP_PACKET_SNAPSHOT;
-    p->frame_budget = 64;
-    p->window_budget = 256;
-    p->window = 16;
-    p->hop = 8;
-    p->tau_t = SP_STREAM_DEFAULT_TAU_T;
-    p->radius = 1;
-    p->match_all = false;
-    p->cut_fraction = 0.5f;
-    p->gsp_keep = 0.75f;
-    p->kernel_sigma = 0.4f;
-    p->mass_gamma = 0.25f;
-    sp_gsp_params_init(&p->gsp);
-    p->window_max_tokens = 0;
-    p->history_bytes = 256 * MIB;
-    p->history_max_age = 0;
+    size_t n;
+    const sp_param_info *t = sp_param_table(&n);
+    for (size_t i = 0; i < n; i++)
+        if (t[i].scope & SP_PARAM_IN_STREAM)
+            sp_stream_params_set(p, t[i].id, t[i].def, NULL); /* in range: tests/stream checks */
     p->history_dtype = SP_DTYPE_F16;
-    p->reselect_max = 2048;
     p->name = "";
 }
 
 sp_status sp_stream_params_validate(const sp_stream_params *p, sp_error *err) {
     if (!p)
         return sp_error_set(err, SP_ERR_INVALID, "stream parameters: NULL");
-    if (p->policy != SP_EMIT_FRAME && p->policy != SP_EMIT_WINDOW)
-        return sp_error_set(err, SP_ERR_INVALID, "stream policy %d is not frame (0) or window (1)",
-                            (int)p->policy);
-    if ((unsigned)p->packet_mode >= SP_PACKET_MODE_COUNT)
-        return sp_error_set(err, SP_ERR_INVALID, "packet mode %d is not snapshot (0) or delta (1)",
-                            (int)p->packet_mode);
-    if (p->frame_budget < 1 || p->frame_budget > UINT32_MAX)
-        return sp_error_set(err, SP_ERR_INVALID, "frame_budget %zu is outside [1, %u]",
-                            p->frame_budget, UINT32_MAX);
-    if (p->window_budget < 1 || p->window_budget > UINT32_MAX)
-        return sp_error_set(err, SP_ERR_INVALID, "window_budget %zu is outside [1, %u]",
-                            p->window_budget, UINT32_MAX);
-    if (p->window < 1 || p->window > 65536)
-        return sp_error_set(err, SP_ERR_INVALID, "window %u is outside [1, 65536] frames",
-                            p->window);
-    if (p->hop < 1 || p->hop > p->window)
+    size_t n;
+    const sp_param_info *t = sp_param_table(&n);
+    for (size_t i = 0; i < n; i++) {
+        if (!(t[i].scope & SP_PARAM_IN_STREAM))
+            continue;
+        char label[96];
+        sp_status st = sp_param_check(&t[i], sp_stream_params_get(p, t[i].id),
+                                      sp_stream_param_label(t[i].id, label, sizeof label), err);
+        if (st)
+            return st;
+    }
+    if (p->hop > p->window)
         return sp_error_set(err, SP_ERR_INVALID, "hop %u is outside [1, window = %u] frames",
                             p->hop, p->window);
-    if (!(p->tau_t >= -1.0f && p->tau_t <= 1.0f))
-        return sp_error_set(err, SP_ERR_INVALID, "tau_t %g is outside [-1, 1]", (double)p->tau_t);
-    if (p->radius > 8)
-        return sp_error_set(err, SP_ERR_INVALID, "radius %u is outside [0, 8] grid cells",
-                            p->radius);
-    if (!(p->cut_fraction > 0.0f && p->cut_fraction <= 1.0f))
-        return sp_error_set(err, SP_ERR_INVALID, "cut_fraction %g is outside (0, 1]",
-                            (double)p->cut_fraction);
-    if (!(p->gsp_keep > 0.0f && p->gsp_keep <= 1.0f))
-        return sp_error_set(err, SP_ERR_INVALID, "gsp_keep %g is outside (0, 1]",
-                            (double)p->gsp_keep);
-    if (!(p->kernel_sigma >= 0.0f && p->kernel_sigma <= 10.0f))
-        return sp_error_set(err, SP_ERR_INVALID, "kernel_sigma %g is outside [0, 10]",
-                            (double)p->kernel_sigma);
-    if (!(p->mass_gamma >= 0.0f && p->mass_gamma <= 2.0f))
-        return sp_error_set(err, SP_ERR_INVALID, "mass_gamma %g is outside [0, 2]",
-                            (double)p->mass_gamma);
-    if (!(p->gsp.tau >= -1.0f && p->gsp.tau <= 1.0f))
-        return sp_error_set(err, SP_ERR_INVALID, "GSP tau %g is outside [-1, 1]",
-                            (double)p->gsp.tau);
-    if (p->gsp.graph != SP_GRAPH_BIPARTITE && p->gsp.graph != SP_GRAPH_FULL)
-        return sp_error_set(err, SP_ERR_INVALID, "GSP graph %d is not bipartite or full",
-                            (int)p->gsp.graph);
-    if (!isfinite(p->gsp.gamma))
-        return sp_error_set(err, SP_ERR_INVALID, "GSP gamma is not finite");
-    if (p->window_max_tokens > INT32_MAX / 2)
-        return sp_error_set(err, SP_ERR_INVALID, "window_max_tokens %zu is above %d",
-                            p->window_max_tokens, INT32_MAX / 2);
-    if (p->history_max_age < 0)
-        return sp_error_set(err, SP_ERR_INVALID, "history_max_age %lld is negative",
-                            (long long)p->history_max_age);
     if (p->history_dtype != SP_DTYPE_F16 && p->history_dtype != SP_DTYPE_F32)
         return sp_error_set(err, SP_ERR_UNSUPPORTED, "history_dtype %s: only F16 and F32",
                             sp_dtype_name(p->history_dtype));
-    if (p->reselect_max < 1)
-        return sp_error_set(err, SP_ERR_INVALID, "reselect_max must be at least 1");
     if (p->name && strlen(p->name) > SP_WIRE_NAME_MAX)
         return sp_error_set(err, SP_ERR_INVALID, "stream name is %zu bytes, at most %d",
                             strlen(p->name), SP_WIRE_NAME_MAX);

@@ -19,6 +19,7 @@
 
 #include "telemetry/log.h"
 #include "scriptprune/error.h"
+#include "scriptprune/params.h"
 #include "scriptprune/select.h"
 
 #define SCD_CONFIG_MAX_BYTES (1024 * 1024) /* larger files are refused before parsing */
@@ -98,14 +99,24 @@ typedef struct scd_pruning_cfg {
     double tau;
     double temporal_tau;
     int temporal_radius;
+    bool match_all;
+    double cut_fraction;
     uint64_t history_bytes;
     double history_max_age_s; /* 0 = no age limit */
     sp_graph graph;
-    double rho;
+    double gsp_keep; /* `rho` in older configs */
     int k_min;
     double gamma;
+    double kernel_sigma;
+    double mass_gamma;
+    int window_max_tokens;
+    int reselect_max;
     uint64_t seed;
 } scd_pruning_cfg;
+
+/* The value of parameter id of core's table in p, in the table's unit (history_max_age_s as
+ * nanoseconds); false when the config has no key for it. */
+bool scd_pruning_param(const scd_pruning_cfg *p, sp_param_id id, double *out);
 
 typedef struct scd_query_cfg {
     scd_query_kind kind;

@@ -13,6 +13,7 @@
 
 #include "media/filesource.h"
 #include "telemetry/log.h"
+#include "scriptprune/params.h"
 #include "scriptprune/select.h"
 
 struct scd_run {
@@ -368,19 +369,53 @@ static void set_encoder(GstElement *enc, const scd_encoder_cfg *e) {
         g_object_set(enc, "threads", (guint)e->threads, NULL);
 }
 
+/* Sets a number-valued property (uint, uint64, float, boolean or enum) from a table value. */
+static void set_number(GstElement *e, const char *prop, double v) {
+    GParamSpec *ps = g_object_class_find_property(G_OBJECT_GET_CLASS(e), prop);
+    if (!ps) {
+        scd_log(SCD_LOG_ERROR, "runner", "%s has no property '%s'", GST_ELEMENT_NAME(e), prop);
+        return;
+    }
+    GValue gv = G_VALUE_INIT;
+    g_value_init(&gv, G_PARAM_SPEC_VALUE_TYPE(ps));
+    switch (G_TYPE_FUNDAMENTAL(G_PARAM_SPEC_VALUE_TYPE(ps))) {
+        case G_TYPE_UINT:
+            g_value_set_uint(&gv, (guint)llround(v));
+            break;
+        case G_TYPE_UINT64:
+            g_value_set_uint64(&gv, (guint64)llround(v));
+            break;
+        case G_TYPE_FLOAT:
+            g_value_set_float(&gv, (gfloat)v);
+            break;
+        case G_TYPE_BOOLEAN:
+            g_value_set_boolean(&gv, v != 0.0);
+            break;
+        case G_TYPE_ENUM:
+            g_value_set_enum(&gv, (gint)v);
+            break;
+        default:
+            break;
+    }
+    g_object_set_property(G_OBJECT(e), prop, &gv);
+    g_value_unset(&gv);
+}
+
+/* Every stream parameter of core's table (and the method) has a config key and a scriptprune
+ * property of the same name, dashed: one loop sets them all. */
 static void set_prune(GstElement *pr, const scd_run_spec *spec) {
-    const scd_pruning_cfg *p = spec->pruning;
-    const sp_method_info *mi = sp_method_info_of(p->method);
-    set_arg(pr, "method", mi ? mi->name : "script");
-    set_arg(pr, "emit", p->emit == SCD_EMIT_FRAME ? "frame" : "window");
-    set_arg(pr, "packet-mode", p->packet_mode == SCD_PACKET_DELTA ? "delta" : "snapshot");
-    g_object_set(pr, "budget", (guint)p->frame_budget, "window", (guint)p->window, "hop",
-                 (guint)p->hop, "window-budget", (guint)p->window_budget, "tau", (gfloat)p->tau,
-                 "temporal-tau", (gfloat)p->temporal_tau, "radius", (guint)p->temporal_radius,
-                 "gsp-keep", (gfloat)p->rho, "history-bytes", (guint64)p->history_bytes, "k-min",
-                 (guint)p->k_min, "gamma", (gfloat)p->gamma, "history-max-age",
-                 (guint64)llround(p->history_max_age_s * 1e9), "stream-name", spec->name, NULL);
-    set_arg(pr, "graph", p->graph == SP_GRAPH_FULL ? "full" : "bipartite");
+    size_t n;
+    const sp_param_info *t = sp_param_table(&n);
+    for (size_t i = 0; i < n; i++) {
+        double v;
+        bool exposed = (t[i].scope & SP_PARAM_IN_STREAM) || t[i].id == SP_PARAM_METHOD;
+        if (!exposed || !scd_pruning_param(spec->pruning, t[i].id, &v))
+            continue;
+        gchar *prop = g_strdelimit(g_strdup(t[i].name), "_", '-');
+        set_number(pr, prop, v);
+        g_free(prop);
+    }
+    g_object_set(pr, "stream-name", spec->name, NULL);
     if (spec->query_npy)
         g_object_set(pr, "query-embedding", spec->query_npy, NULL);
 }

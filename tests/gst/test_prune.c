@@ -223,10 +223,10 @@ GST_END_TEST;
 GST_START_TEST(test_gsp_and_history_properties_reach_the_stream) {
     PruneParams pp;
     prune_params_init(&pp);
-    pp.graph = GST_SCRIPT_GRAPH_FULL;
-    pp.k_min = 9;
-    pp.gamma = 2.5f;
-    pp.history_max_age = G_GUINT64_CONSTANT(3000000000);
+    pp.sp.gsp.graph = SP_GRAPH_FULL;
+    pp.sp.gsp.k_min = 9;
+    pp.sp.gsp.gamma = 2.5f;
+    pp.sp.history_max_age = 3000000000;
     sp_stream_params sp;
     gchar *msg = NULL;
     fail_unless(prune_params_to_stream(&pp, &sp, &msg), "%s", msg);

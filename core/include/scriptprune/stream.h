@@ -43,6 +43,11 @@ typedef sp_status (*sp_packet_fn)(void *user, const sp_packet *p, sp_error *err)
 
 /* The default temporal threshold (cosine), chosen from bench/quality (docs/streams.md). */
 #define SP_STREAM_DEFAULT_TAU_T 0.94f
+/* The default QCSP kernel width and mass exponent, chosen from bench/quality (docs/streams.md).
+ * These constants feed core's parameter table (scriptprune/params.h), which every interface reads
+ * its defaults from. */
+#define SP_STREAM_DEFAULT_KERNEL_SIGMA 0.4f
+#define SP_STREAM_DEFAULT_MASS_GAMMA 0.25f
 
 typedef struct sp_stream_params {
     sp_emit_policy policy;      /* default SP_EMIT_WINDOW */
@@ -81,9 +86,10 @@ typedef struct sp_stream_params {
     void *user;               /* passed to on_packet */
 } sp_stream_params;
 
-/* Fills p with the defaults above. */
+/* Fills p with the defaults of core's parameter table (scriptprune/params.h). */
 SP_API void sp_stream_params_init(sp_stream_params *p);
-/* Range checks of every field; messages name the field and the accepted range. */
+/* Range checks of every field (the table's ranges, and hop <= window); messages name the field
+ * and the accepted range. */
 SP_API sp_status sp_stream_params_validate(const sp_stream_params *p, sp_error *err);
 
 typedef struct sp_stream sp_stream;
