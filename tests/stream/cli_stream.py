@@ -264,7 +264,7 @@ with tempfile.TemporaryDirectory() as tmp:
          "--budget: 0 is outside [1, 4294967295] (see scriptprune select --help)"),
         (["inspect", missing], f"inspect: {missing}: "),
         (["stream", "--frames", fdir, "--out", out, "--packet-mode", "latest"],
-         "--packet-mode: unknown packet mode 'latest' (snapshot, delta)"),
+         "--packet-mode: 'latest' is not one of snapshot, delta"),
         (["inspect", os.path.join(fdir, "0000.npy")], "exceeds the 100 MiB limit"),
     ]
     for args, fragment in refusals:
