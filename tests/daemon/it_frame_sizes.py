@@ -127,10 +127,18 @@ class EverySourceKind(unittest.TestCase):
         assert rc == 0, f"scriptd exited with {rc}:\n{cls.d.log_text()}"
 
     def test_every_stream_gives_every_sampled_frame_at_its_size(self):
+        def ended():
+            docs = {sid: self.d.stream(sid) for sid in self.expect}
+            return docs if all(d["state"] in ("done", "failed") for d in docs.values()) else None
+        try:
+            docs = H.wait_for(ended, "every stream to end", deadline=H.DEADLINE * 3)
+        except AssertionError as e:
+            states = {sid: (d["state"], d["frames"], d["error"])
+                      for sid, d in ((sid, self.d.stream(sid)) for sid in self.expect)}
+            raise AssertionError(f"{e}: {states}")
         for sid, (w, h, seen) in self.expect.items():
             with self.subTest(stream=sid):
-                s = H.wait_for(lambda: (lambda s: s if s["state"] in ("done", "failed") else None)(
-                    self.d.stream(sid)), f"stream {sid} to end", deadline=H.DEADLINE * 4)
+                s = docs[sid]
                 self.assertEqual(s["state"], "done", s)
                 self.assertEqual(s["frames"], SAMPLED, s)
                 self.assertEqual(s["frames_seen"], seen, s)
@@ -150,35 +158,44 @@ class EverySourceKind(unittest.TestCase):
                 for name in pngs:
                     self.assertEqual(png_size(os.path.join(out, "overlay", name)), (w, h), name)
 
-    def test_jobs_give_every_sampled_frame(self):
-        for w, h in SIZES:
-            with self.subTest(size=f"{w}x{h}"):
-                status, doc = self.d.json("POST", "/v1/jobs",
-                                          {"path": f"clip-{w}x{h}.mp4", "fps": FPS, "budget": 24})
+
+class Jobs(unittest.TestCase):
+    """Jobs on a daemon of their own, all submitted at once. (A POST that arrives while another
+    run's pipeline is being torn down can meet a stall of the HTTP layer, a GLib-CRITICAL
+    'g_source_add_child_source: !SOURCE_DESTROYED' and a 400 body_timeout, which is not what this
+    test is about.)"""
+
+    def test_jobs_give_every_sampled_frame_and_no_video_fails(self):
+        d = H.Daemon(HEAD.format(media=MEDIA) + "  []\n")
+        d.start()
+        try:
+            jobs = {}
+            for path in [f"clip-{w}x{h}.mp4" for w, h in SIZES] + ["audio-only.m4a"]:
+                status, doc = d.json("POST", "/v1/jobs", {"path": path, "fps": FPS, "budget": 24})
                 self.assertEqual(status, 202, doc)
-                job = doc["id"]
+                jobs[path] = doc["id"]
 
-                def finished():
-                    status, doc = self.d.json("GET", f"/v1/jobs/{job}")
-                    self.assertEqual(status, 200, doc)
-                    return doc if doc["state"] in ("done", "failed", "cancelled") else None
-                doc = H.wait_for(finished, f"job {job} to finish", deadline=H.DEADLINE * 4)
-                self.assertEqual(doc["state"], "done", doc)
-                r = doc["result"]
-                self.assertEqual(r["frames"], SAMPLED, doc)
-                self.assertEqual([round(t, 6) for t in r["frame_times"]],
-                                 [k / FPS for k in range(SAMPLED)])
-                self.assertEqual(r["tokens"], 24, doc)
-
-    def test_a_job_on_a_file_without_video_fails(self):
-        status, doc = self.d.json("POST", "/v1/jobs", {"path": "audio-only.m4a", "fps": FPS})
-        self.assertEqual(status, 202, doc)
-        job = doc["id"]
-        doc = H.wait_for(lambda: (lambda d: d if d["state"] != "queued" and d["state"] != "running"
-                                  else None)(self.d.json("GET", f"/v1/jobs/{job}")[1]),
-                         f"job {job} to finish")
-        self.assertEqual(doc["state"], "failed", doc)
-        self.assertIn("video", doc["error"], doc)
+            def finished(job):
+                status, doc = d.json("GET", f"/v1/jobs/{job}")
+                self.assertEqual(status, 200, doc)
+                return doc if doc["state"] in ("done", "failed", "cancelled") else None
+            for path, job in jobs.items():
+                with self.subTest(path=path):
+                    doc = H.wait_for(lambda: finished(job), f"job {job} to finish",
+                                     deadline=H.DEADLINE * 2)
+                    if path == "audio-only.m4a":
+                        self.assertEqual(doc["state"], "failed", doc)
+                        self.assertIn("no video stream", doc["error"], doc)
+                        continue
+                    self.assertEqual(doc["state"], "done", doc)
+                    r = doc["result"]
+                    self.assertEqual(r["frames"], SAMPLED, doc)
+                    self.assertEqual([round(t, 6) for t in r["frame_times"]],
+                                     [k / FPS for k in range(SAMPLED)])
+                    self.assertEqual(r["tokens"], 24, doc)
+        finally:
+            rc, _ = d.stop()
+        self.assertEqual(rc, 0, d.log_text())
 
 
 class NoFrameIsAFailure(unittest.TestCase):
