@@ -51,7 +51,7 @@ fi
 mkdir -p "$out"
 rm -rf "$out/tokens" "$out/overlay"
 {
-    echo 'server: {listen: "127.0.0.1:0", log_format: plain}   # any free loopback port'
+    echo 'server: {listen: "127.0.0.1:0", log_format: plain, log_level: warning}   # any free port'
     echo 'streams:'
     echo '  - id: video'
     echo "    file: $(q "$video")"
