@@ -159,19 +159,28 @@ class EverySourceKind(unittest.TestCase):
                     self.assertEqual(png_size(os.path.join(out, "overlay", name)), (w, h), name)
 
 
-class Jobs(unittest.TestCase):
-    """Jobs on a daemon of their own, all submitted at once. (A POST that arrives while another
-    run's pipeline is being torn down can meet a stall of the HTTP layer, a GLib-CRITICAL
-    'g_source_add_child_source: !SOURCE_DESTROYED' and a 400 body_timeout, which is not what this
-    test is about.)"""
+def post_job(d, body):
+    """POST /v1/jobs, tried again (at most twice) after a 400 body_timeout. That answer comes from
+    an open stall of the HTTP layer, not from anything this test is about: in about one POST in
+    five made while a job runs or has just ended, libsoup never finishes reading a request that
+    arrived whole (the log shows a GLib-CRITICAL 'g_source_add_child_source: assertion
+    !SOURCE_DESTROYED' from the prefix stream's create_source as it begins)."""
+    for attempt in range(3):
+        status, doc = d.json("POST", "/v1/jobs", body)
+        if status != 400 or doc["error"]["code"] != "body_timeout":
+            break
+        print(f"POST /v1/jobs {body}: body_timeout stall (attempt {attempt + 1})")
+    return status, doc
 
+
+class Jobs(unittest.TestCase):
     def test_jobs_give_every_sampled_frame_and_no_video_fails(self):
         d = H.Daemon(HEAD.format(media=MEDIA) + "  []\n")
         d.start()
         try:
             jobs = {}
             for path in [f"clip-{w}x{h}.mp4" for w, h in SIZES] + ["audio-only.m4a"]:
-                status, doc = d.json("POST", "/v1/jobs", {"path": path, "fps": FPS, "budget": 24})
+                status, doc = post_job(d, {"path": path, "fps": FPS, "budget": 24})
                 self.assertEqual(status, 202, doc)
                 jobs[path] = doc["id"]
 
