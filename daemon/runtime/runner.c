@@ -170,6 +170,18 @@ static void pad_added(GstElement *src, GstPad *pad, gpointer data) {
     gst_object_unref(sinkpad);
 }
 
+/* uridecodebin has exposed every stream: without a video one (an audio file, a playlist of
+ * subtitles) nothing would ever reach the tail nor end it, so the run would wait for ever. */
+static void no_more_pads(GstElement *src, gpointer data) {
+    scd_run *run = data;
+    if (atomic_load(&run->video_linked))
+        return;
+    GError *e = g_error_new(GST_STREAM_ERROR, GST_STREAM_ERROR_WRONG_TYPE,
+                            "the source has no video stream (only other kinds of media)");
+    gst_element_post_message(src, gst_message_new_error(GST_OBJECT(src), e, NULL));
+    g_error_free(e);
+}
+
 /* ---- bus (main thread) ---------------------------------------------------------------------- */
 
 static char *describe_error(GstMessage *msg, bool warning) {
@@ -240,8 +252,19 @@ GstElement *scd_parse_user_pipeline(const char *description, GError **error) {
     /* A description may end with caps ("videotestsrc ! video/x-raw,width=640"), which the
      * launch syntax only accepts between two elements: a pass-through identity closes it. */
     char *full = g_strdup_printf("%s ! identity silent=true", description);
-    GstElement *bin = gst_parse_bin_from_description(full, TRUE, error);
+    /* Only the source pad is ghosted, here: gst_parse_bin_from_description would also ghost the
+     * first unlinked sink pad, which in "filesrc ! decodebin ! videoconvert" is videoconvert's:
+     * its link from decodebin is only made when decodebin's pad appears, and fails once the
+     * ghost pad holds it, so no frame would ever flow. */
+    GstElement *bin = gst_parse_bin_from_description(full, FALSE, error);
     g_free(full);
+    if (!bin)
+        return NULL;
+    GstPad *inner = gst_bin_find_unlinked_pad(GST_BIN(bin), GST_PAD_SRC);
+    if (inner) {
+        gst_element_add_pad(bin, gst_ghost_pad_new("src", inner));
+        gst_object_unref(inner);
+    }
     return bin;
 }
 
@@ -327,6 +350,7 @@ static sp_status build_source(scd_run *run, const scd_run_spec *spec, sp_error *
             return err->status;
         g_object_set(dec, "uri", spec->source, NULL);
         g_signal_connect(dec, "pad-added", G_CALLBACK(pad_added), run);
+        g_signal_connect(dec, "no-more-pads", G_CALLBACK(no_more_pads), run);
         add(run, dec);
         return SP_OK;
     }
