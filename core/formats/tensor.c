@@ -9,6 +9,7 @@
 #endif
 
 #include "bytes_le.h"
+#include "cpu_features.h"
 #include "quote.h"
 
 static const struct {
@@ -156,8 +157,7 @@ __attribute__((target("avx,f16c"))) static void float_to_half_f16c(const float *
 
 void sp_float_to_half_n(const float *src, uint16_t *dst, size_t n) {
 #ifdef SP_HAVE_F16C_PATH
-    /* A property of the CPU, read (not kept) on every call: no state of ours. */
-    if (__builtin_cpu_supports("f16c") && __builtin_cpu_supports("avx")) {
+    if (sp_cpu_has_f16c()) {
         float_to_half_f16c(src, dst, n);
         return;
     }

@@ -9,6 +9,8 @@
  * 0xEDB88320). Short inputs and CPUs without the instructions use the tables. */
 #include "wire_internal.h"
 
+#include "cpu_features.h"
+
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
 
@@ -79,8 +81,7 @@ __attribute__((target("pclmul,sse4.1"))) static uint32_t fold(uint32_t crc, cons
 
 uint32_t sp_crc32_update(uint32_t crc, const void *data, size_t len) {
     const uint8_t *p = data;
-    /* The CPU's abilities are read (not kept) on each call: no state of ours. */
-    if (len < 64 || !__builtin_cpu_supports("pclmul") || !__builtin_cpu_supports("sse4.1"))
+    if (len < 64 || !sp_cpu_has_pclmul())
         return sp_crc32_update_tables(crc, data, len);
     size_t bulk = len & ~(size_t)15;
     crc = ~fold(~crc, p, bulk);
