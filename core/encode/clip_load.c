@@ -528,7 +528,7 @@ static sp_status open_shards(const char *dir, const char *path, weights *w, sp_e
         s = sp_error_set(err, SP_ERR_NOMEM, "clip: out of memory");
     for (size_t i = 0; !s && i < sp_json_length(map); i++) {
         const char *tensor = sp_json_key_at(map, i);
-        const sp_json *v = sp_json_at(map, i);
+        const sp_json *v = sp_json_value_at(map, i);
         const char *shard = sp_json_type_of(v) == SP_JSON_STRING ? sp_json_string(v, NULL) : NULL;
         if (!shard || !shard[0] || strchr(shard, '/') || strcmp(shard, "..") == 0) {
             s = sp_error_set(err, SP_ERR_FORMAT,
