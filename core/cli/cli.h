@@ -69,6 +69,7 @@ sp_status cli_load_matrix(const char *spec, sp_matrix *out, sp_error *err);
 int cli_cmd_select(int argc, char **argv);
 int cli_cmd_inspect(int argc, char **argv);
 int cli_cmd_stream(int argc, char **argv);
+int cli_cmd_encode(int argc, char **argv);
 #ifdef SP_CLI_HAVE_REDIS
 int cli_cmd_follow(int argc, char **argv);
 #endif
