@@ -391,17 +391,17 @@ class Projector(nn.Module):
 
 
 class VisionTower(nn.Module):
-    """CLIPVisionModel: the transformer under .vision_model."""
+    """CLIPVisionModel / SiglipVisionModel: the transformer under .vision_model."""
 
-    def __init__(self, vc):
+    def __init__(self, vc, siglip):
         super().__init__()
-        self.vision_model = Vision(vc, False)
+        self.vision_model = Vision(vc, siglip)
 
 
 class Llava(nn.Module):
-    def __init__(self, vc, d, bias):
+    def __init__(self, vc, d, bias, siglip=False):
         super().__init__()
-        self.vision_tower = VisionTower(vc)
+        self.vision_tower = VisionTower(vc, siglip)
         self.multi_modal_projector = Projector(vc["hidden"], d, bias)
 
     def image_features(self, px, layer, strategy, project=True):
@@ -602,6 +602,9 @@ LLAVA_SPECS = [
          layer=1, strategy="full", bias=True, shards=3),
     dict(name="llava_next_bf16_sharded", dtype="BF16", arch="LlavaNextForConditionalGeneration",
          lead="", layer=-1, strategy="default", bias=False, shards=2),
+    # a SigLIP tower (no class token: "full" keeps every patch), as llava-interleave uses
+    dict(name="llava_siglip_f32", dtype="F32", arch="LlavaForConditionalGeneration", lead="",
+         layer=-2, strategy="full", bias=True, shards=0, siglip=True),
 ]
 # the same vision geometry as clip_f32 (32 px, 8 px patches): clip_f32 serves as the text model
 LLAVA_VISION = dict(hidden=32, inter=64, heads=4, layers=3, image=32, patch=8, eps=1e-5)
@@ -609,10 +612,13 @@ LLAVA_TEXT_HIDDEN = 48
 
 
 def llava_config(spec, vc):
-    vision = {"model_type": "clip_vision_model", "hidden_size": vc["hidden"],
+    siglip = spec.get("siglip", False)
+    vision = {"model_type": "siglip_vision_model" if siglip else "clip_vision_model",
+              "hidden_size": vc["hidden"],
               "intermediate_size": vc["inter"], "num_attention_heads": vc["heads"],
               "num_hidden_layers": vc["layers"], "image_size": vc["image"], "patch_size": vc["patch"],
-              "hidden_act": "quick_gelu", "layer_norm_eps": vc["eps"], "projection_dim": 16}
+              "hidden_act": "gelu_pytorch_tanh" if siglip else "quick_gelu", "layer_norm_eps": vc["eps"],
+              "projection_dim": 16}
     cfg = {"architectures": [spec["arch"]],
            "model_type": "llava_next" if "Next" in spec["arch"] else "llava",
            "vision_config": vision,
@@ -654,11 +660,11 @@ def write_llava(mdir, spec, tensors, lm_garbage):
 
 def build_llava(out, manifest, clip_case):
     """LLaVA folders, their reference features and the broken variants."""
-    vc = dict(LLAVA_VISION, act=quick_gelu)
-    pre = preprocessor_json(False, vc["image"])
     for spec in LLAVA_SPECS:
-        name = spec["name"]
-        model = Llava(vc, LLAVA_TEXT_HIDDEN, spec["bias"]).double()
+        name, siglip = spec["name"], spec.get("siglip", False)
+        vc = dict(LLAVA_VISION, act=gelu_tanh if siglip else quick_gelu, eps=1e-6 if siglip else 1e-5)
+        pre = preprocessor_json(siglip, vc["image"])
+        model = Llava(vc, LLAVA_TEXT_HIDDEN, spec["bias"], siglip).double()
         randomise(model)
         tensors = []
         with torch.no_grad():
@@ -671,7 +677,7 @@ def build_llava(out, manifest, clip_case):
         write_json(os.path.join(mdir, "preprocessor_config.json"), pre)
         L = vc["layers"]
         k = L + 1 + spec["layer"] if spec["layer"] < 0 else spec["layer"]
-        entry = {"name": name, "dir": name, "layer": k, "cls": spec["strategy"] == "full",
+        entry = {"name": name, "dir": name, "layer": k, "cls": spec["strategy"] == "full" and not siglip,
                  "d": LLAVA_TEXT_HIDDEN, "h": vc["hidden"], "image_size": vc["image"], "cases": []}
         for i, seed in enumerate((21, 22)):
             img = make_image(32, 32, seed)

@@ -880,7 +880,7 @@ static void test_llava_tokens_match_pytorch_projector_reference(void **state) {
             sp_encoder_free(enc);
         }
     }
-    assert_int_equal(compared, 12);
+    assert_int_equal(compared, 16);
     printf("compared %zu LLaVA outputs with PyTorch: worst relative error %.2e\n", compared,
            worst_seen);
 }
