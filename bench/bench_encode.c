@@ -3,6 +3,9 @@
  *           contexts on two threads (frames per second).
  *   clip    ViT-B/16 at 224 and ViT-L/14 at 336 with random weights on T BLAS threads, against the
  *           OpenBLAS SGEMM rate measured in the same process on the model's own GEMM shapes.
+ *   llava   LLaVA-1.5's vision side (ViT-L/14 at 336 to layer -2, projector 1024 -> 4096 -> 4096,
+ *           and the 13B model's 5120): the projector's share of a frame, from interleaved encodes
+ *           with and without it (the difference is the projector).
  * The random models are built in memory: a safetensors image (float16, through the formats writer)
  * plus a config.json string, opened with sp_encoder_open_blobs. So the real loader runs and no
  * file of hundreds of MB is needed; float16 halves the transient memory (ViT-L: 0.6 GB image,
@@ -24,10 +27,13 @@
 typedef struct vit_dims {
     const char *name;
     uint32_t hidden, inter, heads, layers, image, patch, projection;
+    uint32_t llava_hidden; /* > 0: a LLaVA folder with a projector to this width */
 } vit_dims;
 
-static const vit_dims VIT_B16 = {"ViT-B/16", 768, 3072, 12, 12, 224, 16, 512};
-static const vit_dims VIT_L14 = {"ViT-L/14", 1024, 4096, 16, 24, 336, 14, 768};
+static const vit_dims VIT_B16 = {"ViT-B/16", 768, 3072, 12, 12, 224, 16, 512, 0};
+static const vit_dims VIT_L14 = {"ViT-L/14", 1024, 4096, 16, 24, 336, 14, 768, 0};
+static const vit_dims LLAVA_7B = {"LLaVA-1.5-7B", 1024, 4096, 16, 24, 336, 14, 768, 4096};
+static const vit_dims LLAVA_13B = {"LLaVA-1.5-13B", 1024, 4096, 16, 24, 336, 14, 768, 5120};
 
 static uint8_t *make_frame(uint32_t w, uint32_t h, size_t bpp) {
     uint8_t *px = malloc((size_t)w * h * bpp);
@@ -159,7 +165,10 @@ static int add_random(sp_st_writer *w, const char *name, size_t ndim, const size
  * variance activations), layer norms near 1, small biases. */
 static int build_model(const vit_dims *d, model_image *out) {
     size_t H = d->hidden, F = d->inter, P = d->patch, g = d->image / d->patch;
-    float *buf = malloc(F * H > 3 * P * P * H ? F * H * sizeof(float) : 3 * P * P * H * 4);
+    size_t most = F * H > 3 * P * P * H ? F * H : 3 * P * P * H;
+    if ((size_t)d->llava_hidden * d->llava_hidden > most)
+        most = (size_t)d->llava_hidden * d->llava_hidden;
+    float *buf = malloc(most * sizeof(float));
     sp_st_writer *w = sp_st_writer_new();
     if (!buf || !w)
         return 1;
@@ -167,8 +176,11 @@ static int build_model(const vit_dims *d, model_image *out) {
     sp_rng_seed(&r, 11);
     float sh = 1.7320508f / sqrtf((float)H), sf = 1.7320508f / sqrtf((float)F);
     int bad = 0;
+    const char *lead = d->llava_hidden ? "vision_tower." : "";
+    char full[160];
 #define ADD(name, scale, offset, ...)                                                              \
-    bad |= add_random(w, name, sizeof((size_t[]){__VA_ARGS__}) / sizeof(size_t),                   \
+    bad |= add_random(w, (snprintf(full, sizeof full, "%s%s", lead, name), full),                  \
+                      sizeof((size_t[]){__VA_ARGS__}) / sizeof(size_t),                            \
                       (const size_t[]){__VA_ARGS__}, scale, offset, &r, buf)
     ADD("vision_model.embeddings.class_embedding", 0.5f, 0, H);
     ADD("vision_model.embeddings.patch_embedding.weight", 1.7320508f / sqrtf(3.0f * P * P), 0, H, 3,
@@ -199,7 +211,17 @@ static int build_model(const vit_dims *d, model_image *out) {
     }
     ADD("vision_model.post_layernorm.weight", 0.1f, 1, H);
     ADD("vision_model.post_layernorm.bias", 0.1f, 0, H);
-    ADD("visual_projection.weight", sh, 0, d->projection, H);
+    if (!d->llava_hidden) {
+        ADD("visual_projection.weight", sh, 0, d->projection, H);
+    } else {
+        size_t D = d->llava_hidden;
+        float sd = 1.7320508f / sqrtf((float)D);
+        lead = "";
+        ADD("multi_modal_projector.linear_1.weight", sh, 0, D, H);
+        ADD("multi_modal_projector.linear_1.bias", 0.1f, 0, D);
+        ADD("multi_modal_projector.linear_2.weight", sd, 0, D, D);
+        ADD("multi_modal_projector.linear_2.bias", 0.1f, 0, D);
+    }
 #undef ADD
     sp_error err;
     if (bad || sp_st_writer_to_buffer(w, &out->st, &out->st_len, &err)) {
@@ -208,6 +230,18 @@ static int build_model(const vit_dims *d, model_image *out) {
     }
     sp_st_writer_free(w);
     free(buf);
+    if (d->llava_hidden) {
+        snprintf(out->config, sizeof out->config,
+                 "{\"architectures\": [\"LlavaForConditionalGeneration\"], \"vision_config\": "
+                 "{\"model_type\": \"clip_vision_model\", \"hidden_size\": %u, "
+                 "\"intermediate_size\": %u, \"num_attention_heads\": %u, "
+                 "\"num_hidden_layers\": %u, \"image_size\": %u, \"patch_size\": %u, "
+                 "\"hidden_act\": \"quick_gelu\"}, \"text_config\": {\"hidden_size\": %u}, "
+                 "\"projector_hidden_act\": \"gelu\", \"vision_feature_layer\": -2, "
+                 "\"vision_feature_select_strategy\": \"default\"}",
+                 d->hidden, d->inter, d->heads, d->layers, d->image, d->patch, d->llava_hidden);
+        return 0;
+    }
     snprintf(out->config, sizeof out->config,
              "{\"model_type\": \"clip_vision_model\", \"hidden_size\": %u, "
              "\"intermediate_size\": %u, \"num_attention_heads\": %u, \"num_hidden_layers\": %u, "
@@ -317,9 +351,127 @@ static int bench_clip(const vit_dims *d, int threads, size_t reps) {
     return 0;
 }
 
+/* The projector's work alone on n tokens, as the encoder does it (two SGEMMs with W row-major
+ * [out, in], bias, exact GELU): median ms over reps. Robust where the difference of two full
+ * encodes drowns in the noise of a shared machine. */
+static double projector_ms(size_t n, size_t H, size_t D, size_t reps) {
+    float *x = malloc(n * H * 4), *w1 = malloc(D * H * 4), *w2 = malloc(D * D * 4);
+    float *mid = malloc(n * D * 4), *y = malloc(n * D * 4), *b = malloc(D * 4);
+    double *t = malloc(reps * sizeof *t), ms = -1;
+    if (x && w1 && w2 && mid && y && b && t) {
+        for (size_t i = 0; i < n * H; i++)
+            x[i] = (float)(i % 13) * 0.05f - 0.3f;
+        for (size_t i = 0; i < D * H; i++)
+            w1[i] = (float)(i % 7) * 0.01f - 0.03f;
+        for (size_t i = 0; i < D * D; i++)
+            w2[i] = (float)(i % 5) * 0.01f - 0.02f;
+        for (size_t i = 0; i < D; i++)
+            b[i] = 0.1f;
+        for (size_t k = 0; k <= reps; k++) { /* the first is a warm-up */
+            double a = bench_now_ms();
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)D, (int)H, 1, x,
+                        (int)H, w1, (int)H, 0, mid, (int)D);
+            for (size_t i = 0; i < n * D; i++) {
+                float v = mid[i] + b[i % D];
+                mid[i] = 0.5f * v * (1.0f + erff(v * 0.70710678f));
+            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)D, (int)D, 1, mid,
+                        (int)D, w2, (int)D, 0, y, (int)D);
+            for (size_t i = 0; i < n * D; i++)
+                y[i] += b[i % D];
+            if (k)
+                t[k - 1] = bench_now_ms() - a;
+        }
+        ms = bench_median(t, reps);
+    }
+    free(x);
+    free(w1);
+    free(w2);
+    free(mid);
+    free(y);
+    free(b);
+    free(t);
+    return ms;
+}
+
+/* LLaVA: per frame, interleaved encodes with the projector and without it (one encoder each from
+ * the same blobs), and the projector's work timed alone. */
+static int bench_llava(const vit_dims *d, int threads, size_t reps) {
+    model_image mi;
+    if (build_model(d, &mi))
+        return 1;
+    sp_model_blobs blobs;
+    memset(&blobs, 0, sizeof blobs);
+    blobs.safetensors = mi.st;
+    blobs.safetensors_len = mi.st_len;
+    blobs.config_json = mi.config;
+    blobs.config_json_len = strlen(mi.config);
+    sp_encoder *enc[2] = {NULL, NULL};
+    sp_encode_ctx *ctx[2] = {NULL, NULL};
+    sp_error err;
+    for (int k = 0; k < 2; k++) {
+        sp_encoder_config c;
+        sp_encoder_config_init(&c);
+        c.projector = k == 0;
+        if (sp_encoder_open_blobs(&c, &blobs, &enc[k], &err) ||
+            sp_encode_ctx_new(enc[k], &ctx[k], &err)) {
+            fprintf(stderr, "bench-encode: %s: %s\n", d->name, err.message);
+            return 1;
+        }
+    }
+    free(mi.st);
+    uint8_t *px = make_frame(1920, 1080, 4);
+    double *t[2] = {malloc(reps * sizeof(double)), malloc(reps * sizeof(double))};
+    if (!px || !t[0] || !t[1])
+        return 1;
+    sp_image img = {px, 1920, 1080, 1920 * 4, SP_PIXFMT_RGBX};
+    sp_encoding r;
+    sp_encoding_init(&r);
+    for (int k = 0; k < 2; k++)
+        if (sp_encode(ctx[k], &img, &r, &err)) { /* warm-up */
+            fprintf(stderr, "bench-encode: %s\n", err.message);
+            return 1;
+        }
+    for (size_t i = 0; i < reps; i++)
+        for (int k = 0; k < 2; k++) {
+            double a = bench_now_ms();
+            sp_encode(ctx[k], &img, &r, &err);
+            t[k][i] = bench_now_ms() - a;
+        }
+    double with = bench_median(t[0], reps), without = bench_median(t[1], reps);
+    sp_encoder_info in;
+    sp_encoder_get_info(enc[0], &in);
+    double alone = projector_ms(in.n, d->hidden, d->llava_hidden, 3 * reps);
+    double H = d->hidden, D = d->llava_hidden, n = (double)in.n;
+    double proj_flops = 2 * n * H * D + 2 * n * D * D;
+    double T = n + 1, F = d->inter, layers = in.layer;
+    double tower_flops =
+        2 * n * 3.0 * d->patch * d->patch * H +
+        layers * (2 * T * H * 3 * H + 2 * 2 * T * T * H + 2 * T * H * H + 2 * 2 * T * H * F);
+    printf("{\"bench\":\"encode\",\"backend\":\"llava\",\"model\":\"%s\",\"image_size\":%u,"
+           "\"tokens\":%zu,\"layers_run\":%d,\"projector\":\"%ux%u->%ux%u\",\"threads\":%d,"
+           "\"reps\":%zu,\"ms_with_projector\":%.1f,\"ms_without_projector\":%.1f,"
+           "\"projector_ms\":%.1f,\"projector_fraction_of_tower\":%.3f,"
+           "\"projector_alone_ms\":%.1f,\"projector_alone_fraction_of_tower\":%.3f,"
+           "\"projector_flop_fraction_of_tower\":%.3f}\n",
+           d->name, in.image_size, in.n, in.layer, d->hidden, d->llava_hidden, d->llava_hidden,
+           d->llava_hidden, threads, reps, with, without, with - without,
+           (with - without) / without, alone, alone / without, proj_flops / tower_flops);
+    fflush(stdout);
+    sp_encoding_free(&r);
+    for (int k = 0; k < 2; k++) {
+        sp_encode_ctx_free(ctx[k]);
+        sp_encoder_free(enc[k]);
+        free(t[k]);
+    }
+    free(px);
+    return 0;
+}
+
 static void usage(void) {
-    fprintf(stderr, "usage: bench-encode [--backend all|patch|clip-b16|clip-l14] [--threads T] "
-                    "[--reps R]\n");
+    fprintf(stderr,
+            "usage: bench-encode [--backend all|patch|clip-b16|clip-l14|llava-7b|llava-13b] "
+            "[--threads T] [--reps R]\n");
 }
 
 int main(int argc, char **argv) {
@@ -351,7 +503,8 @@ int main(int argc, char **argv) {
     }
     int all = strcmp(backend, "all") == 0;
     if (threads < 1 || (!all && strcmp(backend, "patch") && strcmp(backend, "clip-b16") &&
-                        strcmp(backend, "clip-l14"))) {
+                        strcmp(backend, "clip-l14") && strcmp(backend, "llava-7b") &&
+                        strcmp(backend, "llava-13b"))) {
         usage();
         return 2;
     }
@@ -363,5 +516,9 @@ int main(int argc, char **argv) {
         rc |= bench_clip(&VIT_B16, threads, reps ? reps : 9);
     if (all || strcmp(backend, "clip-l14") == 0)
         rc |= bench_clip(&VIT_L14, threads, reps ? reps : 5);
+    if (all || strcmp(backend, "llava-7b") == 0)
+        rc |= bench_llava(&LLAVA_7B, threads, reps ? reps : 5);
+    if (all || strcmp(backend, "llava-13b") == 0)
+        rc |= bench_llava(&LLAVA_13B, threads, reps ? reps : 5);
     return rc;
 }

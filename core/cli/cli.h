@@ -100,6 +100,7 @@ size_t cli_count_current(const sp_token_info *info, size_t n, int64_t pts_first)
 int cli_cmd_select(int argc, char **argv);
 int cli_cmd_inspect(int argc, char **argv);
 int cli_cmd_stream(int argc, char **argv);
+int cli_cmd_encode(int argc, char **argv);
 #ifdef SP_CLI_HAVE_REDIS
 int cli_cmd_follow(int argc, char **argv);
 #endif

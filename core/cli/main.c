@@ -9,6 +9,7 @@ static const cli_command commands[] = {
     {"inspect", "describe a token-stream or safetensors file of packets as JSON lines",
      cli_cmd_inspect},
     {"stream", "run token frames through a stream offline and write its packets", cli_cmd_stream},
+    {"encode", "encode one image with a CLIP, SigLIP or LLaVA model into tokens", cli_cmd_encode},
 #ifdef SP_CLI_HAVE_REDIS
     {"follow", "read token packets from a Redis stream (scriptd's redis sink)", cli_cmd_follow},
 #endif

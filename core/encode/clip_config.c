@@ -112,38 +112,13 @@ static const sp_json *sub(const sp_json *root, const char *key) {
     return v && sp_json_type_of(v) == SP_JSON_OBJECT ? v : NULL;
 }
 
-static sp_status parse_root(const sp_json *root, clip_config *c, sp_error *err) {
-    if (sp_json_type_of(root) != SP_JSON_OBJECT)
-        return sp_error_set(err, SP_ERR_FORMAT, "config.json: not a JSON object");
-    const sp_json *mt = sp_json_get(root, "model_type");
-    const char *type =
-        mt && sp_json_type_of(mt) == SP_JSON_STRING ? sp_json_string(mt, NULL) : NULL;
-    if (!type)
-        return sp_error_set(err, SP_ERR_FORMAT,
-                            "config.json: no model_type (expected clip, "
-                            "siglip, clip_vision_model or siglip_vision_model)");
-    const sp_json *vision, *text;
-    if (strcmp(type, "clip") == 0 || strcmp(type, "siglip") == 0) {
-        vision = sub(root, "vision_config");
-        text = sub(root, "text_config");
-        c->has_text = 1;
-    } else if (strcmp(type, "clip_vision_model") == 0 || strcmp(type, "siglip_vision_model") == 0) {
-        vision = root;
-        text = NULL;
-        c->has_text = 0;
-    } else {
-        return sp_error_set(err, SP_ERR_UNSUPPORTED,
-                            "config.json: model_type '%s' is not a "
-                            "CLIP or SigLIP model",
-                            type);
-    }
-    c->family = strncmp(type, "siglip", 6) == 0 ? CLIP_FAMILY_SIGLIP : CLIP_FAMILY_CLIP;
+/* The vision tower's fields (CLIPVisionConfig / SiglipVisionConfig); root carries CLIP's
+ * projection_dim. */
+static sp_status parse_vision(const sp_json *root, const sp_json *vision, clip_config *c,
+                              sp_error *err) {
     int siglip = c->family == CLIP_FAMILY_SIGLIP;
-    /* transformers' CLIPVisionConfig / SiglipVisionConfig and text config defaults */
     tower_defaults vd = {
         768, 3072, 12, 12, siglip ? 1e-6f : 1e-5f, siglip ? VM_ACT_GELU_TANH : VM_ACT_QUICK_GELU};
-    tower_defaults td = siglip ? (tower_defaults){768, 3072, 12, 12, 1e-6f, VM_ACT_GELU_TANH}
-                               : (tower_defaults){512, 2048, 8, 12, 1e-5f, VM_ACT_QUICK_GELU};
     sp_status s = parse_tower(vision, "vision_config.", &vd, &c->vis, err);
     if (!s)
         s = get_u32(vision, "vision_config.", "image_size", 224, &c->image_size, err);
@@ -167,6 +142,136 @@ static sp_status parse_root(const sp_json *root, clip_config *c, sp_error *err) 
     const sp_json *uh = vision ? sp_json_get(vision, "vision_use_head") : NULL;
     if (!s && uh && sp_json_type_of(uh) == SP_JSON_BOOL)
         c->vision_head = siglip && sp_json_bool(uh);
+    return s;
+}
+
+static const char *string_of(const sp_json *obj, const char *key) {
+    const sp_json *v = obj ? sp_json_get(obj, key) : NULL;
+    return v && sp_json_type_of(v) == SP_JSON_STRING ? sp_json_string(v, NULL) : NULL;
+}
+
+/* architectures names LlavaForConditionalGeneration or LlavaNextForConditionalGeneration. */
+static int is_llava(const sp_json *root) {
+    const sp_json *a = sp_json_get(root, "architectures");
+    if (!a || sp_json_type_of(a) != SP_JSON_ARRAY)
+        return 0;
+    for (size_t i = 0; i < sp_json_length(a); i++) {
+        const sp_json *x = sp_json_at(a, i);
+        const char *n = sp_json_type_of(x) == SP_JSON_STRING ? sp_json_string(x, NULL) : "";
+        if (strcmp(n, "LlavaForConditionalGeneration") == 0 ||
+            strcmp(n, "LlavaNextForConditionalGeneration") == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* LlavaConfig / LlavaNextConfig: the vision tower's config (a CLIPVisionConfig of CLIP ViT-L/14 at
+ * 336 px when absent), the projector and the features it reads. */
+static sp_status parse_llava(const sp_json *root, clip_config *c, sp_error *err) {
+    clip_llava *lv = &c->llava;
+    lv->on = 1;
+    c->has_text = 0;
+    const sp_json *vision = sub(root, "vision_config");
+    const char *vt = vision ? string_of(vision, "model_type") : NULL;
+    if (!vt)
+        vt = "clip_vision_model"; /* transformers' default for a vision_config dict */
+    if (strcmp(vt, "clip_vision_model") == 0)
+        c->family = CLIP_FAMILY_CLIP;
+    else if (strcmp(vt, "siglip_vision_model") == 0)
+        c->family = CLIP_FAMILY_SIGLIP;
+    else
+        return sp_error_set(err, SP_ERR_UNSUPPORTED,
+                            "config.json: LLaVA vision_config.model_type '%s' is not supported "
+                            "(clip_vision_model or siglip_vision_model)",
+                            vt);
+    sp_status s;
+    if (vision) {
+        s = parse_vision(vision, vision, c, err);
+    } else {
+        c->vis = (clip_tower_config){1024, 4096, 16, 24, 1e-5f, VM_ACT_QUICK_GELU};
+        c->image_size = 336;
+        c->patch_size = 14;
+        c->projection = 768;
+        s = SP_OK;
+    }
+    c->vision_head = 0; /* LLaVA reads hidden states; a pooling head is never used */
+    const sp_json *text = sub(root, "text_config");
+    if (!s)
+        s = get_u32(text, "text_config.", "hidden_size", 4096, &lv->text_hidden, err);
+    const char *act = string_of(root, "projector_hidden_act");
+    if (!s && sp_json_get(root, "projector_hidden_act") && !act)
+        s = sp_error_set(err, SP_ERR_FORMAT, "config.json: projector_hidden_act is not a string");
+    if (!s && act && strcmp(act, "gelu") != 0)
+        s = sp_error_set(err, SP_ERR_UNSUPPORTED,
+                         "config.json: projector_hidden_act '%s' is not supported (only 'gelu', "
+                         "the exact erf GELU of LLaVA's projector)",
+                         act);
+    const sp_json *fl = sp_json_get(root, "vision_feature_layer");
+    int64_t layer = -2;
+    if (!s && fl && sp_json_type_of(fl) == SP_JSON_ARRAY)
+        s = sp_error_set(err, SP_ERR_UNSUPPORTED,
+                         "config.json: vision_feature_layer is a list (features concatenated "
+                         "from several layers); only one layer is supported");
+    else if (!s && fl && (!sp_json_int64(fl, &layer) || layer < -4096 || layer > 4096))
+        s = sp_error_set(err, SP_ERR_FORMAT,
+                         "config.json: vision_feature_layer must be an integer layer index");
+    lv->feature_layer = (int32_t)layer;
+    const char *strategy = string_of(root, "vision_feature_select_strategy");
+    if (!s && sp_json_get(root, "vision_feature_select_strategy") && !strategy)
+        s = sp_error_set(err, SP_ERR_FORMAT,
+                         "config.json: vision_feature_select_strategy is not a string");
+    if (!s && strategy && strcmp(strategy, "default") != 0 && strcmp(strategy, "full") != 0)
+        s = sp_error_set(err, SP_ERR_UNSUPPORTED,
+                         "config.json: vision_feature_select_strategy '%s' is not 'default' or "
+                         "'full'",
+                         strategy);
+    lv->keep_cls = strategy && strcmp(strategy, "full") == 0;
+    /* "default" drops the first token: the class token of CLIP, but a real patch of SigLIP,
+     * whose tokens would then not fill the grid */
+    if (!s && c->family == CLIP_FAMILY_SIGLIP && !lv->keep_cls)
+        s = sp_error_set(err, SP_ERR_UNSUPPORTED,
+                         "config.json: vision_feature_select_strategy 'default' on a SigLIP "
+                         "tower drops its first patch token, which leaves no token grid; only "
+                         "'full' is supported with SigLIP");
+    lv->bias = 1;
+    const sp_json *b = sp_json_get(root, "multimodal_projector_bias");
+    if (!s && b && sp_json_type_of(b) == SP_JSON_BOOL)
+        lv->bias = sp_json_bool(b);
+    return s;
+}
+
+static sp_status parse_root(const sp_json *root, clip_config *c, sp_error *err) {
+    if (sp_json_type_of(root) != SP_JSON_OBJECT)
+        return sp_error_set(err, SP_ERR_FORMAT, "config.json: not a JSON object");
+    if (is_llava(root))
+        return parse_llava(root, c, err);
+    const char *type = string_of(root, "model_type");
+    if (!type)
+        return sp_error_set(err, SP_ERR_FORMAT,
+                            "config.json: no model_type (expected clip, "
+                            "siglip, clip_vision_model or siglip_vision_model, or architectures "
+                            "LlavaForConditionalGeneration)");
+    const sp_json *vision, *text;
+    if (strcmp(type, "clip") == 0 || strcmp(type, "siglip") == 0) {
+        vision = sub(root, "vision_config");
+        text = sub(root, "text_config");
+        c->has_text = 1;
+    } else if (strcmp(type, "clip_vision_model") == 0 || strcmp(type, "siglip_vision_model") == 0) {
+        vision = root;
+        text = NULL;
+        c->has_text = 0;
+    } else {
+        return sp_error_set(err, SP_ERR_UNSUPPORTED,
+                            "config.json: model_type '%s' is not a "
+                            "CLIP, SigLIP or LLaVA model",
+                            type);
+    }
+    c->family = strncmp(type, "siglip", 6) == 0 ? CLIP_FAMILY_SIGLIP : CLIP_FAMILY_CLIP;
+    int siglip = c->family == CLIP_FAMILY_SIGLIP;
+    /* transformers' text config defaults */
+    tower_defaults td = siglip ? (tower_defaults){768, 3072, 12, 12, 1e-6f, VM_ACT_GELU_TANH}
+                               : (tower_defaults){512, 2048, 8, 12, 1e-5f, VM_ACT_QUICK_GELU};
+    sp_status s = parse_vision(root, vision, c, err);
     if (s || !c->has_text)
         return s;
     s = parse_tower(text, "text_config.", &td, &c->txt, err);

@@ -1,5 +1,5 @@
-/* config.json and preprocessor_config.json of a Hugging Face CLIP or SigLIP folder, with the
- * transformers defaults for absent fields. */
+/* config.json and preprocessor_config.json of a Hugging Face CLIP, SigLIP or LLaVA folder, with
+ * the transformers defaults for absent fields. */
 #ifndef SP_ENCODE_CLIP_CONFIG_H
 #define SP_ENCODE_CLIP_CONFIG_H
 
@@ -20,6 +20,16 @@ typedef struct clip_tower_config {
     vm_act act;
 } clip_tower_config;
 
+/* A LLaVA (or LLaVA-NeXT) folder: a CLIP/SigLIP vision tower under vision_tower.* and the
+ * multimodal projector linear_1 -> GELU -> linear_2 into the language model's hidden size. */
+typedef struct clip_llava {
+    int on;
+    uint32_t text_hidden;  /* text_config.hidden_size: the projector's output width */
+    int32_t feature_layer; /* vision_feature_layer (hidden-state index, < 0 from the end) */
+    int keep_cls;          /* vision_feature_select_strategy "full" (1) or "default" (0) */
+    int bias;              /* multimodal_projector_bias */
+} clip_llava;
+
 typedef struct clip_config {
     clip_family family;
     int has_text; /* the config describes a text tower (not a *_vision_model config) */
@@ -29,6 +39,7 @@ typedef struct clip_config {
     int32_t bos_id, eos_id, pad_id; /* text_config token ids */
     uint32_t projection;            /* CLIP projection_dim / SigLIP text projection_size */
     int vision_head;                /* SigLIP vision_use_head */
+    clip_llava llava;
     /* preprocessor_config.json */
     float mean[3], std[3];
     sp_fit fit;

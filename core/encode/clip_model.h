@@ -31,6 +31,11 @@ struct clip_model {
     float *head_fc1_w, *head_fc1_b, *head_fc2_w, *head_fc2_b;
     uint32_t layer; /* hidden-state index of the returned tokens, 0..layers */
     size_t e;       /* joint-space width */
+    /* LLaVA: only the layers up to `layer` are loaded and run (vis.layers == layer); tokens are
+     * projected by linear_1 [D, H] -> GELU -> linear_2 [D, D] when `project` is set */
+    int llava, keep_cls, project;
+    size_t proj_d;                        /* D, the language model's hidden size */
+    float *mm1_w, *mm1_b, *mm2_w, *mm2_b; /* biases NULL without multimodal_projector_bias */
     /* text tower */
     int has_text;
     vit_tower txt;
@@ -55,6 +60,7 @@ struct clip_scratch {
     float *tblock;
     vit_scratch ts;
     int32_t *ids; /* [context] */
+    float *mid;   /* LLaVA projector: [T, D] after linear_1 */
 };
 
 /* Loader internals shared with tests. */
@@ -72,5 +78,13 @@ sp_status clip_text_forward(const clip_model *m, clip_scratch *s, const int32_t 
 
 /* Analytic FLOPs of one image encode (matrix products), for benchmarks. */
 double clip_image_flops(const clip_model *m);
+
+/* LLaVA: the vision features of the selected layer (T x H rows, the class token first when the
+ * model has one) into feats; then the projector on `rows` of them into out (rows x D). */
+void clip_llava_features(const clip_model *m, clip_scratch *s, const float *planes, float *feats);
+void clip_llava_project(const clip_model *m, clip_scratch *s, const float *feats, size_t rows,
+                        float *out);
+/* FLOPs of the projector on the model's tokens (0 without one), for benchmarks. */
+double clip_projector_flops(const clip_model *m);
 
 #endif

@@ -64,6 +64,8 @@ sp_status clip_scratch_new(const clip_model *m, clip_scratch **out, sp_error *er
     s->patches = sp_aligned_alloc(m->n * K * sizeof(float));
     s->vblock = sp_aligned_alloc(vis * sizeof(float));
     int ok = s->x && s->post && s->patches && s->vblock;
+    if (ok && m->project)
+        ok = (s->mid = sp_aligned_alloc(m->T * m->proj_d * sizeof(float))) != NULL;
     if (ok && m->has_text) {
         size_t C = m->cfg.context, Ht = m->txt.hidden;
         s->tx = sp_aligned_alloc(C * Ht * sizeof(float));
@@ -92,6 +94,7 @@ void clip_scratch_free(clip_scratch *s) {
     sp_free(s->tx);
     sp_free(s->tblock);
     sp_free(s->ids);
+    sp_free(s->mid);
     sp_free(s);
 }
 
@@ -143,12 +146,10 @@ static void siglip_head(const clip_model *m, clip_scratch *s, float *embed, floa
     head_mlp(m, embed, T, h, mlp);
 }
 
-sp_status clip_encode_image(const clip_model *m, clip_scratch *s, const float *planes,
-                            float *tokens, float *embed, float *pooled, sp_error *err) {
-    (void)err;
+/* x = the embeddings of the image (class token, patches, positions, CLIP's pre layer norm). */
+static void embed_patches(const clip_model *m, clip_scratch *s, const float *planes, float *x) {
     const size_t H = m->vis.hidden, K = 3 * (size_t)m->P * m->P, T = m->T, n = m->n;
     const size_t off = m->has_cls ? 1 : 0;
-    float *x = s->x;
     im2col(m, planes, s->patches);
     vit_linear(s->patches, n, K, m->patch_w, m->patch_b, H, x + off * H, 0.0f);
     if (m->has_cls)
@@ -157,6 +158,38 @@ sp_status clip_encode_image(const clip_model *m, clip_scratch *s, const float *p
         x[i] += m->pos[i];
     if (m->pre_ln_w)
         vm_layernorm(x, x, T, H, m->pre_ln_w, m->pre_ln_b, m->vis.eps);
+}
+
+void clip_llava_features(const clip_model *m, clip_scratch *s, const float *planes, float *feats) {
+    /* only the layers up to the feature layer were loaded: the last of them leaves the features
+     * in place */
+    embed_patches(m, s, planes, feats);
+    for (uint32_t l = 0; l < m->vis.layers; l++)
+        vit_layer_forward(&m->vis, &m->vis.layer[l], feats, m->T, 0, &s->vs);
+}
+
+void clip_llava_project(const clip_model *m, clip_scratch *s, const float *feats, size_t rows,
+                        float *out) {
+    const size_t H = m->vis.hidden, D = m->proj_d;
+    vit_linear(feats, rows, H, m->mm1_w, m->mm1_b, D, s->mid, 0.0f);
+    vm_activate(VM_ACT_GELU_ERF, s->mid, rows * D);
+    vit_linear(s->mid, rows, D, m->mm2_w, m->mm2_b, D, out, 0.0f);
+}
+
+double clip_projector_flops(const clip_model *m) {
+    if (!m->project)
+        return 0;
+    double rows = (double)(m->keep_cls ? m->T : m->n), H = m->vis.hidden, D = (double)m->proj_d;
+    return 2.0 * rows * H * D + 2.0 * rows * D * D;
+}
+
+sp_status clip_encode_image(const clip_model *m, clip_scratch *s, const float *planes,
+                            float *tokens, float *embed, float *pooled, sp_error *err) {
+    (void)err;
+    const size_t H = m->vis.hidden, T = m->T, n = m->n;
+    const size_t off = m->has_cls ? 1 : 0;
+    float *x = s->x;
+    embed_patches(m, s, planes, x);
     for (uint32_t l = 0; l < m->vis.layers; l++) {
         if (l == m->layer)
             memcpy(tokens, x + off * H, n * H * sizeof(float));
@@ -190,6 +223,8 @@ sp_status clip_encode_image(const clip_model *m, clip_scratch *s, const float *p
 double clip_image_flops(const clip_model *m) {
     double H = m->vis.hidden, n = (double)m->n, K = 3.0 * m->P * m->P;
     double f = 2.0 * n * K * H + m->vis.layers * vit_layer_flops(&m->vis, m->T);
+    if (m->llava)
+        return f; /* the projector: clip_projector_flops */
     if (m->has_head)
         f += 2.0 * n * H * H * 3 + 2.0 * n * H * m->vis.inter * 2;
     else if (m->proj)

@@ -21,6 +21,10 @@ struct sp_encoder {
     float pad_value[3]; /* padding in model input units */
     patch_model *patch;
     clip_model *clip;
+    /* text_model_dir: the model of the joint space (embed, pooled, text queries), fed the same
+     * input renormalised to its own mean and std: x * jscale + jbias */
+    clip_model *joint;
+    float jscale[3], jbias[3];
 };
 
 struct sp_encode_ctx {
@@ -29,6 +33,9 @@ struct sp_encode_ctx {
     float *input;   /* 3 planes of S x S: the preprocessed frame */
     float *scratch; /* patch backend scratch */
     clip_scratch *clip;
+    clip_scratch *joint;
+    float *jinput;  /* 3 planes of S x S for the joint model */
+    float *jtokens; /* its hidden-state tokens (unused, n x its width) */
 };
 
 /* Byte offsets of R, G, B in a pixel of a valid format. */

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "clip.h"
+#include "clip_model.h"
 #include "encode_internal.h"
 #include "patch.h"
 #include "scriptprune/frame.h"
@@ -22,8 +23,10 @@ void sp_encoder_config_init(sp_encoder_config *c) {
     c->dim = PATCH_DEFAULT_D;
     c->seed = SP_PATCH_DEFAULT_SEED;
     c->model_dir = NULL;
-    c->layer = -2;
+    c->layer = SP_LAYER_MODEL;
     c->text = true;
+    c->projector = true;
+    c->text_model_dir = NULL;
 }
 
 sp_status enc_reserve(float **p, size_t *cap, size_t n, const char *what, sp_error *err) {
@@ -86,8 +89,10 @@ static sp_status open_patch(const sp_encoder_config *c, sp_encoder *enc, sp_erro
     in->backend = "patch";
     in->grid_h = in->grid_w = S / P;
     in->n = (size_t)in->grid_h * in->grid_w;
-    in->d = in->e = c->dim;
+    in->d = in->e = in->vision_d = c->dim;
+    in->embed_is_tokens = true;
     in->image_size = S;
+    in->model_image_size = PATCH_DEFAULT_S;
     in->patch_size = P;
     in->fit = c->fit == SP_FIT_AUTO ? SP_FIT_LETTERBOX : c->fit;
     in->resample = SP_RESAMPLE_AREA;
@@ -95,6 +100,50 @@ static sp_status open_patch(const sp_encoder_config *c, sp_encoder *enc, sp_erro
         in->mean[k] = 0.0f;
         in->std[k] = 1.0f;
         enc->pad[k] = 0.5f; /* mid-grey: padding tokens are flat and alike, so GSP drops them */
+    }
+    return SP_OK;
+}
+
+/* The joint space from a separate CLIP/SigLIP folder: its vision tower runs on the same S x S
+ * input (its patches must make the same grid) for embed and pooled; its text tower encodes text
+ * queries. */
+static sp_status open_joint(const sp_encoder_config *c, sp_encoder *enc, sp_error *err) {
+    if (!enc->clip->llava)
+        return sp_error_set(err, SP_ERR_INVALID,
+                            "text_model %s: only a LLaVA model takes a separate text model; "
+                            "this %s model has its own joint space",
+                            c->text_model_dir, enc->info.backend);
+    sp_encoder_config jc = *c;
+    jc.model_dir = c->text_model_dir;
+    jc.image_size = enc->info.image_size;
+    jc.layer = -1;
+    jc.text_model_dir = NULL;
+    clip_model *j = NULL;
+    sp_status s = clip_load(&jc, NULL, &j, err);
+    if (s)
+        return sp_error_prefix(err, "text_model %s", c->text_model_dir);
+    enc->joint = j;
+    if (j->llava)
+        return sp_error_set(err, SP_ERR_INVALID,
+                            "text_model %s: a LLaVA folder has no joint image-text space; give "
+                            "a CLIP or SigLIP folder with its text tower",
+                            c->text_model_dir);
+    sp_encoder_info *in = &enc->info;
+    if (j->grid != in->grid_h)
+        return sp_error_set(err, SP_ERR_INVALID,
+                            "text_model %s: its %u px patches make a %ux%u grid at image_size "
+                            "%u but the model's tokens are %ux%u; the embeddings would not "
+                            "match the tokens",
+                            c->text_model_dir, j->P, j->grid, j->grid, in->image_size, in->grid_h,
+                            in->grid_w);
+    in->e = j->e;
+    in->embed_is_tokens = false;
+    in->has_text = j->has_text;
+    in->has_tokenizer = j->has_text && j->tok;
+    in->context_length = j->has_text ? j->cfg.context : 0;
+    for (int k = 0; k < 3; k++) {
+        enc->jscale[k] = in->std[k] / j->cfg.std[k];
+        enc->jbias[k] = (in->mean[k] - j->cfg.mean[k]) / j->cfg.std[k];
     }
     return SP_OK;
 }
@@ -117,6 +166,8 @@ static sp_status open_any(const sp_encoder_config *c, const sp_model_blobs *blob
         s = open_patch(c, enc, err);
     else
         s = clip_open(c, blobs, enc, err);
+    if (!s && enc->kind == SP_ENCODER_CLIP && c->text_model_dir)
+        s = open_joint(c, enc, err);
     if (s) {
         sp_encoder_free(enc);
         return s;
@@ -145,6 +196,7 @@ void sp_encoder_free(sp_encoder *enc) {
         return;
     patch_model_free(enc->patch);
     clip_model_free(enc->clip);
+    clip_model_free(enc->joint);
     sp_free(enc);
 }
 
@@ -181,6 +233,14 @@ sp_status sp_encode_ctx_new(const sp_encoder *enc, sp_encode_ctx **out, sp_error
     }
     if (!s && enc->clip)
         s = clip_scratch_new(enc->clip, &ctx->clip, err);
+    if (!s && enc->joint) {
+        const clip_model *j = enc->joint;
+        s = clip_scratch_new(j, &ctx->joint, err);
+        ctx->jinput = s ? NULL : sp_alloc_array(3 * S * S, sizeof *ctx->jinput);
+        ctx->jtokens = s ? NULL : sp_alloc_array(j->n * j->vis.hidden, sizeof *ctx->jtokens);
+        if (!s && (!ctx->jinput || !ctx->jtokens))
+            s = sp_error_set(err, SP_ERR_NOMEM, "encode context: out of memory");
+    }
     if (s) {
         sp_encode_ctx_free(ctx);
         return s;
@@ -196,6 +256,9 @@ void sp_encode_ctx_free(sp_encode_ctx *ctx) {
     sp_free(ctx->input);
     sp_free(ctx->scratch);
     clip_scratch_free(ctx->clip);
+    clip_scratch_free(ctx->joint);
+    sp_free(ctx->jinput);
+    sp_free(ctx->jtokens);
     sp_free(ctx);
 }
 
@@ -210,6 +273,7 @@ void sp_encoding_free(sp_encoding *r) {
         sp_free(r->embed);
     sp_free(r->tokens);
     sp_free(r->pooled);
+    sp_free(r->cls);
     sp_encoding_init(r);
 }
 
@@ -243,17 +307,65 @@ static sp_status reserve_result(const sp_encoder *enc, sp_encoding *out, sp_erro
         out->embed_cap = 0;
     }
     sp_status s = enc_reserve(&out->tokens, &out->tokens_cap, nd, "tokens", err);
-    if (!s && enc->kind != SP_ENCODER_PATCH)
+    if (!s && !in->embed_is_tokens)
         s = enc_reserve(&out->embed, &out->embed_cap, ne, "embeddings", err);
     if (!s)
         s = enc_reserve(&out->pooled, &out->pooled_cap, in->e, "pooled embedding", err);
-    if (!s && enc->kind == SP_ENCODER_PATCH) {
-        /* the patch encoder's joint space is its token space */
+    if (!s && in->cls_token) {
+        s = enc_reserve(&out->cls, &out->cls_cap, in->d, "class token", err);
+    } else if (!s) {
+        sp_free(out->cls);
+        out->cls = NULL;
+        out->cls_cap = 0;
+    }
+    if (!s && in->embed_is_tokens) {
+        /* the joint space is the token space (patch encoder; LLaVA without a text model) */
         sp_free(out->embed);
         out->embed = out->tokens;
         out->embed_cap = 0;
     }
     return s;
+}
+
+/* LLaVA: the selected layer's features (class token dropped for "default", kept apart in
+ * out->cls for "full"), through the projector unless it is off. */
+static void encode_llava(sp_encode_ctx *ctx, sp_encoding *out) {
+    const clip_model *m = ctx->enc->clip;
+    clip_scratch *cs = ctx->clip;
+    const size_t H = m->vis.hidden, off = m->has_cls ? 1 : 0;
+    clip_llava_features(m, cs, ctx->input, cs->x);
+    const float *patches = cs->x + off * H;
+    if (m->project) {
+        clip_llava_project(m, cs, patches, m->n, out->tokens);
+        if (m->keep_cls)
+            clip_llava_project(m, cs, cs->x, 1, out->cls);
+    } else {
+        memcpy(out->tokens, patches, m->n * H * sizeof(float));
+        if (m->keep_cls)
+            memcpy(out->cls, cs->x, H * sizeof(float));
+    }
+}
+
+/* The mean token: the pooled embedding where the joint space is the token space. */
+static void mean_token(const float *tokens, size_t n, size_t d, float *out) {
+    for (size_t j = 0; j < d; j++)
+        out[j] = 0;
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < d; j++)
+            out[j] += tokens[i * d + j];
+    for (size_t j = 0; j < d; j++)
+        out[j] /= (float)n;
+}
+
+/* embed and pooled from the joint model on the renormalised input. */
+static sp_status encode_joint(sp_encode_ctx *ctx, sp_encoding *out, sp_error *err) {
+    const sp_encoder *enc = ctx->enc;
+    const size_t plane = (size_t)enc->info.image_size * enc->info.image_size;
+    for (size_t k = 0; k < 3; k++)
+        for (size_t i = 0; i < plane; i++)
+            ctx->jinput[k * plane + i] = ctx->input[k * plane + i] * enc->jscale[k] + enc->jbias[k];
+    return clip_encode_image(enc->joint, ctx->joint, ctx->jinput, ctx->jtokens, out->embed,
+                             out->pooled, err);
 }
 
 sp_status sp_encode(sp_encode_ctx *ctx, const sp_image *img, sp_encoding *out, sp_error *err) {
@@ -274,9 +386,15 @@ sp_status sp_encode(sp_encode_ctx *ctx, const sp_image *img, sp_encoding *out, s
         return s;
     if (enc->kind == SP_ENCODER_PATCH)
         patch_encode(enc->patch, ctx->input, ctx->scratch, out->tokens, out->pooled);
+    else if (enc->clip->llava)
+        encode_llava(ctx, out);
     else
         s = clip_encode_image(enc->clip, ctx->clip, ctx->input, out->tokens, out->embed,
                               out->pooled, err);
+    if (!s && enc->joint)
+        s = encode_joint(ctx, out, err);
+    else if (!s && enc->kind == SP_ENCODER_CLIP && enc->info.embed_is_tokens)
+        mean_token(out->tokens, enc->info.n, enc->info.d, out->pooled);
     if (s)
         return s;
     out->n = enc->info.n;
@@ -427,8 +545,22 @@ sp_status sp_encode_exemplar(sp_encode_ctx *ctx, const sp_image *img, sp_exempla
     return SP_OK;
 }
 
+/* The model and scratch whose text tower encodes queries. */
+static const clip_model *text_model(const sp_encoder *enc) {
+    return enc->joint ? enc->joint : enc->clip;
+}
+
+static clip_scratch *text_scratch(sp_encode_ctx *ctx) {
+    return ctx->joint ? ctx->joint : ctx->clip;
+}
+
 static sp_status need_text(const sp_encode_ctx *ctx, sp_error *err) {
     const sp_encoder *enc = ctx->enc;
+    if (!enc->info.has_text && enc->clip && enc->clip->llava && !enc->joint)
+        return sp_error_set(err, SP_ERR_UNSUPPORTED,
+                            "text query: a LLaVA folder has no text tower; set text_model to a "
+                            "CLIP or SigLIP folder (its joint space), or use an exemplar image "
+                            "or an embedding file");
     if (!enc->info.has_text)
         return sp_error_set(err, SP_ERR_UNSUPPORTED,
                             "text query: the %s encoder has no text tower%s; use an exemplar "
@@ -454,8 +586,8 @@ sp_status sp_encode_text(sp_encode_ctx *ctx, const char *text, size_t len, sp_qu
     int warned = 0;
     char warning[SP_ERROR_MAX];
     warning[0] = '\0';
-    s = clip_encode_text(ctx->enc->clip, ctx->clip, text ? text : "", len, dst, &warned, warning,
-                         sizeof warning, err);
+    s = clip_encode_text(text_model(ctx->enc), text_scratch(ctx), text ? text : "", len, dst,
+                         &warned, warning, sizeof warning, err);
     if (s)
         return s;
     if (warned)
@@ -475,7 +607,7 @@ sp_status sp_encode_text_ids(sp_encode_ctx *ctx, const int32_t *ids, size_t n, s
     float *dst = rows_append(out, 1, e, err);
     if (!dst)
         return err ? err->status : SP_ERR_NOMEM;
-    s = clip_encode_text_ids(ctx->enc->clip, ctx->clip, ids, n, dst, err);
+    s = clip_encode_text_ids(text_model(ctx->enc), text_scratch(ctx), ids, n, dst, err);
     if (s)
         return s;
     rows_commit(out, 1, e);

@@ -6,7 +6,11 @@ config.json, preprocessor_config.json, vocab.json + merges.txt or tokenizer.json
 and every expected output computed in float64: the selected hidden layer, the per-patch and pooled
 joint-space embeddings, text embeddings. Also a small trained BPE vocabulary with the token ids of
 tricky strings from an independent regex-based tokenizer, resize references from torch's
-antialiased interpolation, and broken model folders for the error paths.
+antialiased interpolation, and broken model folders for the error paths. LLaVA folders (single file
+and sharded through model.safetensors.index.json, both tensor namings) with the reference of
+transformers' LlavaForConditionalGeneration.get_image_features: the vision tower's hidden state at
+vision_feature_layer, the class token dropped ("default") or kept ("full"), then the projector
+linear_1 -> exact GELU -> linear_2.
 
 Usage: gen_clip.py OUTDIR [STAMP]   (needs Debian's python3-torch: run with /usr/bin/python3)
 """
@@ -374,6 +378,40 @@ class Model(nn.Module):
             self.logit_scale = nn.Parameter(torch.tensor(2.6592))
 
 
+class Projector(nn.Module):
+    """LlavaMultiModalProjector: linear_1 -> GELU (exact, erf) -> linear_2."""
+
+    def __init__(self, h, d, bias):
+        super().__init__()
+        self.linear_1 = nn.Linear(h, d, bias=bias)
+        self.linear_2 = nn.Linear(d, d, bias=bias)
+
+    def forward(self, x):
+        return self.linear_2(F.gelu(self.linear_1(x)))
+
+
+class VisionTower(nn.Module):
+    """CLIPVisionModel / SiglipVisionModel: the transformer under .vision_model."""
+
+    def __init__(self, vc, siglip):
+        super().__init__()
+        self.vision_model = Vision(vc, siglip)
+
+
+class Llava(nn.Module):
+    def __init__(self, vc, d, bias, siglip=False):
+        super().__init__()
+        self.vision_tower = VisionTower(vc, siglip)
+        self.multi_modal_projector = Projector(vc["hidden"], d, bias)
+
+    def image_features(self, px, layer, strategy, project=True):
+        states, _ = self.vision_tower.vision_model(px)
+        x = states[layer][0]
+        if strategy == "default":
+            x = x[1:]
+        return self.multi_modal_projector(x) if project else x
+
+
 def randomise(model):
     """Weights with unit-scale activations so every op matters (not near-identity layers)."""
     with torch.no_grad():
@@ -556,12 +594,163 @@ def run_text(model, ids, tc):
     return y[0]
 
 
+LLAVA_SPECS = [
+    # name, dtype, architecture, tensor lead, feature layer, strategy, projector bias, shards
+    dict(name="llava_f32", dtype="F32", arch="LlavaForConditionalGeneration", lead="",
+         layer=-2, strategy="default", bias=True, shards=0),
+    dict(name="llava_f16_sharded", dtype="F16", arch="LlavaForConditionalGeneration", lead="model.",
+         layer=1, strategy="full", bias=True, shards=3),
+    dict(name="llava_next_bf16_sharded", dtype="BF16", arch="LlavaNextForConditionalGeneration",
+         lead="", layer=-1, strategy="default", bias=False, shards=2),
+    # a SigLIP tower (no class token: "full" keeps every patch), as llava-interleave uses
+    dict(name="llava_siglip_f32", dtype="F32", arch="LlavaForConditionalGeneration", lead="",
+         layer=-2, strategy="full", bias=True, shards=0, siglip=True),
+]
+# the same vision geometry as clip_f32 (32 px, 8 px patches): clip_f32 serves as the text model
+LLAVA_VISION = dict(hidden=32, inter=64, heads=4, layers=3, image=32, patch=8, eps=1e-5)
+LLAVA_TEXT_HIDDEN = 48
+
+
+def llava_config(spec, vc):
+    siglip = spec.get("siglip", False)
+    vision = {"model_type": "siglip_vision_model" if siglip else "clip_vision_model",
+              "hidden_size": vc["hidden"],
+              "intermediate_size": vc["inter"], "num_attention_heads": vc["heads"],
+              "num_hidden_layers": vc["layers"], "image_size": vc["image"], "patch_size": vc["patch"],
+              "hidden_act": "gelu_pytorch_tanh" if siglip else "quick_gelu", "layer_norm_eps": vc["eps"],
+              "projection_dim": 16}
+    cfg = {"architectures": [spec["arch"]],
+           "model_type": "llava_next" if "Next" in spec["arch"] else "llava",
+           "vision_config": vision,
+           "text_config": {"model_type": "llama", "hidden_size": LLAVA_TEXT_HIDDEN,
+                           "num_hidden_layers": 2, "vocab_size": 64},
+           "projector_hidden_act": "gelu", "vision_feature_layer": spec["layer"],
+           "vision_feature_select_strategy": spec["strategy"], "image_token_index": 63}
+    if not spec["bias"]:
+        cfg["multimodal_projector_bias"] = False
+    return cfg
+
+
+def write_llava(mdir, spec, tensors, lm_garbage):
+    """Single file, or shards with an index: vision tensors split over the shards, the language
+    model in a shard of its own that is not a safetensors file at all (so the loader must not open
+    it)."""
+    os.makedirs(mdir, exist_ok=True)
+    lm = [(spec["lead"] + ("language_model." if spec["lead"] else "language_model.model.") + "embed_tokens.weight",
+           torch.randn(64, LLAVA_TEXT_HIDDEN, dtype=torch.float64), spec["dtype"])]
+    if not spec["shards"]:
+        write_safetensors(os.path.join(mdir, "model.safetensors"), tensors + lm)
+        return
+    k = spec["shards"]
+    total = k + 1
+    names = [f"model-{i + 1:05d}-of-{total:05d}.safetensors" for i in range(total)]
+    weight_map = {}
+    for i in range(k):
+        part = tensors[i::k]
+        write_safetensors(os.path.join(mdir, names[i]), part)
+        for n, _, _ in part:
+            weight_map[n] = names[i]
+    with open(os.path.join(mdir, names[k]), "wb") as f:
+        f.write(lm_garbage)
+    for n, _, _ in lm:
+        weight_map[n] = names[k]
+    write_json(os.path.join(mdir, "model.safetensors.index.json"),
+               {"metadata": {"total_size": 1}, "weight_map": weight_map})
+
+
+def build_llava(out, manifest, clip_case):
+    """LLaVA folders, their reference features and the broken variants."""
+    for spec in LLAVA_SPECS:
+        name, siglip = spec["name"], spec.get("siglip", False)
+        vc = dict(LLAVA_VISION, act=gelu_tanh if siglip else quick_gelu, eps=1e-6 if siglip else 1e-5)
+        pre = preprocessor_json(siglip, vc["image"])
+        model = Llava(vc, LLAVA_TEXT_HIDDEN, spec["bias"], siglip).double()
+        randomise(model)
+        tensors = []
+        with torch.no_grad():
+            for n, p in model.state_dict().items():
+                tensors.append((spec["lead"] + n, p.clone(), spec["dtype"]))
+                p.copy_(round_to(p, spec["dtype"]))
+        mdir = os.path.join(out, name)
+        write_llava(mdir, spec, tensors, b"not a safetensors file: the language model's weights")
+        write_json(os.path.join(mdir, "config.json"), llava_config(spec, vc))
+        write_json(os.path.join(mdir, "preprocessor_config.json"), pre)
+        L = vc["layers"]
+        k = L + 1 + spec["layer"] if spec["layer"] < 0 else spec["layer"]
+        entry = {"name": name, "dir": name, "layer": k, "cls": spec["strategy"] == "full" and not siglip,
+                 "d": LLAVA_TEXT_HIDDEN, "h": vc["hidden"], "image_size": vc["image"], "cases": []}
+        for i, seed in enumerate((21, 22)):
+            img = make_image(32, 32, seed)
+            base = f"{name}_i{i}"
+            img.tofile(os.path.join(out, base + ".rgb"))
+            np.save(os.path.join(out, base + ".npy"), img)
+            px = pixels(img, pre["image_mean"], pre["image_std"])
+            with torch.no_grad():
+                tokens = model.image_features(px, k, spec["strategy"])
+                feats = model.image_features(px, k, spec["strategy"], project=False)
+            case = {"image": base + ".rgb", "npy": base + ".npy", "width": 32, "height": 32}
+            for what, a in (("tokens", tokens), ("features", feats)):
+                write_npy(os.path.join(out, f"{base}_{what}.npy"), a.numpy())
+                case[what] = f"{base}_{what}.npy"
+            entry["cases"].append(case)
+        if name == "llava_f32":
+            # clip_f32's vision tower on the same pixels: the joint space of text_model
+            img = make_image(32, 32, clip_case["seed"])
+            img.tofile(os.path.join(out, "llava_joint.rgb"))
+            np.save(os.path.join(out, "llava_joint.npy"), img)
+            with torch.no_grad():
+                tokens = model.image_features(pixels(img, pre["image_mean"], pre["image_std"]), k,
+                                              spec["strategy"])
+            write_npy(os.path.join(out, "llava_joint_tokens.npy"), tokens.numpy())
+            entry["joint"] = {"text_model": "clip_f32", "image": "llava_joint.rgb",
+                              "npy": "llava_joint.npy", "width": 32, "height": 32,
+                              "tokens": "llava_joint_tokens.npy", "embed": clip_case["embed"],
+                              "pooled": clip_case["pooled"]}
+            broken_llava(out, manifest, spec, vc, tensors, pre)
+        manifest["llava"].append(entry)
+
+
+def broken_llava(out, manifest, spec, vc, tensors, pre):
+    def variant(vname, cfg=None, tensors_v=None, shards=0, drop_shard=False):
+        d = os.path.join(out, vname)
+        sp = dict(spec, shards=shards)
+        write_llava(d, sp, tensors_v if tensors_v is not None else tensors, b"garbage")
+        if drop_shard:
+            os.remove(os.path.join(d, "model-00001-of-00003.safetensors"))
+        write_json(os.path.join(d, "config.json"), cfg or llava_config(spec, vc))
+        write_json(os.path.join(d, "preprocessor_config.json"), pre)
+        return vname
+    cfg = llava_config(spec, vc)
+    cfg["projector_hidden_act"] = "relu"
+    manifest["broken"].append({"dir": variant("broken_llava_act", cfg), "status": "unsupported",
+                               "message": "projector_hidden_act 'relu' is not supported"})
+    missing = "multi_modal_projector.linear_2.bias"
+    manifest["broken"].append({"dir": variant("broken_llava_projector",
+                                              tensors_v=[t for t in tensors if t[0] != missing]),
+                               "status": "not-found", "message": missing})
+    manifest["broken"].append({"dir": variant("broken_llava_shard", shards=2, drop_shard=True),
+                               "status": "not-found",
+                               "message": "names shard 'model-00001-of-00003.safetensors'"})
+    cfg = llava_config(spec, vc)
+    cfg["vision_feature_layer"] = [-2, -1]
+    manifest["broken"].append({"dir": variant("broken_llava_layers", cfg), "status": "unsupported",
+                               "message": "vision_feature_layer is a list"})
+    cfg = llava_config(spec, vc)
+    cfg["vision_config"]["model_type"] = "siglip_vision_model"
+    manifest["broken"].append({"dir": variant("broken_llava_siglip_default", cfg),
+                               "status": "unsupported", "message": "only 'full' is supported with SigLIP"})
+    manifest["broken"].append({"dir": variant("broken_llava_no_tower",
+                                              tensors_v=[t for t in tensors if "vision_tower" not in t[0]]),
+                               "status": "not-found", "message": "no vision_tower.* tensors"})
+
+
 def main():
     out = sys.argv[1]
     os.makedirs(out, exist_ok=True)
     vocab, merges = train_bpe(CORPUS, 300)
     tok = Tokenizer(vocab, merges)
-    manifest = {"models": [], "tokenizer": {}, "resize": [], "broken": []}
+    manifest = {"models": [], "tokenizer": {}, "resize": [], "broken": [], "llava": []}
+    clip_case = None
 
     # tokenizer fixtures (shared vocabulary)
     tdir = os.path.join(out, "tokenizer")
@@ -629,6 +818,9 @@ def main():
                 tokens, embed, pooled = run_vision(model, px, k)
                 for what, a in (("tokens", tokens), ("embed", embed), ("pooled", pooled)):
                     write_npy(os.path.join(out, f"{base}_{what}.npy"), a.numpy())
+                if name == "clip_f32" and r == 0 and i == 0:
+                    clip_case = {"seed": im["seed"], "embed": base + "_embed.npy",
+                                 "pooled": base + "_pooled.npy"}
                 rentry["cases"].append({"image": base + ".rgb", "width": im["w"], "height": im["h"],
                                         "tokens": base + "_tokens.npy", "embed": base + "_embed.npy",
                                         "pooled": base + "_pooled.npy"})
@@ -690,6 +882,8 @@ def main():
             cfg["vision_config"]["layer_norm_eps"] = 1e-50  # above 0 as a double, 0 as a float
             manifest["broken"].append({"dir": variant("broken_eps", tensors, cfg), "status": "format",
                                        "message": "layer_norm_eps must be a number in (0, 1) as a float32"})
+
+    build_llava(out, manifest, clip_case)
 
     # resize references: torch's antialiased interpolation (PIL's filters)
     img = make_image(97, 61, 11)

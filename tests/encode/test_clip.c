@@ -3,7 +3,9 @@
  * hidden layer, per-patch and pooled joint-space embeddings, text embeddings) must match to a
  * relative error below 1e-4 (max abs difference / max abs reference value). Also the tokenizer
  * against a regex-based reference, the resampler against torch's antialiased interpolation,
- * broken model folders, threads and out-of-memory injection. */
+ * broken model folders, threads and out-of-memory injection. LLaVA folders (single file, sharded)
+ * against the reference of transformers' get_image_features, with and without the projector, and
+ * with a separate CLIP folder as the text model. */
 #include <math.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -766,6 +768,252 @@ static void test_clip_every_allocation_failure_is_reported_and_leaks_nothing(voi
     free(px);
 }
 
+/* ---- LLaVA folders ---- */
+
+/* got (rows x cols) against rows row0.. of the reference matrix in npy. */
+static void expect_close_rows(const float *got, size_t row0, size_t rows, size_t cols,
+                              const char *npy, const char *what) {
+    sp_matrix m;
+    sp_error err;
+    if (sp_npy_read(path_of(npy), &m, &err))
+        fail_msg("%s", err.message);
+    if (m.cols != cols || m.rows < row0 + rows)
+        fail_msg("%s: %zu x %zu from row %zu, reference %s has %zu x %zu", what, rows, cols, row0,
+                 npy, m.rows, m.cols);
+    double e = rel_error(got, m.data + row0 * cols, rows * cols);
+    if (!(e < TOLERANCE))
+        fail_msg("%s: relative error %.3g against %s (tolerance %.0e)", what, e, npy, TOLERANCE);
+    worst_seen = e > worst_seen ? e : worst_seen;
+    sp_matrix_free(&m);
+}
+
+static sp_status open_llava(const char *dir, bool projector, const char *text_model,
+                            sp_encoder **enc, sp_error *err) {
+    sp_encoder_config c;
+    sp_encoder_config_init(&c);
+    c.kind = SP_ENCODER_CLIP;
+    char md[8192], tm[8192]; /* path_of's buffer is reused by the next call */
+    snprintf(md, sizeof md, "%s", path_of(dir));
+    c.model_dir = md;
+    c.projector = projector;
+    if (text_model) {
+        snprintf(tm, sizeof tm, "%s", path_of(text_model));
+        c.text_model_dir = tm;
+    }
+    return sp_encoder_open(&c, enc, err);
+}
+
+static void test_llava_tokens_match_pytorch_projector_reference(void **state) {
+    (void)state;
+    const sp_json *ls = mget(sp_json_root(manifest), "llava");
+    size_t compared = 0;
+    for (size_t li = 0; li < sp_json_length(ls); li++) {
+        const sp_json *lv = sp_json_at(ls, li);
+        const char *name = mstr(lv, "name");
+        bool cls = sp_json_bool(mget(lv, "cls"));
+        for (int projector = 1; projector >= 0; projector--) {
+            sp_encoder *enc = NULL;
+            sp_error err;
+            if (open_llava(mstr(lv, "dir"), projector, NULL, &enc, &err))
+                fail_msg("open %s: %s", name, err.message);
+            sp_encoder_info in;
+            sp_encoder_get_info(enc, &in);
+            size_t width = (size_t)mint(lv, projector ? "d" : "h");
+            assert_string_equal(in.backend, "llava");
+            assert_int_equal(in.layer, mint(lv, "layer"));
+            assert_int_equal(in.d, width);
+            assert_int_equal(in.e, width);
+            assert_int_equal(in.vision_d, mint(lv, "h"));
+            assert_int_equal(in.projector, projector);
+            assert_int_equal(in.cls_token, cls);
+            assert_true(in.embed_is_tokens);
+            assert_false(in.has_text);
+            assert_int_equal(in.image_size, mint(lv, "image_size"));
+            assert_int_equal(in.model_image_size, mint(lv, "image_size"));
+            sp_encode_ctx *ctx;
+            assert_int_equal(sp_encode_ctx_new(enc, &ctx, &err), SP_OK);
+            const sp_json *cases = mget(lv, "cases");
+            for (size_t ci = 0; ci < sp_json_length(cases); ci++) {
+                const sp_json *cs = sp_json_at(cases, ci);
+                sp_image img;
+                uint8_t *px = load_rgb(cs, &img);
+                sp_encoding r;
+                sp_encoding_init(&r);
+                if (sp_encode(ctx, &img, &r, &err))
+                    fail_msg("%s: %s", name, err.message);
+                const char *ref = mstr(cs, projector ? "tokens" : "features");
+                char what[256];
+                snprintf(what, sizeof what, "%s image %zu %s", name, ci,
+                         projector ? "projected tokens" : "vision features");
+                assert_int_equal(r.d, width);
+                expect_close_rows(r.tokens, cls ? 1 : 0, r.n, r.d, ref, what);
+                compared++;
+                if (cls) {
+                    assert_non_null(r.cls);
+                    snprintf(what, sizeof what, "%s image %zu class token", name, ci);
+                    expect_close_rows(r.cls, 0, 1, r.d, ref, what);
+                } else {
+                    assert_null(r.cls);
+                }
+                /* the joint space is the token space: embed aliases the tokens, pooled is their
+                 * mean */
+                assert_ptr_equal(r.embed, r.tokens);
+                for (size_t j = 0; j < r.d; j++) {
+                    double mean = 0;
+                    for (size_t i = 0; i < r.n; i++)
+                        mean += r.tokens[i * r.d + j];
+                    assert_true(fabs(mean / (double)r.n - r.pooled[j]) < 1e-4);
+                }
+                sp_frame f;
+                sp_encoding_frame(&r, 0, &f);
+                assert_int_equal(sp_frame_validate(&f, &err), SP_OK);
+                assert_null(f.embed);
+                sp_encoding_free(&r);
+                free(px);
+            }
+            sp_query_rows q;
+            sp_query_rows_init(&q);
+            assert_int_equal(sp_encode_text(ctx, "a cat", 5, &q, &err), SP_ERR_UNSUPPORTED);
+            assert_message_contains(&err, "a LLaVA folder has no text tower; set text_model");
+            sp_query_rows_free(&q);
+            sp_encode_ctx_free(ctx);
+            sp_encoder_free(enc);
+        }
+    }
+    assert_int_equal(compared, 16);
+    printf("compared %zu LLaVA outputs with PyTorch: worst relative error %.2e\n", compared,
+           worst_seen);
+}
+
+static const sp_json *model_entry(const char *name) {
+    const sp_json *ms = models();
+    for (size_t i = 0; i < sp_json_length(ms); i++)
+        if (strcmp(mstr(sp_json_at(ms, i), "name"), name) == 0)
+            return sp_json_at(ms, i);
+    fail_msg("no model %s", name);
+    return NULL;
+}
+
+static void test_llava_with_text_model_takes_embeddings_and_text_from_it(void **state) {
+    (void)state;
+    const sp_json *lv = sp_json_at(mget(sp_json_root(manifest), "llava"), 0);
+    const sp_json *joint = mget(lv, "joint");
+    sp_encoder *enc = NULL;
+    sp_error err;
+    if (open_llava(mstr(lv, "dir"), true, mstr(joint, "text_model"), &enc, &err))
+        fail_msg("open: %s", err.message);
+    sp_encoder_info in;
+    sp_encoder_get_info(enc, &in);
+    assert_int_equal(in.d, mint(lv, "d"));
+    assert_int_equal(in.e, 20); /* clip_f32's projection_dim */
+    assert_false(in.embed_is_tokens);
+    assert_true(in.has_text);
+    assert_true(in.has_tokenizer);
+    sp_encode_ctx *ctx;
+    assert_int_equal(sp_encode_ctx_new(enc, &ctx, &err), SP_OK);
+    sp_image img;
+    uint8_t *px = load_rgb(joint, &img);
+    sp_encoding r;
+    sp_encoding_init(&r);
+    if (sp_encode(ctx, &img, &r, &err))
+        fail_msg("%s", err.message);
+    expect_close(r.tokens, r.n * r.d, mstr(joint, "tokens"), "LLaVA tokens with a text model");
+    expect_close(r.embed, r.n * r.e, mstr(joint, "embed"), "text model's patch embeddings");
+    expect_close(r.pooled, r.e, mstr(joint, "pooled"), "text model's pooled embedding");
+    sp_frame f;
+    sp_encoding_frame(&r, 0, &f);
+    assert_int_equal(sp_frame_validate(&f, &err), SP_OK);
+    assert_non_null(f.embed);
+    assert_int_equal(f.e, 20);
+    /* text queries go through the text model's tower */
+    const sp_json *t0 = sp_json_at(mget(model_entry("clip_f32"), "texts"), 0);
+    sp_query_rows q;
+    sp_query_rows_init(&q);
+    const char *text = mstr(t0, "text");
+    assert_int_equal(sp_encode_text(ctx, text, strlen(text), &q, &err), SP_OK);
+    expect_close(q.rows, q.e, mstr(t0, "embedding"), "text through the text model");
+    sp_query_rows_free(&q);
+    sp_encoding_free(&r);
+    free(px);
+    sp_encode_ctx_free(ctx);
+    sp_encoder_free(enc);
+
+    /* refusals: a LLaVA folder as the text model, a text model for a CLIP model */
+    enc = (sp_encoder *)1;
+    assert_int_equal(open_llava(mstr(lv, "dir"), true, "llava_f16_sharded", &enc, &err),
+                     SP_ERR_INVALID);
+    assert_null(enc);
+    assert_message_contains(&err, "a LLaVA folder has no joint image-text space");
+    assert_int_equal(open_llava("clip_vision_only", true, "clip_f32", &enc, &err), SP_ERR_INVALID);
+    assert_message_contains(&err, "only a LLaVA model takes a separate text model");
+    assert_int_equal(open_llava(mstr(lv, "dir"), true, "no_such_text_model", &enc, &err),
+                     SP_ERR_NOT_FOUND);
+    assert_message_contains(&err, "text_model");
+}
+
+static void test_llava_layer_and_image_size_follow_the_caller_when_set(void **state) {
+    (void)state;
+    sp_encoder_config c;
+    sp_encoder_config_init(&c);
+    assert_int_equal(c.layer, SP_LAYER_MODEL);
+    c.kind = SP_ENCODER_CLIP;
+    c.model_dir = path_of("llava_f32");
+    c.layer = -1;
+    c.image_size = 48;
+    sp_encoder *enc;
+    sp_error err;
+    assert_int_equal(sp_encoder_open(&c, &enc, &err), SP_OK);
+    sp_encoder_info in;
+    sp_encoder_get_info(enc, &in);
+    assert_int_equal(in.layer, 3);
+    assert_int_equal(in.layers, 3);
+    assert_int_equal(in.image_size, 48);
+    assert_int_equal(in.model_image_size, 32);
+    assert_int_equal(in.grid_h, 6);
+    sp_encoder_free(enc);
+    c.layer = 7;
+    assert_int_equal(sp_encoder_open(&c, &enc, &err), SP_ERR_INVALID);
+    assert_message_contains(&err, "layer 7 is outside");
+}
+
+static void test_llava_sharded_every_allocation_failure_is_reported(void **state) {
+    (void)state;
+    const sp_json *lv = sp_json_at(mget(sp_json_root(manifest), "llava"), 1);
+    sp_image img;
+    uint8_t *px = load_rgb(sp_json_at(mget(lv, "cases"), 0), &img);
+    int succeeded = 0;
+    long n;
+    for (n = 0; n < 4000 && !succeeded; n++) {
+        sp_encoder *enc = NULL;
+        sp_encode_ctx *ctx = NULL;
+        sp_encoding r;
+        sp_encoding_init(&r);
+        sp_error err;
+        sp_fault_fail_after(n);
+        sp_status st = open_llava(mstr(lv, "dir"), true, "clip_f32", &enc, &err);
+        if (!st)
+            st = sp_encode_ctx_new(enc, &ctx, &err);
+        if (!st)
+            st = sp_encode(ctx, &img, &r, &err);
+        long injected = sp_fault_injected();
+        sp_fault_fail_after(-1);
+        if (st) {
+            if (st != SP_ERR_NOMEM)
+                fail_msg("allocation %ld: %s (%s)", n, sp_status_name(st), err.message);
+            assert_true(injected > 0);
+        } else {
+            assert_int_equal(injected, 0);
+            succeeded = 1;
+        }
+        sp_encoding_free(&r);
+        sp_encode_ctx_free(ctx);
+        sp_encoder_free(enc);
+    }
+    assert_true(succeeded);
+    assert_true(n > 50);
+    free(px);
+}
+
 /* ---- the resampler against torch ---- */
 
 static void test_resize_matches_torch_antialiased_interpolation(void **state) {
@@ -834,6 +1082,10 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_clip_contexts_on_two_threads_match_sequential_results),
         cmocka_unit_test(test_clip_every_allocation_failure_is_reported_and_leaks_nothing),
         cmocka_unit_test(test_resize_matches_torch_antialiased_interpolation),
+        cmocka_unit_test(test_llava_tokens_match_pytorch_projector_reference),
+        cmocka_unit_test(test_llava_with_text_model_takes_embeddings_and_text_from_it),
+        cmocka_unit_test(test_llava_layer_and_image_size_follow_the_caller_when_set),
+        cmocka_unit_test(test_llava_sharded_every_allocation_failure_is_reported),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     sp_json_free(manifest);

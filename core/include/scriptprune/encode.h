@@ -4,7 +4,8 @@
  *   patch  built in, no weights: resize, cut P x P patches, hand-made similarity-preserving
  *          features, a seeded orthogonal projection; bit-for-bit deterministic on every machine.
  *   clip   a Hugging Face CLIP or SigLIP folder (model.safetensors + config.json + ...), vision
- *          and text towers in float32 on OpenBLAS.
+ *          and text towers in float32 on OpenBLAS; or a LLaVA folder, whose tokens are its vision
+ *          tower's features after its multimodal projector (the language model's input space).
  * Thread-safety: an sp_encoder is immutable after open and may be shared; each thread encodes
  * through its own sp_encode_ctx (scratch memory). docs/encoders.md describes both backends. */
 #ifndef SCRIPTPRUNE_ENCODE_H
@@ -62,7 +63,7 @@ SP_API sp_status sp_image_validate(const sp_image *img, sp_error *err);
 
 typedef enum sp_encoder_kind {
     SP_ENCODER_PATCH = 0, /* built-in patch encoder (the default) */
-    SP_ENCODER_CLIP = 1,  /* CLIP or SigLIP weights from a Hugging Face folder */
+    SP_ENCODER_CLIP = 1,  /* CLIP, SigLIP or LLaVA weights from a Hugging Face folder */
 } sp_encoder_kind;
 
 /* How a frame of another aspect ratio becomes the S x S model input. */
@@ -83,11 +84,17 @@ typedef enum sp_resample {
 
 #define SP_PATCH_DEFAULT_SEED UINT64_C(0x5C121D5EED000001)
 
+/* sp_encoder_config.layer: the model's own choice (LLaVA: config.json vision_feature_layer;
+ * CLIP/SigLIP: -2, the penultimate layer, as LLaVA uses). */
+#define SP_LAYER_MODEL INT32_MIN
+
 typedef struct sp_encoder_config {
     sp_encoder_kind kind; /* default SP_ENCODER_PATCH */
     sp_fit fit;           /* default SP_FIT_AUTO */
     uint32_t image_size;  /* model input side S in pixels; 0 = backend default (patch 336, clip
-                             config.json image_size; other sizes interpolate position embeddings) */
+                             the model's own vision_config.image_size, reported as
+                             sp_encoder_info.model_image_size; other sizes interpolate position
+                             embeddings) */
     /* patch backend */
     uint32_t patch_size; /* P in pixels, default 14; S must be a multiple of P */
     uint32_t dim;        /* token width D, default 256 */
@@ -96,9 +103,16 @@ typedef struct sp_encoder_config {
     const char *model_dir; /* folder with model.safetensors, config.json, ... (or the path of the
                               weights file inside it); read during open */
     int layer;             /* hidden state whose patch tokens are returned: < 0 counts back from the
-                              last layer (-1 last, -2 penultimate = default, as LLaVA), 0 = the
-                              embeddings, L = layer L */
+                              last layer (-1 last, -2 penultimate), 0 = the embeddings, L = layer
+                              L; default SP_LAYER_MODEL */
     bool text;             /* load the text tower and tokenizer when present; default true */
+    bool projector;        /* LLaVA folders: tokens pass through the multimodal projector (default
+                              true); false returns the vision features themselves */
+    const char *text_model_dir; /* optional CLIP or SigLIP folder (or its weights file) that gives
+                                   the joint space: its vision tower computes embed and pooled on
+                                   the same input, its text tower encodes text queries. Needed for
+                                   text queries on a LLaVA folder, which has no text tower. NULL:
+                                   the model's own joint space (LLaVA: the tokens themselves) */
 } sp_encoder_config;
 
 /* Fills c with the defaults above. */
@@ -138,21 +152,27 @@ SP_API void sp_encoder_free(sp_encoder *enc);
 
 /* What an encoder produces and how it preprocesses. */
 typedef struct sp_encoder_info {
-    const char *backend; /* "patch", "clip" or "siglip"; static storage */
+    const char *backend; /* "patch", "clip", "siglip" or "llava"; static storage */
     size_t n;            /* tokens per frame (grid_h * grid_w) */
-    size_t d;            /* token width */
-    size_t e;            /* joint-space width (patch: e == d) */
+    size_t d;            /* token width (LLaVA with projector: the language model's hidden size) */
+    size_t e;            /* joint-space width (patch, and LLaVA without text_model_dir: e == d) */
     uint32_t grid_h, grid_w;
-    uint32_t image_size;   /* S */
-    uint32_t patch_size;   /* P */
-    int layer;             /* resolved hidden-state index of the tokens (clip), 0 for patch */
-    uint32_t layers;       /* transformer layers of the vision tower (0 for patch) */
-    sp_fit fit;            /* resolved (never AUTO) */
-    sp_resample resample;  /* resize filter */
-    float mean[3], std[3]; /* pixel normalisation: (v / 255 - mean) / std, per R, G, B */
-    bool has_text;         /* the model has a text tower: sp_encode_text_ids works */
-    bool has_tokenizer;    /* ... and its tokenizer files load: sp_encode_text works */
-    size_t context_length; /* text tokens per query including start/end, 0 without text */
+    uint32_t image_size;       /* S */
+    uint32_t patch_size;       /* P */
+    int layer;                 /* resolved hidden-state index of the tokens (clip), 0 for patch */
+    uint32_t layers;           /* transformer layers of the vision tower (0 for patch) */
+    sp_fit fit;                /* resolved (never AUTO) */
+    sp_resample resample;      /* resize filter */
+    float mean[3], std[3];     /* pixel normalisation: (v / 255 - mean) / std, per R, G, B */
+    bool has_text;             /* the model has a text tower: sp_encode_text_ids works */
+    bool has_tokenizer;        /* ... and its tokenizer files load: sp_encode_text works */
+    size_t context_length;     /* text tokens per query including start/end, 0 without text */
+    uint32_t model_image_size; /* clip: the model's own input side (vision_config.image_size),
+                                  the default of image_size; patch: 336 */
+    bool projector;            /* tokens are the LLaVA multimodal projector's output */
+    size_t vision_d;           /* width of the vision tower's features (d without projector) */
+    bool cls_token;            /* sp_encoding.cls holds the class token (LLaVA "full" strategy) */
+    bool embed_is_tokens;      /* the joint space is the token space (embed aliases tokens) */
 } sp_encoder_info;
 
 /* Fills info (strings are static); thread-safe, the encoder is read only. */
@@ -184,9 +204,13 @@ typedef struct sp_encoding {
     float *tokens; /* n x d row-major; token i at grid row i / grid_w, column i % grid_w */
     float *embed;  /* n x e joint-space embeddings; aliases tokens for the patch backend */
     float *pooled; /* e floats: the whole-image embedding (CLIP: projected class token; SigLIP:
-                      attention-pooling head; patch: normalised mean token) */
+                      attention-pooling head; patch: normalised mean token; LLaVA without
+                      text_model_dir: mean token) */
+    float *cls;    /* d floats: the class token, which has no grid position, when the model keeps
+                      it (info.cls_token: LLaVA's "full" select strategy, placed before the patch
+                      tokens by LLaVA); otherwise NULL */
     sp_preprocess pre;
-    size_t tokens_cap, embed_cap, pooled_cap; /* internal */
+    size_t tokens_cap, embed_cap, pooled_cap, cls_cap; /* internal */
 } sp_encoding;
 
 /* Owned by the caller: init before first use, reuse across sp_encode calls, free at the end. */
