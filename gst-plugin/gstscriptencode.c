@@ -30,6 +30,7 @@ enum {
     PROP_0,
     PROP_BACKEND,
     PROP_MODEL,
+    PROP_TEXT_MODEL,
     PROP_IMAGE_SIZE,
     PROP_PATCH_SIZE,
     PROP_OUTPUT_LAYER,
@@ -44,6 +45,7 @@ struct _GstScriptEncode {
     /* properties (GST_OBJECT_LOCK) */
     GstScriptBackend backend;
     gchar *model;
+    gchar *text_model;
     guint image_size;
     guint patch_size;
     gint output_layer;
@@ -88,6 +90,10 @@ static void gst_script_encode_set_property(GObject *object, guint prop_id, const
             g_free(self->model);
             self->model = g_value_dup_string(value);
             break;
+        case PROP_TEXT_MODEL:
+            g_free(self->text_model);
+            self->text_model = g_value_dup_string(value);
+            break;
         case PROP_IMAGE_SIZE:
             self->image_size = g_value_get_uint(value);
             break;
@@ -123,6 +129,9 @@ static void gst_script_encode_get_property(GObject *object, guint prop_id, GValu
             break;
         case PROP_MODEL:
             g_value_set_string(value, self->model);
+            break;
+        case PROP_TEXT_MODEL:
+            g_value_set_string(value, self->text_model);
             break;
         case PROP_IMAGE_SIZE:
             g_value_set_uint(value, self->image_size);
@@ -164,6 +173,7 @@ static gboolean gst_script_encode_start(GstBaseTransform *trans) {
     GST_OBJECT_LOCK(self);
     GstScriptBackend backend = self->backend;
     gchar *model = g_strdup(self->model);
+    gchar *text_model = g_strdup(self->text_model);
     cfg.image_size = self->image_size;
     cfg.patch_size = self->patch_size;
     cfg.layer = self->output_layer;
@@ -176,6 +186,7 @@ static gboolean gst_script_encode_start(GstBaseTransform *trans) {
             GST_ELEMENT_ERROR(self, RESOURCE, NOT_FOUND,
                               ("backend=clip needs the model property (a model folder)"), (NULL));
             g_free(model);
+            g_free(text_model);
             return FALSE;
         }
         /* Checked here so the message names the path and the system's reason even before the
@@ -185,9 +196,12 @@ static gboolean gst_script_encode_start(GstBaseTransform *trans) {
             GST_ELEMENT_ERROR(self, RESOURCE, OPEN_READ,
                               ("cannot read model \"%s\": %s", model, g_strerror(e)), (NULL));
             g_free(model);
+            g_free(text_model);
             return FALSE;
         }
         cfg.model_dir = model;
+        if (text_model && *text_model)
+            cfg.text_model_dir = text_model;
     } else if (model && *model) {
         GST_WARNING_OBJECT(self, "model \"%s\" is ignored by the patch backend", model);
     }
@@ -207,9 +221,11 @@ static gboolean gst_script_encode_start(GstBaseTransform *trans) {
                                cfg.kind == SP_ENCODER_CLIP ? "clip" : "patch", err.message),
                               (NULL));
         g_free(model);
+        g_free(text_model);
         return FALSE;
     }
     g_free(model);
+    g_free(text_model);
     if (sp_encode_ctx_new(self->enc, &self->ctx, &err) != SP_OK) {
         GST_ELEMENT_ERROR(self, RESOURCE, NO_SPACE_LEFT, ("%s", err.message), (NULL));
         free_state(self);
@@ -418,6 +434,7 @@ static GstFlowReturn gst_script_encode_transform_ip(GstBaseTransform *trans, Gst
 static void gst_script_encode_finalize(GObject *object) {
     GstScriptEncode *self = GST_SCRIPT_ENCODE(object);
     g_free(self->model);
+    g_free(self->text_model);
     G_OBJECT_CLASS(gst_script_encode_parent_class)->finalize(object);
 }
 
@@ -446,6 +463,13 @@ static void gst_script_encode_class_init(GstScriptEncodeClass *klass) {
         g_param_spec_string("model", "Model",
                             "clip backend: Hugging Face model folder (model.safetensors, "
                             "config.json, ...); an unreadable path fails the state change",
+                            NULL, rw | GST_PARAM_MUTABLE_READY));
+    g_object_class_install_property(
+        gobject_class, PROP_TEXT_MODEL,
+        g_param_spec_string("text-model", "Text model",
+                            "clip backend with a LLaVA model: a CLIP or SigLIP folder whose "
+                            "vision and text towers give the joint space for relevance and text "
+                            "queries (as the published Script code); NULL: the tokens themselves",
                             NULL, rw | GST_PARAM_MUTABLE_READY));
     g_object_class_install_property(
         gobject_class, PROP_IMAGE_SIZE,

@@ -82,7 +82,9 @@ typedef struct scd_server_cfg {
 typedef struct scd_encoder_cfg {
     scd_encoder_backend backend;
     char *model; /* "" = none (the patch encoder needs no weights) */
-    int image_size;
+    char
+        *text_model; /* "" = none; clip with a LLaVA model: CLIP/SigLIP folder of the joint space */
+    int image_size;  /* 0 = the backend's default (patch 336, clip the model's own) */
     int patch_size;
     int output_layer;
     int threads; /* 0 = automatic */

@@ -177,12 +177,15 @@ static const ynode *blame(const ynode *map, const char *key, const ynode *fallba
 
 static sp_status validate_encoder(parse_ctx *c, const scd_encoder_cfg *e, const ynode *map,
                                   const ynode *fallback, const char *path) {
-    if (e->image_size % e->patch_size != 0) {
+    /* 0 is the backend's own size: for patch that is 336, which the patch side must divide too
+     * (a clip model's own size is checked against its own patch size when it opens). */
+    int size = e->image_size ? e->image_size : e->backend == SCD_ENCODER_PATCH ? 336 : 0;
+    if (size % e->patch_size != 0) {
         const char *key = ynode_map_get(map, "image_size", NULL) ? "image_size" : "patch_size";
         char *full = join_path(path, key);
         cfg_pos_fail(c->err, SP_ERR_INVALID, blame(map, key, fallback), full,
-                     "image_size %d is not a multiple of patch_size %d", e->image_size,
-                     e->patch_size);
+                     "image_size %d%s is not a multiple of patch_size %d", size,
+                     e->image_size ? "" : " (the patch backend's own)", e->patch_size);
         g_free(full);
         return SP_ERR_INVALID;
     }

@@ -349,15 +349,28 @@ static const cfg_key keys[] = {
      .offset = ENC(model),
      .def = "",
      .max = 4096,
-     .doc = "Safetensors weights of the ViT; required by `clip`."},
+     .doc = "`clip`: the Hugging Face folder (or safetensors file) of a CLIP, SigLIP or LLaVA "
+            "model (LLaVA: its vision tower and multimodal projector; docs/encoders.md); required "
+            "by `clip`."},
+    {.section = SEC_ENCODER,
+     .name = "text_model",
+     .type = T_PATH,
+     .offset = ENC(text_model),
+     .def = "",
+     .max = 4096,
+     .doc =
+         "`clip` with a LLaVA `model`: a CLIP or SigLIP folder whose towers give the joint space "
+         "for relevance and text queries, as the published Script code; `\"\"`: the tokens "
+         "themselves (no text queries)."},
     {.section = SEC_ENCODER,
      .name = "image_size",
      .type = T_INT,
      .offset = ENC(image_size),
-     .def = "336",
-     .min = 14,
+     .def = "0",
+     .min = 0,
      .max = 4096,
-     .doc = "Side of the square encoder input in pixels; a multiple of `patch_size`."},
+     .doc = "Side of the square encoder input in pixels, a multiple of `patch_size`; `0`: the "
+            "backend's own (`patch` 336, `clip` the model's `vision_config.image_size`)."},
     {.section = SEC_ENCODER,
      .name = "patch_size",
      .type = T_INT,

@@ -88,8 +88,9 @@ void scd_encoders_free(scd_encoders *c) {
 
 /* Only the settings that change the encoder's output identify it (threads do not). */
 static char *encoder_key(const scd_encoder_cfg *cfg) {
-    return g_strdup_printf("%d|%d|%d|%d|%s", (int)cfg->backend, cfg->image_size, cfg->patch_size,
-                           cfg->output_layer, cfg->model ? cfg->model : "");
+    return g_strdup_printf("%d|%d|%d|%d|%s|%s", (int)cfg->backend, cfg->image_size, cfg->patch_size,
+                           cfg->output_layer, cfg->model ? cfg->model : "",
+                           cfg->text_model ? cfg->text_model : "");
 }
 
 sp_status scd_encoders_get(scd_encoders *c, const scd_encoder_cfg *cfg, const sp_encoder **out,
@@ -112,6 +113,7 @@ sp_status scd_encoders_get(scd_encoders *c, const scd_encoder_cfg *cfg, const sp
     ec.patch_size = (uint32_t)cfg->patch_size;
     ec.layer = cfg->output_layer;
     ec.model_dir = cfg->model && cfg->model[0] ? cfg->model : NULL;
+    ec.text_model_dir = cfg->text_model && cfg->text_model[0] ? cfg->text_model : NULL;
     /* Opening a CLIP model reads hundreds of MB; it happens once per configuration, under the
      * lock so that two first users do not both load it. */
     sp_encoder *enc = NULL;

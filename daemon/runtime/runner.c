@@ -387,6 +387,8 @@ static void set_encoder(GstElement *enc, const scd_encoder_cfg *e) {
     set_arg(enc, "backend", e->backend == SCD_ENCODER_CLIP ? "clip" : "patch");
     if (e->model && e->model[0])
         g_object_set(enc, "model", e->model, NULL);
+    if (e->text_model && e->text_model[0])
+        g_object_set(enc, "text-model", e->text_model, NULL);
     g_object_set(enc, "image-size", (guint)e->image_size, "patch-size", (guint)e->patch_size,
                  "output-layer", e->output_layer, NULL);
     if (e->threads > 0)

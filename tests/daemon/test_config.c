@@ -59,7 +59,7 @@ static void empty_document_gives_defaults(void **state) {
         assert_int_equal(cfg->server.max_body_bytes, 16 * 1024 * 1024);
         assert_int_equal(cfg->server.log_level, SCD_LOG_INFO);
         assert_int_equal(cfg->encoder.backend, SCD_ENCODER_PATCH);
-        assert_int_equal(cfg->encoder.image_size, 336);
+        assert_int_equal(cfg->encoder.image_size, 0);
         assert_int_equal(cfg->encoder.patch_size, 14);
         assert_int_equal(cfg->encoder.output_layer, -2);
         assert_int_equal(cfg->pruning.method, SP_METHOD_SCRIPT);
@@ -338,7 +338,7 @@ static void numbers_are_strict_and_ranged(void **state) {
         {"3_36", "decimal integer"},
         {"\"336\"", "remove the quotes"},
         {"4200", "out of range"},
-        {"7", "out of range"},
+        {"-1", "out of range"},
         {"99999999999999999999", "integer"},
     };
     for (size_t i = 0; i < G_N_ELEMENTS(enc); i++) {
@@ -423,7 +423,8 @@ static void cross_key_rules_point_at_the_key(void **state) {
     expect_error("defaults:\n  encoder:\n    image_size: 300\n", 3, 5,
                  "defaults.encoder.image_size", "not a multiple of patch_size 14");
     expect_error("streams:\n  - id: a\n    file: v.mp4\n    encoder: {patch_size: 15}\n", 4, 15,
-                 "streams[0].encoder.patch_size", "image_size 336 is not a multiple");
+                 "streams[0].encoder.patch_size",
+                 "image_size 336 (the patch backend's own) is not a multiple");
     expect_error("defaults:\n  encoder:\n    backend: clip\n", 3, 5, "defaults.encoder.model",
                  "needs a model");
     expect_error("server:\n  listen: \"\"\n", 2, 3, "server.listen", "no listener");

@@ -151,12 +151,80 @@ GST_START_TEST(test_mismatched_query_encoder) {
 }
 GST_END_TEST;
 
+/* A LLaVA folder with a separate CLIP text model: the tokens are the projector's (the LLaVA
+ * hidden size), the joint space the CLIP's, exactly as core gives them. */
+GST_START_TEST(test_llava_with_text_model) {
+    const gchar *root = g_getenv("SCRIPTD_CLIP_FIXTURES");
+    fail_unless(root != NULL);
+    gchar *llava = g_build_filename(root, "llava_f32", NULL);
+    gchar *clip = g_build_filename(root, "clip_f32", NULL);
+    gchar *launch =
+        g_strdup_printf("scriptencode backend=clip model=%s text-model=%s", llava, clip);
+    GstHarness *h = gt_harness(launch, CAPS);
+    GstBuffer *out = push(h, 0, 0);
+    GstScriptTokensMeta *m = gst_buffer_get_script_tokens_meta(out);
+    fail_unless(m != NULL);
+    fail_unless(gst_script_tensor_is_set(&m->embeddings));
+
+    sp_encoder_config cfg;
+    sp_encoder_config_init(&cfg);
+    cfg.kind = SP_ENCODER_CLIP;
+    cfg.model_dir = llava;
+    cfg.text_model_dir = clip;
+    sp_encoder *enc;
+    sp_encode_ctx *ctx;
+    sp_error err;
+    fail_unless(sp_encoder_open(&cfg, &enc, &err) == SP_OK, "%s", err.message);
+    fail_unless(sp_encode_ctx_new(enc, &ctx, &err) == SP_OK);
+    GstBuffer *in = gt_frame_rgbx(W, H, 0, 0);
+    GstMapInfo im, tm, em;
+    gst_buffer_map(in, &im, GST_MAP_READ);
+    sp_image img = {im.data, W, H, W * 4, SP_PIXFMT_RGBX};
+    sp_encoding r;
+    sp_encoding_init(&r);
+    fail_unless(sp_encode(ctx, &img, &r, &err) == SP_OK, "%s", err.message);
+    fail_unless_equals_int((gint)m->tokens.dims[1], (gint)r.d);
+    fail_unless_equals_int((gint)m->embeddings.dims[1], (gint)r.e);
+    fail_unless(r.e != r.d); /* the CLIP's projection width, not LLaVA's hidden size */
+    gint hidden = (gint)r.d;
+    fail_unless(gst_script_tensor_map(&m->tokens, &tm));
+    fail_unless(gst_script_tensor_map(&m->embeddings, &em));
+    fail_unless(memcmp(tm.data, r.tokens, r.n * r.d * sizeof(float)) == 0);
+    fail_unless(memcmp(em.data, r.embed, r.n * r.e * sizeof(float)) == 0);
+    gst_buffer_unmap(m->tokens.data, &tm);
+    gst_buffer_unmap(m->embeddings.data, &em);
+    gst_buffer_unmap(in, &im);
+    gst_buffer_unref(in);
+    sp_encoding_free(&r);
+    sp_encode_ctx_free(ctx);
+    sp_encoder_free(enc);
+    gst_buffer_unref(out);
+    gt_teardown(h);
+
+    /* Without the text model the joint space is the tokens themselves: no separate embeddings. */
+    g_free(launch);
+    launch = g_strdup_printf("scriptencode backend=clip model=%s", llava);
+    h = gt_harness(launch, CAPS);
+    out = push(h, 0, 0);
+    m = gst_buffer_get_script_tokens_meta(out);
+    fail_unless(m != NULL);
+    fail_unless(!gst_script_tensor_is_set(&m->embeddings));
+    fail_unless_equals_int((gint)m->tokens.dims[1], hidden);
+    gst_buffer_unref(out);
+    gt_teardown(h);
+    g_free(launch);
+    g_free(llava);
+    g_free(clip);
+}
+GST_END_TEST;
+
 static Suite *clip_suite(void) {
     Suite *s = suite_create("gst-clip");
     TCase *tc = tcase_create("clip");
     tcase_set_timeout(tc, 120);
     suite_add_tcase(s, tc);
     tcase_add_test(tc, test_clip_tokens_and_embeddings);
+    tcase_add_test(tc, test_llava_with_text_model);
     tcase_add_test(tc, test_text_query_by_property_and_event);
     tcase_add_test(tc, test_mismatched_query_encoder);
     return s;
