@@ -32,6 +32,10 @@ static void store_le32(uint8_t *p, uint32_t v) {
         p[i] = (uint8_t)(v >> (8 * i));
 }
 
+static uint16_t load_le16(const uint8_t *p) {
+    return (uint16_t)(p[0] | p[1] << 8);
+}
+
 static uint32_t load_le32(const uint8_t *p) {
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
@@ -101,6 +105,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
     sp_wire_reader *r = sp_wire_reader_new(1 << 20);
     FUZZ_REQUIRE(r != NULL);
+    /* What the reader accepts of the current version, the writer writes back byte for byte. An
+     * older version is only read: it made promises the current one does not (a version 1 window
+     * packet may hold tokens last seen before its span), so it is not rewritten. */
+    bool rewrite = n >= 6 && load_le16(b + 4) == SP_WIRE_VERSION;
     sp_wire_writer *w = NULL;
     out_buf written = {0};
     sp_error err;
@@ -115,6 +123,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             st = sp_wire_reader_next(r, &p, &got, &err);
             if (st != SP_OK || !got)
                 break;
+            if (!rewrite)
+                continue;
             sp_error we;
             if (!w) {
                 const sp_wire_header *h = sp_wire_reader_header(r);
