@@ -82,6 +82,7 @@ static sp_status open_patch(const sp_encoder_config *c, sp_encoder *enc, sp_erro
     sp_status s = patch_model_new(S, P, c->dim, c->seed, &enc->patch, err);
     if (s)
         return s;
+    enc->patch->local_only = c->patch_local;
     sp_encoder_info *in = &enc->info;
     in->backend = "patch";
     in->grid_h = in->grid_w = S / P;

@@ -396,8 +396,9 @@ static void patch_from_band(const patch_model *m, const float *acc, uint32_t px,
     size_t k = 0;
     f[k++] = W_BIAS;
     f[k++] = W_MEAN * (sum4(acc + ACC_SUM * S + x0, P) / n - 0.5f);
-    f[k++] = W_CHROMA * (sum4(acc + (ACC_SUM + 1) * S + x0, P) / n);
-    f[k++] = W_CHROMA * (sum4(acc + (ACC_SUM + 2) * S + x0, P) / n);
+    const float w_chroma = m->local_only ? W_MEAN : W_CHROMA;
+    f[k++] = w_chroma * (sum4(acc + (ACC_SUM + 1) * S + x0, P) / n);
+    f[k++] = w_chroma * (sum4(acc + (ACC_SUM + 2) * S + x0, P) / n);
     for (int c = 0; c < 3; c++)
         f[k++] = W_STD * sqrtf(sum4(acc + (ACC_SQ + c) * S + x0, P) / n);
     /* Texture signature: RMS luma differences at distances 1, 2, 4 along four directions
@@ -506,7 +507,7 @@ void patch_encode(const patch_model *m, const float *planes, const patch_region 
             size_t i = (size_t)gy * m->grid + gx;
             float *f = feat + i * PATCH_FEATURES, *t = tokens + i * D;
             bool inside = gy >= r.y && gy < r.y + r.h && gx >= r.x && gx < r.x + r.w;
-            if (inside)
+            if (inside && !m->local_only)
                 neighbourhood_layout(m, half, &r, gy, gx, W_LAYOUT, f + PATCH_LOCAL_FEATURES);
             else
                 memset(f + PATCH_LOCAL_FEATURES, 0,

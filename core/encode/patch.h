@@ -7,6 +7,7 @@
 #ifndef SP_ENCODE_PATCH_H
 #define SP_ENCODE_PATCH_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -25,8 +26,9 @@ enum {
 /* Immutable after creation; shared by all contexts. */
 typedef struct patch_model {
     uint32_t S, P, D, grid;
-    float *proj;  /* PATCH_FEATURES x D: the image of each feature axis */
-    float *basis; /* 4 x P: orthonormal DCT-II basis rows u = 0..3 */
+    bool local_only; /* the 33 local features only, chroma weighted as luma (the older encoder) */
+    float *proj;     /* PATCH_FEATURES x D: the image of each feature axis */
+    float *basis;    /* 4 x P: orthonormal DCT-II basis rows u = 0..3 */
 } patch_model;
 
 /* S % P == 0 and P in [PATCH_MIN_P, PATCH_MAX_P] are checked by the caller. */

@@ -164,6 +164,33 @@ static void test_patch_golden_bytes_default_config(void **state) {
     free(buf);
 }
 
+/* The token hash of the 33-feature encoder (before the neighbourhood layout) on the frame above:
+ * patch_local reproduces it, so results made with it stay comparable. */
+#define GOLDEN_LOCAL UINT64_C(0xa21eafaf4147d0ea)
+
+static void test_patch_local_features_reproduce_the_33_feature_encoder(void **state) {
+    (void)state;
+    sp_encoder_config c;
+    sp_encoder_config_init(&c);
+    c.patch_local = true;
+    sp_encoder *enc = NULL;
+    sp_error err;
+    if (sp_encoder_open(&c, &enc, &err))
+        fail_msg("open: %s", err.message);
+    sp_image img;
+    uint8_t *buf = make_image(640, 360, SP_PIXFMT_RGBX, 0, scene, &img);
+    sp_encoding r;
+    sp_encoding_init(&r);
+    encode_into(enc, &img, &r);
+    uint64_t h = fnv1a(r.tokens, r.n * r.d * sizeof(float));
+    if (h != GOLDEN_LOCAL)
+        fail_msg("token hash 0x%016llx != golden 0x%016llx", (unsigned long long)h,
+                 (unsigned long long)GOLDEN_LOCAL);
+    sp_encoding_free(&r);
+    sp_encoder_free(enc);
+    free(buf);
+}
+
 static void test_patch_golden_bytes_projection_narrower_than_features(void **state) {
     (void)state;
     /* D = 16 < 33 features: the projection branch with orthonormal rows, crop fit, P = 16. */
@@ -985,6 +1012,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_patch_golden_bytes_default_config),
         cmocka_unit_test(test_patch_golden_bytes_projection_narrower_than_features),
+        cmocka_unit_test(test_patch_local_features_reproduce_the_33_feature_encoder),
         cmocka_unit_test(test_patch_every_pixel_format_and_stride_gives_the_same_tokens),
         cmocka_unit_test(test_patch_results_are_unit_rows_and_a_valid_frame),
         cmocka_unit_test(test_patch_contexts_on_two_threads_match_sequential_results),
