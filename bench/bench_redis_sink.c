@@ -129,9 +129,9 @@ int main(int argc, char **argv) {
     for (int i = 0; i < n; i++)
         base += pipeline_step(x, g);
 
-    scd_broker_sink *s = NULL;
+    scd_redis_sink *rs = NULL;
     sp_error err;
-    if (scd_redis_sink_new("bench", "redis0", &cfg, m, &s, &err) != SP_OK) {
+    if (scd_redis_sink_new("bench", "redis0", &cfg, m, &rs, &err) != SP_OK) {
         fprintf(stderr, "bench-redis-sink: %s\n", err.message);
         return 1;
     }
@@ -144,7 +144,7 @@ int main(int argc, char **argv) {
         GstScriptPacket *p = &pk[i % 64];
         p->window_id = (guint64)i; /* ids increase, as a stream's do */
         double a = cpu_s();
-        if (!scd_broker_sink_packet(s, p, &err)) {
+        if (!scd_broker_sink_packet(scd_redis_sink_broker(rs), p, &err)) {
             fprintf(stderr, "bench-redis-sink: %s\n", err.message);
             return 1;
         }
@@ -154,7 +154,7 @@ int main(int argc, char **argv) {
     scd_broker_stats st;
     do {
         g_usleep(1000);
-        scd_broker_sink_stats(s, &st);
+        scd_broker_sink_stats(scd_redis_sink_broker(rs), &st);
         g_free(st.last_error);
     } while (st.sent + st.dropped < (uint64_t)n && now_s() - t0 < 600);
     double elapsed = now_s() - t0;
@@ -172,7 +172,7 @@ int main(int argc, char **argv) {
     printf("{\"bench\":\"redis_sink_pipeline_cost\",\"dtype\":\"%s\",\"step_cpu_us_no_sink\":%.1f,"
            "\"step_cpu_us_with_sink\":%.1f,\"ratio\":%.3f}\n",
            dtype, base / n * 1e6, with_sink / n * 1e6, with_sink / base);
-    scd_broker_sink_free(s, 5000);
+    scd_redis_sink_free(rs, 5000);
     for (int i = 0; i < 64; i++)
         gst_script_packet_clear(&pk[i]);
     g_free(pk);

@@ -40,13 +40,14 @@ struct scd_app {
     scd_jobs *jobs;
     scd_http *http;
     scd_notify *notify;
-    scd_cluster *cluster; /* NULL: this node runs every configured stream (cluster.h) */
-    char *token;          /* bearer token from server.token_file, NULL = no authentication */
-    char *work_dir;       /* private directory: uploaded exemplars, query files for elements */
-    char *ready_file;     /* --ready-file */
-    bool exit_when_done;  /* --exit-when-done */
-    bool stopping;        /* SIGTERM/SIGINT received: draining */
-    bool ready_sent;      /* READY=1 sent once */
+    scd_cluster *cluster;  /* NULL: this node runs every configured stream (cluster.h) */
+    struct scd_mllm *mllm; /* the MLLM client of `ask` (runtime/mllm_client.h) */
+    char *token;           /* bearer token from server.token_file, NULL = no authentication */
+    char *work_dir;        /* private directory: uploaded exemplars, query files for elements */
+    char *ready_file;      /* --ready-file */
+    bool exit_when_done;   /* --exit-when-done */
+    bool stopping;         /* SIGTERM/SIGINT received: draining */
+    bool ready_sent;       /* READY=1 sent once */
     int exit_status;
     int64_t started_us; /* g_get_monotonic_time() at start */
     guint ready_timer;  /* READY at the latest (process/service.c) */

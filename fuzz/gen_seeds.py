@@ -122,21 +122,22 @@ def json_seeds(out):
 # ---- wire format (docs/wire-format.md) ------------------------------------------------------
 
 def wire_header(d, grid_h, grid_w, kind, dtype_code=2, window=4, hop=2, budget=8, tau=0.5,
-                name=b"cam"):
-    fixed = struct.pack("<4sHHBBHIHHIIIfHH", b"SPTS", 1, 44 + len(name), dtype_code, kind, 0, d,
-                        grid_h, grid_w, window, hop, budget, tau, len(name), 0)
+                name=b"cam", version=2, mode=0):
+    """version 1 has no packet mode (the byte is reserved, 0)."""
+    fixed = struct.pack("<4sHHBBBBIHHIIIfHH", b"SPTS", version, 44 + len(name), dtype_code, kind,
+                        mode, 0, d, grid_h, grid_w, window, hop, budget, tau, len(name), 0)
     crc = zlib.crc32(fixed + name) & 0xFFFFFFFF
     return fixed + struct.pack("<I", crc) + name
 
 
-def wire_packet(kind, window, frames, tokens, d, dtype_code=2, budget=8, query=0):
+def wire_packet(kind, window, frames, tokens, d, dtype_code=2, budget=8, query=0, mode=0):
     """tokens: list of (pts, last_pts, frame, seen, y, x) in time then raster order."""
     vs = 2 if dtype_code == 2 else 4
     count = len(tokens)
     length = 72 + count * (32 + d * vs) + 4
     pts_first, pts_last = frames[0] * 500000000, frames[1] * 500000000
-    body = struct.pack("<4sIQqqQQQIIB7x", b"SPPK", length, window, pts_first, pts_last, frames[0],
-                       frames[1], query, count, budget, kind)
+    body = struct.pack("<4sIQqqQQQIIBB6x", b"SPPK", length, window, pts_first, pts_last,
+                       frames[0], frames[1], query, count, budget, kind, mode)
     for t in tokens:
         body += struct.pack("<qqQIHH", *t)
     values = np.linspace(-1, 1, count * d)
@@ -158,6 +159,12 @@ def wire_seeds(out):
     f0 = wire_packet(0, 0, (0, 0), [(0, 0, 0, 1, 0, 2)], 2, dtype_code=1, budget=2)
     f1 = wire_packet(0, 1, (1, 1), [], 2, dtype_code=1, budget=2)
     write(out, "wire", "frame-f32", b"\x40" + frame_h + f0 + f1)
+    # Version 1 (no packet mode) and a delta stream of version 2.
+    write(out, "wire", "window-f16-v1", b"\xf0" + wire_header(d, 2, 2, kind=1, version=1) + p1 + p2)
+    delta = wire_header(d, 2, 2, kind=1, mode=1)
+    d1 = wire_packet(1, 0, (0, 3), [(0, 500000000, 0, 2, 0, 0)], d, mode=1)
+    d2 = wire_packet(1, 1, (2, 5), [(0, 0, 0, 1, 1, 1)], d, mode=1)  # seen before the window
+    write(out, "wire", "window-delta", b"\xf0" + delta + d1 + d2)
     write(out, "wire", "header-only", b"\x80" + window)
     write(out, "wire", "truncated", b"\x20" + window + p1[:-7])
     write(out, "wire", "bad-crc-kept", b"\x31" + window + p1[:-1] + b"\x00")

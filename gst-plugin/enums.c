@@ -21,12 +21,21 @@ static const GEnumValue backend_values[] = {
 DEFINE_ENUM(gst_script_backend_get_type, "GstScriptBackend", backend_values)
 
 static const GEnumValue emit_values[] = {
-    {GST_SCRIPT_EMIT_FRAME, "a packet per frame: its new tokens, at most budget", "frame"},
+    {GST_SCRIPT_EMIT_FRAME, "a packet per frame: its new tokens, at most frame-budget", "frame"},
     {GST_SCRIPT_EMIT_WINDOW, "a packet every hop frames: window-budget tokens of the last window",
      "window"},
     {0, NULL, NULL},
 };
 DEFINE_ENUM(gst_script_emit_get_type, "GstScriptEmit", emit_values)
+
+static const GEnumValue packet_mode_values[] = {
+    {GST_SCRIPT_PACKET_MODE_SNAPSHOT,
+     "every token of a window packet was seen in the window (tokens still seen are re-sent)",
+     "snapshot"},
+    {GST_SCRIPT_PACKET_MODE_DELTA, "each packet holds only tokens never sent before", "delta"},
+    {0, NULL, NULL},
+};
+DEFINE_ENUM(gst_script_packet_mode_get_type, "GstScriptPacketMode", packet_mode_values)
 
 static const GEnumValue exemplar_values[] = {
     {GST_SCRIPT_EXEMPLAR_POOLED, "one row: the image's pooled embedding", "pooled"},

@@ -4,6 +4,7 @@
 #define GST_SCRIPT_ENUMS_H
 
 #include <gst/gst.h>
+#include <gst/script/scriptpacket.h> /* GstScriptPacketMode */
 
 G_BEGIN_DECLS
 
@@ -40,6 +41,7 @@ typedef enum {
 
 GType gst_script_backend_get_type(void);
 GType gst_script_emit_get_type(void);
+GType gst_script_packet_mode_get_type(void);
 GType gst_script_exemplar_get_type(void);
 GType gst_script_drop_policy_get_type(void);
 GType gst_script_wire_dtype_get_type(void);
@@ -49,6 +51,7 @@ GType gst_script_method_get_type(void);
 
 #define GST_TYPE_SCRIPT_BACKEND (gst_script_backend_get_type())
 #define GST_TYPE_SCRIPT_EMIT (gst_script_emit_get_type())
+#define GST_TYPE_SCRIPT_PACKET_MODE (gst_script_packet_mode_get_type())
 #define GST_TYPE_SCRIPT_EXEMPLAR (gst_script_exemplar_get_type())
 #define GST_TYPE_SCRIPT_DROP_POLICY (gst_script_drop_policy_get_type())
 #define GST_TYPE_SCRIPT_WIRE_DTYPE (gst_script_wire_dtype_get_type())

@@ -1,8 +1,11 @@
 /* scriptoverlay: shows what the MLLM will see. Each token of the frame's GstScriptTokensMeta is
  * mapped back to the pixels it came from (through the encoder's letterbox/crop, recorded in the
- * meta) and drawn by its fate: tokens of this frame emitted in this buffer's packet get a solid
- * outline, candidates not (yet) emitted a light one, temporal repeats an outline in their own
- * colour, and GSP-pruned patches are dimmed. Frames without a pruned meta pass unchanged. */
+ * meta) and drawn by its fate: candidates not (yet) emitted get a light outline, temporal repeats
+ * an outline in their own colour, and GSP-pruned patches are dimmed. On a frame that completed a
+ * packet, every token of the packet is outlined at its grid cell, whichever frame it was taken
+ * from: in emitted-color when taken from this frame, shading to aged-color as it was taken longer
+ * ago (a window's length or more: aged-color itself), so the picture shows everything the MLLM
+ * received. Frames without a pruned meta pass unchanged. */
 #include "gstscriptoverlay.h"
 
 #include <string.h>
@@ -18,6 +21,7 @@ GST_DEBUG_CATEGORY_STATIC(gst_script_overlay_debug);
 #define DEFAULT_EMITTED_COLOR 0xff00e000u   /* opaque green */
 #define DEFAULT_CANDIDATE_COLOR 0x80ffd000u /* half-transparent amber */
 #define DEFAULT_TEMPORAL_COLOR 0xff20a0ffu  /* opaque sky blue */
+#define DEFAULT_AGED_COLOR 0xd0ff3030u      /* mostly opaque red */
 #define DEFAULT_DIM 0.6
 #define DEFAULT_LINE_WIDTH 2
 
@@ -26,6 +30,7 @@ enum {
     PROP_EMITTED_COLOR,
     PROP_CANDIDATE_COLOR,
     PROP_TEMPORAL_COLOR,
+    PROP_AGED_COLOR,
     PROP_DIM,
     PROP_LINE_WIDTH,
 };
@@ -33,11 +38,12 @@ enum {
 struct _GstScriptOverlay {
     GstVideoFilter parent;
     /* properties (GST_OBJECT_LOCK) */
-    guint32 emitted_color, candidate_color, temporal_color;
+    guint32 emitted_color, candidate_color, temporal_color, aged_color;
     gdouble dim;
     guint line_width;
-    /* streaming thread: which grid cells of this frame are in its packet */
-    guint8 *emitted;
+    /* streaming thread: per grid cell, 1 + the age in frames of the youngest packet token there
+     * (0: no packet token) */
+    guint32 *emitted;
     gsize emitted_cap;
 };
 
@@ -63,6 +69,9 @@ static void gst_script_overlay_set_property(GObject *object, guint prop_id, cons
             break;
         case PROP_TEMPORAL_COLOR:
             self->temporal_color = g_value_get_uint(value);
+            break;
+        case PROP_AGED_COLOR:
+            self->aged_color = g_value_get_uint(value);
             break;
         case PROP_DIM:
             self->dim = g_value_get_double(value);
@@ -91,6 +100,9 @@ static void gst_script_overlay_get_property(GObject *object, guint prop_id, GVal
         case PROP_TEMPORAL_COLOR:
             g_value_set_uint(value, self->temporal_color);
             break;
+        case PROP_AGED_COLOR:
+            g_value_set_uint(value, self->aged_color);
+            break;
         case PROP_DIM:
             g_value_set_double(value, self->dim);
             break;
@@ -104,38 +116,58 @@ static void gst_script_overlay_get_property(GObject *object, guint prop_id, GVal
     GST_OBJECT_UNLOCK(self);
 }
 
-/* Marks the grid cells of this frame's tokens that are in the buffer's packet. */
+/* Marks the grid cells of the buffer's packet tokens with 1 + their age in frames (the youngest
+ * token of a cell wins). */
 static void mark_emitted(GstScriptOverlay *self, const GstScriptTokensMeta *meta, gsize n) {
     if (n > self->emitted_cap) {
         g_free(self->emitted);
-        self->emitted = g_malloc(n);
+        self->emitted = g_new(guint32, n);
         self->emitted_cap = n;
     }
-    memset(self->emitted, 0, n);
+    memset(self->emitted, 0, n * sizeof *self->emitted);
     GstMapInfo map;
-    if (!meta->has_packet || !gst_script_tensor_map(&meta->packet.provenance, &map))
+    if (!meta->has_packet || meta->packet.count == 0 ||
+        !gst_script_tensor_map(&meta->packet.provenance, &map))
         return;
     const gint64 *row = (const gint64 *)map.data;
     for (guint i = 0; i < meta->packet.count; i++, row += GST_SCRIPT_PROVENANCE_COLUMNS) {
-        if ((guint64)row[GST_SCRIPT_PROVENANCE_FRAME] != meta->stream_frame)
-            continue;
+        guint64 frame = (guint64)row[GST_SCRIPT_PROVENANCE_FRAME];
+        guint64 age = frame < meta->stream_frame ? meta->stream_frame - frame : 0;
+        guint32 mark = (guint32)MIN(age, (guint64)G_MAXUINT32 - 1) + 1;
         gsize pos = (gsize)row[GST_SCRIPT_PROVENANCE_Y] * meta->grid_w +
                     (gsize)row[GST_SCRIPT_PROVENANCE_X];
-        if (pos < n)
-            self->emitted[pos] = 1;
+        if (pos < n && (self->emitted[pos] == 0 || mark < self->emitted[pos]))
+            self->emitted[pos] = mark;
     }
     gst_buffer_unmap(meta->packet.provenance.data, &map);
 }
 
+/* The outline colour of a packet token `age` frames old: emitted (age 0) shading linearly, channel
+ * by channel (alpha included), to aged at `span` frames and beyond. */
+static guint32 age_color(guint32 emitted, guint32 aged, guint32 age, guint span) {
+    if (age == 0)
+        return emitted;
+    guint32 t = age >= span ? 256 : (age * 256) / span;
+    guint32 out = 0;
+    for (int shift = 0; shift < 32; shift += 8) {
+        gint a = (gint)((emitted >> shift) & 0xff), b = (gint)((aged >> shift) & 0xff);
+        gint v = a + (((b - a) * (gint)t) / 256);
+        out |= (guint32)CLAMP(v, 0, 255) << shift;
+    }
+    return out;
+}
+
 typedef struct {
-    guint32 emitted, candidate, temporal, dim;
+    guint32 emitted, candidate, temporal, aged, dim;
     guint line;
+    guint span; /* frames over which a packet token's outline shades to the aged colour */
 } DrawStyle;
 
-static void draw_token(GstVideoFrame *frame, const DrawStyle *st, guint8 fate, gboolean emitted,
+static void draw_token(GstVideoFrame *frame, const DrawStyle *st, guint8 fate, guint32 mark,
                        gint x0, gint y0, gint x1, gint y1) {
-    if (emitted) {
-        overlay_outline_rect(frame, x0, y0, x1, y1, st->line, st->emitted);
+    if (mark) {
+        guint32 c = age_color(st->emitted, st->aged, mark - 1, st->span);
+        overlay_outline_rect(frame, x0, y0, x1, y1, st->line, c);
         return;
     }
     switch (fate) {
@@ -168,11 +200,13 @@ static GstFlowReturn gst_script_overlay_transform_frame_ip(GstVideoFilter *filte
     st.emitted = self->emitted_color;
     st.candidate = self->candidate_color;
     st.temporal = self->temporal_color;
+    st.aged = self->aged_color;
     /* Dimming is a blend towards black with the dim strength as alpha. */
     st.dim = (guint32)(self->dim * 255.0 + 0.5) << 24;
     st.line = self->line_width;
     GST_OBJECT_UNLOCK(self);
     mark_emitted(self, meta, n);
+    st.span = meta->has_packet && meta->packet.window_frames > 1 ? meta->packet.window_frames : 8;
     guint w = (guint)GST_VIDEO_FRAME_WIDTH(frame), h = (guint)GST_VIDEO_FRAME_HEIGHT(frame);
     const guint8 *fates = fmap.data;
     for (guint y = 0; y < meta->grid_h; y++)
@@ -217,8 +251,8 @@ static void gst_script_overlay_class_init(GstScriptOverlayClass *klass) {
     g_object_class_install_property(
         gc, PROP_EMITTED_COLOR,
         g_param_spec_uint("emitted-color", "Emitted colour",
-                          "Outline of tokens emitted with this frame, 0xAARRGGBB (alpha = "
-                          "opacity)",
+                          "Outline of packet tokens taken from the frame that completed the "
+                          "packet, 0xAARRGGBB (alpha = opacity)",
                           0, G_MAXUINT32, DEFAULT_EMITTED_COLOR, live));
     g_object_class_install_property(
         gc, PROP_CANDIDATE_COLOR,
@@ -231,6 +265,13 @@ static void gst_script_overlay_class_init(GstScriptOverlayClass *klass) {
                           "Outline of temporal repeats (tokens an earlier kept token stands for), "
                           "0xAARRGGBB",
                           0, G_MAXUINT32, DEFAULT_TEMPORAL_COLOR, live));
+    g_object_class_install_property(
+        gc, PROP_AGED_COLOR,
+        g_param_spec_uint("aged-color", "Aged colour",
+                          "Outline of packet tokens taken a window's length (or more) before the "
+                          "frame that completed the packet, 0xAARRGGBB; younger ones shade from "
+                          "emitted-color to it",
+                          0, G_MAXUINT32, DEFAULT_AGED_COLOR, live));
     g_object_class_install_property(
         gc, PROP_DIM,
         g_param_spec_double("dim", "Dim",
@@ -257,6 +298,7 @@ static void gst_script_overlay_init(GstScriptOverlay *self) {
     self->emitted_color = DEFAULT_EMITTED_COLOR;
     self->candidate_color = DEFAULT_CANDIDATE_COLOR;
     self->temporal_color = DEFAULT_TEMPORAL_COLOR;
+    self->aged_color = DEFAULT_AGED_COLOR;
     self->dim = DEFAULT_DIM;
     self->line_width = DEFAULT_LINE_WIDTH;
 }

@@ -21,6 +21,7 @@
 #include "fates.h"
 #include "packetwire.h"
 #include "pruneparams.h"
+#include "pruneprops.h"
 #include "prunequery.h"
 #include "prunereport.h"
 
@@ -31,21 +32,6 @@ GST_DEBUG_CATEGORY_STATIC(gst_script_prune_debug);
 
 enum {
     PROP_0,
-    PROP_METHOD,
-    PROP_EMIT,
-    PROP_BUDGET,
-    PROP_WINDOW,
-    PROP_HOP,
-    PROP_WINDOW_BUDGET,
-    PROP_TAU,
-    PROP_TEMPORAL_TAU,
-    PROP_RADIUS,
-    PROP_GSP_KEEP,
-    PROP_HISTORY_BYTES,
-    PROP_GRAPH,
-    PROP_K_MIN,
-    PROP_GAMMA,
-    PROP_HISTORY_MAX_AGE,
     PROP_STREAM_NAME,
     PROP_QUERY_TEXT,
     PROP_QUERY_IMAGE,
@@ -56,6 +42,7 @@ enum {
     PROP_ENCODER_PATCH_SIZE,
     PROP_EXEMPLAR,
     PROP_STATS,
+    PROP_TABLE_FIRST, /* the parameter table's properties (pruneprops.c) follow */
 };
 
 enum { SIGNAL_RESELECT, N_SIGNALS };
@@ -113,52 +100,11 @@ static void gst_script_prune_set_property(GObject *object, guint prop_id, const 
     GstScriptPrune *self = GST_SCRIPT_PRUNE(object);
     PruneParams *p = &self->params;
     GST_OBJECT_LOCK(self);
+    if (prune_props_set(object, p, PROP_TABLE_FIRST, prop_id, value)) {
+        GST_OBJECT_UNLOCK(self);
+        return;
+    }
     switch (prop_id) {
-        case PROP_METHOD:
-            p->method = (sp_method)g_value_get_enum(value);
-            break;
-        case PROP_EMIT:
-            p->emit = g_value_get_enum(value);
-            break;
-        case PROP_BUDGET:
-            p->budget = g_value_get_uint(value);
-            break;
-        case PROP_WINDOW:
-            p->window = g_value_get_uint(value);
-            break;
-        case PROP_HOP:
-            p->hop = g_value_get_uint(value);
-            break;
-        case PROP_WINDOW_BUDGET:
-            p->window_budget = g_value_get_uint(value);
-            break;
-        case PROP_TAU:
-            p->tau = g_value_get_float(value);
-            break;
-        case PROP_TEMPORAL_TAU:
-            p->temporal_tau = g_value_get_float(value);
-            break;
-        case PROP_RADIUS:
-            p->radius = g_value_get_uint(value);
-            break;
-        case PROP_GSP_KEEP:
-            p->gsp_keep = g_value_get_float(value);
-            break;
-        case PROP_HISTORY_BYTES:
-            p->history_bytes = g_value_get_uint64(value);
-            break;
-        case PROP_GRAPH:
-            p->graph = g_value_get_enum(value);
-            break;
-        case PROP_K_MIN:
-            p->k_min = g_value_get_uint(value);
-            break;
-        case PROP_GAMMA:
-            p->gamma = g_value_get_float(value);
-            break;
-        case PROP_HISTORY_MAX_AGE:
-            p->history_max_age = g_value_get_uint64(value);
-            break;
         case PROP_STREAM_NAME:
             g_free(p->stream_name);
             p->stream_name = g_value_dup_string(value);
@@ -221,52 +167,11 @@ static void gst_script_prune_get_property(GObject *object, guint prop_id, GValue
     }
     const PruneParams *p = &self->params;
     GST_OBJECT_LOCK(self);
+    if (prune_props_get(p, PROP_TABLE_FIRST, prop_id, value)) {
+        GST_OBJECT_UNLOCK(self);
+        return;
+    }
     switch (prop_id) {
-        case PROP_METHOD:
-            g_value_set_enum(value, (gint)p->method);
-            break;
-        case PROP_EMIT:
-            g_value_set_enum(value, p->emit);
-            break;
-        case PROP_BUDGET:
-            g_value_set_uint(value, p->budget);
-            break;
-        case PROP_WINDOW:
-            g_value_set_uint(value, p->window);
-            break;
-        case PROP_HOP:
-            g_value_set_uint(value, p->hop);
-            break;
-        case PROP_WINDOW_BUDGET:
-            g_value_set_uint(value, p->window_budget);
-            break;
-        case PROP_TAU:
-            g_value_set_float(value, p->tau);
-            break;
-        case PROP_TEMPORAL_TAU:
-            g_value_set_float(value, p->temporal_tau);
-            break;
-        case PROP_RADIUS:
-            g_value_set_uint(value, p->radius);
-            break;
-        case PROP_GSP_KEEP:
-            g_value_set_float(value, p->gsp_keep);
-            break;
-        case PROP_HISTORY_BYTES:
-            g_value_set_uint64(value, p->history_bytes);
-            break;
-        case PROP_GRAPH:
-            g_value_set_enum(value, p->graph);
-            break;
-        case PROP_K_MIN:
-            g_value_set_uint(value, p->k_min);
-            break;
-        case PROP_GAMMA:
-            g_value_set_float(value, p->gamma);
-            break;
-        case PROP_HISTORY_MAX_AGE:
-            g_value_set_uint64(value, p->history_max_age);
-            break;
         case PROP_STREAM_NAME:
             g_value_set_string(value, p->stream_name);
             break;
@@ -536,10 +441,10 @@ static gboolean gst_script_prune_start(GstBaseTransform *trans) {
     memset(&self->last_emit_stats, 0, sizeof self->last_emit_stats);
     memset(&self->desc, 0, sizeof self->desc);
     self->desc.stream_name = g_intern_string(self->active.stream_name);
-    self->desc.temporal_tau = self->active.temporal_tau;
-    if (self->active.emit == GST_SCRIPT_EMIT_WINDOW) {
-        self->desc.window_frames = self->active.window;
-        self->desc.hop_frames = self->active.hop;
+    self->desc.temporal_tau = self->active.sp.tau_t;
+    if (self->active.sp.policy == SP_EMIT_WINDOW) {
+        self->desc.window_frames = self->active.sp.window;
+        self->desc.hop_frames = self->active.sp.hop;
     }
 
     gchar *msg = NULL;
@@ -614,6 +519,8 @@ static GstFlowReturn push_frame(GstScriptPrune *self, GstScriptTokensMeta *meta,
         .grid_w = meta->grid_w,
         .pts = (int64_t)pts,
     };
+    /* Letterbox padding takes no part in the stream. */
+    gst_script_tokens_meta_image_cells(meta, &f.image_y, &f.image_x, &f.image_h, &f.image_w);
     meta->stream_frame = self->frame_base + self->frames_in_stream;
     sp_error err;
     sp_error_clear(&err);
@@ -744,85 +651,8 @@ static void install_properties(GObjectClass *gc) {
     const GParamFlags rw = G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS;
     const GParamFlags ready = rw | GST_PARAM_MUTABLE_READY;
     const GParamFlags live = rw | GST_PARAM_MUTABLE_PLAYING;
-    g_object_class_install_property(
-        gc, PROP_METHOD,
-        g_param_spec_enum("method", "Method",
-                          "Selection method (core's method table). Streams run 'script' (GSP per "
-                          "frame, then QCSP per emission) or 'qcsp' (QCSP alone); the others are "
-                          "per-frame only and fail at start",
-                          GST_TYPE_SCRIPT_METHOD, PRUNE_DEFAULT_METHOD, ready));
-    g_object_class_install_property(
-        gc, PROP_EMIT,
-        g_param_spec_enum("emit", "Emit",
-                          "When packets are emitted: per frame (at most budget new tokens) or per "
-                          "window (window-budget tokens every hop frames)",
-                          GST_TYPE_SCRIPT_EMIT, PRUNE_DEFAULT_EMIT, ready));
-    g_object_class_install_property(gc, PROP_BUDGET,
-                                    g_param_spec_uint("budget", "Frame budget",
-                                                      "emit=frame: tokens per frame at most", 1,
-                                                      G_MAXINT32, PRUNE_DEFAULT_BUDGET, ready));
-    g_object_class_install_property(gc, PROP_WINDOW,
-                                    g_param_spec_uint("window", "Window",
-                                                      "Frames in the rolling window", 1, 65536,
-                                                      PRUNE_DEFAULT_WINDOW, ready));
-    g_object_class_install_property(
-        gc, PROP_HOP,
-        g_param_spec_uint("hop", "Hop", "emit=window: frames between emissions (at most window)", 1,
-                          65536, PRUNE_DEFAULT_HOP, ready));
-    g_object_class_install_property(
-        gc, PROP_WINDOW_BUDGET,
-        g_param_spec_uint("window-budget", "Window budget",
-                          "emit=window: tokens per emission (exactly, when the window has that "
-                          "many candidates)",
-                          1, G_MAXINT32, PRUNE_DEFAULT_WINDOW_BUDGET, ready));
-    g_object_class_install_property(gc, PROP_TAU,
-                                    g_param_spec_float("tau", "GSP tau",
-                                                       "GSP edge threshold on cosine similarity",
-                                                       -1.0f, 1.0f, PRUNE_DEFAULT_TAU, ready));
-    g_object_class_install_property(
-        gc, PROP_TEMPORAL_TAU,
-        g_param_spec_float("temporal-tau", "Temporal tau",
-                           "A token this similar (cosine) to a kept token of an earlier frame "
-                           "nearby is a temporal repeat",
-                           -1.0f, 1.0f, PRUNE_DEFAULT_TEMPORAL_TAU, ready));
-    g_object_class_install_property(
-        gc, PROP_RADIUS,
-        g_param_spec_uint("radius", "Radius",
-                          "Temporal graph neighbourhood in grid cells around a token's position", 0,
-                          8, PRUNE_DEFAULT_RADIUS, ready));
-    g_object_class_install_property(
-        gc, PROP_GSP_KEEP,
-        g_param_spec_float("gsp-keep", "GSP keep",
-                           "method=script: share of each frame's tokens GSP keeps (1 = GSP off)",
-                           0.001f, 1.0f, PRUNE_DEFAULT_GSP_KEEP, ready));
-    g_object_class_install_property(
-        gc, PROP_HISTORY_BYTES,
-        g_param_spec_uint64("history-bytes", "History bytes",
-                            "Bound of the history of candidates that left the window (for "
-                            "reselect), in bytes; 0 keeps none",
-                            0, G_MAXUINT64, PRUNE_DEFAULT_HISTORY_BYTES, ready));
-    g_object_class_install_property(
-        gc, PROP_GRAPH,
-        g_param_spec_enum("graph", "GSP graph",
-                          "Graph of each frame's GSP: bipartite rounds (the paper) or all pairs "
-                          "(the authors' code)",
-                          GST_TYPE_SCRIPT_GRAPH, PRUNE_DEFAULT_GRAPH, ready));
-    g_object_class_install_property(
-        gc, PROP_K_MIN,
-        g_param_spec_uint("k-min", "GSP K_min",
-                          "GSP: below this degree a token's score blends in its mean similarity", 0,
-                          65536, PRUNE_DEFAULT_K_MIN, ready));
-    g_object_class_install_property(
-        gc, PROP_GAMMA,
-        g_param_spec_float("gamma", "GSP gamma",
-                           "GSP: weight of the mean edge similarity in the redundancy score", 0.0f,
-                           100.0f, PRUNE_DEFAULT_GAMMA, ready));
-    g_object_class_install_property(
-        gc, PROP_HISTORY_MAX_AGE,
-        g_param_spec_uint64("history-max-age", "History max age",
-                            "History entries last seen longer ago than this (ns of stream time) "
-                            "are dropped; 0 = no age limit",
-                            0, G_MAXUINT64, PRUNE_DEFAULT_HISTORY_MAX_AGE, ready));
+    /* Stream parameters and the method: one property per row of core's parameter table. */
+    prune_props_install(gc, PROP_TABLE_FIRST, ready);
     g_object_class_install_property(
         gc, PROP_STREAM_NAME,
         g_param_spec_string("stream-name", "Stream name",

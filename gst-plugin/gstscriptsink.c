@@ -17,8 +17,9 @@
 #include "packetwire.h"
 #include "sinkconn.h"
 #include "sinkqueue.h"
+#include "sinkredis.h"
 
-GST_DEBUG_CATEGORY_STATIC(gst_script_sink_debug);
+GST_DEBUG_CATEGORY(gst_script_sink_debug); /* sinkredis.c logs under it too */
 #define GST_CAT_DEFAULT gst_script_sink_debug
 
 #define DEFAULT_MAX_PACKETS 256
@@ -30,6 +31,7 @@ GST_DEBUG_CATEGORY_STATIC(gst_script_sink_debug);
 #define DEFAULT_DRAIN_TIMEOUT 5000
 #define CONNECT_TIMEOUT_MS 2000
 #define STALL_MS 5000
+#define DEFAULT_REDIS_KEY "scriptd:{stream}:packets"
 
 enum {
     PROP_0,
@@ -41,6 +43,9 @@ enum {
     PROP_RECONNECT_MIN,
     PROP_RECONNECT_MAX,
     PROP_DRAIN_TIMEOUT,
+    PROP_REDIS_KEY,
+    PROP_REDIS_MAXLEN,
+    PROP_REDIS_PASSWORD_FILE,
     PROP_PACKETS_WRITTEN,
     PROP_PACKETS_DROPPED,
     PROP_RECONNECTS,
@@ -64,6 +69,11 @@ struct _GstScriptSink {
     GstScriptWireDtype dtype;
     guint reconnect_min, reconnect_max, drain_timeout;
     guint64 written, dropped, reconnects, bytes_written;
+    gchar *redis_key, *redis_password_file;
+    guint64 redis_maxlen;
+
+    /* redis:// locations: the broker sink's queue and writer replace the ones below */
+    SinkRedis *redis;
 
     /* the queue and the writer thread: lock + cond */
     GMutex lock;
@@ -245,6 +255,10 @@ static gpointer writer_thread(gpointer data) {
  */
 
 static void enqueue(GstScriptSink *self, const GstScriptPacket *p) {
+    if (self->redis) {
+        sink_redis_packet(self->redis, p);
+        return;
+    }
     GST_OBJECT_LOCK(self);
     guint max_packets = self->max_packets;
     guint64 max_bytes = self->max_bytes;
@@ -274,8 +288,13 @@ static GstFlowReturn gst_script_sink_render(GstBaseSink *sink, GstBuffer *buf) {
 /* Waits until the writer emptied the queue, at most drain-timeout-ms; drops the rest. */
 static void drain(GstScriptSink *self) {
     GST_OBJECT_LOCK(self);
+    guint timeout_ms = self->drain_timeout;
     gint64 deadline = g_get_monotonic_time() + (gint64)self->drain_timeout * 1000;
     GST_OBJECT_UNLOCK(self);
+    if (self->redis) {
+        sink_redis_finish(self->redis, timeout_ms);
+        return;
+    }
     g_mutex_lock(&self->lock);
     while ((!g_queue_is_empty(&self->queue.items) || self->in_flight) &&
            g_get_monotonic_time() < deadline)
@@ -310,6 +329,30 @@ static gboolean gst_script_sink_event(GstBaseSink *sink, GstEvent *event) {
     return GST_BASE_SINK_CLASS(gst_script_sink_parent_class)->event(sink, event);
 }
 
+/* A redis:// location: settings are checked now, Redis is reached by the broker's writer. Takes
+ * location. */
+static gboolean start_redis(GstScriptSink *self, gchar *location) {
+    GST_OBJECT_LOCK(self);
+    gchar *key = g_strdup(self->redis_key);
+    gchar *password_file = g_strdup(self->redis_password_file);
+    guint64 maxlen = self->redis_maxlen, queue_bytes = self->max_bytes;
+    sp_dtype dtype = self->dtype == GST_SCRIPT_WIRE_F32 ? SP_DTYPE_F32 : SP_DTYPE_F16;
+    GST_OBJECT_UNLOCK(self);
+    SinkRedisCounters counters = {GST_OBJECT(self), &self->written, &self->dropped,
+                                  &self->reconnects};
+    gchar *msg = NULL;
+    self->redis =
+        sink_redis_new(location, key, maxlen, password_file, queue_bytes, dtype, &counters, &msg);
+    if (!self->redis) {
+        GST_ELEMENT_ERROR(self, RESOURCE, SETTINGS, ("%s", msg), (NULL));
+        g_free(msg);
+    }
+    g_free(key);
+    g_free(password_file);
+    g_free(location);
+    return self->redis != NULL;
+}
+
 static gboolean gst_script_sink_start(GstBaseSink *sink) {
     GstScriptSink *self = GST_SCRIPT_SINK(sink);
     GST_OBJECT_LOCK(self);
@@ -317,6 +360,8 @@ static gboolean gst_script_sink_start(GstBaseSink *sink) {
     self->written = self->dropped = self->reconnects = self->bytes_written = 0;
     GST_OBJECT_UNLOCK(self);
     gchar *msg = NULL;
+    if (sink_redis_location_is(location))
+        return start_redis(self, location);
     gboolean ok = sink_location_parse(location, &self->loc, &msg);
     if (!ok) {
         GST_ELEMENT_ERROR(self, RESOURCE, SETTINGS, ("%s", msg), (NULL));
@@ -348,6 +393,14 @@ static gboolean gst_script_sink_start(GstBaseSink *sink) {
 
 static gboolean gst_script_sink_stop(GstBaseSink *sink) {
     GstScriptSink *self = GST_SCRIPT_SINK(sink);
+    if (self->redis) {
+        GST_OBJECT_LOCK(self);
+        guint timeout_ms = self->drain_timeout;
+        GST_OBJECT_UNLOCK(self);
+        sink_redis_free(self->redis, timeout_ms);
+        self->redis = NULL;
+        return TRUE;
+    }
     g_mutex_lock(&self->lock);
     g_atomic_int_set(&self->stopping, 1);
     g_cond_broadcast(&self->cond);
@@ -397,6 +450,17 @@ static void gst_script_sink_set_property(GObject *object, guint prop_id, const G
         case PROP_DRAIN_TIMEOUT:
             self->drain_timeout = g_value_get_uint(value);
             break;
+        case PROP_REDIS_KEY:
+            g_free(self->redis_key);
+            self->redis_key = g_value_dup_string(value);
+            break;
+        case PROP_REDIS_MAXLEN:
+            self->redis_maxlen = g_value_get_uint64(value);
+            break;
+        case PROP_REDIS_PASSWORD_FILE:
+            g_free(self->redis_password_file);
+            self->redis_password_file = g_value_dup_string(value);
+            break;
         default:
             G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
             break;
@@ -433,6 +497,15 @@ static void gst_script_sink_get_property(GObject *object, guint prop_id, GValue 
         case PROP_DRAIN_TIMEOUT:
             g_value_set_uint(value, self->drain_timeout);
             break;
+        case PROP_REDIS_KEY:
+            g_value_set_string(value, self->redis_key);
+            break;
+        case PROP_REDIS_MAXLEN:
+            g_value_set_uint64(value, self->redis_maxlen);
+            break;
+        case PROP_REDIS_PASSWORD_FILE:
+            g_value_set_string(value, self->redis_password_file);
+            break;
         case PROP_PACKETS_WRITTEN:
             g_value_set_uint64(value, self->written);
             break;
@@ -455,6 +528,8 @@ static void gst_script_sink_get_property(GObject *object, guint prop_id, GValue 
 static void gst_script_sink_finalize(GObject *object) {
     GstScriptSink *self = GST_SCRIPT_SINK(object);
     g_free(self->location);
+    g_free(self->redis_key);
+    g_free(self->redis_password_file);
     g_mutex_clear(&self->lock);
     g_cond_clear(&self->cond);
     G_OBJECT_CLASS(gst_script_sink_parent_class)->finalize(object);
@@ -486,7 +561,9 @@ static void gst_script_sink_class_init(GstScriptSinkClass *klass) {
         gc, PROP_LOCATION,
         g_param_spec_string("location", "Location",
                             "Where packets go: file:///path (created or truncated), "
-                            "unix:///path (a listening stream socket) or tcp://host:port",
+                            "unix:///path (a listening stream socket), tcp://host:port, or a "
+                            "Redis stream: redis://[:password@]host:port[/db] or "
+                            "redis+unix:///path[?db=N] (one XADD per packet, see redis-key)",
                             NULL, ready));
     g_object_class_install_property(
         gc, PROP_MAX_PACKETS,
@@ -524,6 +601,24 @@ static void gst_script_sink_class_init(GstScriptSinkClass *klass) {
                           "At EOS, how long queued packets may take to be written, in ms; the "
                           "rest is dropped",
                           0, 600000, DEFAULT_DRAIN_TIMEOUT, live));
+    g_object_class_install_property(
+        gc, PROP_REDIS_KEY,
+        g_param_spec_string("redis-key", "Redis key",
+                            "redis:// locations: the stream key; {stream} is the packets' stream "
+                            "name (the element's name when they carry none)",
+                            DEFAULT_REDIS_KEY, ready));
+    g_object_class_install_property(
+        gc, PROP_REDIS_MAXLEN,
+        g_param_spec_uint64("redis-maxlen", "Redis MAXLEN",
+                            "redis:// locations: trim the key to about this many entries on every "
+                            "XADD (MAXLEN ~); 0 keeps every entry",
+                            0, G_MAXUINT64, 0, ready));
+    g_object_class_install_property(
+        gc, PROP_REDIS_PASSWORD_FILE,
+        g_param_spec_string("redis-password-file", "Redis password file",
+                            "redis:// locations: a file whose first line is the password (wins "
+                            "over one in the URL)",
+                            NULL, ready));
     install_counter(gc, PROP_PACKETS_WRITTEN, "packets-written", "Packets written",
                     "Packets written since start");
     install_counter(gc, PROP_PACKETS_DROPPED, "packets-dropped", "Packets dropped",
@@ -557,6 +652,7 @@ static void gst_script_sink_init(GstScriptSink *self) {
     self->reconnect_min = DEFAULT_RECONNECT_MIN;
     self->reconnect_max = DEFAULT_RECONNECT_MAX;
     self->drain_timeout = DEFAULT_DRAIN_TIMEOUT;
+    self->redis_key = g_strdup(DEFAULT_REDIS_KEY);
     self->fd = -1;
     g_mutex_init(&self->lock);
     g_cond_init(&self->cond);

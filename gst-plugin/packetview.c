@@ -84,6 +84,7 @@ sp_status script_packet_view_map(ScriptPacketView *v, const GstScriptPacket *p, 
     }
     sp_packet *s = &v->packet;
     s->kind = (sp_packet_kind)p->kind;
+    s->mode = (sp_packet_mode)p->mode;
     s->window = p->window_id;
     s->pts_first = GST_CLOCK_TIME_IS_VALID(p->pts_first) ? (int64_t)p->pts_first : 0;
     s->pts_last = GST_CLOCK_TIME_IS_VALID(p->pts_last) ? (int64_t)p->pts_last : s->pts_first;
@@ -106,6 +107,7 @@ sp_status script_packet_wire_header(const GstScriptPacket *p, sp_dtype dtype, sp
         return sp_error_set(err, SP_ERR_FORMAT, "packet carries no token width");
     h->dtype = dtype;
     h->kind = p->kind == GST_SCRIPT_PACKET_KIND_FRAME ? SP_PACKET_FRAME : SP_PACKET_WINDOW;
+    h->mode = (sp_packet_mode)p->mode;
     h->d = (uint32_t)d;
     h->grid_h = (uint16_t)MIN(p->grid_h, (guint)G_MAXUINT16);
     h->grid_w = (uint16_t)MIN(p->grid_w, (guint)G_MAXUINT16);

@@ -11,6 +11,7 @@ void script_packet_from_sp(GstScriptPacket *out, const sp_packet *p, guint64 fra
                            guint64 window_base, const ScriptStreamDesc *desc) {
     gst_script_packet_clear(out);
     out->kind = (GstScriptPacketKind)p->kind;
+    out->mode = (GstScriptPacketMode)p->mode;
     if (p->kind == SP_PACKET_FRAME)
         out->window_id = p->window + frame_base;
     else if (p->kind == SP_PACKET_WINDOW)
@@ -59,7 +60,7 @@ void script_packet_from_sp(GstScriptPacket *out, const sp_packet *p, guint64 fra
 }
 
 gboolean script_packet_matches_header(const GstScriptPacket *p, const sp_wire_header *h) {
-    return (sp_packet_kind)p->kind == h->kind && gst_script_packet_width(p) == h->d &&
-           p->grid_h == h->grid_h && p->grid_w == h->grid_w && p->budget == h->budget &&
-           p->window_frames == h->window && p->hop_frames == h->hop;
+    return (sp_packet_kind)p->kind == h->kind && (sp_packet_mode)p->mode == h->mode &&
+           gst_script_packet_width(p) == h->d && p->grid_h == h->grid_h && p->grid_w == h->grid_w &&
+           p->budget == h->budget && p->window_frames == h->window && p->hop_frames == h->hop;
 }

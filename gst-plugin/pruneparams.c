@@ -1,22 +1,11 @@
 /* scriptprune settings -> sp_stream_params. */
 #include "pruneparams.h"
 
+#include "scriptprune/params.h"
+
 void prune_params_init(PruneParams *p) {
-    p->method = PRUNE_DEFAULT_METHOD;
-    p->emit = PRUNE_DEFAULT_EMIT;
-    p->budget = PRUNE_DEFAULT_BUDGET;
-    p->window = PRUNE_DEFAULT_WINDOW;
-    p->hop = PRUNE_DEFAULT_HOP;
-    p->window_budget = PRUNE_DEFAULT_WINDOW_BUDGET;
-    p->tau = PRUNE_DEFAULT_TAU;
-    p->temporal_tau = PRUNE_DEFAULT_TEMPORAL_TAU;
-    p->radius = PRUNE_DEFAULT_RADIUS;
-    p->gsp_keep = PRUNE_DEFAULT_GSP_KEEP;
-    p->graph = PRUNE_DEFAULT_GRAPH;
-    p->k_min = PRUNE_DEFAULT_K_MIN;
-    p->gamma = PRUNE_DEFAULT_GAMMA;
-    p->history_bytes = PRUNE_DEFAULT_HISTORY_BYTES;
-    p->history_max_age = PRUNE_DEFAULT_HISTORY_MAX_AGE;
+    p->method = (sp_method)sp_param_of(SP_PARAM_METHOD)->def;
+    sp_stream_params_init(&p->sp);
     p->stream_name = g_strdup("");
 }
 
@@ -34,36 +23,20 @@ void prune_params_copy(PruneParams *dst, const PruneParams *src) {
 }
 
 gboolean prune_params_to_stream(const PruneParams *p, sp_stream_params *out, gchar **msg) {
-    sp_stream_params_init(out);
     /* Streams run GSP per frame and QCSP per emission: `script` is that cascade, `qcsp` turns
      * GSP off. The other methods of the table are per-frame selections without a stream form. */
-    float keep;
-    if (p->method == SP_METHOD_SCRIPT) {
-        keep = p->gsp_keep;
-    } else if (p->method == SP_METHOD_QCSP) {
-        keep = 1.0f;
-    } else {
+    if (p->method != SP_METHOD_SCRIPT && p->method != SP_METHOD_QCSP) {
         const sp_method_info *mi = sp_method_info_of(p->method);
         *msg = g_strdup_printf("method '%s' has no streaming form: scriptprune runs 'script' "
                                "(GSP per frame, then QCSP) or 'qcsp' (QCSP alone)",
                                mi ? mi->name : "?");
         return FALSE;
     }
-    out->policy = p->emit == GST_SCRIPT_EMIT_FRAME ? SP_EMIT_FRAME : SP_EMIT_WINDOW;
-    out->frame_budget = p->budget;
-    out->window_budget = p->window_budget;
-    out->window = p->window;
-    out->hop = p->hop;
-    out->tau_t = p->temporal_tau;
-    out->radius = p->radius;
-    out->gsp_keep = keep;
-    out->gsp.tau = p->tau;
-    out->gsp.graph = p->graph == GST_SCRIPT_GRAPH_FULL ? SP_GRAPH_FULL : SP_GRAPH_BIPARTITE;
-    out->gsp.k_min = p->k_min;
-    out->gsp.gamma = p->gamma;
-    out->history_bytes = (size_t)p->history_bytes;
-    out->history_max_age =
-        p->history_max_age > (guint64)G_MAXINT64 ? G_MAXINT64 : (int64_t)p->history_max_age;
+    *out = p->sp;
+    if (p->method == SP_METHOD_QCSP)
+        out->gsp_keep = 1.0f;
+    out->on_packet = NULL;
+    out->user = NULL;
     out->name = p->stream_name ? p->stream_name : "";
     sp_error err;
     sp_error_clear(&err);

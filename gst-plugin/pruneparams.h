@@ -9,38 +9,9 @@
 
 G_BEGIN_DECLS
 
-#define PRUNE_DEFAULT_METHOD SP_METHOD_SCRIPT
-#define PRUNE_DEFAULT_EMIT GST_SCRIPT_EMIT_WINDOW
-#define PRUNE_DEFAULT_BUDGET 64
-#define PRUNE_DEFAULT_WINDOW 16
-#define PRUNE_DEFAULT_HOP 8
-#define PRUNE_DEFAULT_WINDOW_BUDGET 256
-#define PRUNE_DEFAULT_TAU 0.2f
-#define PRUNE_DEFAULT_TEMPORAL_TAU SP_STREAM_DEFAULT_TAU_T
-#define PRUNE_DEFAULT_RADIUS 1
-#define PRUNE_DEFAULT_GSP_KEEP 0.5f
-#define PRUNE_DEFAULT_HISTORY_BYTES (G_GUINT64_CONSTANT(256) << 20)
-#define PRUNE_DEFAULT_GRAPH GST_SCRIPT_GRAPH_BIPARTITE
-#define PRUNE_DEFAULT_K_MIN 4
-#define PRUNE_DEFAULT_GAMMA 1.0f
-#define PRUNE_DEFAULT_HISTORY_MAX_AGE 0
-
 typedef struct {
-    sp_method method;
-    GstScriptEmit emit;
-    guint budget;         /* frame budget */
-    guint window;         /* frames per window */
-    guint hop;            /* frames between window emissions */
-    guint window_budget;  /* tokens per window emission */
-    gfloat tau;           /* GSP edge threshold */
-    gfloat temporal_tau;  /* temporal redundancy threshold */
-    guint radius;         /* temporal neighbourhood radius, grid cells */
-    gfloat gsp_keep;      /* share of each frame GSP keeps (method script) */
-    GstScriptGraph graph; /* GSP graph of each frame */
-    guint k_min;          /* GSP: degree below which the mean similarity blends in */
-    gfloat gamma;         /* GSP: weight of the mean edge similarity */
-    guint64 history_bytes;
-    guint64 history_max_age; /* ns; 0 = no age limit */
+    sp_method method;    /* streams run script (GSP, then QCSP) or qcsp (QCSP alone) */
+    sp_stream_params sp; /* every stream parameter of core's table, defaults from it */
     gchar *stream_name;
 } PruneParams;
 

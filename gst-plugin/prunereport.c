@@ -10,15 +10,17 @@ static const gchar *kind_name(GstScriptPacketKind k) {
 GstStructure *script_emission_structure(const GstScriptPacket *p, const sp_stream_stats *before,
                                         const sp_stream_stats *now) {
     return gst_structure_new(
-        SCRIPT_EMISSION_MESSAGE, "kind", G_TYPE_STRING, kind_name(p->kind), "window-id",
-        G_TYPE_UINT64, p->window_id, "frames", G_TYPE_UINT64, p->frame_last - p->frame_first + 1,
-        "frame-first", G_TYPE_UINT64, p->frame_first, "frame-last", G_TYPE_UINT64, p->frame_last,
-        "pts-first", G_TYPE_UINT64, p->pts_first, "pts-last", G_TYPE_UINT64, p->pts_last,
-        "tokens-in", G_TYPE_UINT64, now->tokens_in - before->tokens_in, "kept", G_TYPE_UINT64,
+        SCRIPT_EMISSION_MESSAGE, "kind", G_TYPE_STRING, kind_name(p->kind), "mode", G_TYPE_STRING,
+        sp_packet_mode_name((sp_packet_mode)p->mode), "window-id", G_TYPE_UINT64, p->window_id,
+        "frames", G_TYPE_UINT64, p->frame_last - p->frame_first + 1, "frame-first", G_TYPE_UINT64,
+        p->frame_first, "frame-last", G_TYPE_UINT64, p->frame_last, "pts-first", G_TYPE_UINT64,
+        p->pts_first, "pts-last", G_TYPE_UINT64, p->pts_last, "tokens-in", G_TYPE_UINT64,
+        now->tokens_in - before->tokens_in, "kept", G_TYPE_UINT64,
         now->candidates - before->candidates, "emitted", G_TYPE_UINT64, (guint64)p->count, "budget",
         G_TYPE_UINT, p->budget, "temporal-drops", G_TYPE_UINT64,
         now->temporal_drops - before->temporal_drops, "spatial-drops", G_TYPE_UINT64,
-        now->spatial_drops - before->spatial_drops, "select-ns", G_TYPE_UINT64,
+        now->spatial_drops - before->spatial_drops, "padding-drops", G_TYPE_UINT64,
+        now->padding_drops - before->padding_drops, "select-ns", G_TYPE_UINT64,
         now->select_ns_total - before->select_ns_total, "query-hash", G_TYPE_UINT64, p->query_hash,
         NULL);
 }
@@ -31,16 +33,17 @@ GstStructure *script_stats_structure(const sp_stream_stats *st) {
         SCRIPT_STATS_STRUCTURE, "frames-in", G_TYPE_UINT64, st->frames_in, "frames-rejected",
         G_TYPE_UINT64, st->frames_rejected, "tokens-in", G_TYPE_UINT64, st->tokens_in,
         "temporal-drops", G_TYPE_UINT64, st->temporal_drops, "spatial-drops", G_TYPE_UINT64,
-        st->spatial_drops, "candidates", G_TYPE_UINT64, st->candidates, "scene-cuts", G_TYPE_UINT64,
-        st->scene_cuts, "packets", G_TYPE_UINT64, st->packets, "tokens-emitted", G_TYPE_UINT64,
-        st->tokens_emitted, "window-tokens", G_TYPE_UINT64, st->window_tokens, "window-bytes",
-        G_TYPE_UINT64, st->window_bytes, "history-tokens", G_TYPE_UINT64, st->history_tokens,
-        "history-bytes", G_TYPE_UINT64, st->history_bytes, "history-bound", G_TYPE_UINT64,
-        st->history_bound, "history-evicted", G_TYPE_UINT64, st->history_evicted, "history-aged",
-        G_TYPE_UINT64, st->history_aged, "history-clamped", G_TYPE_UINT64, st->history_clamped,
-        "select-ns-total", G_TYPE_UINT64, st->select_ns_total, "select-ns-last", G_TYPE_UINT64,
-        st->select_ns_last, "select-ns-max", G_TYPE_UINT64, st->select_ns_max, "query-generation",
-        G_TYPE_UINT64, st->query_generation, NULL);
+        st->spatial_drops, "padding-drops", G_TYPE_UINT64, st->padding_drops, "candidates",
+        G_TYPE_UINT64, st->candidates, "scene-cuts", G_TYPE_UINT64, st->scene_cuts, "packets",
+        G_TYPE_UINT64, st->packets, "tokens-emitted", G_TYPE_UINT64, st->tokens_emitted,
+        "window-tokens", G_TYPE_UINT64, st->window_tokens, "window-bytes", G_TYPE_UINT64,
+        st->window_bytes, "history-tokens", G_TYPE_UINT64, st->history_tokens, "history-bytes",
+        G_TYPE_UINT64, st->history_bytes, "history-bound", G_TYPE_UINT64, st->history_bound,
+        "history-evicted", G_TYPE_UINT64, st->history_evicted, "history-aged", G_TYPE_UINT64,
+        st->history_aged, "history-clamped", G_TYPE_UINT64, st->history_clamped, "select-ns-total",
+        G_TYPE_UINT64, st->select_ns_total, "select-ns-last", G_TYPE_UINT64, st->select_ns_last,
+        "select-ns-max", G_TYPE_UINT64, st->select_ns_max, "query-generation", G_TYPE_UINT64,
+        st->query_generation, NULL);
 }
 
 GstStructure *script_reselect_failure(const gchar *format, ...) {

@@ -11,6 +11,8 @@
 
 #include "scriptprune/error.h"
 #include "scriptprune/npy.h"
+#include "scriptprune/wire.h"
+#include "scriptprune/params.h"
 
 /* Exit statuses: 2 for bad input or usage (scripts rely on it), 1 for other failures. */
 enum { CLI_OK = 0, CLI_FAIL = 1, CLI_BAD_INPUT = 2 };
@@ -61,10 +63,39 @@ sp_status cli_parse_float(const char *s, const char *what, double lo, double hi,
 /* "HxW" with both >= 1. */
 sp_status cli_parse_grid(const char *s, uint32_t *h, uint32_t *w, sp_error *err);
 
+/* ---- options made from core's parameter table (cli_params.c) ---- */
+
+/* Option vals of table parameters: CLI_OPT_PARAM + sp_param_id (above every character). */
+enum { CLI_OPT_PARAM = 1000, CLI_MAX_OPTIONS = 64 };
+
+/* A command's option table: its own options, then one --dashed-name option per parameter of
+ * `scope` (SP_PARAM_IN_STREAM, SP_PARAM_IN_SELECT). Lives as long as the parse. */
+typedef struct cli_param_options {
+    struct option table[CLI_MAX_OPTIONS];
+    char names[SP_PARAM_COUNT][40];
+} cli_param_options;
+
+void cli_param_options_init(cli_param_options *o, unsigned scope, const struct option *fixed);
+/* The table parameter of option val c, or NULL when c is a command's own option. */
+const sp_param_info *cli_param_of_option(int c);
+/* Parses an option's argument for parameter pi; messages name the option ("--gsp-keep"). */
+sp_status cli_param_parse(const sp_param_info *pi, const char *arg, double *out, sp_error *err);
+/* Two usage lines per parameter of scope: the option, then its doc, default (or "required" for
+ * the option the command requires) and range, from the table. */
+void cli_param_usage(FILE *to, unsigned scope, sp_param_id required);
+/* "scriptprune: warning: OLD is deprecated: use NEW" on stderr. */
+void cli_warn_deprecated(const char *old_option, const char *new_option);
+
 /* Loads a float matrix (a 1-D array reads as one row, out->ndim says which) from "X.npy" or
  * "X.safetensors:name" ("X.safetensors" alone when it holds exactly one tensor). A 2-D array may
  * have zero rows. */
 sp_status cli_load_matrix(const char *spec, sp_matrix *out, sp_error *err);
+
+/* Packet lines of inspect and follow: the "positions" member (",\"positions\":[[pts, last_pts,
+ * seen, frame, y, x], ...]"; last_pts and seen null when !have_span), and the tokens seen in the
+ * span that starts at pts_first. */
+void cli_print_positions(const sp_token_info *info, size_t n, bool have_span);
+size_t cli_count_current(const sp_token_info *info, size_t n, int64_t pts_first);
 
 int cli_cmd_select(int argc, char **argv);
 int cli_cmd_inspect(int argc, char **argv);

@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -218,4 +219,27 @@ sp_status cli_load_matrix(const char *spec, sp_matrix *out, sp_error *err) {
     }
     return sp_error_set(err, SP_ERR_INVALID,
                         "'%s': expected a .npy file or FILE.safetensors[:TENSOR]", spec);
+}
+
+/* The "positions" member of a packet line; last_pts/seen are null when the file lacks them. */
+void cli_print_positions(const sp_token_info *info, size_t n, bool have_span) {
+    printf(",\"positions\":[");
+    for (size_t i = 0; i < n; i++) {
+        const sp_token_info *t = &info[i];
+        printf("%s[%" PRId64 ",", i ? "," : "", t->pts);
+        if (have_span)
+            printf("%" PRId64 ",%" PRIu32, t->last_pts, t->seen);
+        else
+            printf("null,null");
+        printf(",%" PRIu64 ",%u,%u]", t->frame, t->y, t->x);
+    }
+    printf("]");
+}
+
+/* Tokens of a packet seen in its span [pts_first, ...]: all of them in a snapshot packet. */
+size_t cli_count_current(const sp_token_info *info, size_t n, int64_t pts_first) {
+    size_t c = 0;
+    for (size_t i = 0; i < n; i++)
+        c += info[i].last_pts >= pts_first;
+    return c;
 }

@@ -25,6 +25,7 @@ typedef struct follow_opts {
     uint64_t claim_idle_ms;
     double exit_when_idle_s; /* 0: run forever */
     bool check_gaps;
+    bool positions;
 } follow_opts;
 
 typedef struct follow_state {
@@ -52,11 +53,13 @@ static void follow_usage(FILE *to) {
         "usage: scriptprune follow --redis URL --key KEY [--group G --consumer C]\n"
         "                          [--from ID|$] [--out DIR|-] [--claim-idle-ms MS]\n"
         "                          [--exit-when-idle SECONDS] [--password-file FILE]\n"
-        "                          [--check-gaps]\n"
+        "                          [--check-gaps] [--positions]\n"
         "Reads token packets written by scriptd's redis sink. URL: redis://[:pw@]host:port[/db]\n"
-        "or unix:///path. --out -: one JSON line per packet (default); DIR: one safetensors\n"
-        "file per packet. --group: XREADGROUP (group created at --from, default $), XACK after\n"
-        "each packet is written, entries idle > --claim-idle-ms (default 30000) claimed from\n"
+        "or unix:///path. --out -: one JSON line per packet (default; --positions adds every\n"
+        "token's [pts, last_pts, seen, frame, y, x]); DIR: one safetensors file per packet\n"
+        "(tensors pts, last_pts, seen, frame, yx, ...). --group: XREADGROUP (group created\n"
+        "at --from, default $), XACK after each packet is written, entries idle >\n"
+        "--claim-idle-ms (default 30000) claimed from\n"
         "dead consumers. At least once: a packet may be written twice after a crash.\n"
         "Gaps in sequence numbers (packets the sink dropped) are reported on stderr when\n"
         "reading without a group, or with --check-gaps.\n");
@@ -98,6 +101,9 @@ static sp_status apply_option(void *args, int c, const char *arg, sp_error *err)
         case 'G':
             o->check_gaps = true;
             break;
+        case 'P':
+            o->positions = true;
+            break;
         default: /* an entry of the table below without a case here */
             st = sp_error_set(err, SP_ERR_STATE, "option %d has no handler", c);
     }
@@ -117,12 +123,19 @@ static sp_status finish_args(void *args, sp_error *err) {
 }
 
 static const struct option follow_table[] = {
-    {"redis", required_argument, 0, 'r'},          {"key", required_argument, 0, 'k'},
-    {"group", required_argument, 0, 'g'},          {"consumer", required_argument, 0, 'c'},
-    {"from", required_argument, 0, 'f'},           {"out", required_argument, 0, 'o'},
-    {"password-file", required_argument, 0, 'p'},  {"claim-idle-ms", required_argument, 0, 'C'},
-    {"exit-when-idle", required_argument, 0, 'x'}, {"check-gaps", no_argument, 0, 'G'},
-    {"help", no_argument, 0, CLI_OPT_HELP},        {0, 0, 0, 0},
+    {"redis", required_argument, 0, 'r'},
+    {"key", required_argument, 0, 'k'},
+    {"group", required_argument, 0, 'g'},
+    {"consumer", required_argument, 0, 'c'},
+    {"from", required_argument, 0, 'f'},
+    {"out", required_argument, 0, 'o'},
+    {"password-file", required_argument, 0, 'p'},
+    {"claim-idle-ms", required_argument, 0, 'C'},
+    {"exit-when-idle", required_argument, 0, 'x'},
+    {"check-gaps", no_argument, 0, 'G'},
+    {"positions", no_argument, 0, 'P'},
+    {"help", no_argument, 0, CLI_OPT_HELP},
+    {0, 0, 0, 0},
 };
 
 static const cli_options follow_options = {
@@ -273,7 +286,7 @@ static void handle_entry(follow_state *s, const redisReply *e) {
     if (s->o.check_gaps && follow_seqs_note(&s->seqs, &fe) == FOLLOW_REPEAT)
         goto acknowledge;
     sp_error err;
-    if (follow_write(&fe, s->o.out, &err) != SP_OK) {
+    if (follow_write(&fe, s->o.out, s->o.positions, &err) != SP_OK) {
         /* A packet that cannot be decoded or written is reported and left unacknowledged only
          * when writing failed (the output may recover); a malformed one is acknowledged. */
         fprintf(stderr, "scriptprune: follow: entry %s: %s\n", id, err.message);

@@ -1,6 +1,8 @@
-/* scriptprune inspect FILE: a token-stream file (docs/wire-format.md) or a safetensors file of
- * packets, described as one JSON line per packet and a final summary line. Every packet is fully
- * validated by core's reader; the first problem ends the listing with an error on stderr. */
+/* scriptprune inspect [--positions] FILE: a token-stream file (docs/wire-format.md) or a
+ * safetensors file of packets, described as one JSON line per packet and a final summary line.
+ * Every packet is fully validated by core's reader; the first problem ends the listing with an
+ * error on stderr. With --positions each packet line also lists its tokens' time spans and grid
+ * positions. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -12,10 +14,13 @@
 #include "scriptprune/wire.h"
 
 static void inspect_usage(FILE *to) {
-    fprintf(to, "usage: scriptprune inspect FILE\n"
+    fprintf(to, "usage: scriptprune inspect [--positions] FILE\n"
                 "FILE: a token stream (scriptprune stream --out X.sptok) or a safetensors file of\n"
-                "packets. Prints one JSON line per packet (window, kind, pts_first, pts_last,\n"
-                "tokens, budget, d, ...) and a summary line (packets, tokens, frames).\n");
+                "packets. Prints one JSON line per packet (window, kind, mode, pts_first,\n"
+                "pts_last, tokens, current = tokens seen in the packet's span, budget, d, ...)\n"
+                "and a summary line (packets, tokens, frames).\n"
+                "  --positions  add to each packet line \"positions\": one [pts, last_pts, seen,\n"
+                "               frame, y, x] per token, in the packet's order\n");
 }
 
 /* Distinct source frames of the tokens: a sorted set, grown as needed. */
@@ -72,14 +77,17 @@ static void print_window(uint64_t w) {
         printf("%" PRIu64, w);
 }
 
-static int print_summary(const totals *t, const char *format, size_t d) {
+static int print_summary(const totals *t, const char *format, size_t d, unsigned version) {
     printf("{\"packets\":%" PRIu64 ",\"tokens\":%" PRIu64 ",\"frames\":%" PRIu64, t->packets,
            t->tokens, t->have_span ? t->span_last - t->span_first + 1 : 0);
     if (t->have_span)
         printf(",\"frame_first\":%" PRIu64 ",\"frame_last\":%" PRIu64, t->span_first, t->span_last);
     else
         printf(",\"frame_first\":null,\"frame_last\":null");
-    printf(",\"source_frames\":%zu,\"d\":%zu,\"format\":\"%s\"}\n", t->frames.n, d, format);
+    printf(",\"source_frames\":%zu,\"d\":%zu,\"format\":\"%s\"", t->frames.n, d, format);
+    if (version)
+        printf(",\"version\":%u", version);
+    printf("}\n");
     return fflush(stdout) == 0 ? CLI_OK : cli_fail(CLI_FAIL, "inspect: writing stdout failed");
 }
 
@@ -96,7 +104,7 @@ static int count_tokens(totals *t, const uint64_t *frames, size_t n) {
     return 0;
 }
 
-static int inspect_stream(FILE *in, const char *path) {
+static int inspect_stream(FILE *in, const char *path, bool positions) {
     sp_wire_reader *r = sp_wire_reader_new(0);
     uint8_t *chunk = malloc(1 << 20);
     uint64_t *frames = NULL;
@@ -129,11 +137,16 @@ static int inspect_stream(FILE *in, const char *path) {
             const sp_wire_header *h = sp_wire_reader_header(r);
             printf("{\"window\":");
             print_window(p.window);
-            printf(",\"kind\":\"%s\",\"pts_first\":%" PRId64 ",\"pts_last\":%" PRId64
-                   ",\"frame_first\":%" PRIu64 ",\"frame_last\":%" PRIu64
-                   ",\"tokens\":%zu,\"budget\":%zu,\"d\":%u,\"query_hash\":\"%016" PRIx64 "\"}\n",
-                   sp_packet_kind_name(p.kind), p.pts_first, p.pts_last, p.frame_first,
-                   p.frame_last, p.count, p.budget, h->d, p.query_hash);
+            printf(",\"kind\":\"%s\",\"mode\":\"%s\",\"pts_first\":%" PRId64
+                   ",\"pts_last\":%" PRId64 ",\"frame_first\":%" PRIu64 ",\"frame_last\":%" PRIu64
+                   ",\"tokens\":%zu,\"current\":%zu,\"budget\":%zu,\"d\":%u,\"query_hash\":\"%"
+                   "016" PRIx64 "\"",
+                   sp_packet_kind_name(p.kind), sp_packet_mode_name(p.mode), p.pts_first,
+                   p.pts_last, p.frame_first, p.frame_last, p.count,
+                   cli_count_current(p.info, p.count, p.pts_first), p.budget, h->d, p.query_hash);
+            if (positions)
+                cli_print_positions(p.info, p.count, true);
+            printf("}\n");
             if (p.count > frames_cap) {
                 uint64_t *f = realloc(frames, p.count * sizeof *f);
                 if (!f) {
@@ -160,7 +173,8 @@ static int inspect_stream(FILE *in, const char *path) {
         rc = cli_fail(cli_status_exit(st), "inspect: %s: %s", path, err.message);
         goto out;
     }
-    rc = print_summary(&t, "token-stream", sp_wire_reader_header(r)->d);
+    rc = print_summary(&t, "token-stream", sp_wire_reader_header(r)->d,
+                       sp_wire_reader_header(r)->version);
 out:
     sp_wire_reader_free(r);
     free(chunk);
@@ -205,14 +219,31 @@ static sp_status int_tensor(const sp_st_file *f, const char *name, sp_dtype dt, 
     return SP_OK;
 }
 
-static int inspect_safetensors(const char *path) {
+/* The tokens [first, first + count) of a safetensors file as sp_token_info (last_pts and seen
+ * left 0 when the file has no such tensors). */
+static void token_infos(const int64_t *pts, const int64_t *last_pts, const int64_t *seen,
+                        const int64_t *frame, const int64_t *yx, size_t first, size_t count,
+                        sp_token_info *out) {
+    for (size_t i = 0; i < count; i++) {
+        size_t k = first + i;
+        out[i] = (sp_token_info){.pts = pts[k],
+                                 .last_pts = last_pts ? last_pts[k] : 0,
+                                 .frame = (uint64_t)frame[k],
+                                 .seen = seen ? (uint32_t)seen[k] : 0,
+                                 .y = (uint16_t)yx[2 * k],
+                                 .x = (uint16_t)yx[2 * k + 1]};
+    }
+}
+
+static int inspect_safetensors(const char *path, bool positions) {
     sp_st_file *f = NULL;
     sp_error err;
     sp_status st = sp_st_open(path, &f, &err);
     if (st)
         return cli_fail(cli_status_exit(st), "inspect: %s", err.message);
-    int64_t *pts = NULL, *frame = NULL, *yx = NULL, *pk = NULL;
+    int64_t *pts = NULL, *frame = NULL, *yx = NULL, *pk = NULL, *last_pts = NULL, *seen = NULL;
     uint64_t *frames = NULL;
+    sp_token_info *info = NULL;
     totals t = {0};
     int rc = CLI_OK;
     const sp_st_tensor *tok;
@@ -227,6 +258,14 @@ static int inspect_safetensors(const char *path) {
     size_t s_n[1] = {n}, s_yx[2] = {n, 2}, s_pk[2] = {SIZE_MAX, 7};
     if (!st)
         st = int_tensor(f, "pts", SP_DTYPE_I64, 1, s_n, &pts, &err);
+    /* last_pts and seen came later: files without them still read (as null). */
+    if (!st && sp_st_find(f, "last_pts"))
+        st = int_tensor(f, "last_pts", SP_DTYPE_I64, 1, s_n, &last_pts, &err);
+    if (!st && sp_st_find(f, "seen"))
+        st = int_tensor(f, "seen", SP_DTYPE_I32, 1, s_n, &seen, &err);
+    if (!st && (last_pts == NULL) != (seen == NULL))
+        st = sp_error_set(&err, SP_ERR_FORMAT, "tensor '%s' is missing (it comes with '%s')",
+                          last_pts ? "seen" : "last_pts", last_pts ? "last_pts" : "seen");
     if (!st)
         st = int_tensor(f, "frame", SP_DTYPE_I32, 1, s_n, &frame, &err);
     if (!st)
@@ -239,14 +278,23 @@ static int inspect_safetensors(const char *path) {
     }
     if (!st) {
         frames = malloc((n ? n : 1) * sizeof *frames);
-        if (!frames)
+        info = malloc((n ? n : 1) * sizeof *info);
+        if (!frames || !info)
             st = sp_error_set(&err, SP_ERR_NOMEM, "out of memory");
     }
     for (size_t i = 0; !st && i < n; i++) {
         if (frame[i] < 0 || yx[2 * i] < 0 || yx[2 * i + 1] < 0)
             st = sp_error_set(&err, SP_ERR_FORMAT, "token %zu has a negative frame or position", i);
+        else if (last_pts && (seen[i] < 1 || last_pts[i] < pts[i]))
+            st = sp_error_set(&err, SP_ERR_FORMAT,
+                              "token %zu: seen %" PRId64 ", last_pts %" PRId64
+                              " before pts %" PRId64,
+                              i, seen[i], last_pts[i], pts[i]);
         frames[i] = (uint64_t)(st ? 0 : frame[i]);
     }
+    if (!st)
+        token_infos(pts, last_pts, seen, frame, yx, 0, n, info);
+    const char *mode = sp_st_metadata(f, "mode");
     /* Packets must account for every token exactly. */
     size_t sum = 0;
     for (size_t i = 0; !st && i < np; i++) {
@@ -276,21 +324,38 @@ static int inspect_safetensors(const char *path) {
             hi = i == 0 || pts[i] > hi ? pts[i] : hi;
         }
         printf("{\"window\":null,\"kind\":null,\"pts_first\":%" PRId64 ",\"pts_last\":%" PRId64
-               ",\"tokens\":%zu,\"budget\":%s,\"d\":%zu}\n",
+               ",\"tokens\":%zu,\"budget\":%s,\"d\":%zu",
                lo, hi, n, b && strspn(b, "0123456789") == strlen(b) && *b ? b : "null", d);
+        if (positions)
+            cli_print_positions(info, n, last_pts != NULL);
+        printf("}\n");
         t.packets = 1;
     }
-    for (size_t i = 0; i < np; i++) {
+    for (size_t i = 0, first = 0; i < np; i++) {
         const int64_t *r = pk + 7 * i;
+        size_t count = (size_t)r[5];
         printf("{\"window\":");
         if (r[0] < 0)
             printf("null");
         else
             printf("%" PRId64, r[0]);
+        printf(",\"mode\":");
+        if (mode && strspn(mode, "abcdefghijklmnopqrstuvwxyz") == strlen(mode))
+            printf("\"%s\"", mode);
+        else
+            printf("null");
         printf(",\"pts_first\":%" PRId64 ",\"pts_last\":%" PRId64 ",\"frame_first\":%" PRId64
-               ",\"frame_last\":%" PRId64 ",\"tokens\":%" PRId64 ",\"budget\":%" PRId64
-               ",\"d\":%zu}\n",
-               r[1], r[2], r[3], r[4], r[5], r[6], d);
+               ",\"frame_last\":%" PRId64 ",\"tokens\":%" PRId64,
+               r[1], r[2], r[3], r[4], r[5]);
+        if (last_pts)
+            printf(",\"current\":%zu", cli_count_current(info + first, count, r[1]));
+        else
+            printf(",\"current\":null");
+        printf(",\"budget\":%" PRId64 ",\"d\":%zu", r[6], d);
+        if (positions)
+            cli_print_positions(info + first, count, last_pts != NULL);
+        printf("}\n");
+        first += count;
         add_span(&t, (uint64_t)r[3], (uint64_t)r[4]);
         t.packets++;
     }
@@ -298,9 +363,12 @@ static int inspect_safetensors(const char *path) {
         rc = cli_fail(CLI_FAIL, "inspect: out of memory");
         goto out;
     }
-    rc = print_summary(&t, "safetensors", d);
+    rc = print_summary(&t, "safetensors", d, 0);
 out:
     free(pts);
+    free(last_pts);
+    free(seen);
+    free(info);
     free(frame);
     free(yx);
     free(pk);
@@ -315,11 +383,12 @@ int cli_cmd_inspect(int argc, char **argv) {
         inspect_usage(stdout);
         return CLI_OK;
     }
-    if (argc != 2) {
+    bool positions = argc == 3 && strcmp(argv[1], "--positions") == 0;
+    if (argc != 2 + positions) {
         inspect_usage(stderr);
-        return cli_fail(CLI_BAD_INPUT, "inspect: expected exactly one FILE");
+        return cli_fail(CLI_BAD_INPUT, "inspect: expected [--positions] FILE");
     }
-    const char *path = argv[1];
+    const char *path = argv[1 + positions];
     FILE *in = fopen(path, "rb");
     if (!in)
         return cli_fail(CLI_BAD_INPUT, "inspect: %s: %s", path, strerror(errno));
@@ -328,9 +397,9 @@ int cli_cmd_inspect(int argc, char **argv) {
     int rc;
     if (sp_wire_is_stream(magic, got)) {
         rewind(in);
-        rc = inspect_stream(in, path);
+        rc = inspect_stream(in, path, positions);
     } else {
-        rc = inspect_safetensors(path);
+        rc = inspect_safetensors(path, positions);
     }
     fclose(in);
     return rc;

@@ -15,7 +15,9 @@ static void select_usage(FILE *to) {
                 "         [--out kept.safetensors]\n"
                 "Prints the kept original token indices, ascending, on one line.\n"
                 "Inputs: FILE.npy (float32/float16) or FILE.safetensors[:TENSOR].\n"
-                "Methods:\n");
+                "Selection parameters (core's parameter table):\n");
+    cli_param_usage(to, SP_PARAM_IN_SELECT, SP_PARAM_BUDGET);
+    fprintf(to, "Methods:\n");
     const sp_method_info *t = sp_method_table();
     for (int i = 0; i < SP_METHOD_COUNT; i++)
         fprintf(to, "  %-15s %s\n", t[i].name, t[i].summary);
@@ -33,6 +35,18 @@ static sp_status apply_option(void *args, int c, const char *arg, sp_error *err)
     select_args *a = args;
     size_t v;
     sp_status st = SP_OK;
+    const sp_param_info *pi = cli_param_of_option(c);
+    if (pi && pi->id == SP_PARAM_SEED) /* exact: a double holds 53 bits */
+        return cli_parse_u64(arg, "--seed", &a->params.seed, err);
+    if (pi) {
+        double value;
+        st = cli_param_parse(pi, arg, &value, err);
+        if (!st)
+            st = sp_params_set(&a->params, pi->id, value, err);
+        if (pi->id == SP_PARAM_BUDGET)
+            a->have_budget = true;
+        return st;
+    }
     switch (c) {
         case 't':
             a->tokens = arg;
@@ -45,38 +59,6 @@ static sp_status apply_option(void *args, int c, const char *arg, sp_error *err)
             break;
         case 'o':
             a->out = arg;
-            break;
-        case 'k':
-            st = cli_parse_size(arg, "--budget", 1, UINT32_MAX, &a->params.budget, err);
-            a->have_budget = true;
-            break;
-        case 'm':
-            st = sp_method_from_name(arg, &a->params.method, err);
-            break;
-        case 'g':
-            if (strcmp(arg, "bipartite") == 0)
-                a->params.graph = SP_GRAPH_BIPARTITE;
-            else if (strcmp(arg, "full") == 0)
-                a->params.graph = SP_GRAPH_FULL;
-            else
-                st = sp_error_set(err, SP_ERR_INVALID,
-                                  "--graph: expected bipartite or full, got '%s'", arg);
-            break;
-        case 'T':
-            st = cli_parse_float(arg, "--tau", -1.0, 1.0, &a->params.tau, err);
-            break;
-        case 's':
-            st = cli_parse_u64(arg, "--seed", &a->params.seed, err);
-            break;
-        case 'K':
-            st = cli_parse_size(arg, "--k-min", 0, UINT32_MAX, &v, err);
-            a->params.k_min = (uint32_t)v;
-            break;
-        case 'G':
-            st = cli_parse_float(arg, "--gamma", 0.0, 100.0, &a->params.gamma, err);
-            break;
-        case 'r':
-            st = cli_parse_float(arg, "--rho", 1e-9, 1.0, &a->params.rho, err);
             break;
         case 'x':
             st = cli_parse_grid(arg, &a->grid_h, &a->grid_w, err);
@@ -100,23 +82,12 @@ static sp_status finish_args(void *args, sp_error *err) {
     return st;
 }
 
-static const struct option select_table[] = {
+/* The command's own options; the selection parameters are appended from core's table. */
+static const struct option select_own_options[] = {
     {"tokens", required_argument, 0, 't'},  {"embeddings", required_argument, 0, 'e'},
-    {"query", required_argument, 0, 'q'},   {"budget", required_argument, 0, 'k'},
-    {"method", required_argument, 0, 'm'},  {"graph", required_argument, 0, 'g'},
-    {"tau", required_argument, 0, 'T'},     {"seed", required_argument, 0, 's'},
-    {"k-min", required_argument, 0, 'K'},   {"gamma", required_argument, 0, 'G'},
-    {"rho", required_argument, 0, 'r'},     {"grid", required_argument, 0, 'x'},
+    {"query", required_argument, 0, 'q'},   {"grid", required_argument, 0, 'x'},
     {"threads", required_argument, 0, 'j'}, {"out", required_argument, 0, 'o'},
     {"help", no_argument, 0, CLI_OPT_HELP}, {0, 0, 0, 0},
-};
-
-static const cli_options select_options = {
-    .command = "select",
-    .table = select_table,
-    .apply = apply_option,
-    .finish = finish_args,
-    .usage = select_usage,
 };
 
 static sp_status write_out(const char *path, const sp_frame *f, const sp_selection *sel,
@@ -167,6 +138,15 @@ int cli_cmd_select(int argc, char **argv) {
     select_args a = {0};
     sp_params_init(&a.params);
     int rc;
+    cli_param_options opts;
+    cli_param_options_init(&opts, SP_PARAM_IN_SELECT, select_own_options);
+    const cli_options select_options = {
+        .command = "select",
+        .table = opts.table,
+        .apply = apply_option,
+        .finish = finish_args,
+        .usage = select_usage,
+    };
     if (!cli_parse_command_line(argc, argv, &select_options, &a, &rc))
         return rc;
     sp_error err;

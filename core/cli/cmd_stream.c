@@ -21,23 +21,28 @@
 static void stream_usage(FILE *to) {
     fprintf(to,
             "usage: scriptprune stream --frames DIR|FILE.safetensors[:TENSOR] --out OUT\n"
-            "         [--embeddings DIR] [--grid HxW] [--fps F] [--policy frame|window]\n"
-            "         [--budget K] [--window W] [--hop H] [--tau-t T] [--radius R] [--match-all]\n"
-            "         [--cut-fraction C] [--gsp-keep G] [--history-mib M] [--query Q.npy]\n"
+            "         [--embeddings DIR] [--grid HxW] [--fps F] [--budget K] [--query Q.npy]\n"
             "         [--query-at FRAME] [--name NAME] [--dtype f16|f32] [--threads T]\n"
+            "         [stream parameters below]\n"
             "Frames: a directory of .npy files (N x D each, name order), or a safetensors tensor\n"
             "[T, N, D] (default name 'frames'; 'embeddings' [T, N, E] and 'pts' [T] int64 are\n"
             "used when present). Without pts, frame i has pts i * 1e9 / fps (fps 2).\n"
             "OUT: FILE.safetensors for one safetensors file, anything else for a token stream.\n"
-            "Prints a JSON summary of the run on stdout.\n");
+            "--budget K sets both --frame-budget and --window-budget.\n"
+            "Prints a JSON summary of the run on stdout.\n"
+            "Stream parameters (core's parameter table):\n");
+    cli_param_usage(to, SP_PARAM_IN_STREAM, SP_PARAM_COUNT);
+    fprintf(to, "Old spellings, still accepted with a warning: --policy (--emit), --tau-t\n"
+                "(--temporal-tau), --radius (--temporal-radius), --history-mib M\n"
+                "(--history-bytes MMiB).\n");
 }
 
 typedef struct stream_args {
     const char *frames, *embeddings, *out, *query, *name;
-    bool have_grid, have_budget;
+    bool have_grid;
     uint32_t grid_h, grid_w;
     double fps;
-    size_t budget, query_at, history_mib;
+    size_t query_at;
     int threads;
     sp_dtype dtype;
     sp_stream_params p;
@@ -48,7 +53,38 @@ static void stream_args_init(stream_args *a) {
     sp_stream_params_init(&a->p);
     a->fps = 2.0;
     a->dtype = SP_DTYPE_F16;
-    a->history_mib = a->p.history_bytes >> 20;
+}
+
+/* Sets a table parameter from an option's text; `option` names it in messages. */
+static sp_status set_param(stream_args *a, sp_param_id id, const char *arg, sp_error *err) {
+    double v;
+    sp_status st = cli_param_parse(sp_param_of(id), arg, &v, err);
+    return st ? st : sp_stream_params_set(&a->p, id, v, err);
+}
+
+/* Old option names: the value goes to the parameter that replaced them. */
+static sp_status apply_deprecated(stream_args *a, int c, const char *arg, sp_error *err) {
+    size_t mib;
+    sp_status st;
+    switch (c) {
+        case 'P':
+            cli_warn_deprecated("--policy", "--emit");
+            return set_param(a, SP_PARAM_EMIT, arg, err);
+        case 'T':
+            cli_warn_deprecated("--tau-t", "--temporal-tau");
+            return set_param(a, SP_PARAM_TEMPORAL_TAU, arg, err);
+        case 'r':
+            cli_warn_deprecated("--radius", "--temporal-radius");
+            return set_param(a, SP_PARAM_TEMPORAL_RADIUS, arg, err);
+        case 'm':
+            cli_warn_deprecated("--history-mib M", "--history-bytes MMiB");
+            st = cli_parse_size(arg, "--history-mib", 0, (size_t)1 << 30, &mib, err);
+            return st ? st
+                      : sp_stream_params_set(&a->p, SP_PARAM_HISTORY_BYTES, (double)mib * 1048576.0,
+                                             err);
+        default:
+            return sp_error_set(err, SP_ERR_STATE, "option %d has no handler", c);
+    }
 }
 
 static sp_status apply_option(void *args, int c, const char *arg, sp_error *err) {
@@ -56,6 +92,9 @@ static sp_status apply_option(void *args, int c, const char *arg, sp_error *err)
     size_t v;
     float fv;
     sp_status st = SP_OK;
+    const sp_param_info *pi = cli_param_of_option(c);
+    if (pi)
+        return set_param(a, pi->id, arg, err);
     switch (c) {
         case 'f':
             a->frames = arg;
@@ -74,39 +113,10 @@ static sp_status apply_option(void *args, int c, const char *arg, sp_error *err)
             st = cli_parse_float(arg, "--fps", 1e-6, 1e6, &fv, err);
             a->fps = fv;
             break;
-        case 'P':
-            st = sp_emit_policy_from_name(arg, &a->p.policy, err);
-            break;
         case 'k':
-            st = cli_parse_size(arg, "--budget", 1, UINT32_MAX, &a->budget, err);
-            a->have_budget = true;
-            break;
-        case 'w':
-            st = cli_parse_size(arg, "--window", 1, 65536, &v, err);
-            a->p.window = (uint32_t)v;
-            break;
-        case 'H':
-            st = cli_parse_size(arg, "--hop", 1, 65536, &v, err);
-            a->p.hop = (uint32_t)v;
-            break;
-        case 'T':
-            st = cli_parse_float(arg, "--tau-t", -1.0, 1.0, &a->p.tau_t, err);
-            break;
-        case 'r':
-            st = cli_parse_size(arg, "--radius", 0, 8, &v, err);
-            a->p.radius = (uint32_t)v;
-            break;
-        case 'A':
-            a->p.match_all = true;
-            break;
-        case 'c':
-            st = cli_parse_float(arg, "--cut-fraction", 1e-6, 1.0, &a->p.cut_fraction, err);
-            break;
-        case 'g':
-            st = cli_parse_float(arg, "--gsp-keep", 1e-6, 1.0, &a->p.gsp_keep, err);
-            break;
-        case 'm':
-            st = cli_parse_size(arg, "--history-mib", 0, (size_t)1 << 30, &a->history_mib, err);
+            st = set_param(a, SP_PARAM_FRAME_BUDGET, arg, err);
+            if (!st)
+                st = set_param(a, SP_PARAM_WINDOW_BUDGET, arg, err);
             break;
         case 'q':
             a->query = arg;
@@ -130,8 +140,8 @@ static sp_status apply_option(void *args, int c, const char *arg, sp_error *err)
             st = cli_parse_size(arg, "--threads", 1, 256, &v, err);
             a->threads = (int)v;
             break;
-        default: /* an entry of the table below without a case here */
-            st = sp_error_set(err, SP_ERR_STATE, "option %d has no handler", c);
+        default:
+            st = apply_deprecated(a, c, arg, err);
     }
     return st;
 }
@@ -141,12 +151,7 @@ static sp_status finish_args(void *args, sp_error *err) {
     sp_status st = cli_require(a->frames != NULL, "--frames", err);
     if (!st)
         st = cli_require(a->out != NULL, "--out", err);
-    if (!st && a->history_mib > SIZE_MAX >> 20)
-        st = sp_error_set(err, SP_ERR_INVALID, "--history-mib is too large");
     if (!st) {
-        a->p.history_bytes = a->history_mib << 20;
-        if (a->have_budget)
-            a->p.frame_budget = a->p.window_budget = a->budget;
         if (a->name)
             a->p.name = a->name;
         st = sp_stream_params_validate(&a->p, err);
@@ -154,26 +159,25 @@ static sp_status finish_args(void *args, sp_error *err) {
     return st;
 }
 
-static const struct option stream_table[] = {
-    {"frames", required_argument, 0, 'f'},       {"embeddings", required_argument, 0, 'e'},
-    {"out", required_argument, 0, 'o'},          {"grid", required_argument, 0, 'x'},
-    {"fps", required_argument, 0, 'F'},          {"policy", required_argument, 0, 'P'},
-    {"budget", required_argument, 0, 'k'},       {"window", required_argument, 0, 'w'},
-    {"hop", required_argument, 0, 'H'},          {"tau-t", required_argument, 0, 'T'},
-    {"radius", required_argument, 0, 'r'},       {"match-all", no_argument, 0, 'A'},
-    {"cut-fraction", required_argument, 0, 'c'}, {"gsp-keep", required_argument, 0, 'g'},
-    {"history-mib", required_argument, 0, 'm'},  {"query", required_argument, 0, 'q'},
-    {"query-at", required_argument, 0, 'a'},     {"name", required_argument, 0, 'n'},
-    {"dtype", required_argument, 0, 'd'},        {"threads", required_argument, 0, 'j'},
-    {"help", no_argument, 0, CLI_OPT_HELP},      {0, 0, 0, 0},
-};
-
-static const cli_options stream_options = {
-    .command = "stream",
-    .table = stream_table,
-    .apply = apply_option,
-    .finish = finish_args,
-    .usage = stream_usage,
+/* The command's own options; the stream parameters are appended from core's table. */
+static const struct option stream_own_options[] = {
+    {"frames", required_argument, 0, 'f'},
+    {"embeddings", required_argument, 0, 'e'},
+    {"out", required_argument, 0, 'o'},
+    {"grid", required_argument, 0, 'x'},
+    {"fps", required_argument, 0, 'F'},
+    {"budget", required_argument, 0, 'k'},
+    {"query", required_argument, 0, 'q'},
+    {"query-at", required_argument, 0, 'a'},
+    {"name", required_argument, 0, 'n'},
+    {"dtype", required_argument, 0, 'd'},
+    {"threads", required_argument, 0, 'j'},
+    {"help", no_argument, 0, CLI_OPT_HELP},
+    {"policy", required_argument, 0, 'P'},
+    {"tau-t", required_argument, 0, 'T'},
+    {"radius", required_argument, 0, 'r'},
+    {"history-mib", required_argument, 0, 'm'},
+    {0, 0, 0, 0},
 };
 
 /* ---- frame sources ---- */
@@ -423,6 +427,15 @@ int cli_cmd_stream(int argc, char **argv) {
     stream_args a;
     stream_args_init(&a);
     int rc;
+    cli_param_options opts;
+    cli_param_options_init(&opts, SP_PARAM_IN_STREAM, stream_own_options);
+    const cli_options stream_options = {
+        .command = "stream",
+        .table = opts.table,
+        .apply = apply_option,
+        .finish = finish_args,
+        .usage = stream_usage,
+    };
     if (!cli_parse_command_line(argc, argv, &stream_options, &a, &rc))
         return rc;
     sp_error err;
@@ -493,11 +506,13 @@ int cli_cmd_stream(int argc, char **argv) {
         sp_stream_get_stats(s, &stt);
         double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
         printf("{\"frames\":%" PRIu64 ",\"tokens_in\":%" PRIu64 ",\"temporal_drops\":%" PRIu64
-               ",\"spatial_drops\":%" PRIu64 ",\"candidates\":%" PRIu64 ",\"scene_cuts\":%" PRIu64
-               ",\"packets\":%" PRIu64 ",\"tokens_out\":%" PRIu64 ",\"history_tokens\":%" PRIu64
-               ",\"ms_per_frame\":%.3f,\"out\":\"%s\"}\n",
-               stt.frames_in, stt.tokens_in, stt.temporal_drops, stt.spatial_drops, stt.candidates,
-               stt.scene_cuts, o.packets, o.tokens, stt.history_tokens,
+               ",\"spatial_drops\":%" PRIu64 ",\"padding_drops\":%" PRIu64
+               ",\"candidates\":%" PRIu64 ",\"scene_cuts\":%" PRIu64 ",\"packets\":%" PRIu64
+               ",\"tokens_out\":%" PRIu64 ",\"history_tokens\":%" PRIu64
+               ",\"packet_mode\":\"%s\",\"ms_per_frame\":%.3f,\"out\":\"%s\"}\n",
+               stt.frames_in, stt.tokens_in, stt.temporal_drops, stt.spatial_drops,
+               stt.padding_drops, stt.candidates, stt.scene_cuts, o.packets, o.tokens,
+               stt.history_tokens, sp_packet_mode_name(a.p.packet_mode),
                stt.frames_in ? ms / (double)stt.frames_in : 0.0,
                o.safetensors ? "safetensors" : "token-stream");
         if (fflush(stdout) != 0)

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli.h"
 #include "scriptprune/wire.h"
 
 follow_seen follow_seqs_note(follow_seqs *s, const follow_entry *e) {
@@ -59,7 +60,8 @@ static void print_json_string(const char *s) {
     putchar('"');
 }
 
-static void print_line(const follow_entry *e, const sp_packet *p, const sp_wire_header *h) {
+static void print_line(const follow_entry *e, const sp_packet *p, const sp_wire_header *h,
+                       bool positions) {
     printf("{\"id\":\"%s\",\"stream\":", e->id);
     print_json_string(e->stream);
     printf(",\"seq\":%" PRIu64 ",\"epoch\":%" PRIu64 ",\"window\":", e->seq, e->epoch);
@@ -67,11 +69,16 @@ static void print_line(const follow_entry *e, const sp_packet *p, const sp_wire_
         printf("null");
     else
         printf("%" PRIu64, p->window);
-    printf(",\"kind\":\"%s\",\"pts_first\":%" PRId64 ",\"pts_last\":%" PRId64
+    printf(",\"kind\":\"%s\",\"mode\":\"%s\",\"pts_first\":%" PRId64 ",\"pts_last\":%" PRId64
            ",\"frame_first\":%" PRIu64 ",\"frame_last\":%" PRIu64
-           ",\"tokens\":%zu,\"budget\":%zu,\"d\":%u,\"query_hash\":\"%016" PRIx64 "\"}\n",
-           sp_packet_kind_name(p->kind), p->pts_first, p->pts_last, p->frame_first, p->frame_last,
-           p->count, p->budget, h->d, p->query_hash);
+           ",\"tokens\":%zu,\"current\":%zu,\"budget\":%zu,\"d\":%u,\"query_hash\":\"%016" PRIx64
+           "\"",
+           sp_packet_kind_name(p->kind), sp_packet_mode_name(p->mode), p->pts_first, p->pts_last,
+           p->frame_first, p->frame_last, p->count,
+           cli_count_current(p->info, p->count, p->pts_first), p->budget, h->d, p->query_hash);
+    if (positions)
+        cli_print_positions(p->info, p->count, true);
+    printf("}\n");
     fflush(stdout);
 }
 
@@ -92,7 +99,7 @@ static sp_status write_file(const follow_entry *e, const sp_packet *p, const cha
     return st;
 }
 
-sp_status follow_write(const follow_entry *e, const char *out, sp_error *err) {
+sp_status follow_write(const follow_entry *e, const char *out, bool positions, sp_error *err) {
     sp_wire_reader *r = sp_wire_reader_new(e->packet_len + 1);
     if (!r)
         return sp_error_set(err, SP_ERR_NOMEM, "out of memory for a wire reader");
@@ -105,7 +112,7 @@ sp_status follow_write(const follow_entry *e, const char *out, sp_error *err) {
         st = sp_error_set(err, SP_ERR_FORMAT, "the packet field holds no complete packet");
     if (st == SP_OK) {
         if (strcmp(out, "-") == 0)
-            print_line(e, &p, sp_wire_reader_header(r));
+            print_line(e, &p, sp_wire_reader_header(r), positions);
         else
             st = write_file(e, &p, out, err);
     }

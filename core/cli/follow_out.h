@@ -33,8 +33,9 @@ typedef enum follow_seen { FOLLOW_NEW = 0, FOLLOW_REPEAT } follow_seen;
  * already passed a repeat (the caller skips it). */
 follow_seen follow_seqs_note(follow_seqs *s, const follow_entry *e);
 
-/* Decodes e and writes it to out ("-": a JSON line on stdout; else a directory receiving
- * STREAM-EPOCH-sSEQ.safetensors, written atomically). */
-sp_status follow_write(const follow_entry *e, const char *out, sp_error *err);
+/* Decodes e and writes it to out ("-": a JSON line on stdout, with every token's time span and
+ * position when `positions`; else a directory receiving STREAM-EPOCH-sSEQ.safetensors, written
+ * atomically). */
+sp_status follow_write(const follow_entry *e, const char *out, bool positions, sp_error *err);
 
 #endif

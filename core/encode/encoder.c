@@ -224,6 +224,14 @@ void sp_encoding_frame(const sp_encoding *r, int64_t pts, sp_frame *out) {
     out->grid_h = r->grid_h;
     out->grid_w = r->grid_w;
     out->pts = pts;
+    /* Letterbox fits pad around the picture; those tokens show no picture. */
+    if (r->pre.grid_h && r->pre.grid_w &&
+        (r->pre.grid_h != r->grid_h || r->pre.grid_w != r->grid_w)) {
+        out->image_y = r->pre.grid_y;
+        out->image_x = r->pre.grid_x;
+        out->image_h = r->pre.grid_h;
+        out->image_w = r->pre.grid_w;
+    }
 }
 
 static sp_status reserve_result(const sp_encoder *enc, sp_encoding *out, sp_error *err) {

@@ -11,6 +11,7 @@
 
 #include "alloc.h"
 #include "bytes_le.h"
+#include "npy_header.h"
 #include "fileio.h"
 #include "quote.h"
 
@@ -404,6 +405,29 @@ sp_status sp_npy_read(const char *path, sp_matrix *out, sp_error *err) {
 
 /* ---- writing ---- */
 
+size_t sp_npy_header(uint8_t head[SP_NPY_HEADER_MAX], size_t rows, size_t cols, int ndim,
+                     sp_dtype dtype) {
+    /* Version 1.0: magic, version, u16 header length, dict, spaces, '\n'; the data then starts at
+     * a multiple of 64 bytes, as NumPy writes it. The dict is short, so it always fits v1.0. */
+    char dict[160];
+    const char *descr = dtype == SP_DTYPE_F32 ? "<f4" : "<f2";
+    int dl = ndim == 2 ? snprintf(dict, sizeof dict,
+                                  "{'descr': '%s', 'fortran_order': False, 'shape': (%zu, %zu), }",
+                                  descr, rows, cols)
+                       : snprintf(dict, sizeof dict,
+                                  "{'descr': '%s', 'fortran_order': False, 'shape': (%zu,), }",
+                                  descr, cols);
+    size_t total = (10 + (size_t)dl + 1 + 63) / 64 * 64;
+    memcpy(head, npy_magic, sizeof npy_magic);
+    head[6] = 1;
+    head[7] = 0;
+    sp_store_le16(head + 8, (uint16_t)(total - 10));
+    memcpy(head + 10, dict, (size_t)dl);
+    memset(head + 10 + dl, ' ', total - 10 - (size_t)dl - 1);
+    head[total - 1] = '\n';
+    return total;
+}
+
 sp_status sp_npy_write(const char *path, const float *data, size_t rows, size_t cols, int ndim,
                        sp_dtype dtype, sp_error *err) {
     const char *name = path ? path : "<npy>";
@@ -426,25 +450,8 @@ sp_status sp_npy_write(const char *path, const float *data, size_t rows, size_t 
         return sp_error_set(err, SP_ERR_OVERFLOW, "%s: %zu x %zu array is too large", name, rows,
                             cols);
 
-    /* Version 1.0: magic, version, u16 header length, dict, spaces, '\n'; the data then starts at
-     * a multiple of 64 bytes, as NumPy writes it. The dict is short, so it always fits v1.0. */
-    char dict[160];
-    const char *descr = dtype == SP_DTYPE_F32 ? "<f4" : "<f2";
-    int dl = ndim == 2 ? snprintf(dict, sizeof dict,
-                                  "{'descr': '%s', 'fortran_order': False, 'shape': (%zu, %zu), }",
-                                  descr, rows, cols)
-                       : snprintf(dict, sizeof dict,
-                                  "{'descr': '%s', 'fortran_order': False, 'shape': (%zu,), }",
-                                  descr, cols);
-    uint8_t head[256];
-    size_t total = (10 + (size_t)dl + 1 + 63) / 64 * 64;
-    memcpy(head, npy_magic, sizeof npy_magic);
-    head[6] = 1;
-    head[7] = 0;
-    sp_store_le16(head + 8, (uint16_t)(total - 10));
-    memcpy(head + 10, dict, (size_t)dl);
-    memset(head + 10 + dl, ' ', total - 10 - (size_t)dl - 1);
-    head[total - 1] = '\n';
+    uint8_t head[SP_NPY_HEADER_MAX];
+    size_t total = sp_npy_header(head, rows, cols, ndim, dtype);
 
     sp_atomic_file f;
     sp_status st = sp_atomic_open(&f, path, err);

@@ -4,16 +4,18 @@
 #include <math.h>
 #include <string.h>
 
+#include "scriptprune/params.h"
+
 #include "choose.h"
 #include "gsp_run.h"
 #include "similarity.h"
 #include "workspace.h"
 
 void sp_gsp_params_init(sp_gsp_params *p) {
-    p->graph = SP_GRAPH_BIPARTITE;
-    p->tau = 0.2f;
-    p->k_min = 4;
-    p->gamma = 1.0f;
+    p->graph = (sp_graph)sp_param_of(SP_PARAM_GRAPH)->def;
+    p->tau = (float)sp_param_of(SP_PARAM_TAU)->def;
+    p->k_min = (uint32_t)sp_param_of(SP_PARAM_K_MIN)->def;
+    p->gamma = (float)sp_param_of(SP_PARAM_GAMMA)->def;
 }
 
 /* Lanes and chunk of the score sums. The sums are chains of dependent double adds, which bound

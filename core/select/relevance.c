@@ -117,17 +117,33 @@ sp_status sp_relevance_authors(sp_workspace *ws, const float *e, size_t n, size_
     size_t m = q->m;
     float *c = sp_ws_array(ws, SP_WS_REL_C, n, m * sizeof(float));
     double *raw = sp_ws_array(ws, SP_WS_DPP_ROWD, n, sizeof(double));
-    if (!c || !raw)
+    double *row_score = sp_ws_array(ws, SP_WS_DPP_D, m, sizeof(double));
+    uint8_t *mask = sp_ws_get(ws, SP_WS_MASK, m);
+    uint32_t *keep = sp_ws_array(ws, SP_WS_PICKS, m, sizeof(uint32_t));
+    void *rank = sp_rank_scratch(ws, m);
+    if (!c || !raw || !row_score || !mask || !keep || !rank)
         return sp_err_nomem(err, "relevance scratch", n * m * sizeof(float));
     /* Raw dot products, no normalisation: the published code's behaviour. */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)m, (int)width, 1.0f, e,
                 (int)width, q->rows, (int)width, 0.0f, c, (int)m);
+    /* The published code keeps the max(1, floor(M/2)) query rows with the largest mean raw dot
+     * product over the tokens (a long question's most relevant 77-token segments). */
+    for (size_t j = 0; j < m; j++)
+        row_score[j] = 0.0;
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < m; j++)
+            row_score[j] += c[i * m + j];
+    for (size_t j = 0; j < m; j++)
+        row_score[j] /= (double)n;
+    size_t nkeep = m / 2 > 0 ? m / 2 : 1;
+    memset(mask, 0, m);
+    sp_rank_first(row_score, mask, m, nkeep, keep, rank);
     double lo = INFINITY, hi = -INFINITY;
     for (size_t i = 0; i < n; i++) {
         double acc = 0.0;
-        for (size_t j = 0; j < m; j++)
-            acc += c[i * m + j];
-        raw[i] = -acc / (double)m; /* negated, as inherited from CDPruner */
+        for (size_t t = 0; t < nkeep; t++)
+            acc += c[i * m + keep[t]];
+        raw[i] = -acc / (double)nkeep; /* negated, as inherited from CDPruner */
         lo = fmin(lo, raw[i]);
         hi = fmax(hi, raw[i]);
     }

@@ -5,6 +5,8 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "scriptprune/params.h"
+#include "../stream/params_internal.h"
 #include "methods.h"
 #include "workspace.h"
 
@@ -53,36 +55,26 @@ sp_status sp_method_from_name(const char *name, sp_method *out, sp_error *err) {
 }
 
 void sp_params_init(sp_params *p) {
-    p->method = SP_METHOD_SCRIPT;
-    p->budget = 64;
-    p->graph = SP_GRAPH_BIPARTITE;
-    p->tau = 0.2f;
-    p->k_min = 4;
-    p->gamma = 1.0f;
-    p->rho = 0.5f;
-    p->seed = 0;
+    memset(p, 0, sizeof *p);
+    size_t n;
+    const sp_param_info *t = sp_param_table(&n);
+    for (size_t i = 0; i < n; i++)
+        if (t[i].scope & SP_PARAM_IN_SELECT)
+            sp_params_set(p, t[i].id, t[i].def, NULL); /* in range: tests/select checks */
 }
 
 sp_status sp_params_validate(const sp_params *p, sp_error *err) {
-    if ((unsigned)p->method >= SP_METHOD_COUNT)
-        return sp_error_set(err, SP_ERR_INVALID, "method %d is not a known method", (int)p->method);
-    if (p->budget < 1)
-        return sp_error_set(err, SP_ERR_INVALID, "budget must be at least 1 token, got %zu",
-                            p->budget);
-    if (p->budget > UINT32_MAX)
-        return sp_error_set(err, SP_ERR_INVALID, "budget %zu exceeds %u tokens", p->budget,
-                            UINT32_MAX);
-    if (p->graph != SP_GRAPH_BIPARTITE && p->graph != SP_GRAPH_FULL)
-        return sp_error_set(err, SP_ERR_INVALID, "graph %d is neither bipartite nor full",
-                            (int)p->graph);
-    if (!(p->tau >= -1.0f && p->tau <= 1.0f))
-        return sp_error_set(err, SP_ERR_INVALID,
-                            "tau %g is outside [-1, 1] (it is a cosine similarity)",
-                            (double)p->tau);
-    if (!(p->gamma >= 0.0f && p->gamma <= 100.0f))
-        return sp_error_set(err, SP_ERR_INVALID, "gamma %g is outside [0, 100]", (double)p->gamma);
-    if (!(p->rho > 0.0f && p->rho <= 1.0f))
-        return sp_error_set(err, SP_ERR_INVALID, "rho %g is outside (0, 1]", (double)p->rho);
+    size_t n;
+    const sp_param_info *t = sp_param_table(&n);
+    for (size_t i = 0; i < n; i++) {
+        if (!(t[i].scope & SP_PARAM_IN_SELECT))
+            continue;
+        char label[96];
+        sp_status st = sp_param_check(&t[i], sp_params_get(p, t[i].id),
+                                      sp_select_param_label(t[i].id, label, sizeof label), err);
+        if (st)
+            return st;
+    }
     return SP_OK;
 }
 

@@ -20,6 +20,15 @@ void sp_frame_view(sp_frame *f, const float *tokens, size_t n, size_t d) {
         f->grid_w = n <= UINT32_MAX ? (uint32_t)n : 0;
     }
     f->pts = SP_PTS_NONE;
+    f->image_y = f->image_x = f->image_h = f->image_w = 0;
+}
+
+int sp_frame_is_padding(const sp_frame *f, size_t p) {
+    if (f->image_h == 0 || f->image_w == 0 || f->grid_w == 0)
+        return 0;
+    size_t y = p / f->grid_w, x = p % f->grid_w;
+    return y < f->image_y || y - f->image_y >= f->image_h || x < f->image_x ||
+           x - f->image_x >= f->image_w;
 }
 
 /* Exponent bits all ones: infinity or NaN. */
@@ -66,6 +75,14 @@ sp_status sp_frame_validate_shape(const sp_frame *f, sp_error *err) {
         return sp_error_set(err, SP_ERR_INVALID,
                             "grid %u x %u holds %llu tokens but the frame has N = %zu", f->grid_h,
                             f->grid_w, (unsigned long long)f->grid_h * f->grid_w, f->n);
+    if (f->image_h && f->image_w &&
+        ((uint64_t)f->image_y + f->image_h > f->grid_h ||
+         (uint64_t)f->image_x + f->image_w > f->grid_w))
+        return sp_error_set(err, SP_ERR_INVALID,
+                            "picture rectangle rows [%u, %llu) x columns [%u, %llu) is outside the "
+                            "%u x %u grid",
+                            f->image_y, (unsigned long long)f->image_y + f->image_h, f->image_x,
+                            (unsigned long long)f->image_x + f->image_w, f->grid_h, f->grid_w);
     if (f->embed) {
         if (f->e == 0)
             return sp_error_set(err, SP_ERR_INVALID, "embeddings have dimension 0 (E = 0)");

@@ -1,4 +1,4 @@
-/* Packets with owned storage, the query hash, and packet kind names. */
+/* Packets with owned storage, the query hash, and packet kind and mode names. */
 #include <string.h>
 
 #include "alloc.h"
@@ -85,4 +85,20 @@ uint64_t sp_query_hash(const sp_query *q) {
 const char *sp_packet_kind_name(sp_packet_kind k) {
     static const char *const names[] = {"frame", "window", "reselect"};
     return (unsigned)k < SP_PACKET_KIND_COUNT ? names[k] : "unknown";
+}
+
+static const char *const mode_names[] = {"snapshot", "delta"};
+
+const char *sp_packet_mode_name(sp_packet_mode m) {
+    return (unsigned)m < SP_PACKET_MODE_COUNT ? mode_names[m] : "unknown";
+}
+
+sp_status sp_packet_mode_from_name(const char *name, sp_packet_mode *out, sp_error *err) {
+    for (int i = 0; i < SP_PACKET_MODE_COUNT; i++)
+        if (name && strcmp(name, mode_names[i]) == 0) {
+            *out = (sp_packet_mode)i;
+            return SP_OK;
+        }
+    return sp_error_set(err, SP_ERR_INVALID, "unknown packet mode '%s' (snapshot, delta)",
+                        name ? name : "(null)");
 }

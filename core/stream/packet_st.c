@@ -1,8 +1,8 @@
 /* Packets collected into one safetensors file: `tokens` [n, d] (F16 or F32), `pts` [n] I64,
- * `frame` [n] I32, `yx` [n, 2] I16 and `packets` [P, 7] I64 (window id or -1, pts_first,
- * pts_last, frame_first, frame_last, token count, budget of each packet, in order), with metadata
- * `format`, `stream`, `method`, `window`, `budget`, `query_hash`, `packets`. docs/wire-format.md
- * has the details. */
+ * `last_pts` [n] I64, `seen` [n] I32, `frame` [n] I32, `yx` [n, 2] I16 and `packets` [P, 7] I64
+ * (window id or -1, pts_first, pts_last, frame_first, frame_last, token count, budget of each
+ * packet, in order), with metadata `format`, `stream`, `method`, `window`, `budget`, `query_hash`,
+ * `kind`, `mode`, `packets`. docs/wire-format.md has the details. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -17,6 +17,8 @@ struct sp_packet_collector {
     char method[64];
     float *tokens;
     int64_t *pts;
+    int64_t *last_pts;
+    int32_t *seen;
     int32_t *frame;
     int16_t *yx;
     size_t n, cap;
@@ -26,6 +28,8 @@ struct sp_packet_collector {
     bool mixed_query;
     sp_packet_kind kind;
     bool mixed_kind;
+    sp_packet_mode mode;
+    bool mixed_mode;
 };
 
 sp_packet_collector *sp_packet_collector_new(size_t d, const char *stream, const char *method) {
@@ -45,6 +49,8 @@ void sp_packet_collector_free(sp_packet_collector *c) {
         return;
     sp_free(c->tokens);
     sp_free(c->pts);
+    sp_free(c->last_pts);
+    sp_free(c->seen);
     sp_free(c->frame);
     sp_free(c->yx);
     sp_free(c->packets);
@@ -66,7 +72,13 @@ static sp_status grow(sp_packet_collector *c, size_t need, sp_error *err) {
     int64_t *p = t ? sp_realloc(c->pts, cap * sizeof(int64_t)) : NULL;
     if (p)
         c->pts = p;
-    int32_t *f = p ? sp_realloc(c->frame, cap * sizeof(int32_t)) : NULL;
+    int64_t *lp = p ? sp_realloc(c->last_pts, cap * sizeof(int64_t)) : NULL;
+    if (lp)
+        c->last_pts = lp;
+    int32_t *sn = lp ? sp_realloc(c->seen, cap * sizeof(int32_t)) : NULL;
+    if (sn)
+        c->seen = sn;
+    int32_t *f = sn ? sp_realloc(c->frame, cap * sizeof(int32_t)) : NULL;
     if (f)
         c->frame = f;
     int16_t *y = f ? sp_realloc(c->yx, cap * 2 * sizeof(int16_t)) : NULL;
@@ -90,6 +102,10 @@ sp_status sp_packet_collector_add(sp_packet_collector *c, const sp_packet *p, sp
                                 "collector: frame index %llu does not fit the int32 `frame` "
                                 "tensor",
                                 (unsigned long long)t->frame);
+        if (t->seen > INT32_MAX)
+            return sp_error_set(err, SP_ERR_OVERFLOW,
+                                "collector: seen count %u does not fit the int32 `seen` tensor",
+                                t->seen);
         if (t->y > INT16_MAX || t->x > INT16_MAX)
             return sp_error_set(err, SP_ERR_OVERFLOW,
                                 "collector: grid position (%u, %u) does not fit the int16 `yx` "
@@ -115,6 +131,8 @@ sp_status sp_packet_collector_add(sp_packet_collector *c, const sp_packet *p, sp
     for (size_t i = 0; i < p->count; i++) {
         const sp_token_info *t = &p->info[i];
         c->pts[c->n + i] = t->pts;
+        c->last_pts[c->n + i] = t->last_pts;
+        c->seen[c->n + i] = (int32_t)t->seen;
         c->frame[c->n + i] = (int32_t)t->frame;
         c->yx[2 * (c->n + i)] = (int16_t)t->y;
         c->yx[2 * (c->n + i) + 1] = (int16_t)t->x;
@@ -131,9 +149,11 @@ sp_status sp_packet_collector_add(sp_packet_collector *c, const sp_packet *p, sp
     if (c->np == 0) {
         c->query_hash = p->query_hash;
         c->kind = p->kind;
+        c->mode = p->mode;
     } else {
         c->mixed_query |= c->query_hash != p->query_hash;
         c->mixed_kind |= c->kind != p->kind;
+        c->mixed_mode |= c->mode != p->mode;
     }
     c->np++;
     return SP_OK;
@@ -159,6 +179,12 @@ static sp_status build(const sp_packet_collector *c, sp_dtype dtype, sp_st_write
     if (!st)
         st = sp_st_writer_add(w, "pts", SP_DTYPE_I64, 1, s_n, c->pts ? (const void *)c->pts : none,
                               err);
+    if (!st)
+        st = sp_st_writer_add(w, "last_pts", SP_DTYPE_I64, 1, s_n,
+                              c->last_pts ? (const void *)c->last_pts : none, err);
+    if (!st)
+        st = sp_st_writer_add(w, "seen", SP_DTYPE_I32, 1, s_n,
+                              c->seen ? (const void *)c->seen : none, err);
     if (!st)
         st = sp_st_writer_add(w, "frame", SP_DTYPE_I32, 1, s_n,
                               c->frame ? (const void *)c->frame : none, err);
@@ -200,6 +226,11 @@ static sp_status build(const sp_packet_collector *c, sp_dtype dtype, sp_st_write
         snprintf(buf, sizeof buf, "%s",
                  c->np == 0 || c->mixed_kind ? "mixed" : sp_packet_kind_name(c->kind));
         st = sp_st_writer_metadata(w, "kind", buf, err);
+    }
+    if (!st) {
+        snprintf(buf, sizeof buf, "%s",
+                 c->np == 0 || c->mixed_mode ? "mixed" : sp_packet_mode_name(c->mode));
+        st = sp_st_writer_metadata(w, "mode", buf, err);
     }
     if (!st) {
         snprintf(buf, sizeof buf, "%zu", c->np);

@@ -380,6 +380,7 @@ static void fill_header(reselect *r, sp_packet_buf *out) {
             r->span1 = r->span0;
     }
     out->packet.kind = SP_PACKET_RESELECT;
+    out->packet.mode = SP_PACKET_SNAPSHOT;
     out->packet.window = SP_WINDOW_NONE;
     out->packet.pts_first = r->span0;
     out->packet.pts_last = r->span1;

@@ -14,88 +14,42 @@
 
 #include "../select/dpp.h"
 #include "alloc.h"
+#include "scriptprune/params.h"
+#include "params_internal.h"
 #include "scriptprune/qcsp.h"
 #include "stream_internal.h"
 
-#define MIB ((size_t)1 << 20)
-
 void sp_stream_params_init(sp_stream_params *p) {
     memset(p, 0, sizeof *p);
-    p->policy = SP_EMIT_WINDOW;
-    p->frame_budget = 64;
-    p->window_budget = 256;
-    p->window = 16;
-    p->hop = 8;
-    p->tau_t = SP_STREAM_DEFAULT_TAU_T;
-    p->radius = 1;
-    p->match_all = false;
-    p->cut_fraction = 0.5f;
-    p->gsp_keep = 0.75f;
-    p->kernel_sigma = 0.4f;
-    p->mass_gamma = 0.25f;
-    sp_gsp_params_init(&p->gsp);
-    p->window_max_tokens = 0;
-    p->history_bytes = 256 * MIB;
-    p->history_max_age = 0;
+    size_t n;
+    const sp_param_info *t = sp_param_table(&n);
+    for (size_t i = 0; i < n; i++)
+        if (t[i].scope & SP_PARAM_IN_STREAM)
+            sp_stream_params_set(p, t[i].id, t[i].def, NULL); /* in range: tests/stream checks */
     p->history_dtype = SP_DTYPE_F16;
-    p->reselect_max = 2048;
     p->name = "";
 }
 
 sp_status sp_stream_params_validate(const sp_stream_params *p, sp_error *err) {
     if (!p)
         return sp_error_set(err, SP_ERR_INVALID, "stream parameters: NULL");
-    if (p->policy != SP_EMIT_FRAME && p->policy != SP_EMIT_WINDOW)
-        return sp_error_set(err, SP_ERR_INVALID, "stream policy %d is not frame (0) or window (1)",
-                            (int)p->policy);
-    if (p->frame_budget < 1 || p->frame_budget > UINT32_MAX)
-        return sp_error_set(err, SP_ERR_INVALID, "frame_budget %zu is outside [1, %u]",
-                            p->frame_budget, UINT32_MAX);
-    if (p->window_budget < 1 || p->window_budget > UINT32_MAX)
-        return sp_error_set(err, SP_ERR_INVALID, "window_budget %zu is outside [1, %u]",
-                            p->window_budget, UINT32_MAX);
-    if (p->window < 1 || p->window > 65536)
-        return sp_error_set(err, SP_ERR_INVALID, "window %u is outside [1, 65536] frames",
-                            p->window);
-    if (p->hop < 1 || p->hop > p->window)
+    size_t n;
+    const sp_param_info *t = sp_param_table(&n);
+    for (size_t i = 0; i < n; i++) {
+        if (!(t[i].scope & SP_PARAM_IN_STREAM))
+            continue;
+        char label[96];
+        sp_status st = sp_param_check(&t[i], sp_stream_params_get(p, t[i].id),
+                                      sp_stream_param_label(t[i].id, label, sizeof label), err);
+        if (st)
+            return st;
+    }
+    if (p->hop > p->window)
         return sp_error_set(err, SP_ERR_INVALID, "hop %u is outside [1, window = %u] frames",
                             p->hop, p->window);
-    if (!(p->tau_t >= -1.0f && p->tau_t <= 1.0f))
-        return sp_error_set(err, SP_ERR_INVALID, "tau_t %g is outside [-1, 1]", (double)p->tau_t);
-    if (p->radius > 8)
-        return sp_error_set(err, SP_ERR_INVALID, "radius %u is outside [0, 8] grid cells",
-                            p->radius);
-    if (!(p->cut_fraction > 0.0f && p->cut_fraction <= 1.0f))
-        return sp_error_set(err, SP_ERR_INVALID, "cut_fraction %g is outside (0, 1]",
-                            (double)p->cut_fraction);
-    if (!(p->gsp_keep > 0.0f && p->gsp_keep <= 1.0f))
-        return sp_error_set(err, SP_ERR_INVALID, "gsp_keep %g is outside (0, 1]",
-                            (double)p->gsp_keep);
-    if (!(p->kernel_sigma >= 0.0f && p->kernel_sigma <= 10.0f))
-        return sp_error_set(err, SP_ERR_INVALID, "kernel_sigma %g is outside [0, 10]",
-                            (double)p->kernel_sigma);
-    if (!(p->mass_gamma >= 0.0f && p->mass_gamma <= 2.0f))
-        return sp_error_set(err, SP_ERR_INVALID, "mass_gamma %g is outside [0, 2]",
-                            (double)p->mass_gamma);
-    if (!(p->gsp.tau >= -1.0f && p->gsp.tau <= 1.0f))
-        return sp_error_set(err, SP_ERR_INVALID, "GSP tau %g is outside [-1, 1]",
-                            (double)p->gsp.tau);
-    if (p->gsp.graph != SP_GRAPH_BIPARTITE && p->gsp.graph != SP_GRAPH_FULL)
-        return sp_error_set(err, SP_ERR_INVALID, "GSP graph %d is not bipartite or full",
-                            (int)p->gsp.graph);
-    if (!isfinite(p->gsp.gamma))
-        return sp_error_set(err, SP_ERR_INVALID, "GSP gamma is not finite");
-    if (p->window_max_tokens > INT32_MAX / 2)
-        return sp_error_set(err, SP_ERR_INVALID, "window_max_tokens %zu is above %d",
-                            p->window_max_tokens, INT32_MAX / 2);
-    if (p->history_max_age < 0)
-        return sp_error_set(err, SP_ERR_INVALID, "history_max_age %lld is negative",
-                            (long long)p->history_max_age);
     if (p->history_dtype != SP_DTYPE_F16 && p->history_dtype != SP_DTYPE_F32)
         return sp_error_set(err, SP_ERR_UNSUPPORTED, "history_dtype %s: only F16 and F32",
                             sp_dtype_name(p->history_dtype));
-    if (p->reselect_max < 1)
-        return sp_error_set(err, SP_ERR_INVALID, "reselect_max must be at least 1");
     if (p->name && strlen(p->name) > SP_WIRE_NAME_MAX)
         return sp_error_set(err, SP_ERR_INVALID, "stream name is %zu bytes, at most %d",
                             strlen(p->name), SP_WIRE_NAME_MAX);
@@ -171,6 +125,7 @@ static void free_shape(sp_stream *s) {
     sp_free(s->fsim);
     sp_free(s->match);
     sp_free(s->is_new);
+    sp_free(s->pad);
     sp_free(s->kept);
     sp_free(s->gsp_idx);
     sp_free(s->new_slots);
@@ -350,18 +305,18 @@ static sp_status setup_shape(sp_stream *s, const sp_frame *f, sp_error *err) {
     s->anc_slot = sp_alloc_array(n, sizeof(int32_t));
     s->anc_kind = sp_calloc(n, 1);
     s->fxn = sp_aligned_alloc(nd);
-    s->ftmp = s->p.match_all ? sp_aligned_alloc(nd) : NULL;
+    s->ftmp = sp_aligned_alloc(nd);
     s->match = sp_alloc_array(n, sizeof(int32_t));
     s->is_new = sp_calloc(n, 1);
+    s->pad = sp_calloc(n, 1);
     s->kept = sp_calloc(n, 1);
     s->gsp_idx = sp_alloc_array(n, sizeof(uint32_t));
     s->new_slots = sp_alloc_array(n, sizeof(uint32_t));
     s->rep_pos = sp_alloc_array(n, sizeof(int32_t));
     s->pos_of = sp_alloc_array(n, sizeof(int32_t));
     sp_status st = SP_OK;
-    if (!s->anc || !s->anc_slot || !s->anc_kind || !s->fxn || (s->p.match_all && !s->ftmp) ||
-        !s->match || !s->is_new || !s->kept || !s->gsp_idx || !s->new_slots || !s->rep_pos ||
-        !s->pos_of)
+    if (!s->anc || !s->anc_slot || !s->anc_kind || !s->fxn || !s->ftmp || !s->match || !s->is_new ||
+        !s->pad || !s->kept || !s->gsp_idx || !s->new_slots || !s->rep_pos || !s->pos_of)
         st = sp_error_set(err, SP_ERR_NOMEM, "stream: out of memory for frames of %zu x %zu", n, d);
     if (!st)
         st = sp_window_init(&s->win, n, d, e, s->p.policy == SP_EMIT_WINDOW, err);
@@ -547,6 +502,7 @@ static sp_status emit_frame(sp_stream *s, const sp_frame *f, uint64_t cur, const
         return st;
     sp_packet *p = &s->out.packet;
     p->kind = SP_PACKET_FRAME;
+    p->mode = s->p.packet_mode;
     p->window = cur;
     p->pts_first = p->pts_last = f->pts;
     p->frame_first = p->frame_last = cur;
@@ -554,12 +510,15 @@ static sp_status emit_frame(sp_stream *s, const sp_frame *f, uint64_t cur, const
     return SP_OK;
 }
 
-/* Window emission after `last` (the index of the newest frame). */
+/* Window emission after `last` (the index of the newest frame). The window holds only candidates
+ * seen in its last `window` frames (evict), so every pick satisfies the snapshot promise; in
+ * delta mode the candidates already sent are left out. */
 static sp_status emit_window(sp_stream *s, uint64_t last, sp_error *err) {
     size_t count = s->win.n;
     sp_status st = grow_scratch(s, count, err);
     if (st)
         return st;
+    bool delta = s->p.packet_mode == SP_PACKET_DELTA;
     slot_key *keys = NULL;
     if (count) {
         keys = sp_alloc_array(count, sizeof *keys);
@@ -568,8 +527,9 @@ static sp_status emit_window(sp_stream *s, uint64_t last, sp_error *err) {
                                 count);
         size_t k = 0;
         for (size_t i = 0; i < s->win.hi; i++)
-            if (sp_window_alive(&s->win, i))
+            if (sp_window_alive(&s->win, i) && !(delta && (s->win.c[i].flags & SP_CAND_EMITTED)))
                 keys[k++] = (slot_key){s->win.c[i].frame, s->win.c[i].pos, (uint32_t)i};
+        count = k;
         qsort(keys, count, sizeof *keys, slot_key_cmp);
         for (size_t i = 0; i < count; i++)
             s->map[i] = keys[i].slot;
@@ -609,6 +569,7 @@ static sp_status emit_window(sp_stream *s, uint64_t last, sp_error *err) {
     uint64_t first = last + 1 > s->p.window ? last + 1 - s->p.window : 0;
     sp_packet *p = &s->out.packet;
     p->kind = SP_PACKET_WINDOW;
+    p->mode = s->p.packet_mode;
     p->window = s->windows++;
     p->frame_first = first;
     p->frame_last = last;
@@ -729,9 +690,8 @@ static sp_status evict(sp_stream *s, uint64_t cur, size_t incoming, sp_error *er
 
 static void update_window_stats(sp_stream *s) {
     size_t anchors = s->n * (s->d * sizeof(float) + sizeof(int32_t) + 1);
-    size_t scratch = s->fk_cap * 2 * sizeof(float) +
-                     s->n * s->d * sizeof(float) * (s->ftmp ? 2 : 1) + s->fsim_cap * sizeof(float) +
-                     s->map_cap * 5 * sizeof(uint32_t) +
+    size_t scratch = s->fk_cap * 2 * sizeof(float) + s->n * s->d * sizeof(float) * 2 +
+                     s->fsim_cap * sizeof(float) + s->map_cap * 5 * sizeof(uint32_t) +
                      s->n * (sizeof(int32_t) + 2 + sizeof(uint32_t));
     s->st.window_tokens = s->win.n;
     s->st.window_bytes = sp_window_bytes(&s->win) + anchors + scratch;
@@ -804,13 +764,27 @@ static sp_status spatial_reps(sp_stream *s, sp_error *err) {
     return SP_OK;
 }
 
+/* Padding tokens are neither new nor repeats of anything: they leave the graphs. Returns the new
+ * tokens of the picture. */
+static size_t drop_padding(sp_stream *s) {
+    size_t fresh = 0;
+    for (size_t p = 0; p < s->n; p++) {
+        if (s->pad[p]) {
+            s->is_new[p] = 0;
+            s->match[p] = -1;
+        }
+        fresh += s->is_new[p];
+    }
+    return fresh;
+}
+
 /* Step 1, the temporal graph (reads the window as it was before this frame): s->match and
  * s->is_new, the number of new tokens in *fresh, and whether the frame is a scene cut (then every
  * token is new). The first frame has nothing to match. */
 static sp_status classify_temporal(sp_stream *s, uint64_t cur, size_t *fresh, bool *cut,
                                    sp_error *err) {
     size_t n = s->n;
-    *fresh = n;
+    *fresh = s->n_img;
     *cut = false;
     if (cur > 0) {
         sp_status st;
@@ -824,19 +798,19 @@ static sp_status classify_temporal(sp_stream *s, uint64_t cur, size_t *fresh, bo
             .tau = s->p.tau_t, .radius = s->p.radius, .match_all = s->p.match_all};
         sp_temporal_scratch scratch = {
             .gather = s->ftmp, .rows = s->gsp_idx, .prod = &s->fsim, .prod_cap = &s->fsim_cap};
-        *fresh =
-            sp_temporal_classify(&refs, &rule, s->fxn, &scratch, s->match, s->is_new, err, &st);
+        sp_temporal_classify(&refs, &rule, s->fxn, &scratch, s->match, s->is_new, err, &st);
         if (st)
             return st;
-        if ((double)*fresh < (double)s->p.cut_fraction * (double)n)
+        *fresh = drop_padding(s);
+        if ((double)*fresh < (double)s->p.cut_fraction * (double)s->n_img)
             return SP_OK;
         /* Scene cut: the references no longer describe the picture; start again. */
         *cut = true;
-        *fresh = n;
     }
     memset(s->is_new, 1, n);
     for (size_t p = 0; p < n; p++)
         s->match[p] = -1;
+    *fresh = drop_padding(s);
     return SP_OK;
 }
 
@@ -844,19 +818,31 @@ static sp_status classify_temporal(sp_stream *s, uint64_t cur, size_t *fresh, bo
  * candidates, counted in *ncand. */
 static sp_status prune_spatial(sp_stream *s, const sp_frame *f, uint64_t cur, size_t fresh,
                                size_t *ncand, sp_error *err) {
-    size_t n = s->n;
-    size_t target = (size_t)ceil((double)s->p.gsp_keep * (double)n);
+    size_t n = s->n, ni = s->n_img, d = s->d;
+    size_t target = (size_t)ceil((double)s->p.gsp_keep * (double)ni);
     if (target < 1)
         target = 1;
-    if (fresh > 0 && target < n) {
-        sp_status st = sp_gsp_prune(s->ws, f->tokens, n, s->d, target, &s->p.gsp, s->gsp_idx, err);
+    if (fresh > 0 && target < ni) {
+        /* GSP over the picture's tokens only: padding takes no share of what it keeps. */
+        const float *rows = f->tokens;
+        if (ni < n) {
+            float *g = s->ftmp;
+            for (size_t p = 0, k = 0; p < n; p++)
+                if (!s->pad[p]) {
+                    memcpy(g + k * d, f->tokens + p * d, d * sizeof(float));
+                    s->pos_of[k++] = (int32_t)p;
+                }
+            rows = g;
+        }
+        sp_status st = sp_gsp_prune(s->ws, rows, ni, d, target, &s->p.gsp, s->gsp_idx, err);
         if (st)
             return sp_error_prefix(err, "frame %llu: GSP", (unsigned long long)cur);
         memset(s->kept, 0, n);
         for (size_t i = 0; i < target; i++)
-            s->kept[s->gsp_idx[i]] = 1;
+            s->kept[ni < n ? (size_t)s->pos_of[s->gsp_idx[i]] : s->gsp_idx[i]] = 1;
     } else {
-        memset(s->kept, 1, n);
+        for (size_t p = 0; p < n; p++)
+            s->kept[p] = !s->pad[p];
     }
     *ncand = 0;
     for (size_t p = 0; p < n; p++)
@@ -885,7 +871,8 @@ static void record_frame(sp_stream *s, const sp_frame *f, uint64_t cur, size_t f
     s->since_emit++;
     s->st.frames_in++;
     s->st.tokens_in += n;
-    s->st.temporal_drops += n - fresh;
+    s->st.temporal_drops += s->n_img - fresh;
+    s->st.padding_drops += n - s->n_img;
     s->st.spatial_drops += fresh - ncand;
     s->st.candidates += ncand;
     s->st.scene_cuts += cut;
@@ -986,6 +973,11 @@ static sp_status process(sp_stream *s, const sp_frame *f, bool *emit, sp_error *
     uint64_t cur = s->frames;
     s->fates_valid = false;
     sp_stream_normalize(f->tokens, s->n, s->d, s->fxn);
+    s->n_img = 0;
+    for (size_t p = 0; p < s->n; p++) {
+        s->pad[p] = (uint8_t)sp_frame_is_padding(f, p);
+        s->n_img += !s->pad[p];
+    }
     size_t fresh = 0, ncand = 0;
     bool cut;
     sp_status st = classify_temporal(s, cur, &fresh, &cut, err);
@@ -1094,6 +1086,7 @@ sp_status sp_stream_wire_header(sp_stream *s, sp_wire_header *h, sp_error *err) 
     pthread_mutex_lock(&s->lock);
     bool started = s->started;
     h->kind = s->p.policy == SP_EMIT_FRAME ? SP_PACKET_FRAME : SP_PACKET_WINDOW;
+    h->mode = s->p.packet_mode;
     h->d = (uint32_t)s->d;
     h->grid_h = (uint16_t)s->gh;
     h->grid_w = (uint16_t)s->gw;
@@ -1124,9 +1117,10 @@ sp_status sp_stream_last_fates(sp_stream *s, uint8_t *fates, size_t n, sp_error 
                           "tokens",
                           n, s->n);
     for (size_t p = 0; !st && p < n; p++)
-        fates[p] = !s->is_new[p] ? SP_FATE_TEMPORAL
-                   : s->kept[p]  ? SP_FATE_CANDIDATE
-                                 : SP_FATE_SPATIAL;
+        fates[p] = s->pad[p]       ? SP_FATE_PADDING
+                   : !s->is_new[p] ? SP_FATE_TEMPORAL
+                   : s->kept[p]    ? SP_FATE_CANDIDATE
+                                   : SP_FATE_SPATIAL;
     pthread_mutex_unlock(&s->lock);
     return st;
 }

@@ -48,11 +48,13 @@ struct sp_stream {
 
     /* per-frame scratch */
     float *fxn;  /* n x d normalised frame */
-    float *ftmp; /* n x d gathered rows for the all-candidates product */
+    float *ftmp; /* n x d gathered rows: the all-candidates product, then GSP's picture rows */
     float *fsim; /* n x cap products */
     size_t fsim_cap;
     int32_t *match;      /* n: matched candidate slot, -1 none */
     uint8_t *is_new;     /* n */
+    uint8_t *pad;        /* n: outside the picture rectangle of the current frame */
+    size_t n_img;        /* tokens of the current frame inside its picture rectangle */
     uint8_t *kept;       /* n: survived GSP */
     uint32_t *gsp_idx;   /* n */
     uint32_t *new_slots; /* n: slots of this frame's new candidates, raster order */

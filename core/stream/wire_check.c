@@ -8,6 +8,8 @@
 
 void sp_wire_header_init(sp_wire_header *h) {
     memset(h, 0, sizeof *h);
+    h->version = SP_WIRE_VERSION;
+    h->mode = SP_PACKET_SNAPSHOT;
     h->dtype = SP_DTYPE_F16;
     h->kind = SP_PACKET_WINDOW;
     h->d = 1;
@@ -24,6 +26,9 @@ sp_status sp_wire_header_validate(const sp_wire_header *h, sp_error *err) {
     if ((unsigned)h->kind >= SP_PACKET_KIND_COUNT)
         return sp_error_set(err, SP_ERR_FORMAT, "token-stream header: packet kind %d is unknown",
                             (int)h->kind);
+    if ((unsigned)h->mode >= SP_PACKET_MODE_COUNT)
+        return sp_error_set(err, SP_ERR_FORMAT, "token-stream header: packet mode %d is unknown",
+                            (int)h->mode);
     if (h->d < 1 || h->d > SP_WIRE_MAX_D)
         return sp_error_set(err, SP_ERR_FORMAT,
                             "token-stream header: token width %u is outside [1, %d]", h->d,
@@ -69,6 +74,12 @@ sp_status sp_wire_check_packet(const sp_wire_header *h, const sp_packet *p, sp_w
     if (!resel && p->kind != h->kind)
         return sp_error_set(err, SP_ERR_FORMAT, "%s: a %s packet in a stream of %s packets", where,
                             sp_packet_kind_name(p->kind), sp_packet_kind_name(h->kind));
+    if (!resel && p->mode != h->mode)
+        return sp_error_set(err, SP_ERR_FORMAT, "%s: a %s packet in a stream of %s packets", where,
+                            sp_packet_mode_name(p->mode), sp_packet_mode_name(h->mode));
+    if (resel && (unsigned)p->mode >= SP_PACKET_MODE_COUNT)
+        return sp_error_set(err, SP_ERR_FORMAT, "%s: packet mode %d is unknown", where,
+                            (int)p->mode);
     if (p->count && p->d != h->d)
         return sp_error_set(err, SP_ERR_FORMAT, "%s: tokens of width %zu in a stream of width %u",
                             where, p->d, h->d);
@@ -115,6 +126,14 @@ sp_status sp_wire_check_packet(const sp_wire_header *h, const sp_packet *p, sp_w
                                 "%s: token %zu was last seen (%lld) before "
                                 "it was taken (%lld)",
                                 where, i, (long long)t->last_pts, (long long)t->pts);
+        /* A snapshot window packet represents its span: each token was seen in it (version 1
+         * did not promise it). */
+        if (h->version >= 2 && p->kind == SP_PACKET_WINDOW && p->mode == SP_PACKET_SNAPSHOT &&
+            t->last_pts < p->pts_first)
+            return sp_error_set(err, SP_ERR_FORMAT,
+                                "%s: token %zu was last seen (%lld) before the snapshot packet's "
+                                "span began (%lld)",
+                                where, i, (long long)t->last_pts, (long long)p->pts_first);
         if (t->frame > p->frame_last || (p->kind != SP_PACKET_WINDOW && t->frame < p->frame_first))
             return sp_error_set(err, SP_ERR_FORMAT,
                                 "%s: token %zu comes from frame %llu outside the packet's [%llu, "

@@ -3,7 +3,8 @@
  * CRC-32 (IEEE 802.3 polynomial, reflected, as zlib's crc32 and Python's zlib.crc32),
  * the checksum of the wire format, eight bytes a step (slicing-by-8): a packet of
  * 64 x 1024 float32 tokens is 256 KiB, and a byte-at-a-time loop, bound by one table
- * lookup after another, made the checksum most of the cost of writing a packet. */
+ * lookup after another, made the checksum most of the cost of writing a packet.
+ * wire_crc_fold.c uses this for short inputs and where the CPU cannot fold. */
 #include "wire_internal.h"
 
 static const uint32_t crc_tables[8][256] = {
@@ -321,7 +322,7 @@ static const uint32_t crc_tables[8][256] = {
     },
 };
 
-uint32_t sp_crc32_update(uint32_t crc, const void *data, size_t len) {
+uint32_t sp_crc32_update_tables(uint32_t crc, const void *data, size_t len) {
     const uint8_t *p = data;
     crc = ~crc;
     /* Eight bytes a step, read as two little-endian words (the tables assume that order). */

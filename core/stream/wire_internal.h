@@ -20,7 +20,8 @@ enum {
     WH_LENGTH = 6,
     WH_DTYPE = 8,
     WH_KIND = 9,
-    WH_RESERVED0 = 10,
+    WH_MODE = 10,      /* version 2; reserved (0) in version 1 */
+    WH_RESERVED0 = 11, /* 1 byte in version 2, 2 bytes (with WH_MODE) in version 1 */
     WH_D = 12,
     WH_GRID_H = 16,
     WH_GRID_W = 18,
@@ -47,7 +48,8 @@ enum {
     WP_COUNT = 56,
     WP_BUDGET = 60,
     WP_KIND = 64,
-    WP_RESERVED = 65, /* 7 bytes, zero */
+    WP_MODE = 65,     /* version 2; reserved (0) in version 1 */
+    WP_RESERVED = 66, /* 6 bytes, zero */
     WP_INFO = 72,
     /* info record */
     WI_PTS = 0,
@@ -68,7 +70,11 @@ static inline int sp_key_order(uint64_t fa, uint32_t pa, uint64_t fb, uint32_t p
     return pa < pb ? -1 : (pa > pb ? 1 : 0);
 }
 
-uint32_t sp_crc32_update(uint32_t crc, const void *data, size_t len);
+/* CRC-32 of the wire format (as zlib.crc32): continues crc (0 to start) over len bytes.
+ * sp_crc32_update folds 64 bytes a step with carry-less multiplication where the CPU has it
+ * (wire_crc_fold.c) and uses the tables (wire_crc.c) otherwise; both give the same value. */
+#include "../formats/crc32.h"
+uint32_t sp_crc32_update_tables(uint32_t crc, const void *data, size_t len);
 
 /* Bytes of one value in the stream's dtype. */
 static inline size_t sp_wire_value_size(sp_dtype t) {

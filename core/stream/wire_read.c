@@ -108,10 +108,10 @@ static sp_status parse_header(sp_wire_reader *r, bool *got, sp_error *err) {
     if (avail < SP_WIRE_HEADER_FIXED)
         return SP_OK;
     uint16_t version = sp_load_le16(b + WH_VERSION);
-    if (version != SP_WIRE_VERSION)
+    if (version < SP_WIRE_VERSION_MIN || version > SP_WIRE_VERSION)
         return sp_error_set(err, SP_ERR_UNSUPPORTED,
-                            "token stream: format version %u (this reader knows version %d)",
-                            version, SP_WIRE_VERSION);
+                            "token stream: format version %u (this reader knows versions %d to %d)",
+                            version, SP_WIRE_VERSION_MIN, SP_WIRE_VERSION);
     uint16_t hlen = sp_load_le16(b + WH_LENGTH);
     uint16_t nlen = sp_load_le16(b + WH_NAME_LEN);
     if (nlen > SP_WIRE_NAME_MAX || hlen != SP_WIRE_HEADER_FIXED + nlen)
@@ -128,10 +128,15 @@ static sp_status parse_header(sp_wire_reader *r, bool *got, sp_error *err) {
         return sp_error_set(err, SP_ERR_FORMAT,
                             "token stream: header checksum mismatch (stored %08x, computed %08x)",
                             stored, crc);
-    if (sp_load_le16(b + WH_RESERVED0) || sp_load_le16(b + WH_RESERVED1))
+    if ((version == 1 && b[WH_MODE]) || b[WH_RESERVED0] || sp_load_le16(b + WH_RESERVED1))
         return sp_error_set(err, SP_ERR_FORMAT, "token stream: reserved header bytes are not zero");
     sp_wire_header h;
     sp_wire_header_init(&h);
+    h.version = version;
+    if (b[WH_MODE] >= SP_PACKET_MODE_COUNT)
+        return sp_error_set(err, SP_ERR_UNSUPPORTED, "token stream: packet mode code %u is unknown",
+                            b[WH_MODE]);
+    h.mode = (sp_packet_mode)b[WH_MODE];
     uint8_t dt = b[WH_DTYPE];
     if (dt != SP_WIRE_DT_F16 && dt != SP_WIRE_DT_F32)
         return sp_error_set(err, SP_ERR_UNSUPPORTED, "token stream: value type code %u is unknown",
@@ -163,7 +168,7 @@ static sp_status parse_header(sp_wire_reader *r, bool *got, sp_error *err) {
 
 static sp_status decode_packet(sp_wire_reader *r, const uint8_t *b, size_t len, const char *where,
                                sp_error *err) {
-    for (int i = WP_RESERVED; i < WP_INFO; i++)
+    for (int i = r->h.version == 1 ? WP_MODE : WP_RESERVED; i < WP_INFO; i++)
         if (b[i])
             return sp_error_set(err, SP_ERR_FORMAT, "%s: reserved bytes are not zero", where);
     uint32_t count = sp_load_le32(b + WP_COUNT);
@@ -177,6 +182,7 @@ static sp_status decode_packet(sp_wire_reader *r, const uint8_t *b, size_t len, 
         return st;
     sp_packet *p = &r->out.packet;
     p->kind = (sp_packet_kind)b[WP_KIND];
+    p->mode = r->h.version == 1 ? r->h.mode : (sp_packet_mode)b[WP_MODE];
     p->window = sp_load_le64(b + WP_WINDOW);
     p->pts_first = (int64_t)sp_load_le64(b + WP_PTS_FIRST);
     p->pts_last = (int64_t)sp_load_le64(b + WP_PTS_LAST);

@@ -40,6 +40,7 @@ sp_status sp_wire_writer_new(const sp_wire_header *h, sp_wire_sink_fn sink, void
     if (!w)
         return sp_error_set(err, SP_ERR_NOMEM, "token-stream writer: out of memory");
     w->h = *h;
+    w->h.version = SP_WIRE_VERSION;
     w->sink = sink;
     w->user = user;
     size_t name_len = strlen(h->name);
@@ -50,6 +51,7 @@ sp_status sp_wire_writer_new(const sp_wire_header *h, sp_wire_sink_fn sink, void
     sp_store_le16(hdr + WH_LENGTH, (uint16_t)(SP_WIRE_HEADER_FIXED + name_len));
     hdr[WH_DTYPE] = h->dtype == SP_DTYPE_F16 ? SP_WIRE_DT_F16 : SP_WIRE_DT_F32;
     hdr[WH_KIND] = (uint8_t)h->kind;
+    hdr[WH_MODE] = (uint8_t)h->mode;
     sp_store_le32(hdr + WH_D, h->d);
     sp_store_le16(hdr + WH_GRID_H, h->grid_h);
     sp_store_le16(hdr + WH_GRID_W, h->grid_w);
@@ -82,6 +84,31 @@ void sp_wire_writer_free(sp_wire_writer *w) {
 
 uint64_t sp_wire_writer_bytes(const sp_wire_writer *w) {
     return w->bytes;
+}
+
+/* Stores n token values little-endian as float16 (half) or float32; returns the end. Converted a
+ * chunk at a time with the bulk converter (vectorised where the CPU allows): token values are
+ * most of a packet's bytes. */
+static uint8_t *store_values(uint8_t *q, const float *v, size_t n, bool half) {
+    enum { CHUNK = 1024 };
+    uint16_t h[CHUNK];
+    for (size_t at = 0; at < n; at += CHUNK) {
+        size_t m = n - at < CHUNK ? n - at : CHUNK;
+        if (half)
+            sp_float_to_half_n(v + at, h, m);
+        for (size_t i = 0; i < m; i++) {
+            if (half) {
+                sp_store_le16(q, h[i]);
+                q += 2;
+            } else {
+                uint32_t bits;
+                memcpy(&bits, &v[at + i], 4);
+                sp_store_le32(q, bits);
+                q += 4;
+            }
+        }
+    }
+    return q;
 }
 
 sp_status sp_wire_writer_packet(sp_wire_writer *w, const sp_packet *p, sp_error *err) {
@@ -127,6 +154,7 @@ sp_status sp_wire_writer_packet(sp_wire_writer *w, const sp_packet *p, sp_error 
     sp_store_le32(b + WP_COUNT, (uint32_t)p->count);
     sp_store_le32(b + WP_BUDGET, (uint32_t)p->budget);
     b[WP_KIND] = (uint8_t)p->kind;
+    b[WP_MODE] = (uint8_t)p->mode;
     uint8_t *q = b + WP_INFO;
     for (size_t i = 0; i < p->count; i++, q += SP_WIRE_INFO_BYTES) {
         const sp_token_info *t = &p->info[i];
@@ -137,17 +165,7 @@ sp_status sp_wire_writer_packet(sp_wire_writer *w, const sp_packet *p, sp_error 
         sp_store_le16(q + WI_Y, t->y);
         sp_store_le16(q + WI_X, t->x);
     }
-    for (size_t i = 0; i < p->count * p->d; i++) {
-        if (half) {
-            sp_store_le16(q, sp_float_to_half(p->tokens[i]));
-            q += 2;
-        } else {
-            uint32_t bits;
-            memcpy(&bits, &p->tokens[i], 4);
-            sp_store_le32(q, bits);
-            q += 4;
-        }
-    }
+    q = store_values(q, p->tokens, p->count * p->d, half);
     sp_store_le32(q, sp_crc32_update(0, b, len - SP_WIRE_TRAILER));
     st = sink_write(w, b, len, err);
     if (st)

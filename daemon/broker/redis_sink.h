@@ -1,22 +1,25 @@
-/* The `redis:` sink: each packet of a stream is one entry of a Redis stream (XADD), through the
- * broker sink's queue and writer thread (broker_sink.h).
- *
- * Entry fields: packet (a one-packet wire stream: header + packet, see docs/wire-format.md),
- * stream, seq, epoch, window (-1: none), pts_first, pts_last (ns), tokens, d, format_version;
- * `mode` (snapshot/delta) is added once packets carry a mode. The key is trimmed with
- * `MAXLEN ~ maxlen` on every XADD when maxlen > 0. */
+/* The daemon's `redis:` sinks: each packet of a stream is one entry of a Redis stream, through a
+ * broker sink (gst-plugin/broker: queue, writer thread, backoff; redis_stream.h: the entry
+ * fields). The sink's counters are the sink_* metric families (labels stream, sink; failures
+ * also reason) and its state changes are logged under "sink". */
 #ifndef SCRIPTD_REDIS_SINK_H
 #define SCRIPTD_REDIS_SINK_H
 
 #include "broker/broker_sink.h"
 #include "config/config.h"
+#include "telemetry/metric_families.h"
 
-/* The stream's Redis key: cfg->key with every "{stream}" replaced by stream. g_free. */
-char *scd_redis_sink_key(const char *key_template, const char *stream);
+typedef struct scd_redis_sink scd_redis_sink;
 
-/* A started broker sink for cfg (kind SCD_SINK_REDIS). Fails when the URL is bad or the
- * password file cannot be read; an unreachable Redis is not an error (the writer retries). */
+/* A started sink for cfg (kind SCD_SINK_REDIS); m must outlive it. Fails when the URL is bad or
+ * the password file cannot be read; an unreachable Redis is not an error (the writer retries). */
 sp_status scd_redis_sink_new(const char *stream, const char *label, const scd_sink_cfg *cfg,
-                             scd_metric_families *m, scd_broker_sink **out, sp_error *err);
+                             scd_metric_families *m, scd_redis_sink **out, sp_error *err);
+
+/* The broker sink inside (packets, stats, description). */
+scd_broker_sink *scd_redis_sink_broker(scd_redis_sink *r);
+
+/* Stops and frees (scd_broker_sink_free's flush). NULL is accepted. */
+void scd_redis_sink_free(scd_redis_sink *r, unsigned flush_ms);
 
 #endif

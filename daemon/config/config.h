@@ -19,6 +19,7 @@
 
 #include "telemetry/log.h"
 #include "scriptprune/error.h"
+#include "scriptprune/params.h"
 #include "scriptprune/select.h"
 
 #define SCD_CONFIG_MAX_BYTES (1024 * 1024) /* larger files are refused before parsing */
@@ -35,6 +36,8 @@ typedef enum scd_log_format_cfg {
 
 typedef enum scd_encoder_backend { SCD_ENCODER_PATCH = 0, SCD_ENCODER_CLIP } scd_encoder_backend;
 typedef enum scd_emit { SCD_EMIT_FRAME = 0, SCD_EMIT_WINDOW } scd_emit;
+/* Values in the order of the config's choices: snapshot, delta (core's sp_packet_mode). */
+typedef enum scd_packet_mode { SCD_PACKET_SNAPSHOT = 0, SCD_PACKET_DELTA } scd_packet_mode;
 typedef enum scd_source_kind {
     SCD_SOURCE_URI = 0,
     SCD_SOURCE_PIPELINE,
@@ -88,6 +91,7 @@ typedef struct scd_encoder_cfg {
 typedef struct scd_pruning_cfg {
     sp_method method;
     scd_emit emit;
+    scd_packet_mode packet_mode;
     int frame_budget;
     int window; /* sampled frames per window */
     int hop;    /* sampled frames between window starts */
@@ -95,14 +99,24 @@ typedef struct scd_pruning_cfg {
     double tau;
     double temporal_tau;
     int temporal_radius;
+    bool match_all;
+    double cut_fraction;
     uint64_t history_bytes;
     double history_max_age_s; /* 0 = no age limit */
     sp_graph graph;
-    double rho;
+    double gsp_keep; /* `rho` in older configs */
     int k_min;
     double gamma;
+    double kernel_sigma;
+    double mass_gamma;
+    int window_max_tokens;
+    int reselect_max;
     uint64_t seed;
 } scd_pruning_cfg;
+
+/* The value of parameter id of core's table in p, in the table's unit (history_max_age_s as
+ * nanoseconds); false when the config has no key for it. */
+bool scd_pruning_param(const scd_pruning_cfg *p, sp_param_id id, double *out);
 
 typedef struct scd_query_cfg {
     scd_query_kind kind;
@@ -154,10 +168,22 @@ typedef struct scd_cluster_cfg {
     char *cameras_key;   /* Redis hash: stream id -> YAML of one stream */
 } scd_cluster_cfg;
 
+/* What the multimodal LLM downstream takes (docs/mllm.md): the chat payloads scriptd builds. */
+typedef struct scd_mllm_cfg {
+    char *url;         /* an OpenAI-compatible /v1/chat/completions URL; "" = no `ask` */
+    char *token_file;  /* "" = no Authorization header */
+    double timeout_s;  /* deadline of one chat request */
+    int max_tokens;    /* the answer's length limit sent with each request */
+    char *model;       /* the "model" of chat requests ("" = left to the server) */
+    int embeds_format; /* sp_embeds_format of image_embeds parts */
+    int embeds_dtype;  /* SCD_WIRE_F32 or SCD_WIRE_F16: their values */
+} scd_mllm_cfg;
+
 typedef struct scd_config {
     char *source_name; /* the file path, or the name given to scd_config_load_string */
     scd_server_cfg server;
     scd_cluster_cfg cluster;
+    scd_mllm_cfg mllm;
     scd_encoder_cfg encoder; /* defaults.encoder */
     scd_pruning_cfg pruning; /* defaults.pruning */
     scd_stream_cfg *streams;

@@ -35,7 +35,7 @@ static void emit_section(GString *out, cfg_section s, const void *base, int ind)
     const cfg_key *keys = cfg_keys(&n);
     for (size_t i = 0; i < n; i++) {
         const cfg_key *k = &keys[i];
-        if (k->section != s)
+        if (k->section != s || (k->flags & KEY_DEPRECATED))
             continue;
         /* Of an exactly-one-of group only the chosen key exists. */
         if ((k->flags & (KEY_ONE_OF | KEY_WITH_KIND)) &&
@@ -117,6 +117,10 @@ static void cell(GString *out, const char *s) {
 
 /* Shortest decimal that reads back to v ("0.2", "9007199254740991"). */
 static void number(GString *out, double v) {
+    if (v >= (double)UINT64_MAX) { /* 2^64 as a double: the largest uint64 it stands for */
+        g_string_append_printf(out, "%" G_GUINT64_FORMAT, G_MAXUINT64);
+        return;
+    }
     char buf[G_ASCII_DTOSTR_BUF_SIZE];
     for (int prec = 1; prec <= 17; prec++) {
         char fmt[8];
@@ -176,7 +180,7 @@ static void default_cell(GString *out, const cfg_key *k) {
     if (k->type == T_SECTION || k->type == T_LIST)
         g_string_append(out, "");
     else if (!k->def)
-        g_string_append(out, (k->flags & KEY_ONE_OF) ? "—" : "required");
+        g_string_append(out, (k->flags & (KEY_ONE_OF | KEY_DEPRECATED)) ? "—" : "required");
     else if (k->def[0] == '\0')
         g_string_append(out, "`\"\"` (none)");
     else

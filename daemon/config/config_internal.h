@@ -64,6 +64,7 @@ typedef enum cfg_section {
     SEC_QUERY,
     SEC_SINK,
     SEC_CLUSTER,
+    SEC_MLLM,
     SEC_COUNT
 } cfg_section;
 
@@ -91,6 +92,9 @@ enum {
     KEY_NON_EMPTY = 1u << 2,     /* strings: "" refused */
     KEY_WITH_KIND = 1u << 3,     /* only allowed (and printed) when the section's kind field is
                                     one_of_value: options of one member of a one-of group */
+    KEY_DEPRECATED = 1u << 4,    /* an old name of the parameter `param`: read into the same
+                                    field with a warning, refused next to the new name, never
+                                    printed by --print-config */
 };
 
 typedef struct cfg_key {
@@ -109,6 +113,10 @@ typedef struct cfg_key {
     unsigned flags;
     int one_of_value; /* KEY_ONE_OF: stored in the section's kind field */
     const char *doc;
+    /* 1 + sp_param_id for a parameter of core's table (scriptprune/params.h): its name (unless
+     * given), default, range, choices and doc (unless given) come from the table. */
+    int param;
+    double param_scale; /* table value = config value x param_scale (0: 1), e.g. 1e9 for _s keys */
 } cfg_key;
 
 typedef struct cfg_section_info {
@@ -118,7 +126,10 @@ typedef struct cfg_section_info {
     bool one_of_optional;    /* true: the group may be absent (never true today) */
 } cfg_section_info;
 
+/* The keys, parameter rows completed from core's table (built once, static afterwards). */
 const cfg_key *cfg_keys(size_t *count);
+/* The key of section s that is the current name of parameter k->param (k deprecated). */
+const cfg_key *cfg_key_renamed_to(const cfg_key *k);
 const cfg_section_info *cfg_section_of(cfg_section s);
 
 /* ---- value parsers (config_value.c) -----------------------------------------------------------

@@ -15,6 +15,7 @@ typedef struct parse_ctx {
     cfg_pos_error *err;
     scd_config *cfg;
     GPtrArray *id_nodes; /* the id value node of each stream read so far */
+    GHashTable *warned;  /* deprecated key names already reported by this load */
 } parse_ctx;
 
 static const cfg_key *find_key(cfg_section s, const char *name) {
@@ -113,6 +114,27 @@ static const char *one_of_name(cfg_section s, int v) {
 
 static sp_status parse_section(parse_ctx *c, cfg_section s, const ynode *map, void *base,
                                const char *path);
+
+/* An old key name: refused next to its new name, else read with a warning (once per load). */
+static sp_status deprecated_key(parse_ctx *c, const cfg_key *k, const ynode *map,
+                                const char *path) {
+    const cfg_key *now = cfg_key_renamed_to(k);
+    const ynode *old_key = NULL, *new_key = NULL;
+    ynode_map_get(map, k->name, &old_key);
+    char *full = join_path(path, k->name);
+    sp_status st = SP_OK;
+    if (now && ynode_map_get(map, now->name, &new_key))
+        st = cfg_pos_fail(c->err, SP_ERR_INVALID, old_key, full,
+                          "'%s' is the old name of '%s' (given at %u:%u): keep only '%s'", k->name,
+                          now->name, new_key->line, new_key->column, now->name);
+    else if (!g_hash_table_contains(c->warned, k->name)) {
+        g_hash_table_add(c->warned, (gpointer)k->name);
+        scd_log(SCD_LOG_WARNING, "config", "%s:%u:%u: key '%s' is deprecated: use '%s'",
+                c->cfg->source_name, old_key->line, old_key->column, full, now ? now->name : "?");
+    }
+    g_free(full);
+    return st;
+}
 
 static sp_status parse_list(parse_ctx *c, const cfg_key *k, const ynode *seq, void *base,
                             const char *path) {
@@ -271,6 +293,18 @@ static sp_status validate_section(parse_ctx *c, cfg_section s, const ynode *map,
             }
             return SP_OK;
         }
+        case SEC_MLLM: {
+            const scd_mllm_cfg *k = base;
+            if (k->url[0] && !g_str_has_prefix(k->url, "http://") &&
+                !g_str_has_prefix(k->url, "https://")) {
+                char *full = join_path(path, "url");
+                cfg_pos_fail(c->err, SP_ERR_INVALID, blame(map, "url", map), full,
+                             "'%s' is not an http:// or https:// URL", k->url);
+                g_free(full);
+                return SP_ERR_INVALID;
+            }
+            return SP_OK;
+        }
         case SEC_CLUSTER: {
             const scd_cluster_cfg *k = base;
             scd_redis_url u;
@@ -346,8 +380,8 @@ static sp_status parse_section(parse_ctx *c, cfg_section s, const ynode *map, vo
         const ynode *value = ynode_map_get(map, k->name, NULL);
         char *full = join_path(path, k->name);
         if (!value) {
-            bool required =
-                !k->def && !(k->flags & KEY_ONE_OF) && k->type != T_SECTION && k->type != T_LIST;
+            bool required = !k->def && !(k->flags & (KEY_ONE_OF | KEY_DEPRECATED)) &&
+                            k->type != T_SECTION && k->type != T_LIST;
             if (required)
                 st = cfg_pos_fail(c->err, SP_ERR_INVALID, map, full, "required key missing");
         } else if (k->type == T_SECTION) {
@@ -355,6 +389,8 @@ static sp_status parse_section(parse_ctx *c, cfg_section s, const ynode *map, vo
             st = parse_section(c, k->child, value, child, full);
         } else if (k->type == T_LIST) {
             st = parse_list(c, k, value, base, full);
+        } else if ((k->flags & KEY_DEPRECATED) && (st = deprecated_key(c, k, map, path))) {
+            /* st says why */
         } else {
             st = cfg_parse_value(k, value, base, full, c->base_dir, c->err);
             if (!st && (k->flags & KEY_ONE_OF))
@@ -397,6 +433,7 @@ scd_config *scd_config_new_default(void) {
     cfg->source_name = g_strdup("<defaults>");
     cfg_apply_defaults(SEC_SERVER, &cfg->server);
     cfg_apply_defaults(SEC_CLUSTER, &cfg->cluster);
+    cfg_apply_defaults(SEC_MLLM, &cfg->mllm);
     cfg_apply_defaults(SEC_ENCODER, &cfg->encoder);
     cfg_apply_defaults(SEC_PRUNING, &cfg->pruning);
     finish_listen(&cfg->server);
@@ -419,6 +456,7 @@ void scd_config_free(scd_config *cfg) {
     g_free(cfg->streams);
     cfg_free_section(SEC_SERVER, &cfg->server);
     cfg_free_section(SEC_CLUSTER, &cfg->cluster);
+    cfg_free_section(SEC_MLLM, &cfg->mllm);
     g_free(cfg->server.listen_host);
     cfg_free_section(SEC_ENCODER, &cfg->encoder);
     cfg_free_section(SEC_PRUNING, &cfg->pruning);
@@ -462,10 +500,14 @@ sp_status scd_config_load_string(const char *text, size_t len, const char *name,
         root = NULL;
     }
     if (!st && root) {
-        parse_ctx c = {
-            .base_dir = base_dir, .err = &perr, .cfg = cfg, .id_nodes = g_ptr_array_new()};
+        parse_ctx c = {.base_dir = base_dir,
+                       .err = &perr,
+                       .cfg = cfg,
+                       .id_nodes = g_ptr_array_new(),
+                       .warned = g_hash_table_new(g_str_hash, g_str_equal)};
         st = parse_section(&c, SEC_ROOT, root, cfg, "");
         g_ptr_array_free(c.id_nodes, TRUE);
+        g_hash_table_unref(c.warned);
         if (!st)
             finish_listen(&cfg->server);
     }

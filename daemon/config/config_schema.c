@@ -5,7 +5,10 @@
  * default outside its own range fails the unit tests rather than shipping. */
 #include <stddef.h>
 
+#include <string.h>
+
 #include "config/config_internal.h"
+#include "scriptprune/params.h"
 
 #define SRV(f) offsetof(scd_server_cfg, f)
 #define ENC(f) offsetof(scd_encoder_cfg, f)
@@ -15,15 +18,16 @@
 #define SNK(f) offsetof(scd_sink_cfg, f)
 #define CFG(f) offsetof(scd_config, f)
 #define CLU(f) offsetof(scd_cluster_cfg, f)
+#define MLM(f) offsetof(scd_mllm_cfg, f)
+#define PARAM(id) ((id) + 1)
 
 static const char *const log_levels[] = {"debug", "info", "warning", "error", NULL};
 static const int log_level_values[] = {SCD_LOG_DEBUG, SCD_LOG_INFO, SCD_LOG_WARNING, SCD_LOG_ERROR};
 static const char *const log_formats[] = {"auto", "journal", "plain", NULL};
 static const char *const backends[] = {"patch", "clip", NULL};
-static const char *const emits[] = {"frame", "window", NULL};
-static const char *const graphs[] = {"bipartite", "full", NULL};
 static const char *const wire_dtypes[] = {"f32", "f16", NULL};
 static const char *const camera_sources[] = {"config", "redis", NULL};
+static const char *const embeds_formats[] = {"npy", "torch", NULL}; /* sp_embeds_format order */
 
 static const cfg_key keys[] = {
     /* ---- top level ---- */
@@ -39,6 +43,12 @@ static const cfg_key keys[] = {
      .offset = CFG(cluster),
      .child = SEC_CLUSTER,
      .doc = "Many nodes sharing the cameras through Redis leases (docs/scale-out.md)."},
+    {.section = SEC_ROOT,
+     .name = "mllm",
+     .type = T_SECTION,
+     .offset = CFG(mllm),
+     .child = SEC_MLLM,
+     .doc = "The multimodal LLM downstream: how chat payloads for it are built (docs/mllm.md)."},
     {.section = SEC_ROOT,
      .name = "defaults",
      .type = T_SECTION,
@@ -196,6 +206,67 @@ static const cfg_key keys[] = {
      .doc = "`journal`: sd-daemon `<N>` priority prefixes; `plain`: time and level words; `auto`: "
             "journal when stderr is connected to the journal."},
 
+    /* ---- mllm ---- */
+    {.section = SEC_MLLM,
+     .name = "url",
+     .type = T_STRING,
+     .offset = MLM(url),
+     .def = "",
+     .max = 4096,
+     .doc = "An OpenAI-compatible chat completions URL that takes image embeddings (vLLM with "
+            "`--enable-mm-embeds`: `http://host:8000/v1/chat/completions`) for `POST "
+            "/v1/streams/{id}/ask`; `\"\"`: no `ask`."},
+    {.section = SEC_MLLM,
+     .name = "token_file",
+     .type = T_PATH,
+     .offset = MLM(token_file),
+     .def = "",
+     .max = 4096,
+     .doc = "File whose content (trimmed) is sent as `Authorization: Bearer ...`; read on every "
+            "request, so it can be rotated; `\"\"`: none."},
+    {.section = SEC_MLLM,
+     .name = "timeout_s",
+     .type = T_FLOAT,
+     .offset = MLM(timeout_s),
+     .def = "60",
+     .min = 0,
+     .max = 3600,
+     .flags = KEY_MIN_EXCLUSIVE,
+     .doc = "Deadline of one chat request; past it `ask` answers 504 `upstream_timeout`."},
+    {.section = SEC_MLLM,
+     .name = "max_tokens",
+     .type = T_INT,
+     .offset = MLM(max_tokens),
+     .def = "256",
+     .min = 1,
+     .max = 1000000,
+     .doc = "`max_tokens` of each chat request (the answer's length limit)."},
+    {.section = SEC_MLLM,
+     .name = "model",
+     .type = T_STRING,
+     .offset = MLM(model),
+     .def = "",
+     .max = 512,
+     .doc = "The `model` of the chat requests `format=vllm-chat` returns (the name the server "
+            "was started with, e.g. `llava-hf/llava-1.5-7b-hf`); `\"\"` leaves it out."},
+    {.section = SEC_MLLM,
+     .name = "embeds_format",
+     .type = T_ENUM,
+     .offset = MLM(embeds_format),
+     .def = "npy",
+     .choices = embeds_formats,
+     .doc = "Encoding of each `image_embeds` part (base64): `npy` (NumPy .npy; vLLM loads bytes "
+            "with the NumPy magic with np.load) or `torch` (the archive torch.save writes, "
+            "loaded with torch.load(weights_only=True) by older vLLM)."},
+    {.section = SEC_MLLM,
+     .name = "embeds_dtype",
+     .type = T_ENUM,
+     .offset = MLM(embeds_dtype),
+     .def = "f16",
+     .choices = wire_dtypes,
+     .doc = "Values of the `image_embeds` tensors: `f16` (half the bytes; engines run in half "
+            "precision) or `f32`."},
+
     /* ---- cluster ---- */
     {.section = SEC_CLUSTER,
      .name = "redis",
@@ -313,137 +384,104 @@ static const cfg_key keys[] = {
      .max = 256,
      .doc = "Encoder threads; 0 = automatic."},
 
-    /* ---- pruning (defaults.pruning and streams[].pruning) ---- */
+    /* ---- pruning (defaults.pruning and streams[].pruning) ----
+     * Every stream parameter of core's table and the method: names, defaults, ranges and docs
+     * come from the table (scriptprune/params.h); only the storage is declared here. */
     {.section = SEC_PRUNING,
-     .name = "method",
      .type = T_METHOD,
      .offset = PRU(method),
-     .def = "script",
+     .param = PARAM(SP_PARAM_METHOD),
      .doc = "Selection method. Streams and jobs run `script` (GSP on each frame, then the query "
             "DPP at each emission) or `qcsp` (the DPP alone); the other names of core's table "
             "(the README describes each) are per-frame methods of the CLI and are refused here."},
+    {.section = SEC_PRUNING, .type = T_ENUM, .offset = PRU(emit), .param = PARAM(SP_PARAM_EMIT)},
     {.section = SEC_PRUNING,
-     .name = "emit",
      .type = T_ENUM,
-     .offset = PRU(emit),
-     .def = "window",
-     .choices = emits,
-     .doc = "`frame`: each frame's `frame_budget` tokens are emitted as it arrives; `window`: "
-            "`window_budget` tokens per window of `window` frames, every `hop` frames."},
+     .offset = PRU(packet_mode),
+     .param = PARAM(SP_PARAM_PACKET_MODE)},
     {.section = SEC_PRUNING,
-     .name = "frame_budget",
      .type = T_INT,
      .offset = PRU(frame_budget),
-     .def = "64",
-     .min = 1,
-     .max = 65536,
-     .doc = "Tokens kept per frame."},
+     .param = PARAM(SP_PARAM_FRAME_BUDGET)},
     {.section = SEC_PRUNING,
-     .name = "window",
-     .type = T_INT,
-     .offset = PRU(window),
-     .def = "8",
-     .min = 1,
-     .max = 10000,
-     .doc = "Sampled frames per window."},
-    {.section = SEC_PRUNING,
-     .name = "hop",
-     .type = T_INT,
-     .offset = PRU(hop),
-     .def = "8",
-     .min = 1,
-     .max = 10000,
-     .doc = "Sampled frames between window starts; at most `window` (equal: no overlap)."},
-    {.section = SEC_PRUNING,
-     .name = "window_budget",
      .type = T_INT,
      .offset = PRU(window_budget),
-     .def = "256",
-     .min = 1,
-     .max = 1000000,
-     .doc = "Tokens kept per window."},
+     .param = PARAM(SP_PARAM_WINDOW_BUDGET)},
     {.section = SEC_PRUNING,
-     .name = "tau",
-     .type = T_FLOAT,
-     .offset = PRU(tau),
-     .def = "0.2",
-     .min = -1,
-     .max = 1,
-     .doc = "GSP edge threshold on cosine similarity."},
+     .type = T_INT,
+     .offset = PRU(window),
+     .param = PARAM(SP_PARAM_WINDOW),
+     .doc = "Sampled frames in the rolling window."},
     {.section = SEC_PRUNING,
-     .name = "temporal_tau",
+     .type = T_INT,
+     .offset = PRU(hop),
+     .param = PARAM(SP_PARAM_HOP),
+     .doc = "Sampled frames between window emissions; at most `window` (equal: no overlap)."},
+    {.section = SEC_PRUNING,
      .type = T_FLOAT,
      .offset = PRU(temporal_tau),
-     .def = "0.9",
-     .min = -1,
-     .max = 1,
-     .doc = "A token at least this similar to a token kept earlier in the window is dropped as "
-            "temporally redundant."},
+     .param = PARAM(SP_PARAM_TEMPORAL_TAU)},
     {.section = SEC_PRUNING,
-     .name = "temporal_radius",
      .type = T_INT,
      .offset = PRU(temporal_radius),
-     .def = "1",
-     .min = 0,
-     .max = 8,
-     .doc = "Grid neighbourhood (in tokens) compared across frames; 0 = same position only."},
+     .param = PARAM(SP_PARAM_TEMPORAL_RADIUS)},
     {.section = SEC_PRUNING,
-     .name = "history_bytes",
+     .type = T_BOOL,
+     .offset = PRU(match_all),
+     .param = PARAM(SP_PARAM_MATCH_ALL)},
+    {.section = SEC_PRUNING,
+     .type = T_FLOAT,
+     .offset = PRU(cut_fraction),
+     .param = PARAM(SP_PARAM_CUT_FRACTION)},
+    {.section = SEC_PRUNING,
+     .type = T_FLOAT,
+     .offset = PRU(gsp_keep),
+     .param = PARAM(SP_PARAM_GSP_KEEP)},
+    {.section = SEC_PRUNING,
+     .name = "rho",
+     .type = T_FLOAT,
+     .offset = PRU(gsp_keep),
+     .param = PARAM(SP_PARAM_GSP_KEEP),
+     .flags = KEY_DEPRECATED,
+     .doc = "Deprecated: the old name of `gsp_keep`."},
+    {.section = SEC_PRUNING, .type = T_ENUM, .offset = PRU(graph), .param = PARAM(SP_PARAM_GRAPH)},
+    {.section = SEC_PRUNING, .type = T_FLOAT, .offset = PRU(tau), .param = PARAM(SP_PARAM_TAU)},
+    {.section = SEC_PRUNING, .type = T_INT, .offset = PRU(k_min), .param = PARAM(SP_PARAM_K_MIN)},
+    {.section = SEC_PRUNING, .type = T_FLOAT, .offset = PRU(gamma), .param = PARAM(SP_PARAM_GAMMA)},
+    {.section = SEC_PRUNING,
+     .type = T_FLOAT,
+     .offset = PRU(kernel_sigma),
+     .param = PARAM(SP_PARAM_KERNEL_SIGMA)},
+    {.section = SEC_PRUNING,
+     .type = T_FLOAT,
+     .offset = PRU(mass_gamma),
+     .param = PARAM(SP_PARAM_MASS_GAMMA)},
+    {.section = SEC_PRUNING,
+     .type = T_INT,
+     .offset = PRU(window_max_tokens),
+     .param = PARAM(SP_PARAM_WINDOW_MAX_TOKENS)},
+    {.section = SEC_PRUNING,
      .type = T_SIZE,
      .offset = PRU(history_bytes),
-     .def = "256MiB",
-     .min = 0,
-     .max = 1099511627776.0,
+     .param = PARAM(SP_PARAM_HISTORY_BYTES),
      .doc = "Memory for past windows' candidates, which queries and `/tokens` can reach back "
             "into; 0 keeps no history."},
     {.section = SEC_PRUNING,
      .name = "history_max_age_s",
      .type = T_FLOAT,
      .offset = PRU(history_max_age_s),
-     .def = "3600",
-     .min = 0,
-     .max = 31536000,
+     .param = PARAM(SP_PARAM_HISTORY_MAX_AGE),
+     .param_scale = 1e9,
      .doc = "History entries last seen longer ago than this many seconds (stream time) are "
             "dropped, whatever `history_bytes` still allows; 0 = no age limit."},
     {.section = SEC_PRUNING,
-     .name = "graph",
-     .type = T_ENUM,
-     .offset = PRU(graph),
-     .def = "bipartite",
-     .choices = graphs,
-     .doc = "GSP graph: `bipartite` (the paper) or `full` (the authors' code)."},
-    {.section = SEC_PRUNING,
-     .name = "rho",
-     .type = T_FLOAT,
-     .offset = PRU(rho),
-     .def = "0.5",
-     .min = 0,
-     .max = 1,
-     .flags = KEY_MIN_EXCLUSIVE,
-     .doc = "`script`: GSP keeps max(k, ceil(rho * N)) candidates for QCSP."},
-    {.section = SEC_PRUNING,
-     .name = "k_min",
      .type = T_INT,
-     .offset = PRU(k_min),
-     .def = "4",
-     .min = 0,
-     .max = 1024,
-     .doc = "GSP: below this degree a token's score blends in its mean similarity."},
+     .offset = PRU(reselect_max),
+     .param = PARAM(SP_PARAM_RESELECT_MAX)},
     {.section = SEC_PRUNING,
-     .name = "gamma",
-     .type = T_FLOAT,
-     .offset = PRU(gamma),
-     .def = "1",
-     .min = 0,
-     .max = 100,
-     .doc = "GSP: weight of the mean edge similarity in the score."},
-    {.section = SEC_PRUNING,
-     .name = "seed",
      .type = T_UINT64,
      .offset = PRU(seed),
-     .def = "0",
-     .min = 0,
-     .max = 9007199254740991.0,
+     .param = PARAM(SP_PARAM_SEED),
      .doc = "Seed of the `random` method (a per-frame method: unused by streams)."},
 
     /* ---- streams[] ---- */
@@ -673,11 +711,69 @@ static const cfg_section_info sections[SEC_COUNT] = {
     [SEC_QUERY] = {.path = "streams[].query", .kind_offset = QRY(kind), .one_of_what = "query"},
     [SEC_SINK] = {.path = "streams[].sinks[]", .kind_offset = SNK(kind), .one_of_what = "sink"},
     [SEC_CLUSTER] = {.path = "cluster"},
+    [SEC_MLLM] = {.path = "mllm"},
 };
 
+/* Shortest decimal that reads back to v ("0.2", "3600"). */
+static char *shortest_number(double v) {
+    char buf[G_ASCII_DTOSTR_BUF_SIZE];
+    for (int prec = 1; prec <= 17; prec++) {
+        char fmt[8];
+        g_snprintf(fmt, sizeof fmt, "%%.%dg", prec);
+        g_ascii_formatd(buf, sizeof buf, fmt, v);
+        if (g_ascii_strtod(buf, NULL) == v)
+            break;
+    }
+    return g_strdup(buf);
+}
+
+/* Completes a parameter row from core's table. The strings live as long as the process. */
+static void complete_from_table(cfg_key *k) {
+    const sp_param_info *pi = sp_param_of((sp_param_id)(k->param - 1));
+    double scale = k->param_scale > 0 ? k->param_scale : 1.0;
+    if (!k->name)
+        k->name = pi->name;
+    if (!k->doc)
+        k->doc = pi->doc;
+    k->min = pi->min / scale;
+    k->max = pi->max / scale;
+    if (pi->min_exclusive)
+        k->flags |= KEY_MIN_EXCLUSIVE;
+    if (k->type == T_ENUM)
+        k->choices = pi->choices;
+    if (k->flags & KEY_DEPRECATED) {
+        k->def = NULL; /* the current name sets the default */
+    } else if (scale != 1.0) {
+        k->def = shortest_number(pi->def / scale);
+    } else {
+        char buf[64];
+        sp_param_format(pi, pi->def, buf, sizeof buf);
+        k->def = g_strdup(buf);
+    }
+}
+
 const cfg_key *cfg_keys(size_t *count) {
-    *count = sizeof keys / sizeof keys[0];
-    return keys;
+    static gsize built = 0;
+    static cfg_key *merged;
+    if (g_once_init_enter(&built)) {
+        merged = g_memdup2(keys, sizeof keys);
+        for (size_t i = 0; i < G_N_ELEMENTS(keys); i++)
+            if (merged[i].param)
+                complete_from_table(&merged[i]);
+        g_once_init_leave(&built, 1);
+    }
+    *count = G_N_ELEMENTS(keys);
+    return merged;
+}
+
+const cfg_key *cfg_key_renamed_to(const cfg_key *k) {
+    size_t n;
+    const cfg_key *all = cfg_keys(&n);
+    for (size_t i = 0; i < n; i++)
+        if (all[i].section == k->section && all[i].param == k->param && k->param &&
+            !(all[i].flags & KEY_DEPRECATED))
+            return &all[i];
+    return NULL;
 }
 
 const cfg_section_info *cfg_section_of(cfg_section s) {

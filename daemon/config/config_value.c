@@ -563,3 +563,38 @@ void cfg_apply_defaults(cfg_section s, void *base) {
             g_error("config table: default of '%s' does not parse: %s", k->name, ignored.reason);
     }
 }
+
+bool scd_pruning_param(const scd_pruning_cfg *p, sp_param_id id, double *out) {
+    size_t n;
+    const cfg_key *keys = cfg_keys(&n);
+    for (size_t i = 0; i < n; i++) {
+        const cfg_key *k = &keys[i];
+        if (k->section != SEC_PRUNING || k->param != (int)id + 1 || (k->flags & KEY_DEPRECATED))
+            continue;
+        double v;
+        switch (k->type) {
+            case T_INT:
+            case T_ENUM:
+                v = (double)*CFIELD(p, k, int);
+                break;
+            case T_METHOD:
+                v = (double)*CFIELD(p, k, sp_method);
+                break;
+            case T_UINT64:
+            case T_SIZE:
+                v = (double)*CFIELD(p, k, uint64_t);
+                break;
+            case T_FLOAT:
+                v = *CFIELD(p, k, double);
+                break;
+            case T_BOOL:
+                v = *CFIELD(p, k, bool) ? 1.0 : 0.0;
+                break;
+            default:
+                return false;
+        }
+        *out = v * (k->param_scale > 0 ? k->param_scale : 1.0);
+        return true;
+    }
+    return false;
+}

@@ -58,15 +58,15 @@ static gboolean is_readable(GPollableInputStream *stream) {
 
 static GSource *create_source(GPollableInputStream *stream, GCancellable *cancellable) {
     ScdPrefixStream *s = (ScdPrefixStream *)stream;
-    GSource *child;
-    if (prefix_left(s) > 0) {
-        /* Readable now: a source that is ready at once. */
-        child = g_timeout_source_new(0);
-        g_source_set_dummy_callback(child);
-    } else {
-        child = g_pollable_input_stream_create_source(G_POLLABLE_INPUT_STREAM(s->base), NULL);
-        g_source_set_dummy_callback(child);
-    }
+    /* Readable now (a source that is ready at once), or when the connection is. The child gets
+     * its dummy callback from g_pollable_source_new_full and must not have one already: replacing
+     * a closure callback invalidates the old closure, and GLib's invalidation notifier destroys
+     * the (not yet attached) source, which then never fires: a request body that arrived after
+     * its head was never read. */
+    GSource *child =
+        prefix_left(s) > 0
+            ? g_timeout_source_new(0)
+            : g_pollable_input_stream_create_source(G_POLLABLE_INPUT_STREAM(s->base), NULL);
     GSource *src = g_pollable_source_new_full(stream, child, cancellable);
     g_source_unref(child);
     return src;

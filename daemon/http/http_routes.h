@@ -16,6 +16,9 @@ typedef struct scd_route_ctx {
     GHashTable *query;  /* decoded query string, may be NULL */
 } scd_route_ctx;
 
+/* The stream {id} names, or NULL after replying 404 with the streams there are. */
+struct scd_stream *scd_route_stream_or_404(scd_route_ctx *c);
+
 void scd_route_healthz(scd_route_ctx *c);
 void scd_route_metrics(scd_route_ctx *c);
 void scd_route_streams(scd_route_ctx *c);
@@ -23,6 +26,7 @@ void scd_route_stream(scd_route_ctx *c);
 void scd_route_stream_query(scd_route_ctx *c);
 void scd_route_stream_tokens(scd_route_ctx *c);
 void scd_route_stream_follow(scd_route_ctx *c);
+void scd_route_stream_ask(scd_route_ctx *c);
 void scd_route_jobs(scd_route_ctx *c);
 void scd_route_job(scd_route_ctx *c);
 void scd_route_job_tokens(scd_route_ctx *c);

@@ -7,6 +7,8 @@
 #include "http/http_routes.h"
 #include "http/http_util.h"
 #include "http/job_json.h"
+#include "http/tokens_reply.h"
+#include "media/local_input.h"
 #include "runtime/jobs.h"
 
 static const char *const job_members[] = {"path", "fps", "budget", "query", "mode", NULL};
@@ -79,6 +81,20 @@ static gboolean read_request(scd_route_ctx *c, JsonObject *o, scd_job_request *r
     if (pr != SCD_PATH_OK) {
         scd_http_path_refused(c->msg, pr, why, "invalid_job");
         g_free(why);
+        return FALSE;
+    }
+    /* What the job would find out first is said now: a playlist, a refused format or a file
+     * that is no video is refused here, not accepted and failed later. */
+    sp_error ferr;
+    sp_status fst = scd_local_input_check(fd, path, &ferr);
+    if (fst != SP_OK) {
+        close(fd);
+        if (fst == SP_ERR_FORMAT)
+            scd_http_error(c->msg, SOUP_STATUS_UNSUPPORTED_MEDIA_TYPE, "unsupported_media", "%s",
+                           ferr.message);
+        else
+            scd_http_error(c->msg, SOUP_STATUS_UNPROCESSABLE_ENTITY, "unreadable_media", "%s",
+                           ferr.message);
         return FALSE;
     }
     scd_query *q = NULL;
@@ -169,9 +185,8 @@ void scd_route_job_tokens(scd_route_ctx *c) {
                        scd_job_state_name(scd_job_state_of(job)));
         return;
     }
-    char *disp = g_strdup_printf("attachment; filename=\"%s.safetensors\"", scd_job_id(job));
-    soup_message_headers_replace(soup_server_message_get_response_headers(c->msg),
-                                 "Content-Disposition", disp);
-    g_free(disp);
-    scd_http_reply_bytes(c->msg, SOUP_STATUS_OK, "application/octet-stream", tokens);
+    char *name = g_strdup_printf("%s.safetensors", scd_job_id(job));
+    const scd_config *cfg = scd_app_config(c->app);
+    scd_http_reply_tokens(c->msg, c->query, tokens, name, (guint)cfg->pruning.hop, &cfg->mllm);
+    g_free(name);
 }

@@ -6,11 +6,12 @@
 #include "http/http_query.h"
 #include "http/http_routes.h"
 #include "http/http_util.h"
+#include "http/tokens_reply.h"
 #include "http/stream_json.h"
 #include "runtime/streams.h"
 
 /* The stream named by the path, or a 404 listing the known ids. */
-static scd_stream *stream_or_404(scd_route_ctx *c) {
+scd_stream *scd_route_stream_or_404(scd_route_ctx *c) {
     scd_stream *st = scd_streams_find(c->app->streams, c->id);
     if (st)
         return st;
@@ -38,7 +39,7 @@ void scd_route_streams(scd_route_ctx *c) {
 }
 
 void scd_route_stream(scd_route_ctx *c) {
-    scd_stream *st = stream_or_404(c);
+    scd_stream *st = scd_route_stream_or_404(c);
     if (!st)
         return;
     JsonBuilder *b = json_builder_new();
@@ -78,7 +79,7 @@ static void reply_query(scd_route_ctx *c, scd_stream *st) {
 }
 
 void scd_route_stream_query(scd_route_ctx *c) {
-    scd_stream *st = stream_or_404(c);
+    scd_stream *st = scd_route_stream_or_404(c);
     if (!st)
         return;
     if (strcmp(c->method, "GET") == 0) {
@@ -102,7 +103,7 @@ void scd_route_stream_query(scd_route_ctx *c) {
 }
 
 void scd_route_stream_tokens(scd_route_ctx *c) {
-    scd_stream *st = stream_or_404(c);
+    scd_stream *st = scd_route_stream_or_404(c);
     if (!st)
         return;
     const scd_pruning_cfg *p = &scd_stream_cfg_of(st)->pruning;
@@ -129,16 +130,15 @@ void scd_route_stream_tokens(scd_route_ctx *c) {
     char value[32];
     snprintf(value, sizeof value, "%u", count);
     soup_message_headers_replace(h, "X-Scriptd-Tokens", value);
-    char *disp =
-        g_strdup_printf("attachment; filename=\"%s-tokens.safetensors\"", scd_stream_id(st));
-    soup_message_headers_replace(h, "Content-Disposition", disp);
-    g_free(disp);
-    scd_http_reply_bytes(c->msg, SOUP_STATUS_OK, "application/octet-stream", bytes);
+    char *name = g_strdup_printf("%s-tokens.safetensors", scd_stream_id(st));
+    scd_http_reply_tokens(c->msg, c->query, bytes, name, (guint)p->hop,
+                          &scd_app_config(c->app)->mllm);
+    g_free(name);
     g_bytes_unref(bytes);
 }
 
 void scd_route_stream_follow(scd_route_ctx *c) {
-    scd_stream *st = stream_or_404(c);
+    scd_stream *st = scd_route_stream_or_404(c);
     if (!st)
         return;
     scd_follow *f = scd_stream_follow(st);

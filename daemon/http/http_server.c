@@ -29,6 +29,7 @@ static const route routes[] = {
     {"/v1/streams/{id}/query", "GET,POST,DELETE", scd_route_stream_query},
     {"/v1/streams/{id}/tokens", "GET", scd_route_stream_tokens},
     {"/v1/streams/{id}/follow", "GET", scd_route_stream_follow},
+    {"/v1/streams/{id}/ask", "POST", scd_route_stream_ask},
     {"/v1/jobs", "GET,POST", scd_route_jobs},
     {"/v1/jobs/{id}", "GET,DELETE", scd_route_job},
     {"/v1/jobs/{id}/tokens", "GET", scd_route_job_tokens},

@@ -128,6 +128,8 @@ void scd_stream_to_json(scd_stream *st, JsonBuilder *b) {
     json_builder_begin_object(b);
     scd_json_member_str(b, "method", scd_stream_method(st));
     scd_json_member_str(b, "emit", c->pruning.emit == SCD_EMIT_FRAME ? "frame" : "window");
+    scd_json_member_str(b, "packet_mode",
+                        c->pruning.packet_mode == SCD_PACKET_DELTA ? "delta" : "snapshot");
     scd_json_member_u64(b, "frame_budget", (uint64_t)c->pruning.frame_budget);
     scd_json_member_u64(b, "window", (uint64_t)c->pruning.window);
     scd_json_member_u64(b, "hop", (uint64_t)c->pruning.hop);

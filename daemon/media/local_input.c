@@ -154,3 +154,16 @@ fail:
     scd_local_input_free(in);
     return st;
 }
+
+sp_status scd_local_input_check(int fd, const char *name, sp_error *err) {
+    AVFormatContext *fmt = avformat_alloc_context();
+    if (!fmt)
+        return sp_error_set(err, SP_ERR_NOMEM, "%s: out of memory", name);
+    scd_local_input *in = NULL;
+    sp_status st = scd_local_input_open(&fmt, fd, name, &in, err);
+    if (st != SP_OK)
+        return st; /* fmt was freed */
+    avformat_close_input(&fmt);
+    scd_local_input_free(in);
+    return SP_OK;
+}

@@ -29,6 +29,10 @@ typedef struct scd_local_input scd_local_input;
 sp_status scd_local_input_open(AVFormatContext **fmt, int fd, const char *name,
                                scd_local_input **out, sp_error *err);
 
+/* Opens and closes the file as scd_local_input_open would (probe, allow-list, header), so a
+ * request can be refused before it is accepted. Same errors. */
+sp_status scd_local_input_check(int fd, const char *name, sp_error *err);
+
 /* Frees the input; call after avformat_close_input of its format context. NULL is fine. */
 void scd_local_input_free(scd_local_input *in);
 

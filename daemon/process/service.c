@@ -16,6 +16,7 @@
 #include "process/reload.h"
 #include "process/status.h"
 #include "runtime/jobs.h"
+#include "runtime/mllm_client.h"
 #include "runtime/query.h"
 #include "runtime/cluster.h"
 #include "runtime/runner.h"
@@ -258,6 +259,7 @@ int scd_service_run(const scd_run_options *o, scd_config *cfg) {
     app.encoders = scd_encoders_new();
     app.streams = scd_streams_new(&app);
     app.jobs = scd_jobs_new(&app);
+    app.mllm = scd_mllm_new();
     app.notify = scd_notify_new(&app);
     if (scd_http_new(&app, &app.http, &err) != SP_OK) {
         scd_log(SCD_LOG_ERROR, "main", "%s", err.message);
@@ -306,6 +308,7 @@ out:
     scd_streams_free(app.streams);
     scd_cluster_free(app.cluster); /* after the streams: their leases go once they stopped */
     scd_jobs_free(app.jobs);
+    scd_mllm_free(app.mllm); /* asks in flight end (cancelled) in the iterations below */
     scd_http_free(app.http);
     /* Deliveries to follow clients and finished HTTP exchanges still queued: let them run. */
     for (int i = 0; i < 1000 && g_main_context_iteration(NULL, FALSE); i++)

@@ -13,6 +13,7 @@
 
 #include "media/filesource.h"
 #include "telemetry/log.h"
+#include "scriptprune/params.h"
 #include "scriptprune/select.h"
 
 struct scd_run {
@@ -169,6 +170,18 @@ static void pad_added(GstElement *src, GstPad *pad, gpointer data) {
     gst_object_unref(sinkpad);
 }
 
+/* uridecodebin has exposed every stream: without a video one (an audio file, a playlist of
+ * subtitles) nothing would ever reach the tail nor end it, so the run would wait for ever. */
+static void no_more_pads(GstElement *src, gpointer data) {
+    scd_run *run = data;
+    if (atomic_load(&run->video_linked))
+        return;
+    GError *e = g_error_new(GST_STREAM_ERROR, GST_STREAM_ERROR_WRONG_TYPE,
+                            "the source has no video stream (only other kinds of media)");
+    gst_element_post_message(src, gst_message_new_error(GST_OBJECT(src), e, NULL));
+    g_error_free(e);
+}
+
 /* ---- bus (main thread) ---------------------------------------------------------------------- */
 
 static char *describe_error(GstMessage *msg, bool warning) {
@@ -239,8 +252,19 @@ GstElement *scd_parse_user_pipeline(const char *description, GError **error) {
     /* A description may end with caps ("videotestsrc ! video/x-raw,width=640"), which the
      * launch syntax only accepts between two elements: a pass-through identity closes it. */
     char *full = g_strdup_printf("%s ! identity silent=true", description);
-    GstElement *bin = gst_parse_bin_from_description(full, TRUE, error);
+    /* Only the source pad is ghosted, here: gst_parse_bin_from_description would also ghost the
+     * first unlinked sink pad, which in "filesrc ! decodebin ! videoconvert" is videoconvert's:
+     * its link from decodebin is only made when decodebin's pad appears, and fails once the
+     * ghost pad holds it, so no frame would ever flow. */
+    GstElement *bin = gst_parse_bin_from_description(full, FALSE, error);
     g_free(full);
+    if (!bin)
+        return NULL;
+    GstPad *inner = gst_bin_find_unlinked_pad(GST_BIN(bin), GST_PAD_SRC);
+    if (inner) {
+        gst_element_add_pad(bin, gst_ghost_pad_new("src", inner));
+        gst_object_unref(inner);
+    }
     return bin;
 }
 
@@ -326,6 +350,7 @@ static sp_status build_source(scd_run *run, const scd_run_spec *spec, sp_error *
             return err->status;
         g_object_set(dec, "uri", spec->source, NULL);
         g_signal_connect(dec, "pad-added", G_CALLBACK(pad_added), run);
+        g_signal_connect(dec, "no-more-pads", G_CALLBACK(no_more_pads), run);
         add(run, dec);
         return SP_OK;
     }
@@ -368,18 +393,53 @@ static void set_encoder(GstElement *enc, const scd_encoder_cfg *e) {
         g_object_set(enc, "threads", (guint)e->threads, NULL);
 }
 
+/* Sets a number-valued property (uint, uint64, float, boolean or enum) from a table value. */
+static void set_number(GstElement *e, const char *prop, double v) {
+    GParamSpec *ps = g_object_class_find_property(G_OBJECT_GET_CLASS(e), prop);
+    if (!ps) {
+        scd_log(SCD_LOG_ERROR, "runner", "%s has no property '%s'", GST_ELEMENT_NAME(e), prop);
+        return;
+    }
+    GValue gv = G_VALUE_INIT;
+    g_value_init(&gv, G_PARAM_SPEC_VALUE_TYPE(ps));
+    switch (G_TYPE_FUNDAMENTAL(G_PARAM_SPEC_VALUE_TYPE(ps))) {
+        case G_TYPE_UINT:
+            g_value_set_uint(&gv, (guint)llround(v));
+            break;
+        case G_TYPE_UINT64:
+            g_value_set_uint64(&gv, (guint64)llround(v));
+            break;
+        case G_TYPE_FLOAT:
+            g_value_set_float(&gv, (gfloat)v);
+            break;
+        case G_TYPE_BOOLEAN:
+            g_value_set_boolean(&gv, v != 0.0);
+            break;
+        case G_TYPE_ENUM:
+            g_value_set_enum(&gv, (gint)v);
+            break;
+        default:
+            break;
+    }
+    g_object_set_property(G_OBJECT(e), prop, &gv);
+    g_value_unset(&gv);
+}
+
+/* Every stream parameter of core's table (and the method) has a config key and a scriptprune
+ * property of the same name, dashed: one loop sets them all. */
 static void set_prune(GstElement *pr, const scd_run_spec *spec) {
-    const scd_pruning_cfg *p = spec->pruning;
-    const sp_method_info *mi = sp_method_info_of(p->method);
-    set_arg(pr, "method", mi ? mi->name : "script");
-    set_arg(pr, "emit", p->emit == SCD_EMIT_FRAME ? "frame" : "window");
-    g_object_set(pr, "budget", (guint)p->frame_budget, "window", (guint)p->window, "hop",
-                 (guint)p->hop, "window-budget", (guint)p->window_budget, "tau", (gfloat)p->tau,
-                 "temporal-tau", (gfloat)p->temporal_tau, "radius", (guint)p->temporal_radius,
-                 "gsp-keep", (gfloat)p->rho, "history-bytes", (guint64)p->history_bytes, "k-min",
-                 (guint)p->k_min, "gamma", (gfloat)p->gamma, "history-max-age",
-                 (guint64)llround(p->history_max_age_s * 1e9), "stream-name", spec->name, NULL);
-    set_arg(pr, "graph", p->graph == SP_GRAPH_FULL ? "full" : "bipartite");
+    size_t n;
+    const sp_param_info *t = sp_param_table(&n);
+    for (size_t i = 0; i < n; i++) {
+        double v;
+        bool exposed = (t[i].scope & SP_PARAM_IN_STREAM) || t[i].id == SP_PARAM_METHOD;
+        if (!exposed || !scd_pruning_param(spec->pruning, t[i].id, &v))
+            continue;
+        gchar *prop = g_strdelimit(g_strdup(t[i].name), "_", '-');
+        set_number(pr, prop, v);
+        g_free(prop);
+    }
+    g_object_set(pr, "stream-name", spec->name, NULL);
     if (spec->query_npy)
         g_object_set(pr, "query-embedding", spec->query_npy, NULL);
 }

@@ -50,7 +50,7 @@ struct scd_stream {
     GPtrArray *st_dirs; /* safetensors_dir sinks (borrowed strings of cfg) */
     GPtrArray *ov_dirs; /* overlay_dir sinks */
     GPtrArray *scriptsinks;
-    GPtrArray *brokers;   /* scd_broker_sink* (redis sinks): they live as long as the stream */
+    GPtrArray *brokers;   /* scd_redis_sink*: they live as long as the stream */
     sink_counts *ss_last; /* per scriptsink: written, dropped, reconnects already counted */
 
     /* Streaming threads write these. */
@@ -182,7 +182,7 @@ static void on_packet(void *user, const GstScriptPacket *p) {
     sp_error err;
     sp_error_clear(&err);
     for (guint i = 0; i < st->brokers->len; i++) {
-        scd_broker_sink *b = g_ptr_array_index(st->brokers, i);
+        scd_broker_sink *b = scd_redis_sink_broker(g_ptr_array_index(st->brokers, i));
         if (!scd_broker_sink_packet(b, p, &err)) {
             atomic_fetch_add(&st->sink_errors, 1);
             scd_log(SCD_LOG_WARNING, "sink", "%s: %s: packet not queued: %s", st->id,
@@ -503,7 +503,7 @@ fail:
 static void add_redis_sink(scd_stream *st, const scd_sink_cfg *k, guint nth) {
     char label[32];
     snprintf(label, sizeof label, "redis%u", nth);
-    scd_broker_sink *b = NULL;
+    scd_redis_sink *b = NULL;
     sp_error err;
     if (scd_redis_sink_new(st->id, label, k, st->app->m, &b, &err) != SP_OK) {
         scd_log(SCD_LOG_ERROR, "sink", "%s: %s: %s", st->id, label, err.message);
@@ -511,7 +511,8 @@ static void add_redis_sink(scd_stream *st, const scd_sink_cfg *k, guint nth) {
         st->last_error = g_strdup_printf("%s: %s", label, err.message);
         return;
     }
-    scd_log(SCD_LOG_INFO, "sink", "%s: %s: XADD to %s", st->id, label, scd_broker_sink_describe(b));
+    scd_log(SCD_LOG_INFO, "sink", "%s: %s: XADD to %s", st->id, label,
+            scd_broker_sink_describe(scd_redis_sink_broker(b)));
     g_ptr_array_add(st->brokers, b);
 }
 
@@ -581,7 +582,7 @@ static void stream_free(scd_stream *st) {
     free_run(st);
     /* After the pipeline: no packet comes any more; what is queued gets a moment to leave. */
     for (guint i = 0; i < st->brokers->len; i++)
-        scd_broker_sink_free(g_ptr_array_index(st->brokers, i), 2000);
+        scd_redis_sink_free(g_ptr_array_index(st->brokers, i), 2000);
     g_ptr_array_unref(st->brokers);
     scd_metric_gauge_set(st->app->m->stream_up, lbl(st), 0);
     if (st->follow) {
@@ -841,7 +842,7 @@ void scd_streams_refresh_metrics(scd_streams *s) {
                                  (double)scd_follow_queued_bytes(st->follow));
         }
         for (guint k = 0; k < st->brokers->len; k++)
-            scd_broker_sink_refresh_metrics(g_ptr_array_index(st->brokers, k));
+            scd_broker_sink_report_queue(scd_redis_sink_broker(g_ptr_array_index(st->brokers, k)));
         for (guint k = 0; st->run && k < st->scriptsinks->len; k++) {
             guint64 v[3];
             scd_run_scriptsink_counters(st->run, k, &v[0], &v[1], &v[2]);
@@ -941,12 +942,19 @@ scd_query *scd_stream_query(scd_stream *st) {
 
 sp_status scd_stream_reselect(scd_stream *st, guint budget, guint64 since_ns, guint64 until_ns,
                               GBytes **safetensors, guint *count, sp_error *err) {
+    return scd_stream_reselect_with(st, st->query, budget, since_ns, until_ns, safetensors, count,
+                                    err);
+}
+
+sp_status scd_stream_reselect_with(scd_stream *st, const scd_query *q, guint budget,
+                                   guint64 since_ns, guint64 until_ns, GBytes **safetensors,
+                                   guint *count, sp_error *err) {
     *safetensors = NULL;
     *count = 0;
     if (!st->run || st->state == SCD_STREAM_RETRYING || st->state == SCD_STREAM_STOPPED)
         return sp_error_set(err, SP_ERR_STATE, "stream '%s' has no running pipeline (%s)", st->id,
                             scd_stream_state_name(st->state));
-    GstStructure *r = scd_run_reselect(st->run, st->query, budget, since_ns, until_ns);
+    GstStructure *r = scd_run_reselect(st->run, q, budget, since_ns, until_ns);
     if (!r)
         return sp_error_set(err, SP_ERR_STATE, "stream '%s': reselect returned nothing", st->id);
     gboolean ok = FALSE;
@@ -991,7 +999,7 @@ void scd_stream_grid(scd_stream *st, guint *h, guint *w) {
 
 scd_broker_sink *scd_stream_broker_sink(scd_stream *st, const char *label) {
     for (guint i = 0; i < st->brokers->len; i++) {
-        scd_broker_sink *k = g_ptr_array_index(st->brokers, i);
+        scd_broker_sink *k = scd_redis_sink_broker(g_ptr_array_index(st->brokers, i));
         if (strcmp(scd_broker_sink_label(k), label) == 0)
             return k;
     }

@@ -121,6 +121,10 @@ scd_query *scd_stream_query(scd_stream *st); /* borrowed, may be NULL */
  * no pipeline is running. */
 sp_status scd_stream_reselect(scd_stream *st, guint budget, guint64 since_ns, guint64 until_ns,
                               GBytes **safetensors, guint *count, sp_error *err);
+/* The same with query q (NULL: pure diversity) instead of the stream's. */
+sp_status scd_stream_reselect_with(scd_stream *st, const scd_query *q, guint budget,
+                                   guint64 since_ns, guint64 until_ns, GBytes **safetensors,
+                                   guint *count, sp_error *err);
 
 /* The follow hub, or NULL when the stream has no `follow: true` sink. */
 scd_follow *scd_stream_follow(scd_stream *st);

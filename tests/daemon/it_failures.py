@@ -4,8 +4,8 @@
 `file:` sources are read once: a file that cannot be opened (missing, not a media file, no video
 stream) ends the stream `failed` with the reason and is never retried; a file cut short ends
 `failed` with how far it got; a file with damaged packets ends `done` with the `damaged` count.
-A file whose width is not a multiple of 4 still gives its frames. --exit-when-done exits 1 when
-a stream failed, gave no frame or skipped damaged data, and refuses (2) a source that never ends.
+(Frame sizes of every source kind: it_frame_sizes.py.) --exit-when-done exits 1 when a stream
+failed, gave no frame or skipped damaged data, and refuses (2) a source that never ends.
 A short clip served over HTTP (a live source that keeps ending) is restarted with a growing
 backoff. --check reports missing files the config names at their key. Temporary files a killed
 process left in the sink directories are removed at start-up.
@@ -148,16 +148,6 @@ class FileSources(unittest.TestCase):
         self.assertRegex(out, r"stream missing .*: failed\n")
         self.assertRegex(out, r"stream good .*: done\n")
         self.assertIn("missing:", log)
-
-    def test_odd_widths_give_frames(self):
-        cfg = HEAD
-        for w, h in ((854, 480), (641, 361), (642, 362)):
-            cfg += stream_cfg(f"w{w}", f'file: "{clip(f"odd-{w}x{h}.mp4", f"{w}x{h}", 2)}"')
-        rc, out, log = run_to_end(cfg)
-        self.assertEqual(rc, 0, out + log)
-        for w in (854, 641, 642):
-            self.assertRegex(out, rf"stream w{w} .*: done\n")
-            self.assertRegex(out, rf"stream w{w} [^\n]*\n(?:  [^\n]*\n)*?  frames +4 sampled")
 
 
 class ExitWhenDone(unittest.TestCase):

@@ -4,7 +4,7 @@
 A daemon with short timeouts (header_timeout_s 2, body_timeout_s 2) and a small connection cap
 (max_connections 8) and a live stream with a follow sink. Checks, over raw sockets: idle and
 half-sent connections are closed after the header timeout; a body shorter than its
-Content-Length gets 400 after the body timeout; a negative or unparsable Content-Length gets 400;
+Content-Length gets 400 after the body timeout, and one sent after its head is answered; a negative or unparsable Content-Length gets 400;
 a request line or head over the limits gets 414 / 431 with a JSON error (not a reset); connections
 beyond the cap get 503 while earlier ones are served; a follow session the client ends is not
 counted as 500; counters print as integers; the listen queue holds a burst of connections.
@@ -135,6 +135,23 @@ class HttpLimits(unittest.TestCase):
         # The daemon still answers.
         status, _ = self.d.json("GET", "/healthz")
         self.assertEqual(status, 200)
+
+    def test_body_sent_after_the_head_is_read(self):
+        # The head arrives alone; the body follows once the daemon has read the head and handed
+        # the request over. Every such request is answered at once, not with body_timeout.
+        row = [0.0] * 256
+        row[3] = 1.0
+        body = json.dumps({"embedding": [row]}).encode()
+        for _ in range(5):
+            s = self.connect()
+            s.sendall(b"POST /v1/streams/live/query HTTP/1.1\r\nHost: x\r\n"
+                      b"Content-Type: application/json\r\nConnection: close\r\n"
+                      b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n")
+            time.sleep(0.2)
+            s.sendall(body)
+            status, _, data = read_response(s)
+            self.assertEqual(status, 200, data)
+            s.close()
 
     def test_many_idle_connections_are_all_closed(self):
         socks = [self.connect() for _ in range(6)]

@@ -128,14 +128,12 @@ class Jobs(unittest.TestCase):
         doc = self.wait_job(self.submit({"path": "garbage.mp4", "fps": 1}))
         self.assertEqual(doc["state"], "done", doc)
         self.assertGreater(doc["result"]["frames"], 0)
-        # Not a video at all, or nothing decodable: the job fails with the reason.
+        # Not a video at all, or no readable header: refused at the POST with the reason (no
+        # job is created).
         for name in ("noise.mp4", "not-video.txt", "truncated-tail-index.mp4"):
-            job = self.submit({"path": name, "fps": 1})
-            doc = self.wait_job(job)
-            self.assertEqual(doc["state"], "failed", doc)
-            self.assertTrue(doc["error"], doc)
-            status, doc = self.d.json("GET", f"/v1/jobs/{job}/tokens")
-            self.assert_error(status, doc, 409, "not_ready")
+            status, doc = self.d.json("POST", "/v1/jobs", {"path": name, "fps": 1})
+            self.assert_error(status, doc, 415, "unsupported_media")
+            self.assertIn(name, doc["error"]["message"])
 
     def test_paths_are_confined_to_the_media_root(self):
         for path in ("../outside.mp4", "/etc/passwd", "sub/../../outside.mp4", "escape.mp4",

@@ -9,7 +9,6 @@ nothing. Refusals say the same whether a path outside the root exists or not. NU
 a trailing '/' in a path are refused. A configured file: source that is a playlist is refused too.
 """
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -102,18 +101,20 @@ class MediaRoot(unittest.TestCase):
         return status, self.wait_job(doc["id"])
 
     def test_playlist_as_a_job_path_is_refused(self):
+        # Refused at the POST (no job is created, nothing is decoded), whatever its name.
         for name in ("escape.m3u8", "escape.png", "dangling.m3u8"):
-            status, doc = self.job_outcome({"path": name, "fps": 1})
-            self.assertEqual(status, 202, doc)
-            self.assertEqual(doc["state"], "failed", doc)  # not "done" with the secret's tokens
-            self.assertIn("'hls' format is refused", doc["error"])
-            self.assertNotIn(self.outside, doc["error"])
+            status, doc = self.d.json("POST", "/v1/jobs", {"path": name, "fps": 1})
+            self.assert_error(status, doc, 415, "unsupported_media")
+            self.assertIn("'hls' format is refused", doc["error"]["message"])
+            self.assertNotIn(self.outside, doc["error"]["message"])
         # Whether the file the playlist names exists or not, the error is the same.
-        _, a = self.job_outcome({"path": "escape.m3u8", "fps": 1})
-        _, b = self.job_outcome({"path": "dangling.m3u8", "fps": 1})
-        def shown(doc, name):  # the error without the job's id and the file's own name
-            return re.sub(r"job-[0-9a-f-]+", "JOB", doc["error"]).replace(name, "NAME")
-        self.assertEqual(shown(a, "escape.m3u8"), shown(b, "dangling.m3u8"))
+        _, a = self.d.json("POST", "/v1/jobs", {"path": "escape.m3u8", "fps": 1})
+        _, b = self.d.json("POST", "/v1/jobs", {"path": "dangling.m3u8", "fps": 1})
+        self.assertEqual(a["error"]["message"].replace("escape.m3u8", "NAME"),
+                         b["error"]["message"].replace("dangling.m3u8", "NAME"))
+        # A file that is no media at all is refused the same way.
+        status, doc = self.d.json("POST", "/v1/jobs", {"path": "red.png", "fps": 1})
+        self.assertEqual(status, 415, doc)
 
     def test_playlist_as_an_image_path_is_refused(self):
         for name in ("escape.png", "escape.m3u8"):

@@ -88,7 +88,7 @@ def redis_sink(daemon, sid):
 def token_tensor(path):
     with open(path, "rb") as f:
         meta, t = H.read_safetensors(f.read())
-    return t["tokens"], t["packets"]
+    return t["tokens"], t["packets"], t["last_pts"], t["seen"], meta.get("mode")
 
 
 class RedisSinkTest(unittest.TestCase):
@@ -130,17 +130,36 @@ class RedisSinkTest(unittest.TestCase):
         self.assertEqual(seqs, list(range(n)))
         for g, w in zip(got, want):
             self.assertEqual(token_tensor(g), token_tensor(w), (g, w))
-        # JSON lines in entry order, windows increasing.
+        # JSON lines in entry order, windows increasing, with every token's time span.
         lines, summary, _ = follow(self.redis.url, "scriptd:clip:packets", "--from", "0",
-                                   "--exit-when-idle", "3")
+                                   "--exit-when-idle", "3", "--positions")
         docs = [json.loads(x) for x in lines]
         self.assertEqual([x["seq"] for x in docs], list(range(n)))
+        for x in docs:
+            self.assertEqual(x["mode"], "snapshot")
+            self.assertEqual(len(x["positions"]), x["tokens"])
+            # snapshot: every token was seen in the packet's window
+            self.assertEqual(x["current"], x["tokens"])
+            for pts, last_pts, seen, frame, y, xx in x["positions"]:
+                self.assertTrue(x["pts_first"] <= last_pts <= x["pts_last"] and pts <= last_pts
+                                and seen >= 1 and frame <= x["frame_last"], x)
+        entry = self.redis.cli("XRANGE", "scriptd:clip:packets", "-", "+", "COUNT", "1")
+        fields = entry.splitlines()
+        self.assertIn("mode", fields)
+        self.assertEqual(fields[fields.index("mode") + 1], "snapshot")
+        self.assertEqual(fields[fields.index("format_version") + 1], "2")
         windows = [x["window"] for x in docs]
         self.assertEqual(windows, sorted(windows))
         m = d.metrics()
         self.assertEqual(m['scriptd_sink_packets_written_total{stream="clip",sink="redis0"}'], n)
         self.assertEqual(m['scriptd_sink_packets_dropped_total{stream="clip",sink="redis0"}'], 0)
         self.assertEqual(m['scriptd_sink_queue_bytes{stream="clip",sink="redis0"}'], 0)
+        # The node's own history still answers reselections, Redis sink or not.
+        status, headers, body = d.request("GET", "/v1/streams/clip/tokens?budget=16")
+        self.assertEqual(status, 200, body[:200])
+        self.assertEqual(headers.get("x-scriptd-tokens"), "16")
+        _, t = H.read_safetensors(body)
+        self.assertEqual(t["pts"][1], [16])
         self.assertEqual(d.stop()[0], 0)
 
     def test_redis_down_5s_pipeline_runs_drops_equal_gap_then_resumes(self):

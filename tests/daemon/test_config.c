@@ -86,7 +86,7 @@ static void example_config_loads_and_merges_overrides(void **state) {
     assert_non_null(gate);
     assert_int_equal(gate->source_kind, SCD_SOURCE_URI);
     assert_true(gate->fps == 2.0);
-    assert_int_equal(gate->pruning.window, 16);
+    assert_int_equal(gate->pruning.window, 24);
     assert_int_equal(gate->pruning.window_budget, 512);
     assert_int_equal(gate->pruning.frame_budget, 64); /* from defaults */
     assert_int_equal(gate->query.kind, SCD_QUERY_TEXT);
@@ -117,7 +117,7 @@ static void example_config_loads_and_merges_overrides(void **state) {
     assert_int_equal(ar->query.kind, SCD_QUERY_EMBEDDING);
     assert_null(scd_config_find_stream(cfg, "nope"));
     /* The defaults themselves are untouched by the overrides. */
-    assert_int_equal(cfg->pruning.window, 8);
+    assert_int_equal(cfg->pruning.window, 16);
     assert_int_equal(cfg->encoder.backend, SCD_ENCODER_PATCH);
     scd_config_free(cfg);
     g_free(path);
@@ -168,10 +168,13 @@ static void example_config_sets_every_key(void **state) {
                                            [SEC_STREAM] = "streams[]",
                                            [SEC_QUERY] = "streams[].query",
                                            [SEC_SINK] = "streams[].sinks[]",
-                                           [SEC_CLUSTER] = "cluster"};
+                                           [SEC_CLUSTER] = "cluster",
+                                           [SEC_MLLM] = "mllm"};
     size_t n;
     const cfg_key *keys = cfg_keys(&n);
     for (size_t i = 0; i < n; i++) {
+        if (keys[i].flags & KEY_DEPRECATED)
+            continue; /* old names are not written any more */
         const char *sp = section_path[keys[i].section];
         char *p =
             sp[0] ? g_strdup_printf("%s.%s%s", sp, keys[i].name, keys[i].type == T_LIST ? "[]" : "")
@@ -205,7 +208,7 @@ static void print_config_round_trips(void **state) {
     assert_non_null(strstr(yaml1, "\n      - follow: true\n"));
     assert_non_null(strstr(yaml1, "\nstreams:\n  - id: \"gate-cam\"\n"));
     assert_non_null(strstr(yaml1, "\n    tau: 0.2\n"));
-    assert_non_null(strstr(yaml1, "\n    history_max_age_s: 3600\n"));
+    assert_non_null(strstr(yaml1, "\n    history_max_age_s: 0\n"));
     scd_config_free(again);
     scd_config_free(cfg);
     g_free(yaml1);
@@ -504,6 +507,26 @@ static void restart_delays_are_ordered(void **state) {
     scd_config_free(cfg);
 }
 
+/* Old key names keep working (with a warning in the log), set the renamed key's field, and are
+ * refused next to the new name. */
+static void renamed_keys_keep_working_and_are_refused_next_to_the_new_name(void **state) {
+    (void)state;
+    scd_config *cfg = load_ok("defaults:\n  pruning:\n    rho: 0.3\n"
+                              "streams:\n  - id: a\n    file: a.mp4\n"
+                              "    pruning:\n      rho: 0.6\n");
+    assert_true(cfg->pruning.gsp_keep == 0.3);
+    assert_true(cfg->streams[0].pruning.gsp_keep == 0.6);
+    char *yaml = scd_config_to_yaml(cfg);
+    assert_null(strstr(yaml, "rho"));
+    assert_non_null(strstr(yaml, "\n    gsp_keep: 0.3\n"));
+    g_free(yaml);
+    scd_config_free(cfg);
+    expect_error("defaults:\n  pruning:\n    gsp_keep: 0.5\n    rho: 0.3\n", 4, 5,
+                 "defaults.pruning.rho", "old name of 'gsp_keep'");
+    expect_error("defaults:\n  pruning:\n    rho: 1.5\n", 3, 10, "defaults.pruning.rho",
+                 "out of range");
+}
+
 static void redis_sinks_take_their_options_and_check_the_url(void **state) {
     (void)state;
     scd_config *cfg = load_ok("streams:\n  - id: a\n    file: /x.mp4\n    sinks:\n"
@@ -688,6 +711,7 @@ int main(void) {
         cmocka_unit_test(enums_list_their_choices),
         cmocka_unit_test(per_frame_methods_are_refused),
         cmocka_unit_test(restart_delays_are_ordered),
+        cmocka_unit_test(renamed_keys_keep_working_and_are_refused_next_to_the_new_name),
         cmocka_unit_test(redis_sinks_take_their_options_and_check_the_url),
         cmocka_unit_test(cluster_needs_a_redis_for_redis_cameras),
         cmocka_unit_test(yaml_syntax_errors_carry_positions),

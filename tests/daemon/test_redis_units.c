@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "broker/redis_sink.h"
+#include "broker/redis_stream.h"
 #include "redis_url.h"
 #include "runtime/rendezvous.h"
 
@@ -68,10 +68,10 @@ static void bad_urls_say_why(void **state) {
 
 static void key_template_names_the_stream(void **state) {
     (void)state;
-    char *k = scd_redis_sink_key("scriptd:{stream}:packets:{stream}", "cam-1");
+    char *k = scd_redis_stream_key("scriptd:{stream}:packets:{stream}", "cam-1");
     assert_string_equal(k, "scriptd:cam-1:packets:cam-1");
     g_free(k);
-    k = scd_redis_sink_key("fixed", "cam");
+    k = scd_redis_stream_key("fixed", "cam");
     assert_string_equal(k, "fixed");
     g_free(k);
 }

@@ -10,6 +10,7 @@
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "scriptprune/tensor.h"
@@ -149,6 +150,55 @@ static void test_float_to_half_rounds_midpoints_to_even(void **state) {
     }
 }
 
+/* The bulk converter (vectorised on CPUs with F16C) gives exactly what the scalar one gives: on
+ * every midpoint between halves and its neighbours, every half value itself, NaNs with any
+ * payload, and a spread of floats over the whole bit space, at every position of a vector. */
+static void test_bulk_float_to_half_equals_scalar(void **state) {
+    (void)state;
+    enum { N = 4 * 65536 * 2 + 64 };
+    float *f = malloc(N * sizeof *f);
+    uint16_t *bulk = malloc(N * sizeof *bulk);
+    assert_non_null(f);
+    assert_non_null(bulk);
+    size_t n = 0;
+    for (uint32_t h = 0; h < 0x7c00; h++) {
+        float lo = sp_half_to_float((uint16_t)h);
+        float hi = h + 1 == 0x7c00 ? 65536.0f : sp_half_to_float((uint16_t)(h + 1));
+        float mid = (lo + hi) / 2;
+        float v[4] = {lo, mid, nextafterf(mid, 0), nextafterf(mid, INFINITY)};
+        for (int k = 0; k < 4; k++) {
+            f[n++] = v[k];
+            f[n++] = -v[k];
+        }
+    }
+    const uint32_t odd[] = {0x7fc00000u, 0x7f800001u, 0xff800001u, 0x7fffffffu, 0x7f801000u,
+                            0x7f800000u, 0xff800000u, 0x00000001u, 0x80000001u, 0x7f7fffffu};
+    for (size_t i = 0; i < sizeof odd / sizeof odd[0]; i++)
+        f[n++] = bits_f(odd[i]);
+    assert_true(n <= N);
+    /* Every offset: the vector body and the scalar tail both see every value. */
+    for (size_t off = 0; off < 8; off++) {
+        sp_float_to_half_n(f + off, bulk, n - off);
+        for (size_t i = 0; i < n - off; i++)
+            if (bulk[i] != sp_float_to_half(f[off + i]))
+                fail_msg("float bits 0x%08x: bulk 0x%04x, scalar 0x%04x",
+                         (unsigned)f_bits(f[off + i]), bulk[i], sp_float_to_half(f[off + i]));
+    }
+    /* A spread over the whole bit space (every 7919th pattern), in slices. */
+    for (uint64_t x = 0; x < ((uint64_t)1 << 32);) {
+        size_t m = 0;
+        for (; m < N && x < ((uint64_t)1 << 32); m++, x += 7919)
+            f[m] = bits_f((uint32_t)x);
+        sp_float_to_half_n(f, bulk, m);
+        for (size_t i = 0; i < m; i++)
+            if (bulk[i] != sp_float_to_half(f[i]))
+                fail_msg("float bits 0x%08x: bulk 0x%04x, scalar 0x%04x", (unsigned)f_bits(f[i]),
+                         bulk[i], sp_float_to_half(f[i]));
+    }
+    free(f);
+    free(bulk);
+}
+
 static void test_float_to_half_special_values(void **state) {
     (void)state;
     assert_int_equal(sp_float_to_half(0.0f), 0x0000);
@@ -273,6 +323,7 @@ int main(void) {
         cmocka_unit_test(test_half_roundtrips_through_float_for_all_65536),
         cmocka_unit_test(test_float_to_half_rounds_midpoints_to_even),
         cmocka_unit_test(test_float_to_half_special_values),
+        cmocka_unit_test(test_bulk_float_to_half_equals_scalar),
         cmocka_unit_test(test_bf16_roundtrips_all_65536),
         cmocka_unit_test(test_float_to_bf16_rounds_midpoints_to_even),
         cmocka_unit_test(test_half_array_conversions),

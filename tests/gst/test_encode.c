@@ -1,15 +1,14 @@
 /* scriptencode: caps for every supported format, tokens equal to a direct core encode of the same
- * frame, properties, sample-every / max-fps, and a model path that cannot be read. */
+ * frame at sizes whose rows GStreamer pads (odd widths and heights, widths not a multiple of 4),
+ * every sampled frame of such sizes through scriptencode ! scriptprune, properties,
+ * sample-every / max-fps, and a model path that cannot be read. */
 #include <string.h>
 
 #include "gsttest.h"
 #include "scriptprune/encode.h"
 
-#define W 200
-#define H 150
-
 /* The gt_paint picture converted to `fmt` with a default GstVideoConverter. */
-static GstBuffer *frame_in(GstVideoFormat fmt, GstClockTime pts) {
+static GstBuffer *frame_in(GstVideoFormat fmt, gint W, gint H, GstClockTime pts) {
     GstVideoInfo in, out;
     gst_video_info_set_format(&in, GST_VIDEO_FORMAT_RGBx, W, H);
     gst_video_info_set_format(&out, fmt, W, H);
@@ -31,7 +30,7 @@ static GstBuffer *frame_in(GstVideoFormat fmt, GstClockTime pts) {
 }
 
 /* What the core encoder gives for buf (in format fmt), converting YUV to RGB like the element. */
-static sp_encoding *direct_encode(GstBuffer *buf, GstVideoFormat fmt) {
+static sp_encoding *direct_encode(GstBuffer *buf, GstVideoFormat fmt, gint W, gint H) {
     GstVideoInfo info, rgb;
     gst_video_info_set_format(&info, fmt, W, H);
     GstVideoFrame frame, rframe;
@@ -73,13 +72,13 @@ static sp_encoding *direct_encode(GstBuffer *buf, GstVideoFormat fmt) {
     return r;
 }
 
-static void check_format(GstVideoFormat fmt) {
+static void check_format(GstVideoFormat fmt, gint W, gint H) {
     const gchar *name = gst_video_format_to_string(fmt);
     gchar *caps =
         g_strdup_printf("video/x-raw,format=%s,width=%d,height=%d,framerate=10/1", name, W, H);
     GstHarness *h = gt_harness("scriptencode", caps);
-    GstBuffer *in = frame_in(fmt, 0);
-    sp_encoding *want = direct_encode(in, fmt);
+    GstBuffer *in = frame_in(fmt, W, H, 0);
+    sp_encoding *want = direct_encode(in, fmt, W, H);
     gsize in_size = gst_buffer_get_size(in);
     fail_unless_equals_int(gst_harness_push(h, in), GST_FLOW_OK);
     GstBuffer *out = gst_harness_pull(h);
@@ -94,11 +93,14 @@ static void check_format(GstVideoFormat fmt) {
     fail_unless(m != NULL, "%s: no tokens meta", name);
     fail_unless_equals_int((gint)gst_script_tokens_meta_n_tokens(m), (gint)want->n);
     fail_unless_equals_int((gint)gst_script_tokens_meta_width(m), (gint)want->d);
+    fail_unless_equals_int(m->grid_h, (gint)want->grid_h);
+    fail_unless_equals_int(m->grid_w, (gint)want->grid_w);
     fail_unless_equals_int(m->grid_h, 24);
     fail_unless_equals_int(m->grid_w, 24);
     fail_unless_equals_string(m->backend, "patch");
     fail_unless_equals_uint64(m->pts, 0);
     fail_unless_equals_int(m->preprocess.frame_width, W);
+    fail_unless_equals_int(m->preprocess.frame_height, H);
     fail_unless_equals_int(m->preprocess.image_size, 336);
     fail_unless_equals_int(m->preprocess.patch_size, 14);
     fail_unless_equals_int(m->preprocess.dst_y, (gint)want->pre.dst_y);
@@ -106,7 +108,7 @@ static void check_format(GstVideoFormat fmt) {
     GstMapInfo map;
     fail_unless(gst_script_tensor_map(&m->tokens, &map));
     fail_unless(memcmp(map.data, want->tokens, want->n * want->d * sizeof(float)) == 0,
-                "%s: tokens differ from a direct core encode", name);
+                "%s %dx%d: tokens differ from a direct core encode", name, W, H);
     gst_buffer_unmap(m->tokens.data, &map);
     gst_buffer_unref(out);
     sp_encoding_free(want);
@@ -115,13 +117,87 @@ static void check_format(GstVideoFormat fmt) {
     g_free(caps);
 }
 
+static const GstVideoFormat formats[] = {
+    GST_VIDEO_FORMAT_RGB,  GST_VIDEO_FORMAT_RGBx, GST_VIDEO_FORMAT_BGRx,
+    GST_VIDEO_FORMAT_xRGB, GST_VIDEO_FORMAT_xBGR, GST_VIDEO_FORMAT_RGBA,
+    GST_VIDEO_FORMAT_BGRA, GST_VIDEO_FORMAT_I420, GST_VIDEO_FORMAT_NV12};
+
 GST_START_TEST(test_formats) {
-    static const GstVideoFormat formats[] = {
-        GST_VIDEO_FORMAT_RGB,  GST_VIDEO_FORMAT_RGBx, GST_VIDEO_FORMAT_BGRx,
-        GST_VIDEO_FORMAT_xRGB, GST_VIDEO_FORMAT_xBGR, GST_VIDEO_FORMAT_RGBA,
-        GST_VIDEO_FORMAT_BGRA, GST_VIDEO_FORMAT_I420, GST_VIDEO_FORMAT_NV12};
     for (gsize i = 0; i < G_N_ELEMENTS(formats); i++)
-        check_format(formats[i]);
+        check_format(formats[i], 200, 150);
+}
+GST_END_TEST;
+
+/* Sizes whose rows GStreamer pads: RGB rows of 854 * 3 bytes are padded to 2564, 641 x 361 has
+ * odd luma and chroma planes, 642 * 3 is not a multiple of 4 either. The element must read the
+ * frame's real strides (a width * bpp stride would shear the picture and change the tokens). */
+static const gint odd_sizes[][2] = {{854, 480}, {641, 361}, {642, 362}};
+
+GST_START_TEST(test_formats_at_padded_sizes) {
+    for (gsize k = 0; k < G_N_ELEMENTS(odd_sizes); k++)
+        for (gsize i = 0; i < G_N_ELEMENTS(formats); i++)
+            check_format(formats[i], odd_sizes[k][0], odd_sizes[k][1]);
+}
+GST_END_TEST;
+
+/* videotestsrc at such a size through scriptencode max-fps=2 ! scriptprune, to EOS: 40 frames at
+ * 10 fps are 8 sampled frames, every one encoded and pruned, and two windows of 4 emitted with
+ * their whole budget. */
+static void run_pipeline_at(const gchar *format, gint w, gint h) {
+    gchar *launch = g_strdup_printf(
+        "videotestsrc num-buffers=40 pattern=ball ! "
+        "video/x-raw,format=%s,width=%d,height=%d,framerate=10/1 ! scriptencode max-fps=2 ! "
+        "scriptprune emit=window window=4 hop=4 window-budget=16 ! appsink name=out sync=false",
+        format, w, h);
+    GError *err = NULL;
+    GstElement *p = gst_parse_launch(launch, &err);
+    fail_unless(p != NULL && err == NULL, "%s", err ? err->message : "");
+    GstElement *sink = gst_bin_get_by_name(GST_BIN(p), "out");
+    fail_unless(gst_element_set_state(p, GST_STATE_PLAYING) != GST_STATE_CHANGE_FAILURE);
+    guint frames = 0, encoded = 0, packets = 0;
+    for (;;) {
+        GstSample *sample = NULL;
+        g_signal_emit_by_name(sink, "try-pull-sample", (GstClockTime)(120 * GST_SECOND), &sample);
+        if (!sample)
+            break;
+        GstBuffer *buf = gst_sample_get_buffer(sample);
+        GstScriptTokensMeta *m = gst_buffer_get_script_tokens_meta(buf);
+        frames++;
+        if (m) {
+            fail_unless(m->pruned, "%s %dx%d: a frame was encoded but not pruned", format, w, h);
+            fail_unless_equals_int((gint)m->preprocess.frame_width, w);
+            fail_unless_equals_int((gint)m->preprocess.frame_height, h);
+            encoded++;
+            if (m->has_packet) {
+                packets++;
+                fail_unless_equals_int((gint)m->packet.count, 16);
+            }
+        }
+        gst_sample_unref(sample);
+    }
+    GstBus *bus = gst_element_get_bus(p);
+    GstMessage *msg = gst_bus_pop_filtered(bus, GST_MESSAGE_ERROR);
+    if (msg) {
+        GError *e = NULL;
+        gst_message_parse_error(msg, &e, NULL);
+        fail("%s %dx%d: pipeline error: %s", format, w, h, e->message);
+    }
+    fail_unless_equals_int(frames, 40);
+    fail_unless_equals_int(encoded, 8);
+    fail_unless_equals_int(packets, 2);
+    gst_element_set_state(p, GST_STATE_NULL);
+    gst_object_unref(bus);
+    gst_object_unref(sink);
+    gst_object_unref(p);
+    g_free(launch);
+}
+
+GST_START_TEST(test_every_sampled_frame_of_padded_sizes_is_pruned) {
+    gt_register_plugin();
+    static const gchar *const fmts[] = {"RGB", "I420", "NV12", "BGRx"};
+    for (gsize k = 0; k < G_N_ELEMENTS(odd_sizes); k++)
+        for (gsize i = 0; i < G_N_ELEMENTS(fmts); i++)
+            run_pipeline_at(fmts[i], odd_sizes[k][0], odd_sizes[k][1]);
 }
 GST_END_TEST;
 
@@ -257,6 +333,8 @@ static Suite *encode_suite(void) {
     tcase_set_timeout(tc, 120);
     suite_add_tcase(s, tc);
     tcase_add_test(tc, test_formats);
+    tcase_add_test(tc, test_formats_at_padded_sizes);
+    tcase_add_test(tc, test_every_sampled_frame_of_padded_sizes_is_pruned);
     tcase_add_test(tc, test_refuses_other_formats);
     tcase_add_test(tc, test_properties_roundtrip);
     tcase_add_test(tc, test_sample_every_and_max_fps);

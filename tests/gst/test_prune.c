@@ -167,6 +167,13 @@ GST_START_TEST(test_properties_roundtrip) {
     fail_unless_equals_int(isize, 224);
     fail_unless_equals_int(psize, 16);
     fail_unless_equals_int(exemplar, 2);
+    /* packet-mode: snapshot by default, delta by nick */
+    gint mode;
+    g_object_get(e, "packet-mode", &mode, NULL);
+    fail_unless_equals_int(mode, GST_SCRIPT_PACKET_MODE_SNAPSHOT);
+    gst_util_set_object_arg(G_OBJECT(e), "packet-mode", "delta");
+    g_object_get(e, "packet-mode", &mode, NULL);
+    fail_unless_equals_int(mode, GST_SCRIPT_PACKET_MODE_DELTA);
     g_free(name);
     g_free(text);
     g_free(image);
@@ -204,7 +211,8 @@ GST_START_TEST(test_properties_roundtrip) {
     GstStructure *st = NULL;
     g_object_get(e, "stats", &st, NULL);
     fail_unless(gst_structure_has_name(st, "scriptprune-stats"));
-    fail_unless_equals_int(gst_structure_n_fields(st), 21);
+    fail_unless_equals_int(gst_structure_n_fields(st), 22);
+    fail_unless_equals_uint64(field_u64(st, "padding-drops"), 0);
     fail_unless_equals_uint64(field_u64(st, "frames-in"), 0);
     gst_structure_free(st);
     gst_object_unref(e);
@@ -215,10 +223,10 @@ GST_END_TEST;
 GST_START_TEST(test_gsp_and_history_properties_reach_the_stream) {
     PruneParams pp;
     prune_params_init(&pp);
-    pp.graph = GST_SCRIPT_GRAPH_FULL;
-    pp.k_min = 9;
-    pp.gamma = 2.5f;
-    pp.history_max_age = G_GUINT64_CONSTANT(3000000000);
+    pp.sp.gsp.graph = SP_GRAPH_FULL;
+    pp.sp.gsp.k_min = 9;
+    pp.sp.gsp.gamma = 2.5f;
+    pp.sp.history_max_age = 3000000000;
     sp_stream_params sp;
     gchar *msg = NULL;
     fail_unless(prune_params_to_stream(&pp, &sp, &msg), "%s", msg);

@@ -212,13 +212,16 @@ def qcsp(S, r, k):
 # script-authors
 
 def authors_relevance(E, Q, noise=None):
-    """The published relevance: negated mean raw dot product, plain min-max."""
+    """The published relevance: the max(1, M // 2) query rows with the largest mean raw dot
+    product, then the negated mean raw dot product over them, plain min-max."""
     n = E.shape[0]
     if Q is None or Q.shape[0] == 0:
         return np.ones(n)
     E64 = np.asarray(E, dtype=np.float64)
     Q64 = np.asarray(Q, dtype=np.float64)
-    raw = -(E64 @ Q64.T).sum(axis=1) / Q.shape[0]
+    D = E64 @ Q64.T
+    keep = ranking(D.mean(axis=0), max(1, Q.shape[0] // 2))
+    raw = -D[:, keep].sum(axis=1) / len(keep)
     if noise is not None:
         # Raw dot products are not bounded by 1: scale the noise with their magnitude.
         _, nze = normalize(E64)

@@ -36,14 +36,14 @@ def run(*args, expect=0):
 
 def read_wire(path):
     data = open(path, "rb").read()
-    magic, version, hlen, dtype, kind, res0, d, gh, gw, window, hop, budget, tau, nlen, res1, crc = \
-        struct.unpack_from("<4sHHBBHIHHIIIfHHI", data, 0)
-    assert magic == b"SPTS" and version == 1 and res0 == 0 and res1 == 0
+    magic, version, hlen, dtype, kind, mode, res0, d, gh, gw, window, hop, budget, tau, nlen, res1, \
+        crc = struct.unpack_from("<4sHHBBBBIHHIIIfHHI", data, 0)
+    assert magic == b"SPTS" and version == 2 and res0 == 0 and res1 == 0 and mode in (0, 1)
     assert hlen == 44 + nlen
     name = data[44:44 + nlen]
     assert zlib.crc32(data[:40] + name) == crc, "header crc"
     es = {1: 4, 2: 2}[dtype]
-    hdr = dict(dtype=dtype, kind=kind, d=d, grid=(gh, gw), window=window, hop=hop, budget=budget,
+    hdr = dict(dtype=dtype, kind=kind, mode=mode, d=d, grid=(gh, gw), window=window, hop=hop, budget=budget,
                tau=tau, name=name.decode())
     off = hlen
     packets = []
@@ -52,8 +52,9 @@ def read_wire(path):
         assert pmagic == b"SPPK"
         p = data[off:off + length]
         assert len(p) == length, "truncated"
-        (w, pts0, pts1, f0, f1, qh, count, pbudget, pkind) = struct.unpack_from("<QqqQQQIIB", p, 8)
-        assert p[65:72] == b"\0" * 7
+        (w, pts0, pts1, f0, f1, qh, count, pbudget, pkind, pmode) = \
+            struct.unpack_from("<QqqQQQIIBB", p, 8)
+        assert p[66:72] == b"\0" * 6 and pmode == mode
         assert length == 72 + count * (32 + d * es) + 4
         assert zlib.crc32(p[:-4]) == struct.unpack_from("<I", p, length - 4)[0], "packet crc"
         info = np.frombuffer(p, dtype=np.dtype([("pts", "<i8"), ("last_pts", "<i8"),
@@ -64,7 +65,7 @@ def read_wire(path):
                              offset=72 + 32 * count).astype(np.float32).reshape(count, d)
         packets.append(dict(window=None if w == 2**64 - 1 else w, pts_first=pts0, pts_last=pts1,
                             frame_first=f0, frame_last=f1, query_hash=qh, count=count,
-                            budget=pbudget, kind=pkind, info=info, tokens=vals))
+                            budget=pbudget, kind=pkind, mode=pmode, info=info, tokens=vals))
         off += length
     return hdr, packets
 
@@ -136,12 +137,16 @@ with tempfile.TemporaryDirectory() as tmp:
     check(hdr["d"] == D and hdr["grid"] == (8, 8) and hdr["window"] == 6 and hdr["hop"] == 3
           and hdr["budget"] == 10 and hdr["name"] == "cam" and hdr["kind"] == 1, f"header {hdr}")
     check(len(pk) == summary["packets"] == 7, f"packets {len(pk)} vs {summary}")
+    check(hdr["mode"] == 0 and summary["packet_mode"] == "snapshot", "snapshot is the default")
     check(sum(x["count"] for x in pk) == summary["tokens_out"], "token count")
     for i, x in enumerate(pk):
         check(x["window"] == i and x["budget"] == 10 and x["count"] <= 10, f"packet {i}")
         check(x["frame_last"] == min(3 * i + 2, T - 1), f"packet {i} frame_last {x['frame_last']}")
         keys = [(int(a["frame"]), int(a["y"]) * 8 + int(a["x"])) for a in x["info"]]
         check(keys == sorted(set(keys)), f"packet {i} order")
+        # snapshot: every token was seen in the packet's window
+        check(all(int(a["last_pts"]) >= x["pts_first"] and a["seen"] >= 1
+                  and a["last_pts"] >= a["pts"] for a in x["info"]), f"packet {i} spans")
         for a, tok in zip(x["info"], x["tokens"]):
             # every token is the frame's row at its position, unchanged in f32
             check(np.array_equal(tok, video[a["frame"], a["y"] * 8 + a["x"]]), "token values")
@@ -152,7 +157,16 @@ with tempfile.TemporaryDirectory() as tmp:
               and l["budget"] == 10 and l["pts_first"] == x["pts_first"]
               and l["pts_last"] == x["pts_last"], f"inspect line {l}")
     check(lines[-1]["packets"] == len(pk) and lines[-1]["tokens"] == summary["tokens_out"]
-          and lines[-1]["frames"] == T, f"inspect summary {lines[-1]}")
+          and lines[-1]["frames"] == T and lines[-1]["version"] == 2, f"inspect summary {lines[-1]}")
+    check(all(l["mode"] == "snapshot" and l["current"] == l["tokens"] for l in lines[:-1]),
+          "inspect: mode and current")
+    plines = [json.loads(l) for l in run("inspect", "--positions", wire).stdout.splitlines()]
+    for l, x in zip(plines, pk):
+        want = [[int(a["pts"]), int(a["last_pts"]), int(a["seen"]), int(a["frame"]), int(a["y"]),
+                 int(a["x"])] for a in x["info"]]
+        check(l["positions"] == want, f"inspect --positions of window {x['window']}")
+    check(any(p[1] > p[0] and p[2] > 1 for l in plines[:-1] for p in l["positions"]),
+          "some token was seen again (last_pts > pts, seen > 1)")
 
     sfile = os.path.join(tmp, "w.safetensors")
     run("stream", "--frames", fdir, "--out", sfile, "--dtype", "f32", *common)
@@ -166,13 +180,32 @@ with tempfile.TemporaryDirectory() as tmp:
     check(np.array_equal(t["tokens"], np.concatenate([x["tokens"] for x in pk])),
           "safetensors tokens equal the stream's")
     check(np.array_equal(t["pts"], np.concatenate([x["info"]["pts"] for x in pk])), "pts")
+    check(t["last_pts.dtype"] == "I64" and np.array_equal(
+        t["last_pts"], np.concatenate([x["info"]["last_pts"] for x in pk])), "safetensors last_pts")
+    check(t["seen.dtype"] == "I32" and np.array_equal(
+        t["seen"], np.concatenate([x["info"]["seen"] for x in pk])), "safetensors seen")
     check(meta.get("stream") == "cam" and meta.get("budget") == "10"
           and meta.get("window") == f"0-{len(pk) - 1}" and meta.get("kind") == "window"
           and meta.get("method") == "script-stream-window"
-          and meta.get("query_hash") == "0" * 16, f"metadata {meta}")
-    slines = [json.loads(l) for l in run("inspect", sfile).stdout.splitlines()]
+          and meta.get("query_hash") == "0" * 16 and meta.get("mode") == "snapshot",
+          f"metadata {meta}")
+    slines = [json.loads(l) for l in run("inspect", "--positions", sfile).stdout.splitlines()]
+    check([l["positions"] for l in slines[:-1]] == [l["positions"] for l in plines[:-1]],
+          "inspect --positions reads the same spans from safetensors")
     check([l["tokens"] for l in slines[:-1]] == [x["count"] for x in pk], "inspect safetensors")
     check(slines[-1]["tokens"] == n and slines[-1]["frames"] == T, "inspect safetensors summary")
+
+    # 1b. delta mode: no token is sent twice, and the header says so.
+    wired = os.path.join(tmp, "d.sptok")
+    p = run("stream", "--frames", fdir, "--out", wired, "--dtype", "f32", "--packet-mode", "delta",
+            *common)
+    hdr_d, pk_d = read_wire(wired)
+    check(hdr_d["mode"] == 1 and json.loads(p.stdout)["packet_mode"] == "delta", "delta header")
+    sent = [(int(a["frame"]), int(a["y"]), int(a["x"])) for x in pk_d for a in x["info"]]
+    check(len(sent) == len(set(sent)) and len(sent) > 0, f"delta: a token sent twice ({sent})")
+    check(all(l["mode"] == "delta" for l in
+              [json.loads(l) for l in run("inspect", wired).stdout.splitlines()][:-1]),
+          "inspect shows delta")
 
     # 2. frame policy from a safetensors [T, N, D] input with pts, a query from frame 5, f16.
     wire2 = os.path.join(tmp, "f.sptok")
@@ -230,6 +263,8 @@ with tempfile.TemporaryDirectory() as tmp:
         (["select", "--tokens", os.path.join(fdir, "0000.npy"), "--budget", "0"],
          "--budget: 0 is outside [1, 4294967295] (see scriptprune select --help)"),
         (["inspect", missing], f"inspect: {missing}: "),
+        (["stream", "--frames", fdir, "--out", out, "--packet-mode", "latest"],
+         "--packet-mode: 'latest' is not one of snapshot, delta"),
         (["inspect", os.path.join(fdir, "0000.npy")], "exceeds the 100 MiB limit"),
     ]
     for args, fragment in refusals:

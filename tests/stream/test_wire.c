@@ -241,9 +241,11 @@ static void test_any_chunking_of_the_input_reads_the_same_packets(void **state) 
 static void test_layout_matches_the_documented_byte_table(void **state) {
     (void)state;
     bytes b = make_stream(SP_DTYPE_F16, 2, 2);
-    /* header: magic, version 1, length 44 + 5, dtype 2 (F16), kind 1 (window), d 2 */
+    /* header: magic, version 2, length 44 + 5, dtype 2 (F16), kind 1 (window), mode 0
+     * (snapshot), d 2 */
     assert_memory_equal(b.data, "SPTS", 4);
-    assert_int_equal(b.data[4] | b.data[5] << 8, 1);
+    assert_int_equal(b.data[4] | b.data[5] << 8, 2);
+    assert_int_equal(b.data[10], 0);
     assert_int_equal(b.data[6] | b.data[7] << 8, 49);
     assert_int_equal(b.data[8], 2);
     assert_int_equal(b.data[9], 1);
@@ -259,8 +261,131 @@ static void test_layout_matches_the_documented_byte_table(void **state) {
     assert_int_equal(p[4] | p[5] << 8, 112);
     assert_int_equal(p[56], 1); /* count */
     assert_int_equal(p[64], 1); /* kind */
+    assert_int_equal(p[65], 0); /* mode */
     assert_int_equal(b.len, 49 + 76 + 112);
     free(b.data);
+}
+
+/* A stream of two window packets in the given mode (one token each). */
+static bytes make_mode_stream(sp_packet_mode mode) {
+    sp_wire_header h;
+    header_for(&h, SP_DTYPE_F32, 3);
+    h.mode = mode;
+    bytes b = {0};
+    sp_wire_writer *w;
+    sp_error err;
+    if (sp_wire_writer_new(&h, sink, &b, &w, &err))
+        fail_msg("writer: %s", err.message);
+    pk_store *ps = malloc(sizeof *ps);
+    for (size_t i = 0; i < 2; i++) {
+        make_packet(ps, i, 1, 3, 1);
+        ps->p.mode = mode;
+        if (sp_wire_writer_packet(w, &ps->p, &err))
+            fail_msg("packet %zu: %s", i, err.message);
+    }
+    free(ps);
+    sp_wire_writer_free(w);
+    return b;
+}
+
+static void fix_header_crc(uint8_t *buf, size_t hlen) {
+    uint32_t crc = 0xffffffffu;
+    for (size_t i = 0; i < hlen; i++) {
+        if (i >= 40 && i < 44)
+            continue;
+        crc ^= buf[i];
+        for (int k = 0; k < 8; k++)
+            crc = (crc >> 1) ^ (0xEDB88320u & (0u - (crc & 1u)));
+    }
+    crc = ~crc;
+    memcpy(buf + 40, &crc, 4);
+}
+
+static void test_packet_mode_is_in_the_header_and_every_packet(void **state) {
+    (void)state;
+    bytes b = make_mode_stream(SP_PACKET_DELTA);
+    assert_int_equal(b.data[10], 1);
+    assert_int_equal(b.data[49 + 65], 1);
+    sp_wire_reader *r = sp_wire_reader_new(0);
+    sp_error err;
+    assert_int_equal(sp_wire_reader_feed(r, b.data, b.len, &err), SP_OK);
+    sp_packet p;
+    bool got;
+    assert_int_equal(sp_wire_reader_next(r, &p, &got, &err), SP_OK);
+    assert_true(got);
+    assert_int_equal(p.mode, SP_PACKET_DELTA);
+    assert_int_equal(sp_wire_reader_header(r)->mode, SP_PACKET_DELTA);
+    assert_int_equal(sp_wire_reader_header(r)->version, SP_WIRE_VERSION);
+    sp_wire_reader_free(r);
+    free(b.data);
+    assert_string_equal(sp_packet_mode_name(SP_PACKET_SNAPSHOT), "snapshot");
+    assert_string_equal(sp_packet_mode_name(SP_PACKET_DELTA), "delta");
+    sp_packet_mode m;
+    assert_int_equal(sp_packet_mode_from_name("delta", &m, &err), SP_OK);
+    assert_int_equal(m, SP_PACKET_DELTA);
+    assert_int_equal(sp_packet_mode_from_name("latest", &m, &err), SP_ERR_INVALID);
+    assert_contains(&err, "snapshot, delta");
+}
+
+/* Version 1 (no packet mode) is still read, as snapshot; a newer version gets a version error. */
+static void test_version_1_streams_are_read_and_newer_versions_refused_by_version(void **state) {
+    (void)state;
+    bytes b = make_mode_stream(SP_PACKET_SNAPSHOT);
+    b.data[4] = 1;
+    fix_header_crc(b.data, 49);
+    size_t n;
+    sp_error err;
+    assert_int_equal(read_all(b.data, b.len, 13, &n, &err), SP_OK);
+    assert_int_equal(n, 2);
+    sp_wire_reader *r = sp_wire_reader_new(0);
+    assert_int_equal(sp_wire_reader_feed(r, b.data, b.len, &err), SP_OK);
+    sp_packet p;
+    bool got;
+    assert_int_equal(sp_wire_reader_next(r, &p, &got, &err), SP_OK);
+    assert_int_equal(sp_wire_reader_header(r)->version, 1);
+    assert_int_equal(p.mode, SP_PACKET_SNAPSHOT);
+    sp_wire_reader_free(r);
+    /* In version 1 the mode bytes were reserved. */
+    b.data[10] = 1;
+    fix_header_crc(b.data, 49);
+    assert_int_equal(read_all(b.data, b.len, b.len, &n, &err), SP_ERR_FORMAT);
+    assert_contains(&err, "reserved");
+    b.data[10] = 0;
+    b.data[4] = 3;
+    fix_header_crc(b.data, 49);
+    assert_int_equal(read_all(b.data, b.len, b.len, &n, &err), SP_ERR_UNSUPPORTED);
+    assert_contains(&err, "format version 3 (this reader knows versions 1 to 2)");
+    free(b.data);
+}
+
+/* A snapshot window packet may not carry a token last seen before its span; a delta one may. */
+static void test_snapshot_packets_refuse_tokens_not_seen_in_their_span(void **state) {
+    (void)state;
+    for (int mode = 0; mode < 2; mode++) {
+        sp_wire_header h;
+        header_for(&h, SP_DTYPE_F32, 3);
+        h.mode = (sp_packet_mode)mode;
+        bytes b = {0};
+        sp_wire_writer *w;
+        sp_error err;
+        assert_int_equal(sp_wire_writer_new(&h, sink, &b, &w, &err), SP_OK);
+        pk_store *ps = malloc(sizeof *ps);
+        make_packet(ps, 3, 1, 3, 1);
+        ps->p.mode = (sp_packet_mode)mode;
+        ps->info[0].frame = 0; /* taken before the window, last seen before it too */
+        ps->info[0].pts = 0;
+        ps->info[0].last_pts = ps->p.pts_first - 1;
+        sp_status st = sp_wire_writer_packet(w, &ps->p, &err);
+        if (mode == SP_PACKET_SNAPSHOT) {
+            assert_int_equal(st, SP_ERR_FORMAT);
+            assert_contains(&err, "before the snapshot packet's span began");
+        } else {
+            assert_int_equal(st, SP_OK);
+        }
+        free(ps);
+        sp_wire_writer_free(w);
+        free(b.data);
+    }
 }
 
 /* ---- writer refusals ---- */
@@ -484,6 +609,7 @@ static void test_structurally_wrong_packets_with_valid_checksums_are_rejected(vo
         {"does not match", 56, 4, 0}, /* count 0 but room for one */
         {"budget", 60, 4, 0},         /* budget 0 < count 1 */
         {"reserved", 66, 1, 1},
+        {"a delta packet in a stream of snapshot packets", 65, 1, 1},
         {"kind", 64, 1, 9},
         {"frame packet", 64, 1, 0},               /* a frame packet in a window stream */
         {"does not increase", 8, 8, 0},           /* window id equal to the previous */
@@ -533,8 +659,15 @@ static void test_structurally_wrong_packets_with_valid_checksums_are_rejected(vo
         uint8_t v;
         const char *what;
     } hcases[] = {
-        {4, 2, "version"}, {8, 7, "value type"}, {9, 5, "kind"},    {10, 1, "reserved"},
-        {12, 0, "width"},  {16, 0, "grid"},      {36, 6, "length"},
+        {4, 3, "version"},
+        {8, 7, "value type"},
+        {9, 5, "kind"},
+        {11, 1, "reserved"},
+        {12, 0, "width"},
+        {16, 0, "grid"},
+        {36, 6, "length"},
+        {10, 2, "packet mode"},
+        {10, 1, "a snapshot packet in a stream of delta packets"},
     };
     for (size_t c = 0; c < sizeof hcases / sizeof hcases[0]; c++) {
         uint8_t *buf = malloc(b.len);
@@ -642,6 +775,9 @@ int main(void) {
         cmocka_unit_test(test_round_trip_keeps_every_field_in_f32_and_rounds_values_in_f16),
         cmocka_unit_test(test_any_chunking_of_the_input_reads_the_same_packets),
         cmocka_unit_test(test_layout_matches_the_documented_byte_table),
+        cmocka_unit_test(test_packet_mode_is_in_the_header_and_every_packet),
+        cmocka_unit_test(test_version_1_streams_are_read_and_newer_versions_refused_by_version),
+        cmocka_unit_test(test_snapshot_packets_refuse_tokens_not_seen_in_their_span),
         cmocka_unit_test(test_writer_refuses_packets_that_break_the_rules),
         cmocka_unit_test(test_every_truncation_is_reported_as_truncated),
         cmocka_unit_test(test_every_single_bit_flip_is_rejected),

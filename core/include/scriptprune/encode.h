@@ -195,7 +195,8 @@ typedef struct sp_encoding {
 /* Owned by the caller: init before first use, reuse across sp_encode calls, free at the end. */
 SP_API void sp_encoding_init(sp_encoding *r);
 SP_API void sp_encoding_free(sp_encoding *r);
-/* A borrowed sp_frame view of r (embeddings omitted when they alias the tokens) at time pts. */
+/* A borrowed sp_frame view of r (embeddings omitted when they alias the tokens) at time pts; its
+ * picture rectangle (image_*) is the preprocess grid, so a stream never emits letterbox padding. */
 SP_API void sp_encoding_frame(const sp_encoding *r, int64_t pts, sp_frame *out);
 
 /* Per-thread scratch memory of an encoder. The encoder must outlive it. */

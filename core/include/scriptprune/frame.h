@@ -27,6 +27,10 @@ typedef struct sp_frame {
     uint32_t grid_h;     /* grid rows; grid_h * grid_w == n */
     uint32_t grid_w;     /* grid columns */
     int64_t pts;         /* presentation time in ns, or SP_PTS_NONE */
+    /* The grid cells that show the picture: rows [image_y, image_y + image_h), columns
+     * [image_x, image_x + image_w). The rest is the encoder's padding (letterbox fits), which a
+     * stream never emits. image_h == 0 or image_w == 0: the whole grid is picture. */
+    uint32_t image_y, image_x, image_h, image_w;
 } sp_frame;
 
 /* A query: m rows of e floats in the joint space (m == 0: no query). Borrowed view. */
@@ -37,10 +41,11 @@ typedef struct sp_query {
 } sp_query;
 
 /* Fills f as a view of tokens with a grid guessed from n: square when n is a perfect square, else
- * one row of n. No embeddings, no pts. */
+ * one row of n. No embeddings, no pts, the whole grid is picture. */
 SP_API void sp_frame_view(sp_frame *f, const float *tokens, size_t n, size_t d);
 
-/* Checks shapes (n, d >= 1, h*w == n, e >= 1 with embeddings), byte sizes that would overflow
+/* Checks shapes (n, d >= 1, h*w == n, e >= 1 with embeddings, the picture rectangle inside the
+ * grid), byte sizes that would overflow
  * size_t, and finiteness of every value (NaN/Inf name the row and column). Zero rows are valid:
  * they have similarity 0 to everything. Thread-safe; reads the arrays. */
 SP_API sp_status sp_frame_validate(const sp_frame *f, sp_error *err);
@@ -49,6 +54,9 @@ SP_API sp_status sp_frame_validate(const sp_frame *f, sp_error *err);
  * row0) and column of the first NaN or infinity. */
 SP_API sp_status sp_check_finite(const float *x, size_t row0, size_t n, size_t d, const char *what,
                                  sp_error *err);
+
+/* True when grid cell p (raster order) is outside f's picture rectangle. */
+SP_API int sp_frame_is_padding(const sp_frame *f, size_t p);
 
 /* Checks shapes and sizes only (what sp_frame_validate checks, minus the scan of the values). */
 SP_API sp_status sp_frame_validate_shape(const sp_frame *f, sp_error *err);

@@ -22,7 +22,8 @@ typedef struct sp_gsp_params {
     float gamma;
 } sp_gsp_params;
 
-/* Defaults of the authors' code: bipartite graph, tau 0.2, K_min 4, gamma 1. */
+/* Defaults of the authors' code, from core's parameter table: bipartite graph, tau 0.2, K_min 4,
+ * gamma 1. */
 SP_API void sp_gsp_params_init(sp_gsp_params *p);
 
 /* Prunes the n rows of x (n x d, row-major, any norms) to `target` rows (clamped to [1, n]) and

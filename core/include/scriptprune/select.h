@@ -62,9 +62,10 @@ SP_API const sp_method_info *sp_method_info_of(sp_method m);
 /* Looks a method up by name; on failure the message lists the valid names. */
 SP_API sp_status sp_method_from_name(const char *name, sp_method *out, sp_error *err);
 
-/* Fills p with the defaults above (method script, budget 64, bipartite graph). */
+/* Fills p with the defaults of core's parameter table (scriptprune/params.h): method script,
+ * budget 64, bipartite graph and the values above. */
 SP_API void sp_params_init(sp_params *p);
-/* Range checks for every field; messages name the field and the accepted range. */
+/* Range checks for every field (the table's ranges); messages name the field and the range. */
 SP_API sp_status sp_params_validate(const sp_params *p, sp_error *err);
 
 /* The result of a selection. Owned by the caller: sp_selection_init before first use, reuse across

@@ -43,12 +43,20 @@ typedef sp_status (*sp_packet_fn)(void *user, const sp_packet *p, sp_error *err)
 
 /* The default temporal threshold (cosine), chosen from bench/quality (docs/streams.md). */
 #define SP_STREAM_DEFAULT_TAU_T 0.94f
+/* The default QCSP kernel width and mass exponent, chosen from bench/quality (docs/streams.md).
+ * These constants feed core's parameter table (scriptprune/params.h), which every interface reads
+ * its defaults from. */
+#define SP_STREAM_DEFAULT_KERNEL_SIGMA 0.4f
+#define SP_STREAM_DEFAULT_MASS_GAMMA 0.25f
 
 typedef struct sp_stream_params {
-    sp_emit_policy policy;    /* default SP_EMIT_WINDOW */
-    size_t frame_budget;      /* frame policy: tokens per frame at most, >= 1; default 64 */
-    size_t window_budget;     /* window policy: tokens per emission, >= 1; default 256 */
-    uint32_t window;          /* frames in the rolling window, 1 .. 65536; default 16 */
+    sp_emit_policy policy;      /* default SP_EMIT_WINDOW */
+    sp_packet_mode packet_mode; /* what packets promise (wire.h): SP_PACKET_SNAPSHOT (default),
+                                 * every token of a window packet was seen in the window; or
+                                 * SP_PACKET_DELTA, no token is sent twice */
+    size_t frame_budget;        /* frame policy: tokens per frame at most, >= 1; default 64 */
+    size_t window_budget;       /* window policy: tokens per emission, >= 1; default 256 */
+    uint32_t window;            /* frames in the rolling window, 1 .. 65536; default 16 */
     uint32_t hop;             /* window policy: frames between emissions, 1 .. window; default 8 */
     float tau_t;              /* temporal redundancy threshold on cosine, in [-1, 1] */
     uint32_t radius;          /* neighbourhood radius r in grid cells, 0 .. 8; default 1 */
@@ -78,9 +86,10 @@ typedef struct sp_stream_params {
     void *user;               /* passed to on_packet */
 } sp_stream_params;
 
-/* Fills p with the defaults above. */
+/* Fills p with the defaults of core's parameter table (scriptprune/params.h). */
 SP_API void sp_stream_params_init(sp_stream_params *p);
-/* Range checks of every field; messages name the field and the accepted range. */
+/* Range checks of every field (the table's ranges, and hop <= window); messages name the field
+ * and the accepted range. */
 SP_API sp_status sp_stream_params_validate(const sp_stream_params *p, sp_error *err);
 
 typedef struct sp_stream sp_stream;
@@ -92,9 +101,11 @@ SP_API void sp_stream_free(sp_stream *s);
 
 /* Pushes one frame. Checks first, before any state changes: shapes equal to the first frame's
  * (n, d, e, grid), grid sides <= SP_WIRE_MAX_GRID, pts present and not earlier than the previous
- * frame's, every value finite. A rejected frame leaves the stream as it was. Then runs the
- * temporal graph, GSP, updates window and history, and emits (frame policy: always one packet,
- * possibly empty; window policy: one packet every hop frames). */
+ * frame's, the picture rectangle (image_*) inside the grid, every value finite. Tokens outside the
+ * picture rectangle (letterbox padding) take no part: they are never candidates, never emitted,
+ * and GSP keeps its share of the picture's tokens only. A rejected frame leaves the stream as it
+ * was. Then runs the temporal graph, GSP, updates window and history, and emits (frame policy:
+ * always one packet, possibly empty; window policy: one packet every hop frames). */
 SP_API sp_status sp_stream_push(sp_stream *s, const sp_frame *f, sp_error *err);
 
 /* End of input: in window policy emits the last, partial window if frames arrived since the
@@ -120,6 +131,7 @@ typedef struct sp_stream_stats {
     uint64_t frames_rejected;  /* frames refused by validation */
     uint64_t tokens_in;        /* tokens of accepted frames */
     uint64_t temporal_drops;   /* tokens dropped as temporally redundant */
+    uint64_t padding_drops;    /* tokens of the encoder's letterbox padding (never candidates) */
     uint64_t spatial_drops;    /* new tokens pruned by GSP */
     uint64_t candidates;       /* tokens that became candidates (= in - drops) */
     uint64_t scene_cuts;       /* frames detected as scene cuts */
@@ -149,6 +161,7 @@ typedef enum sp_token_fate {
     SP_FATE_CANDIDATE = 0, /* new, kept by GSP: a candidate of the window */
     SP_FATE_TEMPORAL = 1,  /* a repeat of a token the window already keeps (temporal graph) */
     SP_FATE_SPATIAL = 2,   /* new, but pruned by GSP (spatial graph) */
+    SP_FATE_PADDING = 3,   /* outside the frame's picture (sp_frame.image_*): never a candidate */
 } sp_token_fate;
 
 /* Writes the n fates (n must equal the stream's tokens per frame) of the most recently accepted

@@ -6,9 +6,10 @@
  * one writer and the one reader of it in core. Everything is little-endian.
  *
  * Safetensors output of packets lives here too: tensors `tokens` [n, d], `pts` [n] int64,
- * `frame` [n] int32, `yx` [n, 2] int16 and `packets` [P, 7] int64 (per packet: window id or -1,
- * pts_first, pts_last, frame_first, frame_last, token count, budget), with metadata `format`,
- * `stream`, `window`, `method`, `budget`, `query_hash`, `kind`, `packets`.
+ * `last_pts` [n] int64, `seen` [n] int32, `frame` [n] int32, `yx` [n, 2] int16 and `packets`
+ * [P, 7] int64 (per packet: window id or -1, pts_first, pts_last, frame_first, frame_last, token
+ * count, budget), with metadata `format`, `stream`, `window`, `method`, `budget`, `query_hash`,
+ * `kind`, `mode`, `packets`.
  *
  * Thread-safety: writers and readers are single-threaded objects; distinct objects may be used
  * from distinct threads. The encode/decode helpers are pure. */
@@ -45,12 +46,24 @@ typedef enum sp_packet_kind {
     SP_PACKET_KIND_COUNT
 } sp_packet_kind;
 
+/* What a stream's packets promise about the tokens in them (docs/streams.md, "Packet modes").
+ * SNAPSHOT: a packet represents its span: every token in it was seen in the span (its last_pts >=
+ * the packet's pts_first), so a token no longer seen is not re-sent as if current; a token still
+ * seen is sent again by every packet that selects it. DELTA: a packet holds only tokens the stream
+ * never sent before; no token is sent twice (for consumers that keep earlier tokens). */
+typedef enum sp_packet_mode {
+    SP_PACKET_SNAPSHOT = 0,
+    SP_PACKET_DELTA = 1,
+    SP_PACKET_MODE_COUNT
+} sp_packet_mode;
+
 /* Window id of packets that belong to no emission window (reselect results). */
 #define SP_WINDOW_NONE UINT64_MAX
 
 /* A packet: a borrowed view. Tokens are in time then raster order: (frame, y, x) ascending. */
 typedef struct sp_packet {
     sp_packet_kind kind;
+    sp_packet_mode mode;       /* the stream's packet mode (reselect results: SNAPSHOT) */
     uint64_t window;           /* window id (see sp_packet_kind), or SP_WINDOW_NONE */
     int64_t pts_first;         /* pts of the first frame the packet covers */
     int64_t pts_last;          /* pts of the last frame the packet covers (>= pts_first) */
@@ -87,12 +100,16 @@ SP_API uint64_t sp_query_hash(const sp_query *q);
 
 /* Stable names: "frame", "window", "reselect". */
 SP_API const char *sp_packet_kind_name(sp_packet_kind k);
+/* Stable names: "snapshot", "delta"; parse the same names (the message lists them). */
+SP_API const char *sp_packet_mode_name(sp_packet_mode m);
+SP_API sp_status sp_packet_mode_from_name(const char *name, sp_packet_mode *out, sp_error *err);
 
 /* ---------------------------------------------------------------------------------------------
- * Wire format, version 1. */
+ * Wire format, version 2 (version 1, without the packet mode, is still read). */
 
 enum {
-    SP_WIRE_VERSION = 1,
+    SP_WIRE_VERSION = 2,       /* what the writer writes */
+    SP_WIRE_VERSION_MIN = 1,   /* the oldest version the reader reads */
     SP_WIRE_HEADER_FIXED = 44, /* bytes of the stream header before the name */
     SP_WIRE_NAME_MAX = 255,    /* bytes of stream name at most */
     SP_WIRE_PACKET_FIXED = 72, /* bytes of a packet before its token records */
@@ -104,8 +121,11 @@ enum {
 
 /* The stream header: what every packet of the stream shares. */
 typedef struct sp_wire_header {
+    uint16_t version;                /* format version read (the writer always writes
+                                      * SP_WIRE_VERSION and ignores this field) */
     sp_dtype dtype;                  /* storage of token values: SP_DTYPE_F16 or SP_DTYPE_F32 */
     sp_packet_kind kind;             /* the emission policy of the stream's packets */
+    sp_packet_mode mode;             /* the packet mode; version 1 streams read as SNAPSHOT */
     uint32_t d;                      /* token width, 1 .. SP_WIRE_MAX_D */
     uint16_t grid_h, grid_w;         /* frame grid, 1 .. SP_WIRE_MAX_GRID */
     uint32_t window;                 /* frames per window (policy window), else 0 */
@@ -180,7 +200,7 @@ SP_API sp_packet_collector *sp_packet_collector_new(size_t d, const char *stream
                                                     const char *method);
 SP_API void sp_packet_collector_free(sp_packet_collector *c);
 SP_API sp_status sp_packet_collector_add(sp_packet_collector *c, const sp_packet *p, sp_error *err);
-/* Writes tokens/pts/frame/yx/packets and the metadata, tokens as `dtype`
+/* Writes tokens/pts/last_pts/seen/frame/yx/packets and the metadata, tokens as `dtype`
  * (F16 or F32), to a file (atomically) or to a new malloc'd buffer (free with free()). Frame
  * indices beyond int32 and grid positions beyond int16 are rejected. */
 SP_API sp_status sp_packet_collector_write(const sp_packet_collector *c, sp_dtype dtype,

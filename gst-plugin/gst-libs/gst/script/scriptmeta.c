@@ -213,3 +213,31 @@ gboolean gst_script_tokens_meta_token_rect(const GstScriptTokensMeta *meta, guin
     return map_axis(&meta->preprocess, TRUE, x, frame_width, x0, x1) &&
            map_axis(&meta->preprocess, FALSE, y, frame_height, y0, y1);
 }
+
+/* Cells [*c0, *c1) of one axis whose patch overlaps the landed picture [dst0, dst0 + len). */
+static void image_axis(guint dst0, guint len, guint patch, guint cells, guint *c0, guint *c1) {
+    guint a = dst0 / patch, b = (dst0 + len + patch - 1) / patch;
+    *c0 = a < cells ? a : cells;
+    *c1 = b < cells ? b : cells;
+}
+
+gboolean gst_script_tokens_meta_image_cells(const GstScriptTokensMeta *meta, guint *y, guint *x,
+                                            guint *h, guint *w) {
+    g_return_val_if_fail(meta != NULL && y && x && h && w, FALSE);
+    const GstScriptPreprocess *p = &meta->preprocess;
+    *y = *x = 0;
+    *h = meta->grid_h;
+    *w = meta->grid_w;
+    if (p->patch_size == 0 || p->dst_w == 0 || p->dst_h == 0)
+        return FALSE;
+    guint y0, y1, x0, x1;
+    image_axis(p->dst_y, p->dst_h, p->patch_size, meta->grid_h, &y0, &y1);
+    image_axis(p->dst_x, p->dst_w, p->patch_size, meta->grid_w, &x0, &x1);
+    if (y0 >= y1 || x0 >= x1)
+        return FALSE;
+    *y = y0;
+    *x = x0;
+    *h = y1 - y0;
+    *w = x1 - x0;
+    return TRUE;
+}

@@ -27,12 +27,13 @@
 
 G_BEGIN_DECLS
 
-/* Per-token decisions of scriptprune (values of the fates tensor); the first three equal core's
+/* Per-token decisions of scriptprune (values of the fates tensor); the first four equal core's
  * sp_token_fate. */
 typedef enum {
     GST_SCRIPT_FATE_CANDIDATE = 0, /* survived the temporal and spatial graphs */
     GST_SCRIPT_FATE_TEMPORAL = 1,  /* dropped: a kept token of an earlier frame represents it */
     GST_SCRIPT_FATE_SPATIAL = 2,   /* dropped by GSP (redundant within the frame) */
+    GST_SCRIPT_FATE_PADDING = 3,   /* the encoder's letterbox padding: never a candidate */
     GST_SCRIPT_FATE_UNKNOWN = 255, /* not reported (core without per-token fates) */
 } GstScriptTokenFate;
 
@@ -101,6 +102,12 @@ GST_SCRIPT_API gboolean gst_script_tokens_meta_token_rect(const GstScriptTokensM
                                                           guint x, guint frame_width,
                                                           guint frame_height, gint *x0, gint *y0,
                                                           gint *x1, gint *y1);
+
+/* The grid cells that show the picture: rows [*y, *y + *h), columns [*x, *x + *w); the other
+ * cells are the encoder's letterbox padding (scriptprune never emits them). FALSE, with the whole
+ * grid, when the meta carries no preprocess rectangle. */
+GST_SCRIPT_API gboolean gst_script_tokens_meta_image_cells(const GstScriptTokensMeta *meta,
+                                                           guint *y, guint *x, guint *h, guint *w);
 
 G_END_DECLS
 

@@ -43,16 +43,16 @@ GstEvent *gst_script_packet_event_new(const GstScriptPacket *p) {
     if (!gst_script_tensor_is_set(&p->tokens) || !gst_script_tensor_is_set(&p->provenance))
         return NULL;
     GstStructure *s = gst_structure_new(
-        GST_SCRIPT_PACKET_EVENT_NAME, "kind", G_TYPE_INT, (gint)p->kind, "window-id", G_TYPE_UINT64,
-        p->window_id, "pts-first", G_TYPE_UINT64, p->pts_first, "pts-last", G_TYPE_UINT64,
-        p->pts_last, "frame-first", G_TYPE_UINT64, p->frame_first, "frame-last", G_TYPE_UINT64,
-        p->frame_last, "query-hash", G_TYPE_UINT64, p->query_hash, "budget", G_TYPE_UINT, p->budget,
-        "count", G_TYPE_UINT, p->count, "width", G_TYPE_UINT64, (guint64)d, "tokens",
-        GST_TYPE_BUFFER, p->tokens.data, "provenance", GST_TYPE_BUFFER, p->provenance.data,
-        "grid-h", G_TYPE_UINT, p->grid_h, "grid-w", G_TYPE_UINT, p->grid_w, "window-frames",
-        G_TYPE_UINT, p->window_frames, "hop-frames", G_TYPE_UINT, p->hop_frames, "temporal-tau",
-        G_TYPE_FLOAT, p->temporal_tau, "stream-name", G_TYPE_STRING,
-        p->stream_name ? p->stream_name : "", NULL);
+        GST_SCRIPT_PACKET_EVENT_NAME, "kind", G_TYPE_INT, (gint)p->kind, "mode", G_TYPE_INT,
+        (gint)p->mode, "window-id", G_TYPE_UINT64, p->window_id, "pts-first", G_TYPE_UINT64,
+        p->pts_first, "pts-last", G_TYPE_UINT64, p->pts_last, "frame-first", G_TYPE_UINT64,
+        p->frame_first, "frame-last", G_TYPE_UINT64, p->frame_last, "query-hash", G_TYPE_UINT64,
+        p->query_hash, "budget", G_TYPE_UINT, p->budget, "count", G_TYPE_UINT, p->count, "width",
+        G_TYPE_UINT64, (guint64)d, "tokens", GST_TYPE_BUFFER, p->tokens.data, "provenance",
+        GST_TYPE_BUFFER, p->provenance.data, "grid-h", G_TYPE_UINT, p->grid_h, "grid-w",
+        G_TYPE_UINT, p->grid_w, "window-frames", G_TYPE_UINT, p->window_frames, "hop-frames",
+        G_TYPE_UINT, p->hop_frames, "temporal-tau", G_TYPE_FLOAT, p->temporal_tau, "stream-name",
+        G_TYPE_STRING, p->stream_name ? p->stream_name : "", NULL);
     return gst_event_new_custom(GST_EVENT_CUSTOM_DOWNSTREAM, s);
 }
 
@@ -68,27 +68,29 @@ gboolean gst_script_packet_event_parse(GstEvent *event, GstScriptPacket *out) {
     if (!gst_script_packet_event_is(event))
         return FALSE;
     const GstStructure *s = gst_event_get_structure(event);
-    gint kind = 0;
+    gint kind = 0, mode = 0;
     guint64 d = 0;
     GstBuffer *tokens = NULL, *prov = NULL;
     const gchar *name = gst_structure_get_string(s, "stream-name");
     GstScriptPacket p;
     gst_script_packet_init(&p);
     gboolean ok = gst_structure_get(
-        s, "kind", G_TYPE_INT, &kind, "window-id", G_TYPE_UINT64, &p.window_id, "pts-first",
-        G_TYPE_UINT64, &p.pts_first, "pts-last", G_TYPE_UINT64, &p.pts_last, "frame-first",
-        G_TYPE_UINT64, &p.frame_first, "frame-last", G_TYPE_UINT64, &p.frame_last, "query-hash",
-        G_TYPE_UINT64, &p.query_hash, "budget", G_TYPE_UINT, &p.budget, "count", G_TYPE_UINT,
-        &p.count, "width", G_TYPE_UINT64, &d, "tokens", GST_TYPE_BUFFER, &tokens, "provenance",
-        GST_TYPE_BUFFER, &prov, "grid-h", G_TYPE_UINT, &p.grid_h, "grid-w", G_TYPE_UINT, &p.grid_w,
-        "window-frames", G_TYPE_UINT, &p.window_frames, "hop-frames", G_TYPE_UINT, &p.hop_frames,
-        "temporal-tau", G_TYPE_FLOAT, &p.temporal_tau, NULL);
+        s, "kind", G_TYPE_INT, &kind, "mode", G_TYPE_INT, &mode, "window-id", G_TYPE_UINT64,
+        &p.window_id, "pts-first", G_TYPE_UINT64, &p.pts_first, "pts-last", G_TYPE_UINT64,
+        &p.pts_last, "frame-first", G_TYPE_UINT64, &p.frame_first, "frame-last", G_TYPE_UINT64,
+        &p.frame_last, "query-hash", G_TYPE_UINT64, &p.query_hash, "budget", G_TYPE_UINT, &p.budget,
+        "count", G_TYPE_UINT, &p.count, "width", G_TYPE_UINT64, &d, "tokens", GST_TYPE_BUFFER,
+        &tokens, "provenance", GST_TYPE_BUFFER, &prov, "grid-h", G_TYPE_UINT, &p.grid_h, "grid-w",
+        G_TYPE_UINT, &p.grid_w, "window-frames", G_TYPE_UINT, &p.window_frames, "hop-frames",
+        G_TYPE_UINT, &p.hop_frames, "temporal-tau", G_TYPE_FLOAT, &p.temporal_tau, NULL);
     if (ok) {
         p.kind = (GstScriptPacketKind)kind;
+        p.mode = (GstScriptPacketMode)mode;
         p.stream_name = g_intern_string(name ? name : "");
         gsize tdims[2] = {p.count, (gsize)d};
         gsize pdims[2] = {p.count, GST_SCRIPT_PROVENANCE_COLUMNS};
-        ok = kind >= 0 && kind <= GST_SCRIPT_PACKET_KIND_RESELECT &&
+        ok = kind >= 0 && kind <= GST_SCRIPT_PACKET_KIND_RESELECT && mode >= 0 &&
+             mode <= GST_SCRIPT_PACKET_MODE_DELTA &&
              gst_script_tensor_set(&p.tokens, GST_SCRIPT_TENSOR_ID_PACKET_TOKENS,
                                    GST_SCRIPT_TENSOR_DATA_TYPE_FLOAT32, tokens, 2, tdims) &&
              gst_script_tensor_set(&p.provenance, GST_SCRIPT_TENSOR_ID_PROVENANCE,

@@ -25,6 +25,12 @@ typedef enum {
     GST_SCRIPT_PACKET_KIND_RESELECT = 2, /* a reselect result over a time range */
 } GstScriptPacketKind;
 
+/* Same values as core's sp_packet_mode: what the packets of a stream promise (docs/streams.md). */
+typedef enum {
+    GST_SCRIPT_PACKET_MODE_SNAPSHOT = 0, /* every token of a window packet was seen in the window */
+    GST_SCRIPT_PACKET_MODE_DELTA = 1,    /* a packet holds only tokens never sent before */
+} GstScriptPacketMode;
+
 /* Columns of the provenance tensor (INT64 [count, GST_SCRIPT_PROVENANCE_COLUMNS]). */
 typedef enum {
     GST_SCRIPT_PROVENANCE_PTS = 0,      /* ns, PTS of the frame the vector was taken from */
@@ -41,6 +47,7 @@ typedef enum {
 
 typedef struct {
     GstScriptPacketKind kind;
+    GstScriptPacketMode mode;         /* the stream's packet mode (reselect results: snapshot) */
     guint64 window_id;                /* emit=frame: the frame index; window: emission count */
     GstClockTime pts_first, pts_last; /* ns, PTS span of the frames the packet covers */
     guint64 frame_first, frame_last;  /* frame indices the packet covers */

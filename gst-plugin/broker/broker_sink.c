@@ -4,7 +4,8 @@
 #include <inttypes.h>
 #include <string.h>
 
-#include "telemetry/log.h"
+#include <stdarg.h>
+
 #include "packetview.h"
 #include "scriptprune/wire.h"
 
@@ -19,7 +20,7 @@ struct scd_broker_sink {
     char *stream, *label;
     const scd_broker_ops *ops;
     void *impl;
-    scd_metric_families *m;
+    scd_broker_hooks hooks;
     sp_dtype dtype;
     uint64_t epoch;
 
@@ -82,9 +83,23 @@ static uint64_t wire_size(const GstScriptPacket *p, size_t d, sp_dtype dtype) {
 
 /* ---- accounting (lock held) ----------------------------------------------------------------- */
 
-static void labels(const scd_broker_sink *s, const char *l[2]) {
-    l[0] = s->stream;
-    l[1] = s->label;
+/* Reports a counter increment or a gauge value to the owner (may run with the lock held). */
+static void count(scd_broker_sink *s, scd_broker_count what, const char *reason, uint64_t n) {
+    if (s->hooks.count)
+        s->hooks.count(s->hooks.user, what, reason, n);
+}
+
+/* A log line to the owner, prefixed with nothing: the caller names stream and broker. */
+G_GNUC_PRINTF(3, 4)
+static void blog(scd_broker_sink *s, scd_broker_log_level level, const char *fmt, ...) {
+    if (!s->hooks.log)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    char *msg = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    s->hooks.log(s->hooks.user, level, msg);
+    g_free(msg);
 }
 
 /* Drops the oldest waiting entries until the total fits the limit. Lock held. */
@@ -98,9 +113,7 @@ static void enforce_limit(scd_broker_sink *s) {
     }
     if (n) {
         s->dropped += n;
-        const char *l[2];
-        labels(s, l);
-        scd_metric_counter_add(s->m->sink_dropped, l, (double)n);
+        count(s, SCD_BROKER_COUNT_DROPPED, NULL, n);
     }
 }
 
@@ -110,8 +123,7 @@ static void record_failure(scd_broker_sink *s, scd_broker_fail why, const char *
     s->last_error = g_strdup_printf("%s: %s", scd_broker_fail_name(why), msg);
     s->errors++;
     g_mutex_unlock(&s->lock);
-    const char *l[] = {s->stream, s->label, scd_broker_fail_name(why)};
-    scd_metric_counter_add(s->m->sink_failures, l, 1);
+    count(s, SCD_BROKER_COUNT_FAILURES, scd_broker_fail_name(why), 1);
 }
 
 /* ---- encoding (writer thread) and queueing (streaming thread) ------------------------------ */
@@ -166,6 +178,7 @@ bool scd_broker_sink_packet(scd_broker_sink *s, const GstScriptPacket *p, sp_err
     q->entry.pts_first = (int64_t)p->pts_first;
     q->entry.pts_last = (int64_t)p->pts_last;
     q->entry.tokens = p->count;
+    q->entry.mode = (sp_packet_mode)p->mode;
     q->bytes = wire_size(p, gst_script_packet_width(p), s->dtype);
     g_mutex_lock(&s->lock);
     q->entry.seq = s->next_seq++;
@@ -192,11 +205,9 @@ static void encode_batch(scd_broker_sink *s, queued **batch, size_t n, scd_broke
             g_mutex_lock(&s->lock);
             s->errors++;
             g_mutex_unlock(&s->lock);
-            const char *l[2];
-            labels(s, l);
-            scd_metric_counter_add(s->m->sink_errors, l, 1);
-            scd_log(SCD_LOG_WARNING, "sink", "%s: %s: packet %" PRIu64 " not encoded: %s",
-                    s->stream, s->label, q->entry.seq, err.message);
+            count(s, SCD_BROKER_COUNT_ERRORS, NULL, 1);
+            blog(s, SCD_BROKER_LOG_WARNING, "%s: %s: packet %" PRIu64 " not encoded: %s", s->stream,
+                 s->label, q->entry.seq, err.message);
             continue;
         }
         q->entry.packet = g_byte_array_free_to_bytes(s->capture);
@@ -226,9 +237,7 @@ static void set_connected(scd_broker_sink *s, bool on) {
     g_mutex_lock(&s->lock);
     s->connected = on;
     g_mutex_unlock(&s->lock);
-    const char *l[2];
-    labels(s, l);
-    scd_metric_gauge_set(s->m->sink_connected, l, on ? 1 : 0);
+    count(s, SCD_BROKER_GAUGE_CONNECTED, NULL, on ? 1 : 0);
 }
 
 /* Connects, logging state changes (not every retry). Returns false after a failure's backoff. */
@@ -239,24 +248,22 @@ static bool connect_once(scd_broker_sink *s, unsigned *backoff_ms, bool *failing
         g_mutex_lock(&s->lock);
         s->reconnects++;
         g_mutex_unlock(&s->lock);
-        const char *l[2];
-        labels(s, l);
-        scd_metric_counter_add(s->m->sink_reconnects, l, 1);
+        count(s, SCD_BROKER_COUNT_RECONNECTS, NULL, 1);
     }
     *ever = true;
     if (s->ops->connect(s->impl, &why, &msg)) {
         set_connected(s, true);
-        scd_log(SCD_LOG_INFO, "sink", "%s: %s %s: connected", s->stream, s->ops->name,
-                s->ops->describe(s->impl));
+        blog(s, SCD_BROKER_LOG_INFO, "%s: %s %s: connected", s->stream, s->ops->name,
+             s->ops->describe(s->impl));
         *failing = false;
         *backoff_ms = BACKOFF_MIN_MS;
         return true;
     }
     record_failure(s, why, msg);
-    scd_log(*failing ? SCD_LOG_DEBUG : SCD_LOG_WARNING, "sink",
-            "%s: %s %s: cannot connect (%s): %s; retrying every %.1f-%.0f s while packets queue",
-            s->stream, s->ops->name, s->ops->describe(s->impl), scd_broker_fail_name(why), msg,
-            BACKOFF_MIN_MS / 1000.0, BACKOFF_MAX_MS / 1000.0);
+    blog(s, *failing ? SCD_BROKER_LOG_DEBUG : SCD_BROKER_LOG_WARNING,
+         "%s: %s %s: cannot connect (%s): %s; retrying every %.1f-%.0f s while packets queue",
+         s->stream, s->ops->name, s->ops->describe(s->impl), scd_broker_fail_name(why), msg,
+         BACKOFF_MIN_MS / 1000.0, BACKOFF_MAX_MS / 1000.0);
     g_free(msg);
     *failing = true;
     g_mutex_lock(&s->lock);
@@ -303,12 +310,10 @@ static void settle(scd_broker_sink *s, queued **batch, size_t n, const scd_broke
     s->in_flight_entries = 0;
     enforce_limit(s);
     g_mutex_unlock(&s->lock);
-    const char *l[2];
-    labels(s, l);
     if (sent)
-        scd_metric_counter_add(s->m->sink_written, l, (double)sent);
+        count(s, SCD_BROKER_COUNT_SENT, NULL, sent);
     if (dropped)
-        scd_metric_counter_add(s->m->sink_dropped, l, (double)dropped);
+        count(s, SCD_BROKER_COUNT_DROPPED, NULL, dropped);
 }
 
 static gpointer writer_main(gpointer data) {
@@ -356,9 +361,9 @@ static gpointer writer_main(gpointer data) {
         settle(s, batch, n, res);
         if (msg) {
             record_failure(s, why, msg);
-            scd_log(SCD_LOG_WARNING, "sink", "%s: %s %s: %s: %s%s", s->stream, s->ops->name,
-                    s->ops->describe(s->impl), scd_broker_fail_name(why), msg,
-                    rejected ? " (the refused packets are dropped and counted)" : "");
+            blog(s, SCD_BROKER_LOG_WARNING, "%s: %s %s: %s: %s%s", s->stream, s->ops->name,
+                 s->ops->describe(s->impl), scd_broker_fail_name(why), msg,
+                 rejected ? " (the refused packets are dropped and counted)" : "");
             g_free(msg);
         }
         if (!ok) {
@@ -388,13 +393,14 @@ static gpointer writer_main(gpointer data) {
 
 scd_broker_sink *scd_broker_sink_new(const char *stream, const char *label,
                                      const scd_broker_ops *ops, void *impl, uint64_t queue_bytes,
-                                     sp_dtype dtype, scd_metric_families *m) {
+                                     sp_dtype dtype, const scd_broker_hooks *hooks) {
     scd_broker_sink *s = g_new0(scd_broker_sink, 1);
     s->stream = g_strdup(stream);
     s->label = g_strdup(label);
     s->ops = ops;
     s->impl = impl;
-    s->m = m;
+    if (hooks)
+        s->hooks = *hooks;
     s->dtype = dtype;
     s->limit = queue_bytes;
     s->epoch = (uint64_t)g_get_real_time();
@@ -403,15 +409,10 @@ scd_broker_sink *scd_broker_sink_new(const char *stream, const char *label,
     g_mutex_init(&s->lock);
     g_cond_init(&s->wake);
     g_queue_init(&s->queue);
-    const char *l[2];
-    labels(s, l);
     /* Every series exists from the start, so a scrape shows the sink before its first packet. */
-    scd_metric_counter_add(m->sink_written, l, 0);
-    scd_metric_counter_add(m->sink_dropped, l, 0);
-    scd_metric_counter_add(m->sink_reconnects, l, 0);
-    scd_metric_counter_add(m->sink_errors, l, 0);
-    scd_metric_gauge_set(m->sink_queue_bytes, l, 0);
-    scd_metric_gauge_set(m->sink_connected, l, 0);
+    for (int c = 0; c < SCD_BROKER_COUNT_KINDS; c++)
+        if (c != SCD_BROKER_COUNT_FAILURES)
+            count(s, (scd_broker_count)c, NULL, 0);
     char *name = g_strdup_printf("sink-%s", label);
     s->thread = g_thread_new(name, writer_main, s);
     g_free(name);
@@ -430,20 +431,16 @@ void scd_broker_sink_free(scd_broker_sink *s, unsigned flush_ms) {
     uint64_t left = g_queue_get_length(&s->queue);
     if (left) {
         s->dropped += left;
-        const char *l[2];
-        labels(s, l);
-        scd_metric_counter_add(s->m->sink_dropped, l, (double)left);
-        scd_log(SCD_LOG_WARNING, "sink", "%s: %s %s: %" PRIu64 " packets not sent at stop",
-                s->stream, s->ops->name, s->ops->describe(s->impl), left);
+        count(s, SCD_BROKER_COUNT_DROPPED, NULL, left);
+        blog(s, SCD_BROKER_LOG_WARNING, "%s: %s %s: %" PRIu64 " packets not sent at stop",
+             s->stream, s->ops->name, s->ops->describe(s->impl), left);
     }
     g_queue_clear_full(&s->queue, (GDestroyNotify)queued_free);
-    scd_log(SCD_LOG_INFO, "sink",
-            "%s: %s final: sent=%" PRIu64 " dropped=%" PRIu64 " reconnects=%" PRIu64
-            " numbered=%" PRIu64,
-            s->stream, s->label, s->sent, s->dropped, s->reconnects, s->next_seq);
-    const char *l[2];
-    labels(s, l);
-    scd_metric_gauge_set(s->m->sink_queue_bytes, l, 0);
+    blog(s, SCD_BROKER_LOG_INFO,
+         "%s: %s final: sent=%" PRIu64 " dropped=%" PRIu64 " reconnects=%" PRIu64
+         " numbered=%" PRIu64,
+         s->stream, s->label, s->sent, s->dropped, s->reconnects, s->next_seq);
+    count(s, SCD_BROKER_GAUGE_QUEUE_BYTES, NULL, 0);
     s->ops->free(s->impl);
     script_packet_view_free(&s->view);
     g_byte_array_unref(s->capture);
@@ -481,11 +478,9 @@ uint64_t scd_broker_sink_epoch(const scd_broker_sink *s) {
     return s->epoch;
 }
 
-void scd_broker_sink_refresh_metrics(scd_broker_sink *s) {
+void scd_broker_sink_report_queue(scd_broker_sink *s) {
     g_mutex_lock(&s->lock);
     uint64_t b = s->bytes;
     g_mutex_unlock(&s->lock);
-    const char *l[2];
-    labels(s, l);
-    scd_metric_gauge_set(s->m->sink_queue_bytes, l, (double)b);
+    count(s, SCD_BROKER_GAUGE_QUEUE_BYTES, NULL, b);
 }

@@ -17,8 +17,9 @@
  *
  * Threads: scd_broker_sink_packet from one streaming thread at a time (the pipeline pays reference
  * counts only); the rest from any thread.
- * Metrics (family sink_* of scd_metric_families, labels stream and sink) are updated by the
- * writer. */
+ * Counters and log lines go to the owner through scd_broker_hooks (the daemon makes metrics and
+ * journal lines of them, the scriptsink element debug output); scd_broker_sink_stats is the
+ * pull side. */
 #ifndef SCRIPTD_BROKER_SINK_H
 #define SCRIPTD_BROKER_SINK_H
 
@@ -26,19 +27,20 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "telemetry/metric_families.h"
 #include "scriptprune/error.h"
 #include "scriptprune/tensor.h"
+#include "scriptprune/wire.h"
 
 /* One queued packet, as a broker backend sees it. */
 typedef struct scd_broker_entry {
-    GBytes *packet;     /* wire stream of one packet: stream header, then the packet */
-    uint64_t seq;       /* 0, 1, 2... per sink lifetime */
-    uint64_t epoch;     /* the sink's creation time (µs since 1970): names its sequence */
-    int64_t window;     /* window id, -1 for none */
-    int64_t pts_first;  /* ns */
-    int64_t pts_last;   /* ns */
-    uint32_t tokens, d; /* tokens in the packet, token width */
+    GBytes *packet;      /* wire stream of one packet: stream header, then the packet */
+    uint64_t seq;        /* 0, 1, 2... per sink lifetime */
+    uint64_t epoch;      /* the sink's creation time (µs since 1970): names its sequence */
+    int64_t window;      /* window id, -1 for none */
+    int64_t pts_first;   /* ns */
+    int64_t pts_last;    /* ns */
+    uint32_t tokens, d;  /* tokens in the packet, token width */
+    sp_packet_mode mode; /* what the stream's packets promise (snapshot, delta) */
 } scd_broker_entry;
 
 /* Why a broker operation failed: the log line and the `reason` of the error metric. */
@@ -77,14 +79,42 @@ typedef struct scd_broker_ops {
     const char *(*describe)(void *impl);
 } scd_broker_ops;
 
+/* What the sink reports through scd_broker_hooks.count: counter increments, then the two gauges
+ * (their current value). */
+typedef enum scd_broker_count {
+    SCD_BROKER_COUNT_SENT = 0,    /* entries the broker stored */
+    SCD_BROKER_COUNT_DROPPED,     /* entries dropped (queue full, refused, left at stop) */
+    SCD_BROKER_COUNT_RECONNECTS,  /* connection attempts after the first */
+    SCD_BROKER_COUNT_ERRORS,      /* packets that could not be encoded */
+    SCD_BROKER_COUNT_FAILURES,    /* broker failures; reason = scd_broker_fail_name */
+    SCD_BROKER_GAUGE_CONNECTED,   /* 1 while connected, else 0 */
+    SCD_BROKER_GAUGE_QUEUE_BYTES, /* wire bytes queued or in flight */
+    SCD_BROKER_COUNT_KINDS
+} scd_broker_count;
+
+typedef enum scd_broker_log_level {
+    SCD_BROKER_LOG_DEBUG = 0,
+    SCD_BROKER_LOG_INFO,
+    SCD_BROKER_LOG_WARNING,
+} scd_broker_log_level;
+
+/* The owner's side. Both may be called from the writer or the calling thread, sometimes with the
+ * sink's lock held: they must not call back into the sink. NULL members are skipped. */
+typedef struct scd_broker_hooks {
+    void (*count)(void *user, scd_broker_count what, const char *reason, uint64_t n);
+    void (*log)(void *user, scd_broker_log_level level, const char *message);
+    void *user;
+} scd_broker_hooks;
+
 typedef struct scd_broker_sink scd_broker_sink;
 
-/* Starts the writer thread (it connects in the background). label names the sink in metrics
+/* Starts the writer thread (it connects in the background). label names the sink in metrics and
+ * logs
  * ("redis0"); queue_bytes bounds the queued wire bytes; dtype is F16 or F32 for token values.
  * Takes ownership of impl. */
 scd_broker_sink *scd_broker_sink_new(const char *stream, const char *label,
                                      const scd_broker_ops *ops, void *impl, uint64_t queue_bytes,
-                                     sp_dtype dtype, scd_metric_families *m);
+                                     sp_dtype dtype, const scd_broker_hooks *hooks);
 
 /* Stops the writer: what is queued is still sent for up to flush_ms while the broker answers;
  * anything left is dropped and counted. NULL is accepted. */
@@ -108,7 +138,7 @@ const char *scd_broker_sink_label(const scd_broker_sink *s);
 const char *scd_broker_sink_describe(const scd_broker_sink *s);
 uint64_t scd_broker_sink_epoch(const scd_broker_sink *s);
 
-/* Sets the queue gauge (scrape time). */
-void scd_broker_sink_refresh_metrics(scd_broker_sink *s);
+/* Reports the queue gauge now (scrape time). */
+void scd_broker_sink_report_queue(scd_broker_sink *s);
 
 #endif
