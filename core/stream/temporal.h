@@ -54,11 +54,11 @@ size_t sp_temporal_classify(const sp_temporal_refs *refs, const sp_temporal_rule
                             const float *fxn, sp_temporal_scratch *scratch, int32_t *match,
                             uint8_t *is_new, sp_error *err, sp_status *status);
 
-/* The shift (sy, sx), |sy|, |sx| <= max_shift, such that the frame's token at (y, x) best
- * matches the anchor at (y + sy, x + sx) on average over a sparse grid: the camera motion since
- * the anchors were taken; (0, 0) unless a shift beats it clearly. */
-void sp_temporal_global_shift(const sp_temporal_refs *refs, const float *fxn, uint32_t max_shift,
-                              int *sy, int *sx);
+/* The camera's motion since the anchors were taken: the shift (sy, sx), |sy|, |sx| <= max_shift,
+ * under which most tokens of a sparse grid at (y, x) match (cosine >= tau) the anchor at
+ * (y + sy, x + sx); (0, 0) unless a shift matches clearly more of them than no shift. */
+void sp_temporal_global_shift(const sp_temporal_refs *refs, const float *fxn, float tau,
+                              uint32_t max_shift, int *sy, int *sx);
 
 /* Cosine (dot of normalised rows) of two rows of width d. */
 float sp_stream_dot(const float *a, const float *b, size_t d);
