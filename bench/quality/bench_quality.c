@@ -46,6 +46,7 @@ typedef struct clip {
     int scene;
     uint32_t T, n, d, gh, gw;
     float *tok;     /* T x n x d */
+    float *ref;     /* T x n x d scoring tokens (--score-local), or NULL: score with tok */
     uint8_t *label; /* T x n: 0 background, k + 1 object k */
     float *query;   /* m x d: the target's exemplar tokens on the object */
     size_t qm;
@@ -103,7 +104,7 @@ static void patch_labels(const uint8_t *mask, const sp_preprocess *pre, uint32_t
         }
 }
 
-static void make_clip(int scene, uint32_t T, sp_encoder *enc, clip *c) {
+static void make_clip(int scene, uint32_t T, sp_encoder *enc, sp_encoder *ref_enc, clip *c) {
     sp_error err;
     video v;
     if (video_scene(&v, scene, T))
@@ -121,9 +122,14 @@ static void make_clip(int scene, uint32_t T, sp_encoder *enc, clip *c) {
     c->label = malloc((size_t)T * c->n);
     uint8_t *rgb = malloc((size_t)v.width * v.height * 3),
             *mask = malloc((size_t)v.width * v.height);
-    sp_encode_ctx *ctx;
+    sp_encode_ctx *ctx, *ref_ctx = NULL;
     if (!c->tok || !c->label || !rgb || !mask || sp_encode_ctx_new(enc, &ctx, &err))
         die("allocation", NULL);
+    if (ref_enc) {
+        c->ref = malloc((size_t)T * c->n * c->d * sizeof(float));
+        if (!c->ref || sp_encode_ctx_new(ref_enc, &ref_ctx, &err))
+            die("allocation", NULL);
+    }
     sp_encoding e;
     sp_encoding_init(&e);
     double t0 = bench_now_ms();
@@ -133,6 +139,15 @@ static void make_clip(int scene, uint32_t T, sp_encoder *enc, clip *c) {
         if (sp_encode(ctx, &img, &e, &err))
             die("encode", &err);
         memcpy(c->tok + (size_t)t * c->n * c->d, e.tokens, (size_t)c->n * c->d * sizeof(float));
+        if (ref_ctx) {
+            sp_encoding re;
+            sp_encoding_init(&re);
+            if (sp_encode(ref_ctx, &img, &re, &err) || re.d != c->d)
+                die("encode (scoring encoder)", &err);
+            memcpy(c->ref + (size_t)t * c->n * c->d, re.tokens,
+                   (size_t)c->n * c->d * sizeof(float));
+            sp_encoding_free(&re);
+        }
         patch_labels(mask, &e.pre, v.width, info.patch_size, c->gh, c->gw,
                      c->label + (size_t)t * c->n);
     }
@@ -160,6 +175,7 @@ static void make_clip(int scene, uint32_t T, sp_encoder *enc, clip *c) {
         die("exemplar has no object patch", NULL);
     sp_encoding_free(&e);
     sp_encode_ctx_free(ctx);
+    sp_encode_ctx_free(ref_ctx);
     free(rgb);
     free(mask);
     video_free(&v);
@@ -167,12 +183,18 @@ static void make_clip(int scene, uint32_t T, sp_encoder *enc, clip *c) {
 
 static void free_clip(clip *c) {
     free(c->tok);
+    free(c->ref);
     free(c->label);
     free(c->query);
 }
 
 static const float *frame_tok(const clip *c, uint32_t t) {
     return c->tok + (size_t)t * c->n * c->d;
+}
+
+/* The tokens the metrics compare: the scoring encoder's when there is one. */
+static const float *score_tok(const clip *c, uint32_t t) {
+    return (c->ref ? c->ref : c->tok) + (size_t)t * c->n * c->d;
 }
 
 /* ---- metrics ---- */
@@ -207,7 +229,7 @@ static void score_window(const clip *c, uint32_t f0, uint32_t f1, const kept *k,
     /* Input tokens are unit rows (patch encoder), one frame at a time. */
     for (uint32_t t = f0; t <= f1; t++) {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)c->n, (int)k->count, (int)d, 1.0f,
-                    frame_tok(c, t), (int)d, kn, (int)d, 0.0f, sim, (int)k->count);
+                    score_tok(c, t), (int)d, kn, (int)d, 0.0f, sim, (int)k->count);
         const uint8_t *lab = c->label + (size_t)t * c->n;
         for (size_t i = 0; i < c->n; i++) {
             const float *row = sim + i * k->count;
@@ -268,8 +290,11 @@ static sp_status on_packet(void *user, const sp_packet *p, sp_error *err) {
     kept_reset(&r->k);
     for (size_t i = 0; i < p->count; i++) {
         const sp_token_info *t = &p->info[i];
-        kept_add(&r->k, p->tokens + i * p->d, p->d,
-                 r->c->label[(size_t)t->frame * r->c->n + (size_t)t->y * r->c->gw + t->x]);
+        size_t at = (size_t)t->y * r->c->gw + t->x;
+        /* with a scoring encoder, the kept token is scored by its own patch's scoring token */
+        const float *v =
+            r->c->ref ? score_tok(r->c, (uint32_t)t->frame) + at * p->d : p->tokens + i * p->d;
+        kept_add(&r->k, v, p->d, r->c->label[(size_t)t->frame * r->c->n + at]);
     }
     score_window(r->c, (uint32_t)p->frame_first, (uint32_t)p->frame_last, &r->k, r->recall_cos,
                  &r->m, r->with_query);
@@ -441,10 +466,11 @@ static void report(const run_ctx *r, const char *name, double tau_t) {
     double w = m->windows ? (double)m->windows : 1;
     printf("{\"bench\":\"quality\",\"scene\":\"%s\",\"method\":\"%s\",\"budget\":%zu,"
            "\"window\":%u,\"hop\":%u,\"query\":%s,\"tau_t\":%.3f,\"windows\":%zu,"
+           "\"score_space\":\"%s\","
            "\"coverage\":%.4f,\"object_recall\":%.4f,\"object_coverage\":%.4f,",
            video_scene_name(r->c->scene), name, r->budget, r->window, r->hop,
-           r->with_query ? "true" : "false", tau_t, m->windows, m->coverage / w,
-           m->object_recall / w, m->object_coverage / w);
+           r->with_query ? "true" : "false", tau_t, m->windows, r->c->ref ? "local33" : "own",
+           m->coverage / w, m->object_recall / w, m->object_coverage / w);
     if (m->query_windows)
         printf("\"query_recall\":%.4f,", m->query_recall / (double)m->query_windows);
     else
@@ -462,13 +488,14 @@ int main(int argc, char **argv) {
         {"recall-cos", required_argument, 0, 'r'}, {"threads", required_argument, 0, 'j'},
         {"dump", required_argument, 0, 'D'},       {"gsp-keep", required_argument, 0, 'g'},
         {"sigma", required_argument, 0, 'x'},      {"gamma", required_argument, 0, 'y'},
-        {"streams-only", no_argument, 0, 'S'},     {0, 0, 0, 0},
+        {"streams-only", no_argument, 0, 'S'},     {"score-local", no_argument, 0, 'L'},
+        {"select-local", no_argument, 0, 'l'},     {0, 0, 0, 0},
     };
     uint32_t T = 64, window = 16, hop = 8;
     int threads = 2;
     const char *dump = NULL;
     float gsp_keep = 0, sigma = -1, gamma = -1;
-    int streams_only = 0;
+    int streams_only = 0, score_local = 0, select_local = 0;
     float recall_cos = 0.9f;
     char budgets_s[256] = "64,128,256,512", taus_s[256] = "0.85,0.90,0.92,0.93,0.94,0.95,0.97";
     char scenes_s[64] = "0,1,2,3";
@@ -508,6 +535,12 @@ int main(int argc, char **argv) {
             case 'S':
                 streams_only = 1;
                 break;
+            case 'L':
+                score_local = 1;
+                break;
+            case 'l':
+                select_local = 1;
+                break;
             case 'x':
                 sigma = strtof(optarg, NULL);
                 break;
@@ -516,17 +549,32 @@ int main(int argc, char **argv) {
                 break;
             default:
                 fprintf(stderr, "usage: bench-quality [--frames T] [--budgets B,B] [--taus X,X] "
-                                "[--scenes 0,1,2,3] [--window W] [--hop H] [--recall-cos C]\n");
+                                "[--scenes 0,1,2,3] [--window W] [--hop H] [--recall-cos C] "
+                                "[--streams-only [--score-local]] [--select-local]\n");
                 return 2;
         }
     }
     sp_blas_set_threads(threads);
     sp_encoder_config ec;
     sp_encoder_config_init(&ec);
+    ec.patch_local = select_local; /* --select-local: the 33-feature encoder, for before/after */
     sp_encoder *enc;
     sp_error err;
     if (sp_encoder_open(&ec, &enc, &err))
         die("encoder", &err);
+    /* --score-local: the metrics compare tokens of the 33-feature encoder (patch_local), whatever
+     * the stream selected with, so that encoders with other similarity scales compare fairly.
+     * Only the stream methods map their picks back to patches, hence --streams-only. */
+    sp_encoder *ref_enc = NULL;
+    if (score_local) {
+        if (!streams_only)
+            die("--score-local needs --streams-only", NULL);
+        sp_encoder_config rc;
+        sp_encoder_config_init(&rc);
+        rc.patch_local = true;
+        if (sp_encoder_open(&rc, &ref_enc, &err))
+            die("scoring encoder", &err);
+    }
     size_t budgets[16], nb = 0;
     for (char *s = strtok(budgets_s, ","); s && nb < 16; s = strtok(NULL, ","))
         budgets[nb++] = strtoul(s, NULL, 10);
@@ -539,7 +587,7 @@ int main(int argc, char **argv) {
         scenes[ns++] = atoi(s);
     for (int si = 0; si < ns; si++) {
         clip cl;
-        make_clip(scenes[si], T, enc, &cl);
+        make_clip(scenes[si], T, enc, ref_enc, &cl);
         if (dump) {
             /* Raw float32 tokens, labels and query rows for offline analysis. */
             char path[512];
@@ -598,5 +646,6 @@ int main(int argc, char **argv) {
         free_clip(&cl);
     }
     sp_encoder_free(enc);
+    sp_encoder_free(ref_enc);
     return 0;
 }

@@ -85,6 +85,7 @@ static sp_status open_patch(const sp_encoder_config *c, sp_encoder *enc, sp_erro
     sp_status s = patch_model_new(S, P, c->dim, c->seed, &enc->patch, err);
     if (s)
         return s;
+    enc->patch->local_only = c->patch_local;
     sp_encoder_info *in = &enc->info;
     in->backend = "patch";
     in->grid_h = in->grid_w = S / P;
@@ -384,9 +385,10 @@ sp_status sp_encode(sp_encode_ctx *ctx, const sp_image *img, sp_encoding *out, s
         s = reserve_result(enc, out, err);
     if (s)
         return s;
-    if (enc->kind == SP_ENCODER_PATCH)
-        patch_encode(enc->patch, ctx->input, ctx->scratch, out->tokens, out->pooled);
-    else if (enc->clip->llava)
+    if (enc->kind == SP_ENCODER_PATCH) {
+        patch_region image = {pre.grid_x, pre.grid_y, pre.grid_w, pre.grid_h};
+        patch_encode(enc->patch, ctx->input, &image, ctx->scratch, out->tokens, out->pooled);
+    } else if (enc->clip->llava)
         encode_llava(ctx, out);
     else
         s = clip_encode_image(enc->clip, ctx->clip, ctx->input, out->tokens, out->embed,
@@ -532,13 +534,19 @@ sp_status sp_encode_exemplar(sp_encode_ctx *ctx, const sp_image *img, sp_exempla
     } else if (mode == SP_EXEMPLAR_ALL) {
         memcpy(dst, r.embed, r.n * r.e * sizeof *dst);
     } else {
+        /* the mean of the picture's tokens: letterbox padding says nothing about the exemplar */
+        uint32_t y0 = 0, x0 = 0, h = r.grid_h, w = r.grid_w;
+        if (r.pre.fit == SP_FIT_LETTERBOX && r.pre.grid_w > 0 && r.pre.grid_h > 0) {
+            y0 = r.pre.grid_y, x0 = r.pre.grid_x, h = r.pre.grid_h, w = r.pre.grid_w;
+        }
         for (size_t j = 0; j < r.e; j++)
             dst[j] = 0;
-        for (size_t i = 0; i < r.n; i++)
-            for (size_t j = 0; j < r.e; j++)
-                dst[j] += r.embed[i * r.e + j];
+        for (uint32_t gy = y0; gy < y0 + h; gy++)
+            for (uint32_t gx = x0; gx < x0 + w; gx++)
+                for (size_t j = 0; j < r.e; j++)
+                    dst[j] += r.embed[((size_t)gy * r.grid_w + gx) * r.e + j];
         for (size_t j = 0; j < r.e; j++)
-            dst[j] /= (float)r.n;
+            dst[j] /= (float)((size_t)h * w);
     }
     rows_commit(out, k, r.e);
     sp_encoding_free(&r);

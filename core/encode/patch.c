@@ -1,5 +1,5 @@
 /* The built-in patch encoder (see patch.h). Not BLAS on purpose: OpenBLAS kernels differ between
- * CPUs (FMA, blocking order), and this encoder promises identical bytes everywhere; at 576 x 33 x D
+ * CPUs (FMA, blocking order), and this encoder promises identical bytes everywhere; at 576 x 81 x D
  * the projection is cheap in plain C anyway. */
 #if defined(__clang__)
 /* clang fuses a * b + c into FMA by default where the target has it; GCC does not in -std=c11. */
@@ -10,6 +10,7 @@
 #include "patch.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "alloc.h"
@@ -18,12 +19,25 @@
 
 /* Feature weights: chosen on synthetic textures so that shifted copies of a texture stay above
  * cosine 0.9 while unrelated textures, flat colours and colour changes fall well below. */
-static const float W_BIAS = 0.1f;  /* constant: keeps flat mid-grey patches well defined */
-static const float W_MEAN = 1.0f;  /* colour: luma - 0.5, two opponent chroma axes */
+static const float W_BIAS = 0.1f; /* constant: keeps flat mid-grey patches well defined */
+static const float W_MEAN = 1.0f; /* brightness: luma - 0.5 */
+/* Colour: the two opponent chroma axes. Twice the luma weight: chroma values are small (a green
+ * leaf is about 0.1 from grey) and colour is what tells an object from a background of the same
+ * texture, for the temporal graph and for exemplar queries alike (bench/quality/real_textures.py:
+ * with weight 1 a coffee cup's pooled exemplar is as close to grass as to the cup). */
+static const float W_CHROMA = 2.0f;
 static const float W_STD = 0.5f;   /* contrast per channel */
 static const float W_SHAPE = 2.0f; /* texture signature minus its mean: orientation, frequency */
 static const float W_TEX = 0.5f;   /* texture strength */
 static const float W_DCT = 0.5f;   /* low-frequency layout inside the patch */
+/* The neighbourhood's colour layout: the means of a 4 x 4 grid of patch-sized cells centred on the
+ * patch, minus their mean. Real footage needs it: neighbouring patches of grass, gravel or foliage
+ * have the same local statistics, so the local features alone call new content a repeat of what
+ * was next to it; the layout around a patch tells them apart and changes little when the content
+ * moves by a fraction of a patch. The weight trades the two (bench/quality/real_textures.py,
+ * docs/encoders.md): larger weights and a wider grid separate more textures but also call static
+ * background new when an object moves nearby. */
+static const float W_LAYOUT = 0.5f;
 
 /* Luma DCT coefficients kept, (u = horizontal, v = vertical) with 1 <= u + v <= 3. */
 static const uint8_t LUMA_UV[9][2] = {{0, 1}, {1, 0}, {0, 2}, {1, 1}, {2, 0},
@@ -124,18 +138,25 @@ void patch_model_free(patch_model *m) {
 }
 
 /* Scratch layout (floats): band planes L, A, B (3 x P x S); per-column accumulators (ACC_ROWS x S);
- * per-column patch means (3 x S); pair masks (7 x S); one token's squares (D). */
+ * per-column patch means (3 x S); pair masks (7 x S); one token's squares (D); half-patch block
+ * means (2 grid x 2 grid x 3); every patch's features (grid x grid x PATCH_FEATURES). */
 enum {
     ACC_SUM = 0,  /* 3 rows: sums of L, A, B */
     ACC_SQ = 3,   /* 3 rows: sums of squared deviations from the patch mean */
     ACC_DIFF = 6, /* 12 rows: squared luma differences, (distance, direction) */
     ACC_DCT = 18, /* 8 rows: vertical DCT projections, luma v = 0..3, A v = 0..1, B v = 0..1 */
-    ACC_ROWS = 26,
+    ACC_TOP = 26, /* 3 rows: sums of L, A, B over the top half of the band (P / 2 rows) */
+    ACC_ROWS = 29,
 };
 
+static size_t half_grid(const patch_model *m) {
+    return 2 * (size_t)m->grid;
+}
+
 size_t patch_scratch_floats(const patch_model *m) {
-    size_t S = m->S;
-    return 3 * (size_t)m->P * S + (size_t)ACC_ROWS * S + 3 * S + 7 * S + m->D;
+    size_t S = m->S, g = m->grid, h = half_grid(m);
+    return 3 * (size_t)m->P * S + (size_t)ACC_ROWS * S + 3 * S + 7 * S + m->D + h * h * 3 +
+           g * g * PATCH_FEATURES;
 }
 
 /* Sum of x[0..n) as four interleaved partial sums combined in a fixed order: independent chains
@@ -237,8 +258,11 @@ static void band_accumulate(const patch_model *m, const float *L, const float *A
     const float *ch[3] = {L, A, B};
     memset(acc, 0, (size_t)ACC_ROWS * S * sizeof *acc);
     for (uint32_t y = 0; y < P; y++) {
-        for (int c = 0; c < 3; c++)
+        for (int c = 0; c < 3; c++) {
             acc_axpy(acc + (ACC_SUM + c) * S, 1.0f, ch[c] + y * S, S);
+            if (y < P / 2)
+                acc_axpy(acc + (ACC_TOP + c) * S, 1.0f, ch[c] + y * S, S);
+        }
         for (uint32_t v = 0; v < 4; v++)
             acc_axpy(acc + (ACC_DCT + v) * S, m->basis[v * P + y], L + y * S, S);
         for (uint32_t v = 0; v < 2; v++) {
@@ -288,17 +312,93 @@ static void build_masks(const patch_model *m, float *mask) {
         mask[6 * S + x] = 1.0f;
 }
 
-/* The 33 weighted features of patch column px from the band's accumulators. */
+/* Means of the four half-patch blocks of each patch of band gy, into the (2 grid)^2 x 3 map
+ * `half` (row-major blocks, colour axis innermost). With an odd P the blocks differ by a row or a
+ * column; each is the mean of its own pixels. */
+static void band_half_means(const patch_model *m, const float *acc, uint32_t gy, float *half) {
+    const uint32_t P = m->P, h0 = P / 2, h1 = P - h0;
+    const size_t S = m->S, hg = half_grid(m);
+    for (uint32_t px = 0; px < m->grid; px++) {
+        const size_t x0 = (size_t)px * P;
+        for (int c = 0; c < 3; c++) {
+            const float *full = acc + (ACC_SUM + c) * S + x0, *top = acc + (ACC_TOP + c) * S + x0;
+            float tl = sum4(top, h0), tr = sum4(top + h0, h1);
+            float bl = sum4(full, h0) - tl, br = sum4(full + h0, h1) - tr;
+            float *row0 = half + ((size_t)(2 * gy) * hg + 2 * px) * 3, *row1 = row0 + hg * 3;
+            row0[c] = tl / (float)(h0 * h0);
+            row0[3 + c] = tr / (float)(h0 * h1);
+            row1[c] = bl / (float)(h1 * h0);
+            row1[3 + c] = br / (float)(h1 * h1);
+        }
+    }
+}
+
+/* The neighbourhood layout of patch (gy, gx) of the image region r: a PATCH_LAYOUT_CELLS-square
+ * grid of patch-sized cells (2 x 2 half-blocks) centred on the patch, so offset by half a patch
+ * from the patch grid; per colour axis the cell means minus the mean of the cells, times w. Near
+ * the region's edge (the frame's, or letterbox padding, which is not part of the picture) a cell
+ * averages the blocks it has inside, and a cell with none counts as the mean (feature 0): edge
+ * blocks are not repeated, which would make the edge patches' layout swing with every shift.
+ * Writes 3 x cells^2 features, colour axis outermost. */
+static void neighbourhood_layout(const patch_model *m, const float *half, const patch_region *r,
+                                 uint32_t gy, uint32_t gx, float w, float *f) {
+    enum { cells = PATCH_LAYOUT_CELLS, span = 2, n = cells * cells };
+    const size_t hg = half_grid(m);
+    const long y_lo = 2 * (long)r->y, y_hi = 2 * (long)(r->y + r->h);
+    const long x_lo = 2 * (long)r->x, x_hi = 2 * (long)(r->x + r->w);
+    /* the grid spans cells x span blocks; the patch is its centre 2 blocks */
+    const long first = 1 - (long)(cells * span) / 2;
+    float v[3][n];
+    bool have[n];
+    float total[3] = {0, 0, 0};
+    int used = 0;
+    for (int i = 0; i < cells; i++) {
+        for (int j = 0; j < cells; j++) {
+            float sum[3] = {0, 0, 0};
+            int count = 0;
+            for (int a = 0; a < span; a++) {
+                long by = 2 * (long)gy + first + i * span + a;
+                if (by < y_lo || by >= y_hi)
+                    continue;
+                for (int b = 0; b < span; b++) {
+                    long bx = 2 * (long)gx + first + j * span + b;
+                    if (bx < x_lo || bx >= x_hi)
+                        continue;
+                    const float *blk = half + ((size_t)by * hg + (size_t)bx) * 3;
+                    for (int c = 0; c < 3; c++)
+                        sum[c] += blk[c];
+                    count++;
+                }
+            }
+            int k = i * cells + j;
+            have[k] = count > 0;
+            for (int c = 0; c < 3; c++) {
+                v[c][k] = count ? sum[c] / (float)count : 0.0f;
+                total[c] += v[c][k];
+            }
+            used += count > 0;
+        }
+    }
+    /* used >= 1: the patch's own cell-sized neighbourhood always has blocks inside */
+    for (int c = 0; c < 3; c++) {
+        float mean = total[c] / (float)used;
+        for (int k = 0; k < n; k++)
+            f[c * n + k] = have[k] ? w * (v[c][k] - mean) : 0.0f;
+    }
+}
+
+/* The 33 weighted local features of patch column px from the band's accumulators. */
 static void patch_from_band(const patch_model *m, const float *acc, uint32_t px,
-                            float f[PATCH_FEATURES]) {
+                            float f[PATCH_LOCAL_FEATURES]) {
     const uint32_t P = m->P;
     const size_t S = m->S, x0 = (size_t)px * P;
     const float n = (float)(P * P);
     size_t k = 0;
     f[k++] = W_BIAS;
     f[k++] = W_MEAN * (sum4(acc + ACC_SUM * S + x0, P) / n - 0.5f);
-    f[k++] = W_MEAN * (sum4(acc + (ACC_SUM + 1) * S + x0, P) / n);
-    f[k++] = W_MEAN * (sum4(acc + (ACC_SUM + 2) * S + x0, P) / n);
+    const float w_chroma = m->local_only ? W_MEAN : W_CHROMA;
+    f[k++] = w_chroma * (sum4(acc + (ACC_SUM + 1) * S + x0, P) / n);
+    f[k++] = w_chroma * (sum4(acc + (ACC_SUM + 2) * S + x0, P) / n);
     for (int c = 0; c < 3; c++)
         f[k++] = W_STD * sqrtf(sum4(acc + (ACC_SQ + c) * S + x0, P) / n);
     /* Texture signature: RMS luma differences at distances 1, 2, 4 along four directions
@@ -381,28 +481,47 @@ static void normalise(float *x, size_t n, float *sq) {
     }
 }
 
-void patch_encode(const patch_model *m, const float *planes, float *scratch, float *tokens,
-                  float *pooled) {
-    const size_t D = m->D, S = m->S, band = (size_t)m->P * S;
+void patch_encode(const patch_model *m, const float *planes, const patch_region *image,
+                  float *scratch, float *tokens, float *pooled) {
+    const size_t D = m->D, S = m->S, band = (size_t)m->P * S, hg = half_grid(m);
     float *L = scratch, *A = L + band, *B = A + band;
     float *acc = B + band, *means = acc + (size_t)ACC_ROWS * S, *mask = means + 3 * S;
-    float *sq = mask + 7 * S;
-    float f[PATCH_FEATURES];
+    float *sq = mask + 7 * S, *half = sq + D, *feat = half + hg * hg * 3;
     build_masks(m, mask);
+    /* Pass 1: each patch's local features and the half-patch block means of the whole input. */
     for (uint32_t gy = 0; gy < m->grid; gy++) {
         band_colours(m, planes, gy, L, A, B);
         band_accumulate(m, L, A, B, acc, means, mask);
+        band_half_means(m, acc, gy, half);
+        for (uint32_t gx = 0; gx < m->grid; gx++)
+            patch_from_band(m, acc, gx, feat + ((size_t)gy * m->grid + gx) * PATCH_FEATURES);
+    }
+    /* Pass 2: the neighbourhood layouts (they need the blocks of the rows below), then the
+     * projection. Padding patches get none, so that they all stay identical. */
+    patch_region r = {0, 0, m->grid, m->grid};
+    if (image && image->w > 0 && image->h > 0 && image->x + image->w <= m->grid &&
+        image->y + image->h <= m->grid)
+        r = *image;
+    for (uint32_t gy = 0; gy < m->grid; gy++) {
         for (uint32_t gx = 0; gx < m->grid; gx++) {
-            float *t = tokens + ((size_t)gy * m->grid + gx) * D;
-            patch_from_band(m, acc, gx, f);
+            size_t i = (size_t)gy * m->grid + gx;
+            float *f = feat + i * PATCH_FEATURES, *t = tokens + i * D;
+            bool inside = gy >= r.y && gy < r.y + r.h && gx >= r.x && gx < r.x + r.w;
+            if (inside && !m->local_only)
+                neighbourhood_layout(m, half, &r, gy, gx, W_LAYOUT, f + PATCH_LOCAL_FEATURES);
+            else
+                memset(f + PATCH_LOCAL_FEATURES, 0,
+                       (PATCH_FEATURES - PATCH_LOCAL_FEATURES) * sizeof *f);
             project(m->proj, D, f, t);
             normalise(t, D, sq);
         }
     }
-    size_t n = (size_t)m->grid * m->grid;
+    /* pooled: the picture's tokens only; letterbox padding would pull an exemplar's pooled token
+     * towards grey */
     for (size_t d = 0; d < D; d++)
         pooled[d] = 0;
-    for (size_t i = 0; i < n; i++)
-        acc_axpy(pooled, 1.0f, tokens + i * D, D);
+    for (uint32_t gy = r.y; gy < r.y + r.h; gy++)
+        for (uint32_t gx = r.x; gx < r.x + r.w; gx++)
+            acc_axpy(pooled, 1.0f, tokens + ((size_t)gy * m->grid + gx) * D, D);
     normalise(pooled, D, sq);
 }

@@ -794,8 +794,10 @@ static sp_status classify_temporal(sp_stream *s, uint64_t cur, size_t *fresh, bo
                                  .anc_kind = s->anc_kind,
                                  .gh = s->gh,
                                  .gw = s->gw};
-        sp_temporal_rule rule = {
-            .tau = s->p.tau_t, .radius = s->p.radius, .match_all = s->p.match_all};
+        sp_temporal_rule rule = {.tau = s->p.tau_t,
+                                 .radius = s->p.radius,
+                                 .match_all = s->p.match_all,
+                                 .max_shift = SP_TEMPORAL_MAX_SHIFT};
         sp_temporal_scratch scratch = {
             .gather = s->ftmp, .rows = s->gsp_idx, .prod = &s->fsim, .prod_cap = &s->fsim_cap};
         sp_temporal_classify(&refs, &rule, s->fxn, &scratch, s->match, s->is_new, err, &st);
@@ -878,7 +880,8 @@ static void record_frame(sp_stream *s, const sp_frame *f, uint64_t cur, size_t f
     s->st.scene_cuts += cut;
 }
 
-/* Step 3: the candidates that matched were seen again in this frame. */
+/* Step 3: the candidates that matched were seen again in this frame, and the tokens that matched
+ * them become their positions' anchors. */
 static void credit_matches(sp_stream *s, uint64_t cur, int64_t pts) {
     for (size_t p = 0; p < s->n; p++) {
         int32_t m = s->match[p];
@@ -889,6 +892,12 @@ static void credit_matches(sp_stream *s, uint64_t cur, int64_t pts) {
                 c->last_frame = cur;
                 c->last_pts = pts;
             }
+            /* The latest sighting becomes the reference at this position; the candidate keeps
+             * its first vector. During a pan the next frame is then compared with what was just
+             * seen, at most half a cell off, not with a view taken frames ago. */
+            memcpy(s->anc + p * s->d, s->fxn + p * s->d, s->d * sizeof(float));
+            s->anc_kind[p] = SP_ANC_REP;
+            s->anc_slot[p] = m;
         }
     }
 }

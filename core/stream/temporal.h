@@ -25,10 +25,16 @@ typedef struct sp_temporal_refs {
     uint32_t gh, gw;
 } sp_temporal_refs;
 
-/* The matching rule (sp_stream_params: tau_t, radius, match_all). */
+/* The largest camera motion between two frames the temporal graph follows, in grid cells each
+ * way: 3 cells of a 24 x 24 grid is an eighth of the picture per frame (a fast pan at 2
+ * frames/s). */
+enum { SP_TEMPORAL_MAX_SHIFT = 3 };
+
+/* The matching rule (sp_stream_params: tau_t, radius, match_all; max_shift). */
 typedef struct sp_temporal_rule {
     float tau;
     uint32_t radius;
+    uint32_t max_shift; /* largest global shift searched, in cells (0: none) */
     bool match_all;
 } sp_temporal_rule;
 
@@ -47,6 +53,12 @@ typedef struct sp_temporal_scratch {
 size_t sp_temporal_classify(const sp_temporal_refs *refs, const sp_temporal_rule *rule,
                             const float *fxn, sp_temporal_scratch *scratch, int32_t *match,
                             uint8_t *is_new, sp_error *err, sp_status *status);
+
+/* The camera's motion since the anchors were taken: the shift (sy, sx), |sy|, |sx| <= max_shift,
+ * under which most tokens of a sparse grid at (y, x) match (cosine >= tau) the anchor at
+ * (y + sy, x + sx); (0, 0) unless a shift matches clearly more of them than no shift. */
+void sp_temporal_global_shift(const sp_temporal_refs *refs, const float *fxn, float tau,
+                              uint32_t max_shift, int *sy, int *sx);
 
 /* Cosine (dot of normalised rows) of two rows of width d. */
 float sp_stream_dot(const float *a, const float *b, size_t d);

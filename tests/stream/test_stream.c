@@ -490,6 +490,128 @@ static void test_last_fates_follow_the_graphs(void **state) {
     free(tok);
 }
 
+/* Unit rows of width D drawn from a seeded generator (random directions: any two are far apart,
+ * cosine about 1 / sqrt(D)). */
+static void random_units(float *x, size_t rows, uint64_t seed) {
+    sp_rng r;
+    sp_rng_seed(&r, seed);
+    for (size_t i = 0; i < rows; i++) {
+        double nrm = 0;
+        for (size_t k = 0; k < D; k++) {
+            x[i * D + k] = (float)(sp_rng_unit(&r) * 2 - 1);
+            nrm += (double)x[i * D + k] * x[i * D + k];
+        }
+        for (size_t k = 0; k < D; k++)
+            x[i * D + k] /= (float)sqrt(nrm);
+    }
+}
+
+/* A camera panning two cells a frame (beyond the neighbourhood radius of 1) over a world of
+ * distinct tokens: only the two columns entering at the border are new; the rest is found where
+ * the camera saw it, through the global shift, and no frame is a scene cut. */
+static void test_a_pan_faster_than_the_radius_keeps_only_the_entering_columns(void **state) {
+    (void)state;
+    enum { T = 6, STEP = 2, WW = GW + STEP * T };
+    float *world = malloc((size_t)GH * WW * D * sizeof(float));
+    float *tok = malloc(N * D * sizeof(float));
+    random_units(world, (size_t)GH * WW, 31);
+    sp_stream_params p;
+    sp_stream_params_init(&p);
+    p.policy = SP_EMIT_FRAME;
+    assert_int_equal(p.radius, 1);
+    capture c = {0};
+    sp_stream *s = new_stream(&p, &c);
+    sp_error err;
+    uint8_t fates[N];
+    for (uint64_t t = 0; t < T; t++) {
+        for (size_t y = 0; y < GH; y++)
+            for (size_t x = 0; x < GW; x++)
+                memcpy(tok + (y * GW + x) * D, world + (y * WW + x + STEP * t) * D,
+                       D * sizeof(float));
+        push(s, tok, t);
+        assert_int_equal(sp_stream_last_fates(s, fates, N, &err), SP_OK);
+        for (size_t y = 0; t > 0 && y < GH; y++)
+            for (size_t x = 0; x < GW; x++) {
+                bool entering = x >= GW - STEP;
+                if (entering != (fates[y * GW + x] != SP_FATE_TEMPORAL))
+                    fail_msg("frame %llu cell (%zu, %zu): fate %u", (unsigned long long)t, y, x,
+                             fates[y * GW + x]);
+            }
+    }
+    sp_stream_stats st;
+    sp_stream_get_stats(s, &st);
+    assert_int_equal(st.scene_cuts, 0);
+    assert_int_equal(st.temporal_drops, (uint64_t)(T - 1) * (N - STEP * GH));
+    sp_stream_free(s);
+    capture_free(&c);
+    free(tok);
+    free(world);
+}
+
+/* Every token turns a little each frame (cosine 0.99 to the previous frame, below tau_t to the
+ * first after three frames): a token is compared with its latest sighting, so nothing is new
+ * after the first frame, and the window's tokens keep their first vector and pts while their
+ * last_pts and seen advance. */
+static void test_a_slow_drift_is_followed_and_keeps_the_first_vector_and_span(void **state) {
+    (void)state;
+    enum { T = 16 };
+    float *a = malloc(N * D * sizeof(float)), *b = malloc(N * D * sizeof(float));
+    float *tok = malloc(N * D * sizeof(float)), *first = malloc(N * D * sizeof(float));
+    random_units(a, N, 41);
+    random_units(b, N, 42);
+    for (size_t i = 0; i < N; i++) { /* b orthogonal to a, unit */
+        float dot = 0, nrm = 0;
+        for (size_t k = 0; k < D; k++)
+            dot += a[i * D + k] * b[i * D + k];
+        for (size_t k = 0; k < D; k++) {
+            b[i * D + k] -= dot * a[i * D + k];
+            nrm += b[i * D + k] * b[i * D + k];
+        }
+        for (size_t k = 0; k < D; k++)
+            b[i * D + k] /= sqrtf(nrm);
+    }
+    sp_stream_params p;
+    sp_stream_params_init(&p);
+    p.window = 16;
+    p.hop = 16;
+    p.window_budget = N;
+    assert_true(p.tau_t > 0.9f && p.tau_t < 0.99f);
+    capture c = {0};
+    sp_stream *s = new_stream(&p, &c);
+    sp_error err;
+    uint8_t fates[N];
+    for (uint64_t t = 0; t < T; t++) {
+        double th = 0.15 * (double)t; /* cos(0.15) = 0.989 between frames */
+        for (size_t i = 0; i < N * D; i++)
+            tok[i] = (float)(cos(th) * a[i] + sin(th) * b[i]);
+        if (t == 0)
+            memcpy(first, tok, N * D * sizeof(float));
+        push(s, tok, t);
+        assert_int_equal(sp_stream_last_fates(s, fates, N, &err), SP_OK);
+        for (size_t i = 0; t > 0 && i < N; i++)
+            if (fates[i] != SP_FATE_TEMPORAL)
+                fail_msg("frame %llu token %zu: fate %u", (unsigned long long)t, i, fates[i]);
+    }
+    assert_int_equal(c.count, 1);
+    const sp_packet *pk = &c.pk[0].packet;
+    assert_true(pk->count > 0);
+    for (size_t j = 0; j < pk->count; j++) {
+        const sp_token_info *in = &pk->info[j];
+        assert_int_equal(in->frame, 0);
+        assert_int_equal(in->pts, 0);
+        assert_int_equal(in->last_pts, (int64_t)(T - 1) * 500000000);
+        assert_int_equal(in->seen, T);
+        assert_memory_equal(pk->tokens + j * D, first + ((size_t)in->y * GW + in->x) * D,
+                            D * sizeof(float));
+    }
+    sp_stream_free(s);
+    capture_free(&c);
+    free(a);
+    free(b);
+    free(tok);
+    free(first);
+}
+
 static void test_bad_frames_are_refused_without_side_effects(void **state) {
     (void)state;
     scene sc;
@@ -1158,6 +1280,8 @@ int main(void) {
         cmocka_unit_test(test_same_input_gives_the_same_bytes),
         cmocka_unit_test(test_window_packets_are_in_time_then_raster_order_and_cover_the_window),
         cmocka_unit_test(test_last_fates_follow_the_graphs),
+        cmocka_unit_test(test_a_pan_faster_than_the_radius_keeps_only_the_entering_columns),
+        cmocka_unit_test(test_a_slow_drift_is_followed_and_keeps_the_first_vector_and_span),
         cmocka_unit_test(test_bad_frames_are_refused_without_side_effects),
         cmocka_unit_test(test_params_out_of_range_are_refused_with_the_field_named),
         cmocka_unit_test(test_query_set_before_the_first_frame_with_the_wrong_width_fails_the_push),

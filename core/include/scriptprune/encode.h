@@ -99,6 +99,9 @@ typedef struct sp_encoder_config {
     uint32_t patch_size; /* P in pixels, default 14; S must be a multiple of P */
     uint32_t dim;        /* token width D, default 256 */
     uint64_t seed;       /* projection seed, default SP_PATCH_DEFAULT_SEED */
+    bool patch_local;    /* only the 33 features of the patch itself, chroma weighted as luma:
+                            the tokens of the encoder before the neighbourhood layout, byte for
+                            byte when dim >= 81 (to compare with old results); default false */
     /* clip backend */
     const char *model_dir; /* folder with model.safetensors, config.json, ... (or the path of the
                               weights file inside it); read during open */
