@@ -21,11 +21,14 @@ void clip_scratch_free(clip_scratch *s);
 sp_status clip_encode_image(const clip_model *m, clip_scratch *s, const float *planes,
                             float *tokens, float *embed, float *pooled, sp_error *err);
 
-/* Text tower: tokenizes text (warning gets a message and *warned = 1 on truncation) and writes the
- * projected embedding (e floats) to out. */
-sp_status clip_encode_text(const clip_model *m, clip_scratch *s, const char *text, size_t len,
-                           float *out, int *warned, char *warning, size_t warning_size,
-                           sp_error *err);
+/* Text tower. A text is tokenized whole (*ids: its tokens without start/end tokens, sp_free) and
+ * encoded in segments of at most *room tokens, each with the model's start/end tokens (one
+ * context: 77 for CLIP), as the published Script code splits long questions; each segment's
+ * projected embedding (e floats) goes to out. */
+sp_status clip_tokenize_text(const clip_model *m, const char *text, size_t len, int32_t **ids,
+                             size_t *n, size_t *room, sp_error *err);
+sp_status clip_encode_text_segment(const clip_model *m, clip_scratch *s, const int32_t *content,
+                                   size_t n, float *out, sp_error *err);
 sp_status clip_encode_text_ids(const clip_model *m, clip_scratch *s, const int32_t *ids, size_t n,
                                float *out, sp_error *err);
 

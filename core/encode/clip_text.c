@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "clip_model.h"
 
 sp_status clip_text_forward(const clip_model *m, clip_scratch *s, const int32_t *ids, size_t n,
@@ -79,34 +80,53 @@ sp_status clip_encode_text_ids(const clip_model *m, clip_scratch *s, const int32
     return run_ids(m, s, ids, n, out, err);
 }
 
-sp_status clip_encode_text(const clip_model *m, clip_scratch *s, const char *text, size_t len,
-                           float *out, int *warned, char *warning, size_t warning_size,
-                           sp_error *err) {
+/* Content tokens a segment holds: the context less the start (CLIP) and end tokens. */
+static size_t segment_room(const clip_model *m) {
+    size_t head = m->cfg.family == CLIP_FAMILY_CLIP ? 1 : 0;
+    return m->cfg.context >= head + 2 ? m->cfg.context - head - 1 : 0;
+}
+
+sp_status clip_tokenize_text(const clip_model *m, const char *text, size_t len, int32_t **ids,
+                             size_t *n, size_t *room, sp_error *err) {
+    *ids = NULL;
+    *n = 0;
+    *room = segment_room(m);
     if (!m->tok)
         return sp_error_set(err, SP_ERR_UNSUPPORTED,
                             "text query: no tokenizer (%s); tokenize "
                             "elsewhere and use sp_encode_text_ids",
                             m->no_tok_reason);
-    const size_t C = m->cfg.context;
+    if (*room == 0)
+        return sp_error_set(err, SP_ERR_FORMAT, "text: context length %zu is too short",
+                            (size_t)m->cfg.context);
+    /* Byte-level BPE: every token covers at least one byte of the text, so len tokens hold it. */
+    size_t cap = len > *room ? len : *room, total = 0;
+    int32_t *buf = sp_malloc(cap * sizeof *buf);
+    if (!buf)
+        return sp_error_set(err, SP_ERR_NOMEM, "text query: out of memory for %zu tokens", cap);
+    sp_status st = bpe_encode(m->tok, text, len, buf, cap, &total, err);
+    if (st == SP_OK && total > cap)
+        st = sp_error_set(err, SP_ERR_STATE, "text query: %zu tokens from %zu bytes", total, len);
+    if (st) {
+        sp_free(buf);
+        return sp_error_prefix(err, "text query");
+    }
+    *ids = buf;
+    *n = total;
+    return SP_OK;
+}
+
+sp_status clip_encode_text_segment(const clip_model *m, clip_scratch *s, const int32_t *content,
+                                   size_t n, float *out, sp_error *err) {
     int clip = m->cfg.family == CLIP_FAMILY_CLIP;
+    size_t head = clip ? 1 : 0;
+    if (n > segment_room(m))
+        return sp_error_set(err, SP_ERR_INVALID, "text: a segment of %zu tokens; at most %zu", n,
+                            segment_room(m));
     /* CLIP: <|startoftext|> text <|endoftext|>; SigLIP: text </s> (no start token) */
-    size_t head = clip ? 1 : 0, room = C - head - 1, total, n;
-    int32_t eos = clip ? bpe_eos(m->tok) : m->cfg.eos_id;
-    if (C < head + 2)
-        return sp_error_set(err, SP_ERR_FORMAT, "text: context length %zu is too short", C);
     if (clip)
         s->ids[0] = bpe_bos(m->tok);
-    sp_status st = bpe_encode(m->tok, text, len, s->ids + head, room, &total, err);
-    if (st)
-        return sp_error_prefix(err, "text query");
-    n = head + (total < room ? total : room);
-    s->ids[n++] = eos;
-    if (total > room) {
-        *warned = 1;
-        snprintf(warning, warning_size,
-                 "text query truncated to the context length of %zu "
-                 "tokens (its text needs more)",
-                 C);
-    }
-    return run_ids(m, s, s->ids, n, out, err);
+    memcpy(s->ids + head, content, n * sizeof *content);
+    s->ids[head + n] = clip ? bpe_eos(m->tok) : m->cfg.eos_id;
+    return run_ids(m, s, s->ids, head + n + 1, out, err);
 }

@@ -467,11 +467,6 @@ static void rows_commit(sp_query_rows *q, size_t k, size_t e) {
     q->m += k;
 }
 
-static void add_warning(sp_query_rows *q, const char *msg) {
-    if (q->warnings++ == 0)
-        snprintf(q->warning, sizeof q->warning, "%s", msg);
-}
-
 sp_status sp_query_rows_append(const sp_encoder *enc, const float *rows, size_t m, size_t e,
                                sp_query_rows *out, sp_error *err) {
     if (!enc || !out || (m && !rows))
@@ -587,20 +582,29 @@ sp_status sp_encode_text(sp_encode_ctx *ctx, const char *text, size_t len, sp_qu
     sp_status s = need_text(ctx, err);
     if (s)
         return s;
-    size_t e = ctx->enc->info.e;
-    float *dst = rows_append(out, 1, e, err);
-    if (!dst)
-        return err ? err->status : SP_ERR_NOMEM;
-    int warned = 0;
-    char warning[SP_ERROR_MAX];
-    warning[0] = '\0';
-    s = clip_encode_text(text_model(ctx->enc), text_scratch(ctx), text ? text : "", len, dst,
-                         &warned, warning, sizeof warning, err);
+    const clip_model *m = text_model(ctx->enc);
+    int32_t *ids = NULL;
+    size_t n = 0, room = 0;
+    s = clip_tokenize_text(m, text ? text : "", len, &ids, &n, &room, err);
     if (s)
         return s;
-    if (warned)
-        add_warning(out, warning);
-    rows_commit(out, 1, e);
+    /* One row per segment of a context's length: a long question becomes M rows, and relevance
+     * keeps the best half of them (docs/algorithm.md). */
+    size_t segments = n == 0 ? 1 : (n + room - 1) / room;
+    size_t e = ctx->enc->info.e;
+    float *dst = rows_append(out, segments, e, err);
+    if (!dst) {
+        sp_free(ids);
+        return err ? err->status : SP_ERR_NOMEM;
+    }
+    for (size_t i = 0; i < segments && !s; i++) {
+        size_t at = i * room, k = n - at < room ? n - at : room;
+        s = clip_encode_text_segment(m, text_scratch(ctx), ids + at, n ? k : 0, dst + i * e, err);
+    }
+    sp_free(ids);
+    if (s)
+        return s;
+    rows_commit(out, segments, e);
     return SP_OK;
 }
 

@@ -830,16 +830,19 @@ def main():
                      "the quick brown fox jumps over the lazy dog " * 3]
             for j, t in enumerate(texts):
                 body = tok.encode(t)
-                if siglip:
-                    room = tc["context"] - 1
-                    ids = body[:room] + [tok.eos]
-                else:
-                    room = tc["context"] - 2
-                    ids = [tok.bos] + body[:room] + [tok.eos]
-                y = run_text(model, ids, tc)
+                # A text longer than the context is encoded in consecutive segments of one
+                # context each (start and end tokens included), one row per segment, as the
+                # published Script code splits long questions.
+                room = tc["context"] - 1 if siglip else tc["context"] - 2
+                rows = []
+                for at in range(0, max(len(body), 1), room):
+                    seg = body[at:at + room]
+                    ids = seg + [tok.eos] if siglip else [tok.bos] + seg + [tok.eos]
+                    rows.append(run_text(model, ids, tc).reshape(-1))
+                y = torch.stack(rows)
                 f = f"{name}_text{j}.npy"
                 write_npy(os.path.join(out, f), y.numpy())
-                entry["texts"].append({"text": t, "embedding": f, "truncated": len(body) > room})
+                entry["texts"].append({"text": t, "embedding": f, "segments": len(rows)})
             ids = [tok.bos, 5, 77, 300, tok.eos] if not siglip else [5, 77, 300, 12, tok.eos]
             y = run_text(model, ids, tc)
             f = f"{name}_ids.npy"

@@ -240,7 +240,8 @@ SP_API sp_status sp_encode(sp_encode_ctx *ctx, const sp_image *img, sp_encoding 
 /* Query rows in the joint space (width e), owned by the caller: init, reuse, free. The query
  * functions APPEND rows, so several texts or exemplars make one multi-row query;
  * sp_query_rows_clear empties it. Warnings (not errors: the query is still usable) are counted and
- * the first one is kept as a message, e.g. a text truncated to the context length. */
+ * the first one is kept as a message; no query function raises one today (long texts are split
+ * into segments, not cut). */
 typedef struct sp_query_rows {
     float *rows; /* m x e */
     size_t m, e;
@@ -266,8 +267,10 @@ SP_API sp_status sp_encode_exemplar(sp_encode_ctx *ctx, const sp_image *img, sp_
                                     sp_query_rows *out, sp_error *err);
 
 /* Tokenizes UTF-8 text (len bytes) with the model's tokenizer, runs the text tower and appends
- * one row (the projected text embedding, not normalised). Text longer than the context is cut to
- * it with a warning. SP_ERR_UNSUPPORTED when the encoder has no text tower. */
+ * one row (the projected text embedding, not normalised) per segment: a text longer than the
+ * context (77 tokens for CLIP, start and end included) is split into consecutive segments of a
+ * context each, as the published Script code does, giving M rows. SP_ERR_UNSUPPORTED when the
+ * encoder has no text tower. */
 SP_API sp_status sp_encode_text(sp_encode_ctx *ctx, const char *text, size_t len,
                                 sp_query_rows *out, sp_error *err);
 
