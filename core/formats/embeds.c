@@ -8,27 +8,8 @@
 #include "alloc.h"
 #include "bytes_le.h"
 #include "crc32.h"
+#include "float_store.h"
 #include "npy_header.h"
-
-/* Stores n values little-endian as dtype (F16 through the bulk converter). */
-static void store_values(uint8_t *q, const float *v, size_t n, sp_dtype dtype) {
-    enum { CHUNK = 1024 };
-    uint16_t h[CHUNK];
-    for (size_t at = 0; at < n; at += CHUNK) {
-        size_t m = n - at < CHUNK ? n - at : CHUNK;
-        if (dtype == SP_DTYPE_F16) {
-            sp_float_to_half_n(v + at, h, m);
-            for (size_t i = 0; i < m; i++, q += 2)
-                sp_store_le16(q, h[i]);
-        } else {
-            for (size_t i = 0; i < m; i++, q += 4) {
-                uint32_t bits;
-                memcpy(&bits, &v[at + i], 4);
-                sp_store_le32(q, bits);
-            }
-        }
-    }
-}
 
 /* ---- torch.save's archive ------------------------------------------------------------------
  *
@@ -205,7 +186,7 @@ static sp_status encode_torch(const float *data, size_t rows, size_t cols, size_
     zip_record(&o, &e[0], pickle_buf, false);
     /* The values go straight to their place after the second record's header. */
     uint8_t *values = buf + o.len + ZIP_LOCAL + strlen(e[1].name);
-    store_values(values, data, rows * cols, dtype);
+    sp_store_floats_le(values, data, rows * cols, dtype);
     e[1].crc = sp_crc32_update(0, values, value_bytes);
     zip_record(&o, &e[1], NULL, true);
     e[2].crc = sp_crc32_update(0, "3\n", 2);
@@ -225,7 +206,7 @@ static sp_status encode_npy(const float *data, size_t rows, size_t cols, size_t 
         return sp_error_set(err, SP_ERR_NOMEM, "embeddings: out of memory (%zu bytes)",
                             hl + value_bytes);
     memcpy(buf, head, hl);
-    store_values(buf + hl, data, rows * cols, dtype);
+    sp_store_floats_le(buf + hl, data, rows * cols, dtype);
     *out = buf;
     *len = hl + value_bytes;
     return SP_OK;

@@ -13,6 +13,7 @@
 #include "bytes_le.h"
 #include "npy_header.h"
 #include "fileio.h"
+#include "float_store.h"
 #include "quote.h"
 
 static const uint8_t npy_magic[6] = {0x93, 'N', 'U', 'M', 'P', 'Y'};
@@ -464,15 +465,7 @@ sp_status sp_npy_write(const char *path, const float *data, size_t rows, size_t 
     size_t per = sizeof chunk / esize;
     for (size_t i = 0; i < count && st == SP_OK; i += per) {
         size_t n = count - i < per ? count - i : per;
-        for (size_t k = 0; k < n; k++) {
-            if (dtype == SP_DTYPE_F32) {
-                uint32_t u;
-                memcpy(&u, &data[i + k], sizeof u);
-                sp_store_le32(chunk + 4 * k, u);
-            } else {
-                sp_store_le16(chunk + 2 * k, sp_float_to_half(data[i + k]));
-            }
-        }
+        sp_store_floats_le(chunk, data + i, n, dtype);
         st = sp_atomic_write(&f, chunk, n * esize, err);
     }
     if (st) {

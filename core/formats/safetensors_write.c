@@ -11,6 +11,7 @@
 #include "alloc.h"
 #include "bytes_le.h"
 #include "fileio.h"
+#include "float_store.h"
 #include "quote.h"
 #include "utf8.h"
 
@@ -147,9 +148,7 @@ static sp_status add(sp_st_writer *w, const char *name, sp_dtype dtype, size_t n
                             qn);
     }
     if (from_f32) {
-        const float *f = data;
-        for (size_t i = 0; i < elements; i++)
-            sp_store_le16(e.data + 2 * i, sp_float_to_half(f[i]));
+        sp_store_floats_le(e.data, data, elements, SP_DTYPE_F16);
     } else {
         copy_le(e.data, data, elements, sp_dtype_size(dtype));
     }

@@ -10,6 +10,7 @@
 
 #include "bytes_le.h"
 #include "cpu_features.h"
+#include "float_store.h"
 #include "quote.h"
 
 static const struct {
@@ -164,6 +165,28 @@ void sp_float_to_half_n(const float *src, uint16_t *dst, size_t n) {
 #endif
     for (size_t i = 0; i < n; i++)
         dst[i] = sp_float_to_half(src[i]);
+}
+
+uint8_t *sp_store_floats_le(uint8_t *dst, const float *src, size_t n, sp_dtype dtype) {
+    /* A chunk at a time through the bulk converter (vectorised where the CPU allows): token
+     * values are most of what the writers write. */
+    enum { CHUNK = 1024 };
+    uint16_t h[CHUNK];
+    for (size_t at = 0; at < n; at += CHUNK) {
+        size_t m = n - at < CHUNK ? n - at : CHUNK;
+        if (dtype == SP_DTYPE_F16) {
+            sp_float_to_half_n(src + at, h, m);
+            for (size_t i = 0; i < m; i++, dst += 2)
+                sp_store_le16(dst, h[i]);
+        } else {
+            for (size_t i = 0; i < m; i++, dst += 4) {
+                uint32_t bits;
+                memcpy(&bits, &src[at + i], 4);
+                sp_store_le32(dst, bits);
+            }
+        }
+    }
+    return dst;
 }
 
 void sp_convert_to_f32(sp_dtype t, const void *src, float *dst, size_t n) {

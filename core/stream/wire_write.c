@@ -8,6 +8,7 @@
 
 #include "../formats/bytes_le.h"
 #include "../formats/fileio.h"
+#include "../formats/float_store.h"
 #include "alloc.h"
 #include "wire_internal.h"
 
@@ -86,31 +87,6 @@ uint64_t sp_wire_writer_bytes(const sp_wire_writer *w) {
     return w->bytes;
 }
 
-/* Stores n token values little-endian as float16 (half) or float32; returns the end. Converted a
- * chunk at a time with the bulk converter (vectorised where the CPU allows): token values are
- * most of a packet's bytes. */
-static uint8_t *store_values(uint8_t *q, const float *v, size_t n, bool half) {
-    enum { CHUNK = 1024 };
-    uint16_t h[CHUNK];
-    for (size_t at = 0; at < n; at += CHUNK) {
-        size_t m = n - at < CHUNK ? n - at : CHUNK;
-        if (half)
-            sp_float_to_half_n(v + at, h, m);
-        for (size_t i = 0; i < m; i++) {
-            if (half) {
-                sp_store_le16(q, h[i]);
-                q += 2;
-            } else {
-                uint32_t bits;
-                memcpy(&bits, &v[at + i], 4);
-                sp_store_le32(q, bits);
-                q += 4;
-            }
-        }
-    }
-    return q;
-}
-
 sp_status sp_wire_writer_packet(sp_wire_writer *w, const sp_packet *p, sp_error *err) {
     if (!w || !p || (p->count && (!p->tokens || !p->info)))
         return sp_error_set(err, SP_ERR_INVALID, "sp_wire_writer_packet: NULL argument");
@@ -165,7 +141,7 @@ sp_status sp_wire_writer_packet(sp_wire_writer *w, const sp_packet *p, sp_error 
         sp_store_le16(q + WI_Y, t->y);
         sp_store_le16(q + WI_X, t->x);
     }
-    q = store_values(q, p->tokens, p->count * p->d, half);
+    q = sp_store_floats_le(q, p->tokens, p->count * p->d, w->h.dtype);
     sp_store_le32(q, sp_crc32_update(0, b, len - SP_WIRE_TRAILER));
     st = sink_write(w, b, len, err);
     if (st)
