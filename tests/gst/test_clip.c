@@ -32,21 +32,16 @@ static GstBuffer *push(GstHarness *h, guint shift, GstClockTime pts) {
     return out;
 }
 
-GST_START_TEST(test_clip_tokens_and_embeddings) {
-    gchar *launch = with_model("scriptencode backend=clip model=%s");
-    GstHarness *h = gt_harness(launch, CAPS);
-    GstBuffer *out = push(h, 0, 0);
-    GstScriptTokensMeta *m = gst_buffer_get_script_tokens_meta(out);
-    fail_unless(m != NULL);
-    fail_unless_equals_string(m->backend, "clip");
-    fail_unless(gst_script_tensor_is_set(&m->embeddings));
-
-    /* the same frame through core directly */
-    gchar *dir = model_dir();
+/* Encodes the frame push(h, 0, 0) sends through core directly with model_dir (and text_dir,
+ * may be NULL) and checks the meta holds exactly those tokens and joint-space embeddings.
+ * Returns the token and embedding widths. */
+static void expect_meta_equals_core(GstScriptTokensMeta *m, const gchar *model_dir,
+                                    const gchar *text_dir, gsize *d, gsize *e) {
     sp_encoder_config cfg;
     sp_encoder_config_init(&cfg);
     cfg.kind = SP_ENCODER_CLIP;
-    cfg.model_dir = dir;
+    cfg.model_dir = model_dir;
+    cfg.text_model_dir = text_dir;
     sp_encoder *enc;
     sp_encode_ctx *ctx;
     sp_error err;
@@ -62,20 +57,37 @@ GST_START_TEST(test_clip_tokens_and_embeddings) {
     fail_unless_equals_int((gint)m->tokens.dims[0], (gint)r.n);
     fail_unless_equals_int((gint)m->tokens.dims[1], (gint)r.d);
     fail_unless_equals_int((gint)m->embeddings.dims[1], (gint)r.e);
-    fail_unless(r.e != r.d);
     fail_unless(gst_script_tensor_map(&m->tokens, &tm));
     fail_unless(gst_script_tensor_map(&m->embeddings, &em));
     fail_unless(memcmp(tm.data, r.tokens, r.n * r.d * sizeof(float)) == 0);
     fail_unless(memcmp(em.data, r.embed, r.n * r.e * sizeof(float)) == 0);
-    fail_unless_equals_int(m->preprocess.image_size, 32);
-    fail_unless_equals_int(m->preprocess.patch_size, 8);
     gst_buffer_unmap(m->tokens.data, &tm);
     gst_buffer_unmap(m->embeddings.data, &em);
     gst_buffer_unmap(in, &im);
     gst_buffer_unref(in);
+    *d = r.d;
+    *e = r.e;
     sp_encoding_free(&r);
     sp_encode_ctx_free(ctx);
     sp_encoder_free(enc);
+}
+
+GST_START_TEST(test_clip_tokens_and_embeddings) {
+    gchar *launch = with_model("scriptencode backend=clip model=%s");
+    GstHarness *h = gt_harness(launch, CAPS);
+    GstBuffer *out = push(h, 0, 0);
+    GstScriptTokensMeta *m = gst_buffer_get_script_tokens_meta(out);
+    fail_unless(m != NULL);
+    fail_unless_equals_string(m->backend, "clip");
+    fail_unless(gst_script_tensor_is_set(&m->embeddings));
+
+    /* the same frame through core directly */
+    gchar *dir = model_dir();
+    gsize d, e;
+    expect_meta_equals_core(m, dir, NULL, &d, &e);
+    fail_unless(e != d);
+    fail_unless_equals_int(m->preprocess.image_size, 32);
+    fail_unless_equals_int(m->preprocess.patch_size, 8);
     gst_buffer_unref(out);
     gt_teardown(h);
     g_free(dir);
@@ -166,38 +178,9 @@ GST_START_TEST(test_llava_with_text_model) {
     fail_unless(m != NULL);
     fail_unless(gst_script_tensor_is_set(&m->embeddings));
 
-    sp_encoder_config cfg;
-    sp_encoder_config_init(&cfg);
-    cfg.kind = SP_ENCODER_CLIP;
-    cfg.model_dir = llava;
-    cfg.text_model_dir = clip;
-    sp_encoder *enc;
-    sp_encode_ctx *ctx;
-    sp_error err;
-    fail_unless(sp_encoder_open(&cfg, &enc, &err) == SP_OK, "%s", err.message);
-    fail_unless(sp_encode_ctx_new(enc, &ctx, &err) == SP_OK);
-    GstBuffer *in = gt_frame_rgbx(W, H, 0, 0);
-    GstMapInfo im, tm, em;
-    gst_buffer_map(in, &im, GST_MAP_READ);
-    sp_image img = {im.data, W, H, W * 4, SP_PIXFMT_RGBX};
-    sp_encoding r;
-    sp_encoding_init(&r);
-    fail_unless(sp_encode(ctx, &img, &r, &err) == SP_OK, "%s", err.message);
-    fail_unless_equals_int((gint)m->tokens.dims[1], (gint)r.d);
-    fail_unless_equals_int((gint)m->embeddings.dims[1], (gint)r.e);
-    fail_unless(r.e != r.d); /* the CLIP's projection width, not LLaVA's hidden size */
-    gint hidden = (gint)r.d;
-    fail_unless(gst_script_tensor_map(&m->tokens, &tm));
-    fail_unless(gst_script_tensor_map(&m->embeddings, &em));
-    fail_unless(memcmp(tm.data, r.tokens, r.n * r.d * sizeof(float)) == 0);
-    fail_unless(memcmp(em.data, r.embed, r.n * r.e * sizeof(float)) == 0);
-    gst_buffer_unmap(m->tokens.data, &tm);
-    gst_buffer_unmap(m->embeddings.data, &em);
-    gst_buffer_unmap(in, &im);
-    gst_buffer_unref(in);
-    sp_encoding_free(&r);
-    sp_encode_ctx_free(ctx);
-    sp_encoder_free(enc);
+    gsize hidden, e;
+    expect_meta_equals_core(m, llava, clip, &hidden, &e);
+    fail_unless(e != hidden); /* the CLIP's projection width, not LLaVA's hidden size */
     gst_buffer_unref(out);
     gt_teardown(h);
 
@@ -209,7 +192,7 @@ GST_START_TEST(test_llava_with_text_model) {
     m = gst_buffer_get_script_tokens_meta(out);
     fail_unless(m != NULL);
     fail_unless(!gst_script_tensor_is_set(&m->embeddings));
-    fail_unless_equals_int((gint)m->tokens.dims[1], hidden);
+    fail_unless_equals_int((gint)m->tokens.dims[1], (gint)hidden);
     gst_buffer_unref(out);
     gt_teardown(h);
     g_free(launch);
