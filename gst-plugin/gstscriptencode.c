@@ -11,6 +11,7 @@
 #include <gst/script/script.h>
 
 #include "elements.h"
+#include "encodegate.h"
 #include "enums.h"
 #include "scriptprune/encode.h"
 #include "scriptprune/select.h"
@@ -37,6 +38,11 @@ enum {
     PROP_THREADS,
     PROP_SAMPLE_EVERY,
     PROP_MAX_FPS,
+    PROP_SKIP_UNCHANGED,
+    PROP_CHANGE_THRESHOLD,
+    PROP_MAX_SKIP_S,
+    PROP_FRAMES_ENCODED,
+    PROP_FRAMES_SKIPPED,
 };
 
 struct _GstScriptEncode {
@@ -52,6 +58,9 @@ struct _GstScriptEncode {
     guint threads;
     guint sample_every;
     gdouble max_fps;
+    GstScriptSkipUnchanged skip_unchanged;
+    gfloat change_threshold;
+    gdouble max_skip_s;
 
     /* state, from start() to stop() (streaming thread) */
     sp_encoder *enc;
@@ -59,6 +68,7 @@ struct _GstScriptEncode {
     sp_encoding result;
     guint64 frames;               /* frames seen since start (index of the next one) */
     GstClockTime last_encoded_rt; /* running time of the last encoded frame */
+    EncodeGate gate;              /* skips the encoder on unchanged frames (encodegate.h) */
 
     /* per caps (set_info) */
     sp_pixfmt pixfmt;
@@ -112,6 +122,15 @@ static void gst_script_encode_set_property(GObject *object, guint prop_id, const
         case PROP_MAX_FPS:
             self->max_fps = g_value_get_double(value);
             break;
+        case PROP_SKIP_UNCHANGED:
+            self->skip_unchanged = g_value_get_enum(value);
+            break;
+        case PROP_CHANGE_THRESHOLD:
+            self->change_threshold = g_value_get_float(value);
+            break;
+        case PROP_MAX_SKIP_S:
+            self->max_skip_s = g_value_get_double(value);
+            break;
         default:
             G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
             break;
@@ -151,6 +170,22 @@ static void gst_script_encode_get_property(GObject *object, guint prop_id, GValu
         case PROP_MAX_FPS:
             g_value_set_double(value, self->max_fps);
             break;
+        case PROP_SKIP_UNCHANGED:
+            g_value_set_enum(value, self->skip_unchanged);
+            break;
+        case PROP_CHANGE_THRESHOLD:
+            g_value_set_float(value, self->change_threshold);
+            break;
+        case PROP_MAX_SKIP_S:
+            g_value_set_double(value, self->max_skip_s);
+            break;
+        case PROP_FRAMES_ENCODED:
+        case PROP_FRAMES_SKIPPED: {
+            guint64 encoded, skipped;
+            encode_gate_counts(&self->gate, &encoded, &skipped);
+            g_value_set_uint64(value, prop_id == PROP_FRAMES_ENCODED ? encoded : skipped);
+            break;
+        }
         default:
             G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
             break;
@@ -164,6 +199,7 @@ static void free_state(GstScriptEncode *self) {
     sp_encoder_free(self->enc);
     self->enc = NULL;
     sp_encoding_free(&self->result);
+    encode_gate_clear(&self->gate);
 }
 
 static gboolean gst_script_encode_start(GstBaseTransform *trans) {
@@ -178,6 +214,8 @@ static gboolean gst_script_encode_start(GstBaseTransform *trans) {
     cfg.patch_size = self->patch_size;
     cfg.layer = self->output_layer;
     guint threads = self->threads;
+    encode_gate_start(&self->gate, self->skip_unchanged, backend == GST_SCRIPT_BACKEND_CLIP,
+                      self->change_threshold, self->max_skip_s);
     GST_OBJECT_UNLOCK(self);
 
     cfg.kind = backend == GST_SCRIPT_BACKEND_CLIP ? SP_ENCODER_CLIP : SP_ENCODER_PATCH;
@@ -255,8 +293,10 @@ static gboolean gst_script_encode_sink_event(GstBaseTransform *trans, GstEvent *
     switch (GST_EVENT_TYPE(event)) {
         case GST_EVENT_FLUSH_STOP:
         case GST_EVENT_SEGMENT:
-            /* Running times restart: the next frame is encoded whatever max-fps says. */
+            /* Running times restart: the next frame is encoded whatever max-fps or the change
+             * gate says. */
             self->last_encoded_rt = GST_CLOCK_TIME_NONE;
+            encode_gate_reset(&self->gate);
             break;
         default:
             break;
@@ -352,8 +392,11 @@ static void fill_preprocess(GstScriptPreprocess *out, const sp_preprocess *pre,
     out->patch_size = info->patch_size;
 }
 
-/* Encodes frame into self->result; FALSE with an element error posted. */
-static gboolean encode_frame(GstScriptEncode *self, GstVideoFrame *frame) {
+/* Encodes frame into self->result, unless the change gate finds it unchanged since the last
+ * encoded frame (*encoded FALSE: self->result still holds that frame's tokens); FALSE with an
+ * element error posted. */
+static gboolean encode_frame(GstScriptEncode *self, GstVideoFrame *frame, GstClockTime t,
+                             gboolean *encoded) {
     GstVideoFrame rgb;
     GstVideoFrame *src = frame;
     if (self->convert) {
@@ -373,7 +416,11 @@ static gboolean encode_frame(GstScriptEncode *self, GstVideoFrame *frame) {
     };
     sp_error err;
     sp_error_clear(&err);
-    sp_status st = sp_encode(self->ctx, &img, &self->result, &err);
+    sp_status st = SP_OK;
+    if (!encode_gate_decide(&self->gate, self->enc, &img, t, encoded, &err))
+        st = err.status ? err.status : SP_ERR_STATE;
+    else if (*encoded)
+        st = sp_encode(self->ctx, &img, &self->result, &err);
     if (self->convert)
         gst_video_frame_unmap(&rgb);
     if (st != SP_OK) {
@@ -400,7 +447,8 @@ static GstFlowReturn gst_script_encode_transform_ip(GstBaseTransform *trans, Gst
         GST_ELEMENT_ERROR(self, STREAM, FAILED, ("cannot map the video frame"), (NULL));
         return GST_FLOW_ERROR;
     }
-    gboolean ok = encode_frame(self, &frame);
+    gboolean encoded = TRUE;
+    gboolean ok = encode_frame(self, &frame, pts, &encoded);
     gst_video_frame_unmap(&frame);
     if (!ok)
         return GST_FLOW_ERROR;
@@ -408,10 +456,17 @@ static GstFlowReturn gst_script_encode_transform_ip(GstBaseTransform *trans, Gst
     const sp_encoding *r = &self->result;
     sp_encoder_info info;
     sp_encoder_get_info(self->enc, &info);
-    GstBuffer *tokens = gst_script_buffer_new_copy(r->tokens, r->n * r->d * sizeof(float));
-    GstBuffer *embed = NULL;
-    if (r->embed && r->embed != r->tokens)
-        embed = gst_script_buffer_new_copy(r->embed, r->n * r->e * sizeof(float));
+    GstBuffer *tokens = NULL, *embed = NULL;
+    if (encoded) {
+        tokens = gst_script_buffer_new_copy(r->tokens, r->n * r->d * sizeof(float));
+        if (r->embed && r->embed != r->tokens)
+            embed = gst_script_buffer_new_copy(r->embed, r->n * r->e * sizeof(float));
+        encode_gate_keep(&self->gate, tokens, embed);
+    } else {
+        /* Unchanged: the last encoded frame's tokens, the same bytes, stand for this one. */
+        tokens = gst_buffer_ref(self->gate.tokens);
+        embed = self->gate.embed ? gst_buffer_ref(self->gate.embed) : NULL;
+    }
     GstScriptTokensMeta *meta = gst_buffer_add_script_tokens_meta(
         buf, tokens, r->n, r->d, embed, embed ? r->e : 0, r->grid_h, r->grid_w);
     gst_buffer_unref(tokens);
@@ -427,8 +482,40 @@ static GstFlowReturn gst_script_encode_transform_ip(GstBaseTransform *trans, Gst
                     (guint)GST_VIDEO_INFO_WIDTH(&filter->in_info),
                     (guint)GST_VIDEO_INFO_HEIGHT(&filter->in_info));
     self->last_encoded_rt = rt;
-    GST_LOG_OBJECT(self, "frame %" G_GUINT64_FORMAT ": %zu x %zu tokens", index, r->n, r->d);
+    GST_LOG_OBJECT(self, "frame %" G_GUINT64_FORMAT ": %zu x %zu tokens%s", index, r->n, r->d,
+                   encoded ? "" : " (unchanged, not encoded)");
     return GST_FLOW_OK;
+}
+
+/* The change gate's properties: defaults and ranges from core's parameter table. */
+static void install_gate_properties(GObjectClass *gc) {
+    const GParamFlags rw = G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY;
+    const GParamFlags ro = G_PARAM_READABLE | G_PARAM_STATIC_STRINGS;
+    const sp_param_info *skip = sp_param_of(SP_PARAM_SKIP_UNCHANGED);
+    const sp_param_info *thr = sp_param_of(SP_PARAM_CHANGE_THRESHOLD);
+    const sp_param_info *max = sp_param_of(SP_PARAM_MAX_SKIP_S);
+    g_object_class_install_property(gc, PROP_SKIP_UNCHANGED,
+                                    g_param_spec_enum("skip-unchanged", "Skip unchanged", skip->doc,
+                                                      GST_TYPE_SCRIPT_SKIP_UNCHANGED,
+                                                      (gint)skip->def, rw));
+    g_object_class_install_property(gc, PROP_CHANGE_THRESHOLD,
+                                    g_param_spec_float("change-threshold", "Change threshold",
+                                                       thr->doc, (gfloat)thr->min, (gfloat)thr->max,
+                                                       (gfloat)thr->def, rw));
+    g_object_class_install_property(gc, PROP_MAX_SKIP_S,
+                                    g_param_spec_double("max-skip-s", "Longest skip", max->doc,
+                                                        max->min, max->max, max->def, rw));
+    g_object_class_install_property(
+        gc, PROP_FRAMES_ENCODED,
+        g_param_spec_uint64("frames-encoded", "Frames encoded",
+                            "Sampled frames the encoder ran on since start", 0, G_MAXUINT64, 0,
+                            ro));
+    g_object_class_install_property(
+        gc, PROP_FRAMES_SKIPPED,
+        g_param_spec_uint64("frames-skipped", "Frames skipped",
+                            "Sampled frames the change gate found unchanged since start: they "
+                            "carry the last encoded frame's tokens again",
+                            0, G_MAXUINT64, 0, ro));
 }
 
 static void gst_script_encode_finalize(GObject *object) {
@@ -506,6 +593,7 @@ static void gst_script_encode_class_init(GstScriptEncodeClass *klass) {
                             "Encode at most this many frames per second of running time (0 = no "
                             "limit); the others pass through untouched, without meta",
                             0.0, 1000.0, DEFAULT_MAX_FPS, rw | GST_PARAM_MUTABLE_PLAYING));
+    install_gate_properties(gobject_class);
 
     gst_element_class_add_static_pad_template(element_class, &sink_template);
     gst_element_class_add_static_pad_template(element_class, &src_template);
@@ -523,6 +611,7 @@ static void gst_script_encode_class_init(GstScriptEncodeClass *klass) {
     filter_class->set_info = GST_DEBUG_FUNCPTR(gst_script_encode_set_info);
 
     gst_type_mark_as_plugin_api(GST_TYPE_SCRIPT_BACKEND, 0);
+    gst_type_mark_as_plugin_api(GST_TYPE_SCRIPT_SKIP_UNCHANGED, 0);
 }
 
 static void gst_script_encode_init(GstScriptEncode *self) {
@@ -534,5 +623,9 @@ static void gst_script_encode_init(GstScriptEncode *self) {
     self->sample_every = DEFAULT_SAMPLE_EVERY;
     self->max_fps = DEFAULT_MAX_FPS;
     self->last_encoded_rt = GST_CLOCK_TIME_NONE;
+    self->skip_unchanged = (GstScriptSkipUnchanged)sp_param_of(SP_PARAM_SKIP_UNCHANGED)->def;
+    self->change_threshold = (gfloat)sp_param_of(SP_PARAM_CHANGE_THRESHOLD)->def;
+    self->max_skip_s = sp_param_of(SP_PARAM_MAX_SKIP_S)->def;
+    encode_gate_init(&self->gate);
     gst_base_transform_set_in_place(GST_BASE_TRANSFORM(self), TRUE);
 }
