@@ -88,6 +88,10 @@ typedef struct scd_encoder_cfg {
     int patch_size;
     int output_layer;
     int threads; /* 0 = automatic */
+    /* The change gate before the encoder (core's scriptprune/change_gate.h). */
+    int skip_unchanged;      /* sp_skip_unchanged: auto (on for clip), true, false */
+    double change_threshold; /* 8-bit levels */
+    double max_skip_s;       /* seconds; 0 = every sampled frame is encoded */
 } scd_encoder_cfg;
 
 typedef struct scd_pruning_cfg {

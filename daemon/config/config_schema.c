@@ -396,6 +396,23 @@ static const cfg_key keys[] = {
      .min = 0,
      .max = 256,
      .doc = "Encoder threads; 0 = automatic."},
+    /* The change gate: names, defaults, ranges and docs from core's table. */
+    {.section = SEC_ENCODER,
+     .type = T_ENUM,
+     .offset = ENC(skip_unchanged),
+     .param = PARAM(SP_PARAM_SKIP_UNCHANGED),
+     .doc = "Skip the encoder on sampled frames where no patch cell changed beyond "
+            "`change_threshold` since the last encoded frame: the stream records the last "
+            "tokens as seen again (docs/encoders.md). `auto`: on for `clip`, off for `patch` "
+            "(which costs about what the test does)."},
+    {.section = SEC_ENCODER,
+     .type = T_FLOAT,
+     .offset = ENC(change_threshold),
+     .param = PARAM(SP_PARAM_CHANGE_THRESHOLD)},
+    {.section = SEC_ENCODER,
+     .type = T_FLOAT,
+     .offset = ENC(max_skip_s),
+     .param = PARAM(SP_PARAM_MAX_SKIP_S)},
 
     /* ---- pruning (defaults.pruning and streams[].pruning) ----
      * Every stream parameter of core's table and the method: names, defaults, ranges and docs

@@ -81,6 +81,8 @@ void scd_stream_to_json(scd_stream *st, JsonBuilder *b) {
         scd_json_member_u64(b, "damaged", sm.damaged);
     scd_json_member_u64(b, "frames_seen", sm.frames_seen);
     scd_json_member_u64(b, "frames", sm.frames);
+    scd_json_member_u64(b, "frames_encoded", sm.frames_encoded);
+    scd_json_member_u64(b, "frames_skipped", sm.frames_skipped);
     scd_json_member_u64(b, "tokens_in", sm.tokens_in);
     scd_json_member_u64(b, "tokens_out", sm.tokens_out);
     scd_json_member_u64(b, "packets", sm.packets);

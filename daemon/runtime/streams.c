@@ -61,9 +61,11 @@ struct scd_stream {
     ScriptPacketView view; /* the app branch's packet view (one streaming thread) */
 
     /* Main thread. */
-    uint64_t seen_prev_runs; /* frames seen by runs already freed */
-    uint64_t seen_reported;  /* frames_seen already added to the metric */
-    uint64_t wd_seen;        /* frames seen at the previous watchdog tick */
+    uint64_t seen_prev_runs;    /* frames seen by runs already freed */
+    uint64_t seen_reported;     /* frames_seen already added to the metric */
+    uint64_t gate_prev_runs[2]; /* frames encoded, skipped by runs already freed */
+    uint64_t gate_reported[2];  /* ... already added to the metrics */
+    uint64_t wd_seen;           /* frames seen at the previous watchdog tick */
     uint64_t temporal_drops, spatial_drops, emissions, select_ns_total, select_ns_max;
 };
 
@@ -115,10 +117,21 @@ static uint64_t frames_seen(const scd_stream *st) {
     return st->seen_prev_runs + scd_run_frames_seen(st->run);
 }
 
+/* Frames the encoder ran on [0] and frames the change gate skipped [1], all runs. */
+static void gate_counts(const scd_stream *st, uint64_t out[2]) {
+    scd_run_encode_counters(st->run, &out[0], &out[1]);
+    out[0] += st->gate_prev_runs[0];
+    out[1] += st->gate_prev_runs[1];
+}
+
 static void free_run(scd_stream *st) {
     if (!st->run)
         return;
     st->seen_prev_runs += scd_run_frames_seen(st->run);
+    uint64_t e, k;
+    scd_run_encode_counters(st->run, &e, &k);
+    st->gate_prev_runs[0] += e;
+    st->gate_prev_runs[1] += k;
     scd_run_free(st->run);
     st->run = NULL;
 }
@@ -826,6 +839,13 @@ void scd_streams_refresh_metrics(scd_streams *s) {
             scd_metric_counter_add(m->frames_seen, lbl(st), (double)(seen - st->seen_reported));
             st->seen_reported = seen;
         }
+        uint64_t gate[2];
+        gate_counts(st, gate);
+        scd_metric *gate_fam[2] = {m->frames_encoded, m->frames_skipped};
+        for (int j = 0; j < 2; j++) {
+            scd_metric_counter_add(gate_fam[j], lbl(st), (double)(gate[j] - st->gate_reported[j]));
+            st->gate_reported[j] = gate[j];
+        }
         for (size_t q = 0; q < scd_run_n_queues(st->run); q++) {
             const char *l[] = {st->id, scd_run_queue_name(st->run, q)};
             scd_metric_gauge_set(m->queue_depth, l, scd_run_queue_level(st->run, q));
@@ -884,6 +904,10 @@ void scd_stream_get_summary(scd_stream *st, scd_stream_summary *out) {
     out->state = st->state;
     out->frames_seen = frames_seen(st);
     out->frames = atomic_load(&st->frames);
+    uint64_t gate[2];
+    gate_counts(st, gate);
+    out->frames_encoded = gate[0];
+    out->frames_skipped = gate[1];
     out->tokens_in = atomic_load(&st->tokens_in);
     out->tokens_out = atomic_load(&st->tokens_out);
     out->packets = atomic_load(&st->packets);

@@ -15,6 +15,8 @@ typedef struct scd_metric_families {
     /* per stream: label "stream" */
     scd_metric *frames_seen;    /* decoded frames that entered the pipeline tail */
     scd_metric *frames;         /* sampled frames encoded and pruned */
+    scd_metric *frames_encoded; /* of those, frames the vision encoder ran on */
+    scd_metric *frames_skipped; /* ... and frames the change gate skipped (last tokens again) */
     scd_metric *tokens_in;      /* tokens of those frames */
     scd_metric *tokens_out;     /* tokens in emitted packets */
     scd_metric *packets;        /* emitted packets */
