@@ -21,6 +21,7 @@
  *       kept tokens (frame, row, column); for `still`, the frames where the object is in the
  *       encoder's view that were encoded, and the object recall: the share of the encoder cells
  *       at least half covered by the object that the temporal graph calls new (not a repeat).
+ * Also: the largest gate change (levels) of the frames it skipped and of all frames.
  * Defaults: the stream's core defaults (window policy), the gate's table defaults. */
 #include <getopt.h>
 #include <math.h>
@@ -304,6 +305,7 @@ static double push_ms(sp_stream *s, const sp_encoding *r, int64_t pts, uint8_t *
 
 typedef struct totals {
     double gate_ms, vit_ms_all, vit_ms_gated, push_ms_all, push_ms_gated;
+    double change_max_skipped, change_max; /* largest gate change of skipped / all frames */
     size_t sampled, encoded, obj_frames, obj_frames_encoded, obj_cells, obj_new_all, obj_new_gated;
 } totals;
 
@@ -327,14 +329,15 @@ static void print_result(const char *name, double fps, double seconds, double de
            "\"process_s_gated\":%.2f,\"decode_s\":%.2f,\"rtf_every\":%.2f,\"rtf_gated\":%.2f,"
            "\"rtf_gain\":%.2f,\"rtf_e2e_every\":%.2f,\"rtf_e2e_gated\":%.2f,\"rtf_e2e_gain\":%.2f,"
            "\"packets\":%zu,\"packets_gated\":%zu,\"jaccard_mean\":%.4f,\"jaccard_min\":%.4f,"
-           "\"packets_jaccard_ge_095\":%.4f",
+           "\"packets_jaccard_ge_095\":%.4f,\"change_max_skipped\":%.2f,\"change_max\":%.2f",
            name, W, H, fps, seconds, (double)gp->threshold, (double)gp->max_skip_ns / 1e9,
            t->sampled, t->encoded, (double)t->encoded / (double)t->sampled,
            t->vit_ms_all / (double)t->sampled, t->gate_ms / (double)t->sampled,
            t->push_ms_all / (double)t->sampled, all_s, gated_s, decode_s, seconds / all_s,
            seconds / gated_s, all_s / gated_s, seconds / (decode_s + all_s),
            seconds / (decode_s + gated_s), (decode_s + all_s) / (decode_s + gated_s), a->n, b->n,
-           np ? jsum / (double)np : 1.0, jmin, np ? (double)ge / (double)np : 1.0);
+           np ? jsum / (double)np : 1.0, jmin, np ? (double)ge / (double)np : 1.0,
+           t->change_max_skipped, t->change_max);
     if (t->obj_frames)
         printf(",\"object_frames\":%zu,\"object_frames_encoded\":%zu,\"object_cells\":%zu,"
                "\"object_recall_every\":%.4f,\"object_recall_gated\":%.4f",
@@ -389,8 +392,12 @@ static int cmd_run(const char *name, double fps, double seconds, double decode_s
         sp_image img = {frame, W, H, (size_t)W * 3, SP_PIXFMT_RGB};
         double a = bench_now_ms();
         sp_gate_verdict v;
-        if (sp_change_gate_test(gate, &img, pts, &v, NULL, &err))
+        float change = 0;
+        if (sp_change_gate_test(gate, &img, pts, &v, &change, &err))
             die(err.message);
+        t.change_max = fmax(t.change_max, change);
+        if (v == SP_GATE_SKIP)
+            t.change_max_skipped = fmax(t.change_max_skipped, change);
         t.gate_ms += bench_now_ms() - a;
         a = bench_now_ms();
         if (sp_encode(ctx, &img, &r, &err))

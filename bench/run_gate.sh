@@ -41,7 +41,7 @@ for scene in still pan demo; do
         t1=$(now)
         decode=$(echo "$t1 - $t0" | bc)
         line=$(nice $ff -i "$tmp/$scene.mp4" -vf "fps=$fps" -f rawvideo -pix_fmt rgb24 - |
-            "$bin" run --scene $scene --fps $fps --seconds "$seconds" --decode-s "$decode")
+            nice "$bin" run --scene $scene --fps $fps --seconds "$seconds" --decode-s "$decode")
         echo "$line"
         [ -z "$out" ] || echo "$line" >> "$out"
     done

@@ -7,6 +7,7 @@ Each scene runs twice through `real-stream` (the patch encoder and sp_stream at 
 defaults): every frame encoded, and with core's change gate before the encoder (--gate T; a
 skipped frame pushes the last encoded frame's tokens again, as scriptencode does). Per scene:
   frames_encoded    frames the gated run encoded (of `frames`)
+  change_max_skipped the largest change (8-bit levels) among the frames the gate skipped
   jaccard_mean/min  per packet (the same window in both runs), |A n B| / |A u B| of the kept
                     tokens identified by (frame, row, column)
   packets_ge_095    share of packets with Jaccard >= 0.95
@@ -75,6 +76,7 @@ def main():
         j = jaccards(p0, p1)
         res = dict(bench="gate-real-textures", scene=scene, frames=len(frames),
                    threshold=args.gate, frames_encoded=s1["frames_encoded"],
+                   change_max_skipped=s1["change_max_skipped"],
                    packets=len(p0), packets_gated=len(p1),
                    jaccard_mean=round(sum(j) / len(j), 4) if j else None,
                    jaccard_min=round(min(j), 4) if j else None,

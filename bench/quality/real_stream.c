@@ -221,6 +221,7 @@ int main(int argc, char **argv) {
             die("gate", &err);
     }
     unsigned long encoded = 0;
+    float change_max_skipped = 0;
     double encode_ns = 0;
     uint8_t *fates = NULL;
     char *text = NULL;
@@ -230,8 +231,11 @@ int main(int argc, char **argv) {
         clock_gettime(CLOCK_MONOTONIC, &a);
         int64_t pts = (int64_t)((double)t * 1e9 / fps);
         sp_gate_verdict v = SP_GATE_FIRST;
-        if (gate && sp_change_gate_test(gate, &img, pts, &v, NULL, &err))
+        float change = 0;
+        if (gate && sp_change_gate_test(gate, &img, pts, &v, &change, &err))
             die("gate", &err);
+        if (v == SP_GATE_SKIP && change > change_max_skipped)
+            change_max_skipped = change;
         if (v != SP_GATE_SKIP) {
             if (sp_encode(ctx, &img, &r, &err))
                 die("encode", &err);
@@ -270,10 +274,11 @@ int main(int argc, char **argv) {
     printf("{\"summary\": true, \"frames\": %u, \"grid\": %u, \"encode_ms\": %.3f, "
            "\"scene_cuts\": %llu, \"candidates\": %llu, \"tau_t\": %g, "
            "\"kernel_sigma\": %g, \"mass_gamma\": %g, \"gsp_keep\": %g, \"budget\": %zu, "
-           "\"window\": %u, \"hop\": %u, \"frames_encoded\": %lu}\n",
+           "\"window\": %u, \"hop\": %u, \"frames_encoded\": %lu, \"change_max_skipped\": %.3f}\n",
            T, info.grid_h, encode_ns / 1e6 / T, (unsigned long long)st.scene_cuts,
            (unsigned long long)st.candidates, (double)p.tau_t, (double)p.kernel_sigma,
-           (double)p.mass_gamma, (double)p.gsp_keep, p.window_budget, p.window, p.hop, encoded);
+           (double)p.mass_gamma, (double)p.gsp_keep, p.window_budget, p.window, p.hop, encoded,
+           (double)change_max_skipped);
     sp_change_gate_free(gate);
     free(fates);
     free(text);
