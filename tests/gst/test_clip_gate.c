@@ -2,7 +2,8 @@
  * tests/encode/gen_clip.py builds (SCRIPTD_CLIP_FIXTURES): on a clip that is static between a
  * few changes, the gated run emits, bit for bit, the tokens, packets and provenance of the run
  * that encodes every frame, while the encoder runs only on the changed frames (and every
- * max-skip-s); `auto` gates clip and not patch; the counters count. */
+ * max-skip-s); `auto` gates clip and not patch; the counters count. (The properties' defaults
+ * and ranges are the parameter table's: tests/params/test_defaults_agree.c.) */
 #include <string.h>
 
 #include "gsttest.h"
@@ -133,21 +134,6 @@ GST_START_TEST(test_auto_gates_clip_only) {
 }
 GST_END_TEST;
 
-GST_START_TEST(test_properties_from_the_table) {
-    gt_register_plugin();
-    GstElement *e = gst_element_factory_make("scriptencode", NULL);
-    fail_unless(e != NULL);
-    gint skip;
-    gfloat thr;
-    gdouble max;
-    g_object_get(e, "skip-unchanged", &skip, "change-threshold", &thr, "max-skip-s", &max, NULL);
-    fail_unless_equals_int(skip, 0); /* auto */
-    fail_unless_equals_float(thr, 2.0f);
-    fail_unless_equals_float(max, 10.0);
-    gst_object_unref(e);
-}
-GST_END_TEST;
-
 static Suite *clip_gate_suite(void) {
     Suite *s = suite_create("gst-clip-gate");
     TCase *tc = tcase_create("clip-gate");
@@ -156,7 +142,6 @@ static Suite *clip_gate_suite(void) {
     tcase_add_test(tc, test_static_clip_same_output);
     tcase_add_test(tc, test_max_skip_same_output);
     tcase_add_test(tc, test_auto_gates_clip_only);
-    tcase_add_test(tc, test_properties_from_the_table);
     return s;
 }
 
