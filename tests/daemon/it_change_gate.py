@@ -103,9 +103,11 @@ class SameOutput(unittest.TestCase):
         assert rc == 0, f"scriptd exited with {rc}:\n{cls.d.log_text()}"
 
     def test_counters_in_streams_and_metrics(self):
-        for sid, (_, _, encoded) in STREAMS.items():
+        for sid, (_, skip, encoded) in STREAMS.items():
             with self.subTest(stream=sid):
                 doc = self.docs[sid]
+                self.assertEqual(doc["encoder"]["skip_unchanged"], skip, doc["encoder"])
+                self.assertEqual(doc["encoder"]["max_skip_s"], 60, doc["encoder"])
                 self.assertEqual(doc["state"], "done", doc)
                 self.assertEqual(doc["frames"], SAMPLED, doc)
                 self.assertEqual(doc["frames_encoded"], encoded, doc)
