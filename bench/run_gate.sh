@@ -11,6 +11,8 @@
 # on its own, once per rate, and reported as decode_s; rtf_e2e_* adds it.
 #   bench/run_gate.sh [BUILD_DIR] [SECONDS] [OUT.jsonl]     defaults: build, 60, stdout only
 # SECONDS sets every clip's length (the full benchmark: 60; a short run: 20).
+# $ff and $x264 are option lists: word splitting is meant.
+# shellcheck disable=SC2086
 set -eu
 build=${1:-build}
 seconds=${2:-60}
@@ -24,12 +26,10 @@ x264="-c:v libx264 -preset veryfast -crf 23 -g 20 -pix_fmt yuv420p"
 ff="ffmpeg -nostdin -hide_banner -loglevel error -y"
 
 for scene in still pan; do
-    # shellcheck disable=SC2086
-    nice "$bin" make --scene $scene --seconds "$seconds" --rate $rate |
+        nice "$bin" make --scene $scene --seconds "$seconds" --rate $rate |
         nice $ff -f rawvideo -pix_fmt rgb24 -s 1920x1080 -r $rate -i - $x264 "$tmp/$scene.mp4"
 done
 tools/gen-sample-video.sh "$tmp/demo-src.mp4" >/dev/null
-# shellcheck disable=SC2086
 nice $ff -stream_loop -1 -i "$tmp/demo-src.mp4" -t "$seconds" \
     -vf "scale=1920:1080,fps=$rate" $x264 "$tmp/demo.mp4"
 
