@@ -91,5 +91,9 @@ gboolean scd_follow_events_parse(const char *list, guint *mask, char **why) {
         *mask |= bit;
     }
     g_strfreev(words);
+    if (*mask == 0) {
+        *why = g_strdup("no event kind named (known: watch)");
+        return FALSE;
+    }
     return TRUE;
 }
