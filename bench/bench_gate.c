@@ -21,6 +21,9 @@
  *       kept tokens (frame, row, column); for `still`, the frames where the object is in the
  *       encoder's view that were encoded, and the object recall: the share of the encoder cells
  *       at least half covered by the object that the temporal graph calls new (not a repeat).
+ *   bench-gate model --out DIR
+ *       writes the random ViT-B/16 as a model folder (model.safetensors, config.json), for
+ *       bench/run_gate.sh to run scriptd itself end to end on the clips.
  * Also: the largest gate change (levels) of the frames it skipped and of all frames.
  * Defaults: the stream's core defaults (window policy), the gate's table defaults. */
 #include <getopt.h>
@@ -461,7 +464,8 @@ static int cmd_run(const char *name, double fps, double seconds, double decode_s
 static void usage(void) {
     fprintf(stderr, "usage: bench-gate make --scene still|pan --seconds S --rate R > frames.rgb\n"
                     "       bench-gate run --scene still|pan|demo --fps F --seconds S "
-                    "[--decode-s D] [--threshold T] [--max-skip-s M] < sampled.rgb\n");
+                    "[--decode-s D] [--threshold T] [--max-skip-s M] < sampled.rgb\n"
+                    "       bench-gate model --out DIR\n");
 }
 
 int main(int argc, char **argv) {
@@ -470,17 +474,21 @@ int main(int argc, char **argv) {
         return 2;
     }
     const char *cmd = argv[1];
-    const char *name = "still";
+    const char *name = "still", *out_dir = NULL;
     double seconds = 0, rate = 10, fps = 1, decode_s = 0;
     sp_change_gate_params gp;
     sp_change_gate_params_init(&gp);
     gp.threshold = (float)sp_param_of(SP_PARAM_CHANGE_THRESHOLD)->def;
     gp.max_skip_ns = (int64_t)(sp_param_of(SP_PARAM_MAX_SKIP_S)->def * 1e9);
-    static const struct option opts[] = {
-        {"scene", required_argument, 0, 's'},      {"seconds", required_argument, 0, 'S'},
-        {"rate", required_argument, 0, 'r'},       {"fps", required_argument, 0, 'f'},
-        {"decode-s", required_argument, 0, 'd'},   {"threshold", required_argument, 0, 't'},
-        {"max-skip-s", required_argument, 0, 'm'}, {0, 0, 0, 0}};
+    static const struct option opts[] = {{"scene", required_argument, 0, 's'},
+                                         {"seconds", required_argument, 0, 'S'},
+                                         {"rate", required_argument, 0, 'r'},
+                                         {"fps", required_argument, 0, 'f'},
+                                         {"decode-s", required_argument, 0, 'd'},
+                                         {"threshold", required_argument, 0, 't'},
+                                         {"max-skip-s", required_argument, 0, 'm'},
+                                         {"out", required_argument, 0, 'o'},
+                                         {0, 0, 0, 0}};
     int c;
     optind = 2;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -506,10 +514,20 @@ int main(int argc, char **argv) {
             case 'm':
                 gp.max_skip_ns = (int64_t)(strtod(optarg, NULL) * 1e9);
                 break;
+            case 'o':
+                out_dir = optarg;
+                break;
             default:
                 usage();
                 return 2;
         }
+    }
+    if (strcmp(cmd, "model") == 0) {
+        if (!out_dir) {
+            usage();
+            return 2;
+        }
+        return vit_write_folder(&VIT_B16, out_dir);
     }
     if (!(seconds > 0) || !(rate > 0) || !(fps > 0)) {
         usage();

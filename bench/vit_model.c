@@ -134,3 +134,29 @@ sp_status vit_open_encoder(const vit_dims *d, sp_encoder **out, sp_error *err) {
     free(mi.st);
     return s;
 }
+
+/* Writes len bytes to dir/name; 0 on success. */
+static int write_file(const char *dir, const char *name, const void *data, size_t len) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "wb");
+    if (!f) {
+        fprintf(stderr, "vit_model: cannot create %s\n", path);
+        return 1;
+    }
+    int bad = fwrite(data, 1, len, f) != len;
+    bad |= fclose(f) != 0;
+    if (bad)
+        fprintf(stderr, "vit_model: cannot write %s\n", path);
+    return bad;
+}
+
+int vit_write_folder(const vit_dims *d, const char *dir) {
+    model_image mi;
+    if (vit_build_model(d, &mi))
+        return 1;
+    int bad = write_file(dir, "model.safetensors", mi.st, mi.st_len) ||
+              write_file(dir, "config.json", mi.config, strlen(mi.config));
+    free(mi.st);
+    return bad;
+}

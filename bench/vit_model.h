@@ -27,6 +27,9 @@ typedef struct model_image {
 
 /* Builds d's weights into out (free out->st); 0 on success, 1 with a message on stderr. */
 int vit_build_model(const vit_dims *d, model_image *out);
+/* Writes d's weights as a model folder (model.safetensors, config.json) into the existing
+ * directory dir, for scriptd and the elements; 0 on success, 1 with a message on stderr. */
+int vit_write_folder(const vit_dims *d, const char *dir);
 /* Builds d's weights and opens them as a clip encoder (no text tower). */
 sp_status vit_open_encoder(const vit_dims *d, sp_encoder **out, sp_error *err);
 
