@@ -6,6 +6,7 @@ frames change what the stream emits?
 Each scene runs twice through `real-stream` (the patch encoder and sp_stream at the core
 defaults): every frame encoded, and with core's change gate before the encoder (--gate T; a
 skipped frame pushes the last encoded frame's tokens again, as scriptencode does). Per scene:
+  seed              which of the --seeds runs (other sensor noise; 0 = real_textures.py's)
   frames_encoded    frames the gated run encoded (of `frames`)
   change_max_skipped the largest change (8-bit levels) among the frames the gate skipped
   jaccard_mean/min  per packet (the same window in both runs), |A n B| / |A u B| of the kept
@@ -13,7 +14,7 @@ skipped frame pushes the last encoded frame's tokens again, as scriptencode does
   packets_ge_095    share of packets with Jaccard >= 0.95
   new_recall        real_textures.py's recall of NEW cells (moved or uncovered content the
                     temporal graph calls new), ungated and gated
-  query_recall_b64  (object scenes) share of the target object's cells represented in each
+  query_recall_b64  (scenes with objects) share of the target object's cells represented in each
                     window's packet with the object's exemplar as the query, ungated and gated
 One JSON line per scene.
 
@@ -25,10 +26,43 @@ import json
 import os
 import sys
 
+import numpy as np
+
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import real_textures as R  # noqa: E402
 
-SCENES = ("objects_grass", "objects_gravel", "still_noise", "pan_photos", "cut")
+# real_textures.py's scenes, and two of ours where the objects of objects_grass pause: the
+# gate can only skip frames where nothing moves.
+SCENES = ("objects_grass", "objects_gravel", "still_noise", "pan_photos", "cut", "stop_go_grass",
+          "rare_grass")
+OBJECT_SPECS = [("cup", 8, 6, 40, 30), ("cat", -12, 8, 200, 220), ("face", 16, -10, 60, 250),
+                ("rocket", -6, 0, 150, 40)]  # as objects_grass: name, vx, vy, x0, y0
+MOVING = {
+    "stop_go_grass": lambda t: (t // 4) % 2 == 1,  # 4 frames still, 4 moving, ...
+    "rare_grass": lambda t: 12 <= t < 16,  # still but for 4 frames in the middle
+}
+
+
+def paused_frames(scene, T, seed):
+    """objects_grass's background and objects (the cup is layer 1, the query target), the objects
+    advancing one step only in the frames where MOVING[scene] holds; every frame has fresh sensor
+    noise (sigma 2)."""
+    rng = np.random.default_rng(seed)
+    layers = {0: R.Layer(np.ascontiguousarray(R.tint(R.photo("grass"), *R.GRASS[1:])))}
+    lib = R.objects_library()
+    for i, spec in enumerate(OBJECT_SPECS):
+        layers[i + 1] = lib[spec[0]][0]
+    frames, step = [], 0
+    for t in range(T):
+        step += t > 0 and MOVING[scene](t)
+        objs = []
+        for i, (_, vx, vy, x0, y0) in enumerate(OBJECT_SPECS):
+            ob = layers[i + 1]
+            h, w = ob.mask.shape
+            objs.append((i + 1, ob, int(R.bounce(y0, vy, 0, R.FRAME - h, step)),
+                         int(R.bounce(x0, vx, 0, R.FRAME - w, step))))
+        frames.append(R.render(0, layers[0], 64, 64, 1.0, objs, rng, 2.0))
+    return frames, layers
 
 
 def key(tok):
@@ -56,6 +90,8 @@ def main():
     ap.add_argument("--max-skip-s", type=float, default=10.0)
     ap.add_argument("--scenes", default=",".join(SCENES))
     ap.add_argument("--budget", type=int, default=64, help="query runs: tokens per window")
+    ap.add_argument("--seeds", type=int, default=1,
+                    help="runs per scene, each with other sensor noise (one line each)")
     ap.add_argument("--out")
     ap.add_argument("--cache")
     args = ap.parse_args()
@@ -65,16 +101,20 @@ def main():
         setattr(args, opt, None)
     gate = ["--gate", str(args.gate), "--max-skip-s", str(args.max_skip_s)]
     out = open(args.out, "a") if args.out else None
-    for si, scene in enumerate(args.scenes.split(",")):
-        si = R.SCENES.index(scene) if scene in R.SCENES else si
-        frames, layers = R.scene_frames(scene, args.frames, 1000 + si)
+    for scene, k in [(sc, k) for sc in args.scenes.split(",") for k in range(args.seeds)]:
+        si = R.SCENES.index(scene) if scene in R.SCENES else SCENES.index(scene)
+        if scene in MOVING:
+            frames, layers = paused_frames(scene, args.frames, 2000 + si + 100 * k)
+        else:
+            frames, layers = R.scene_frames(scene, args.frames, 1000 + si + 100 * k)
         f0, p0, s0 = R.run_stream(args.bin, frames, args)
         f1, p1, s1 = R.run_stream(args.bin, frames, args, gate)
-        labels = R.all_labels(frames, layers, 16, args.cache, f"{scene}-T{args.frames}-W16-{si}")
+        labels = R.all_labels(frames, layers, 16, args.cache if k == 0 else None,
+                              f"{scene}-T{args.frames}-W16-{si}")
         c0, _ = R.score_fates(labels, f0, False, scene)
         c1, _ = R.score_fates(labels, f1, False, scene)
         j = jaccards(p0, p1)
-        res = dict(bench="gate-real-textures", scene=scene, frames=len(frames),
+        res = dict(bench="gate-real-textures", scene=scene, seed=k, frames=len(frames),
                    threshold=args.gate, frames_encoded=s1["frames_encoded"],
                    change_max_skipped=s1["change_max_skipped"],
                    packets=len(p0), packets_gated=len(p1),
@@ -86,7 +126,7 @@ def main():
                    static_precision=R.ratio(c0["static_hit"], c0["static"]),
                    static_precision_gated=R.ratio(c1["static_hit"], c1["static"]),
                    ms_per_frame=s0["encode_ms"], ms_per_frame_gated=s1["encode_ms"])
-        if scene in R.QUERY_SCENES:
+        if scene in R.QUERY_SCENES or scene in MOVING:
             exemplar = R.objects_library()["cup"][1]
             b = ["--budget", str(args.budget)]
             _, q0, _ = R.run_stream(args.bin, frames, args, b, exemplar)
