@@ -1,7 +1,9 @@
 /* scriptencode: runs core's vision encoder on video frames and attaches the tokens as
  * GstScriptTokensMeta. The pixels pass through untouched (in place, mapped read-only, so shared
  * memory is never copied). Planar YUV is converted into a scratch RGB frame first, since the core
- * encoder reads packed RGB only. Frames left out by sample-every / max-fps pass without meta. */
+ * encoder reads packed RGB only. Frames left out by sample-every / max-fps pass without meta.
+ * By default (share) elements with equal settings share one encoder and batch their frames into
+ * one forward pass (encodepool.h); the streaming thread waits for its frame's pass. */
 #include "gstscriptencode.h"
 
 #include <errno.h>
@@ -11,6 +13,7 @@
 #include <gst/script/script.h>
 
 #include "elements.h"
+#include "encodepool.h"
 #include "enums.h"
 #include "scriptprune/encode.h"
 #include "scriptprune/select.h"
@@ -25,6 +28,9 @@ GST_DEBUG_CATEGORY_STATIC(gst_script_encode_debug);
 #define DEFAULT_THREADS 0
 #define DEFAULT_SAMPLE_EVERY 1
 #define DEFAULT_MAX_FPS 0.0
+#define DEFAULT_SHARE TRUE
+#define DEFAULT_MAX_BATCH ENCODE_POOL_DEFAULT_MAX_BATCH
+#define DEFAULT_BATCH_WINDOW_MS (ENCODE_POOL_DEFAULT_WINDOW_US / 1000)
 
 enum {
     PROP_0,
@@ -37,6 +43,9 @@ enum {
     PROP_THREADS,
     PROP_SAMPLE_EVERY,
     PROP_MAX_FPS,
+    PROP_SHARE,
+    PROP_MAX_BATCH,
+    PROP_BATCH_WINDOW,
 };
 
 struct _GstScriptEncode {
@@ -52,10 +61,14 @@ struct _GstScriptEncode {
     guint threads;
     guint sample_every;
     gdouble max_fps;
+    gboolean share;
+    guint max_batch;
+    guint batch_window_ms;
 
     /* state, from start() to stop() (streaming thread) */
-    sp_encoder *enc;
+    sp_encoder *enc; /* share=false: this element's own encoder and context */
     sp_encode_ctx *ctx;
+    EncodePool *pool; /* share=true: the encoder shared with equal elements (encodepool.h) */
     sp_encoding result;
     guint64 frames;               /* frames seen since start (index of the next one) */
     GstClockTime last_encoded_rt; /* running time of the last encoded frame */
@@ -112,6 +125,15 @@ static void gst_script_encode_set_property(GObject *object, guint prop_id, const
         case PROP_MAX_FPS:
             self->max_fps = g_value_get_double(value);
             break;
+        case PROP_SHARE:
+            self->share = g_value_get_boolean(value);
+            break;
+        case PROP_MAX_BATCH:
+            self->max_batch = g_value_get_uint(value);
+            break;
+        case PROP_BATCH_WINDOW:
+            self->batch_window_ms = g_value_get_uint(value);
+            break;
         default:
             G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
             break;
@@ -151,6 +173,15 @@ static void gst_script_encode_get_property(GObject *object, guint prop_id, GValu
         case PROP_MAX_FPS:
             g_value_set_double(value, self->max_fps);
             break;
+        case PROP_SHARE:
+            g_value_set_boolean(value, self->share);
+            break;
+        case PROP_MAX_BATCH:
+            g_value_set_uint(value, self->max_batch);
+            break;
+        case PROP_BATCH_WINDOW:
+            g_value_set_uint(value, self->batch_window_ms);
+            break;
         default:
             G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
             break;
@@ -163,7 +194,26 @@ static void free_state(GstScriptEncode *self) {
     self->ctx = NULL;
     sp_encoder_free(self->enc);
     self->enc = NULL;
+    encode_pool_release(self->pool);
+    self->pool = NULL;
     sp_encoding_free(&self->result);
+}
+
+/* The encoder in use: the pool's or this element's own. */
+static const sp_encoder *encoder_of(const GstScriptEncode *self) {
+    return self->pool ? encode_pool_encoder(self->pool) : self->enc;
+}
+
+/* share=true: the pool of the elements with these settings (opened by the first of them). */
+static sp_status open_shared(GstScriptEncode *self, const sp_encoder_config *cfg, sp_error *err) {
+    EncodePoolConfig pc;
+    encode_pool_config_init(&pc);
+    pc.encoder = *cfg;
+    GST_OBJECT_LOCK(self);
+    pc.max_batch = self->max_batch;
+    pc.batch_window_us = self->batch_window_ms * 1000u;
+    GST_OBJECT_UNLOCK(self);
+    return encode_pool_acquire(&pc, &self->pool, err);
 }
 
 static gboolean gst_script_encode_start(GstBaseTransform *trans) {
@@ -178,6 +228,7 @@ static gboolean gst_script_encode_start(GstBaseTransform *trans) {
     cfg.patch_size = self->patch_size;
     cfg.layer = self->output_layer;
     guint threads = self->threads;
+    gboolean share = self->share;
     GST_OBJECT_UNLOCK(self);
 
     cfg.kind = backend == GST_SCRIPT_BACKEND_CLIP ? SP_ENCODER_CLIP : SP_ENCODER_PATCH;
@@ -211,7 +262,9 @@ static gboolean gst_script_encode_start(GstBaseTransform *trans) {
     sp_error err;
     sp_error_clear(&err);
     sp_encoding_init(&self->result);
-    if (sp_encoder_open(&cfg, &self->enc, &err) != SP_OK) {
+    sp_status opened =
+        share ? open_shared(self, &cfg, &err) : sp_encoder_open(&cfg, &self->enc, &err);
+    if (opened != SP_OK) {
         if (cfg.model_dir)
             GST_ELEMENT_ERROR(self, RESOURCE, OPEN_READ,
                               ("cannot open model \"%s\": %s", model, err.message), (NULL));
@@ -226,7 +279,7 @@ static gboolean gst_script_encode_start(GstBaseTransform *trans) {
     }
     g_free(model);
     g_free(text_model);
-    if (sp_encode_ctx_new(self->enc, &self->ctx, &err) != SP_OK) {
+    if (!share && sp_encode_ctx_new(self->enc, &self->ctx, &err) != SP_OK) {
         GST_ELEMENT_ERROR(self, RESOURCE, NO_SPACE_LEFT, ("%s", err.message), (NULL));
         free_state(self);
         return FALSE;
@@ -373,7 +426,8 @@ static gboolean encode_frame(GstScriptEncode *self, GstVideoFrame *frame) {
     };
     sp_error err;
     sp_error_clear(&err);
-    sp_status st = sp_encode(self->ctx, &img, &self->result, &err);
+    sp_status st = self->pool ? encode_pool_encode(self->pool, &img, &self->result, &err)
+                              : sp_encode(self->ctx, &img, &self->result, &err);
     if (self->convert)
         gst_video_frame_unmap(&rgb);
     if (st != SP_OK) {
@@ -407,7 +461,7 @@ static GstFlowReturn gst_script_encode_transform_ip(GstBaseTransform *trans, Gst
 
     const sp_encoding *r = &self->result;
     sp_encoder_info info;
-    sp_encoder_get_info(self->enc, &info);
+    sp_encoder_get_info(encoder_of(self), &info);
     GstBuffer *tokens = gst_script_buffer_new_copy(r->tokens, r->n * r->d * sizeof(float));
     GstBuffer *embed = NULL;
     if (r->embed && r->embed != r->tokens)
@@ -506,6 +560,28 @@ static void gst_script_encode_class_init(GstScriptEncodeClass *klass) {
                             "Encode at most this many frames per second of running time (0 = no "
                             "limit); the others pass through untouched, without meta",
                             0.0, 1000.0, DEFAULT_MAX_FPS, rw | GST_PARAM_MUTABLE_PLAYING));
+    g_object_class_install_property(
+        gobject_class, PROP_SHARE,
+        g_param_spec_boolean("share", "Share",
+                             "Share one encoder (weights, worker thread) with the other "
+                             "scriptencode elements of the process whose encoder, max-batch and "
+                             "batch-window settings are equal, and encode the frames they have "
+                             "waiting together in one forward pass; false: a private encoder "
+                             "run on the streaming thread",
+                             DEFAULT_SHARE, rw | GST_PARAM_MUTABLE_READY));
+    g_object_class_install_property(
+        gobject_class, PROP_MAX_BATCH,
+        g_param_spec_uint("max-batch", "Maximum batch",
+                          "share: most frames of the sharing elements encoded in one forward "
+                          "pass (1 = one at a time)",
+                          1, SP_ENCODE_MAX_BATCH, DEFAULT_MAX_BATCH, rw | GST_PARAM_MUTABLE_READY));
+    g_object_class_install_property(
+        gobject_class, PROP_BATCH_WINDOW,
+        g_param_spec_uint("batch-window", "Batch window",
+                          "share: when fewer frames wait than elements share the encoder, how "
+                          "long (ms) a pass waits for the others after the oldest arrived",
+                          0, ENCODE_POOL_MAX_WINDOW_US / 1000, DEFAULT_BATCH_WINDOW_MS,
+                          rw | GST_PARAM_MUTABLE_READY));
 
     gst_element_class_add_static_pad_template(element_class, &sink_template);
     gst_element_class_add_static_pad_template(element_class, &src_template);
@@ -533,6 +609,9 @@ static void gst_script_encode_init(GstScriptEncode *self) {
     self->threads = DEFAULT_THREADS;
     self->sample_every = DEFAULT_SAMPLE_EVERY;
     self->max_fps = DEFAULT_MAX_FPS;
+    self->share = DEFAULT_SHARE;
+    self->max_batch = DEFAULT_MAX_BATCH;
+    self->batch_window_ms = DEFAULT_BATCH_WINDOW_MS;
     self->last_encoded_rt = GST_CLOCK_TIME_NONE;
     gst_base_transform_set_in_place(GST_BASE_TRANSFORM(self), TRUE);
 }
