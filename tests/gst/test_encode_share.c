@@ -1,0 +1,199 @@
+/* scriptencode elements sharing one encoder (share, max-batch, batch-window; encodepool.h): two
+ * elements fed from two threads get, frame by frame and in order, the tokens of an unshared
+ * element while their frames are batched; elements with other settings do not share; pipelines
+ * stopped while their frames are being encoded stop; the properties and their defaults. */
+#include <string.h>
+
+#include "encodepool.h"
+#include "gsttest.h"
+#include "scriptprune/encode.h"
+
+#define CAPS "video/x-raw,format=RGBx,width=96,height=72,framerate=10/1"
+enum { FRAMES = 8 };
+
+/* The pool a scriptencode with default encoder properties, image-size=112 and these batching
+ * properties uses (a new stream of it: release it). */
+static EncodePool *pool_of_elements(guint max_batch, guint window_ms) {
+    EncodePoolConfig c;
+    encode_pool_config_init(&c);
+    c.encoder.image_size = 112;
+    c.encoder.patch_size = 14;
+    c.encoder.layer = -2; /* the output-layer default */
+    c.max_batch = max_batch;
+    c.batch_window_us = window_ms * 1000;
+    EncodePool *p = NULL;
+    sp_error err;
+    fail_unless(encode_pool_acquire(&c, &p, &err) == SP_OK, "%s", err.message);
+    return p;
+}
+
+typedef struct feed {
+    GstHarness *h;
+    guint shift; /* this stream's pictures */
+    GstBuffer *out[FRAMES];
+} feed;
+
+static gpointer feed_main(gpointer data) {
+    feed *f = data;
+    for (guint i = 0; i < FRAMES; i++) {
+        gst_harness_push(f->h, gt_frame_rgbx(96, 72, f->shift + i, i * GST_SECOND / 10));
+        f->out[i] = gst_harness_pull(f->h);
+    }
+    return NULL;
+}
+
+static const GstScriptTokensMeta *tokens_of(GstBuffer *b) {
+    const GstScriptTokensMeta *m = gst_buffer_get_script_tokens_meta(b);
+    fail_unless(m != NULL, "no tokens meta");
+    return m;
+}
+
+GST_START_TEST(test_two_sharing_elements_get_the_tokens_of_an_unshared_one_in_order) {
+    gt_register_plugin();
+    feed f[2] = {{gt_harness("scriptencode image-size=112 batch-window=200", CAPS), 0, {0}},
+                 {gt_harness("scriptencode image-size=112 batch-window=200", CAPS), 100, {0}}};
+    GThread *t[2];
+    for (int s = 0; s < 2; s++)
+        t[s] = g_thread_new("feed", feed_main, &f[s]);
+    for (int s = 0; s < 2; s++)
+        g_thread_join(t[s]);
+
+    /* one pool for both, which batched their frames */
+    EncodePool *p = pool_of_elements(8, 200);
+    EncodePoolStats stats;
+    encode_pool_get_stats(p, &stats);
+    fail_unless_equals_int(stats.streams, 3); /* the two elements and this test */
+    fail_unless_equals_uint64(stats.frames, 2 * FRAMES);
+    fail_unless(stats.passes < stats.frames,
+                "%" G_GUINT64_FORMAT " passes for %" G_GUINT64_FORMAT
+                " frames: nothing was batched",
+                stats.passes, stats.frames);
+    encode_pool_release(p);
+
+    GstHarness *alone = gt_harness("scriptencode image-size=112 share=false", CAPS);
+    for (int s = 0; s < 2; s++)
+        for (guint i = 0; i < FRAMES; i++) {
+            gst_harness_push(alone, gt_frame_rgbx(96, 72, f[s].shift + i, i * GST_SECOND / 10));
+            GstBuffer *want = gst_harness_pull(alone);
+            const GstScriptTokensMeta *a = tokens_of(f[s].out[i]), *b = tokens_of(want);
+            fail_unless_equals_int(gst_script_tokens_meta_n_tokens(a),
+                                   gst_script_tokens_meta_n_tokens(b));
+            fail_unless_equals_int(gst_script_tokens_meta_width(a),
+                                   gst_script_tokens_meta_width(b));
+            fail_unless_equals_uint64(a->frame_index, i);
+            GstMapInfo ma, mb;
+            fail_unless(gst_buffer_map(a->tokens.data, &ma, GST_MAP_READ));
+            fail_unless(gst_buffer_map(b->tokens.data, &mb, GST_MAP_READ));
+            fail_unless(ma.size == mb.size && memcmp(ma.data, mb.data, ma.size) == 0,
+                        "stream %d frame %u: tokens differ from the unshared element's", s, i);
+            gst_buffer_unmap(a->tokens.data, &ma);
+            gst_buffer_unmap(b->tokens.data, &mb);
+            gst_buffer_unref(want);
+            gst_buffer_unref(f[s].out[i]);
+        }
+    gt_teardown(alone);
+    for (int s = 0; s < 2; s++)
+        gt_teardown(f[s].h);
+}
+GST_END_TEST;
+
+GST_START_TEST(test_elements_with_other_settings_do_not_share) {
+    gt_register_plugin();
+    GstHarness *a = gt_harness("scriptencode image-size=112", CAPS);
+    GstHarness *b = gt_harness("scriptencode image-size=112 max-batch=2", CAPS);
+    GstHarness *c = gt_harness("scriptencode image-size=112 share=false", CAPS);
+    for (guint i = 0; i < 2; i++) {
+        GstHarness *hs[3] = {a, b, c};
+        for (int k = 0; k < 3; k++) {
+            gst_harness_push(hs[k], gt_frame_rgbx(96, 72, i, i * GST_SECOND / 10));
+            gst_buffer_unref(gst_harness_pull(hs[k]));
+        }
+    }
+    EncodePool *p8 = pool_of_elements(8, 5), *p2 = pool_of_elements(2, 5);
+    EncodePoolStats s8, s2;
+    encode_pool_get_stats(p8, &s8);
+    encode_pool_get_stats(p2, &s2);
+    fail_unless(p8 != p2);
+    fail_unless_equals_int(s8.streams, 2); /* a and this test: c has its own encoder */
+    fail_unless_equals_uint64(s8.frames, 2);
+    fail_unless_equals_int(s2.streams, 2);
+    fail_unless_equals_uint64(s2.frames, 2);
+    encode_pool_release(p8);
+    encode_pool_release(p2);
+    gt_teardown(a);
+    gt_teardown(b);
+    gt_teardown(c);
+}
+GST_END_TEST;
+
+/* Pipelines that share an encoder are stopped while frames are in flight (some waiting in a pass,
+ * one in the forward pass), one after the other and then both at once: every state change
+ * returns, and a restarted pipeline encodes again. */
+GST_START_TEST(test_stopping_sharing_pipelines_while_frames_are_queued_does_not_hang) {
+    gt_register_plugin();
+    const gchar *launch = "videotestsrc pattern=ball ! " CAPS " ! scriptencode image-size=112 "
+                          "batch-window=50 ! fakesink sync=false";
+    GstElement *pipe[3];
+    for (int round = 0; round < 3; round++) {
+        for (int k = 0; k < 3; k++) {
+            GError *err = NULL;
+            pipe[k] = gst_parse_launch(launch, &err);
+            fail_unless(pipe[k] != NULL, "%s", err ? err->message : "?");
+            fail_unless(gst_element_set_state(pipe[k], GST_STATE_PLAYING) !=
+                        GST_STATE_CHANGE_FAILURE);
+        }
+        g_usleep(150000);
+        /* round 0: one at a time, the others still encoding; then all at once */
+        for (int k = 0; k < 3; k++) {
+            fail_unless_equals_int(gst_element_set_state(pipe[k], GST_STATE_NULL),
+                                   GST_STATE_CHANGE_SUCCESS);
+            if (round == 0)
+                g_usleep(50000);
+        }
+        for (int k = 0; k < 3; k++)
+            gst_object_unref(pipe[k]);
+    }
+    /* and the pool is gone with its last element: a new stream finds none */
+    EncodePool *p = pool_of_elements(8, 50);
+    EncodePoolStats s;
+    encode_pool_get_stats(p, &s);
+    fail_unless_equals_int(s.streams, 1);
+    fail_unless_equals_uint64(s.frames, 0);
+    encode_pool_release(p);
+}
+GST_END_TEST;
+
+GST_START_TEST(test_share_properties_and_defaults) {
+    gt_register_plugin();
+    GstElement *e = gst_element_factory_make("scriptencode", NULL);
+    gboolean share;
+    guint batch, window;
+    g_object_get(e, "share", &share, "max-batch", &batch, "batch-window", &window, NULL);
+    fail_unless(share);
+    fail_unless_equals_int(batch, ENCODE_POOL_DEFAULT_MAX_BATCH);
+    fail_unless_equals_int(window, ENCODE_POOL_DEFAULT_WINDOW_US / 1000);
+    g_object_set(e, "share", FALSE, "max-batch", 1, "batch-window", 0, NULL);
+    g_object_get(e, "share", &share, "max-batch", &batch, "batch-window", &window, NULL);
+    fail_unless(!share);
+    fail_unless_equals_int(batch, 1);
+    fail_unless_equals_int(window, 0);
+    GParamSpecUInt *mb =
+        G_PARAM_SPEC_UINT(g_object_class_find_property(G_OBJECT_GET_CLASS(e), "max-batch"));
+    fail_unless_equals_int(mb->maximum, SP_ENCODE_MAX_BATCH);
+    gst_object_unref(e);
+}
+GST_END_TEST;
+
+static Suite *encode_share_suite(void) {
+    Suite *s = suite_create("gst-encode-share");
+    TCase *tc = tcase_create("share");
+    tcase_set_timeout(tc, 120);
+    suite_add_tcase(s, tc);
+    tcase_add_test(tc, test_two_sharing_elements_get_the_tokens_of_an_unshared_one_in_order);
+    tcase_add_test(tc, test_elements_with_other_settings_do_not_share);
+    tcase_add_test(tc, test_stopping_sharing_pipelines_while_frames_are_queued_does_not_hang);
+    tcase_add_test(tc, test_share_properties_and_defaults);
+    return s;
+}
+
+GST_CHECK_MAIN(encode_share);
