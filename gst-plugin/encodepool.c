@@ -14,9 +14,9 @@ typedef struct Request {
 } Request;
 
 struct EncodePool {
-    char *key;          /* registry key; NULL for a private pool */
-    guint refs;         /* streams holding the pool (registry lock for shared pools) */
-    sp_encoder *enc;    /* immutable after open */
+    char *key;       /* registry key; NULL for a private pool */
+    guint refs;      /* streams holding the pool (under lock; registry lock too when registered) */
+    sp_encoder *enc; /* immutable after open */
     sp_encode_ctx *ctx; /* the worker's */
     guint max_batch;
     gint64 window_us;
@@ -177,7 +177,8 @@ static sp_status pool_open(const EncodePoolConfig *c, EncodePool **out, sp_error
     p->refs = 1;
     p->max_batch = c->max_batch;
     p->window_us = c->batch_window_us;
-    st = sp_encoder_open(&c->encoder, &p->enc, err);
+    st = c->blobs ? sp_encoder_open_blobs(&c->encoder, c->blobs, &p->enc, err)
+                  : sp_encoder_open(&c->encoder, &p->enc, err);
     if (st == SP_OK)
         st = sp_encode_ctx_new(p->enc, &p->ctx, err);
     if (st != SP_OK) {
@@ -201,11 +202,22 @@ sp_status encode_pool_new(const EncodePoolConfig *c, EncodePool **out, sp_error 
     return pool_open(c, out, err);
 }
 
+EncodePool *encode_pool_ref(EncodePool *p) {
+    g_mutex_lock(&p->lock);
+    p->refs++;
+    g_mutex_unlock(&p->lock);
+    return p;
+}
+
 sp_status encode_pool_acquire(const EncodePoolConfig *c, EncodePool **out, sp_error *err) {
     *out = NULL;
     sp_status st = check_config(c, err);
     if (st != SP_OK)
         return st;
+    if (c->blobs)
+        return sp_error_set(err, SP_ERR_INVALID,
+                            "encode pool: a model from memory cannot be shared by settings; "
+                            "open it with encode_pool_new");
     char *key = pool_key(c);
     g_mutex_lock(&registry_lock);
     if (!registry)

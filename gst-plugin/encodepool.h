@@ -32,14 +32,18 @@
 G_BEGIN_DECLS
 
 #define ENCODE_POOL_DEFAULT_MAX_BATCH 8
-#define ENCODE_POOL_DEFAULT_WINDOW_US 5000
+/* 20 ms: a few percent of a ViT-B/16 pass on a CPU (about 300 ms), long enough for streams whose
+ * results came back together to send their next frames (a decode and a selection in between). */
+#define ENCODE_POOL_DEFAULT_WINDOW_US 20000
 #define ENCODE_POOL_MAX_WINDOW_US 1000000
 
 typedef struct EncodePoolConfig {
-    sp_encoder_config encoder; /* strings borrowed, read during the call */
-    guint max_batch;           /* frames per forward pass, 1..SP_ENCODE_MAX_BATCH (1: one frame
-                                  at a time, no batching) */
-    guint batch_window_us;     /* longest wait for other streams' frames, 0..MAX_WINDOW_US */
+    sp_encoder_config encoder;   /* strings borrowed, read during the call */
+    guint max_batch;             /* frames per forward pass, 1..SP_ENCODE_MAX_BATCH (1: one frame
+                                    at a time, no batching) */
+    guint batch_window_us;       /* longest wait for other streams' frames, 0..MAX_WINDOW_US */
+    const sp_model_blobs *blobs; /* encode_pool_new only: the clip model from memory
+                                    (sp_encoder_open_blobs; borrowed during the call) */
 } EncodePoolConfig;
 
 /* Fills c with the encoder defaults, ENCODE_POOL_DEFAULT_MAX_BATCH and _WINDOW_US. */
@@ -51,8 +55,11 @@ typedef struct EncodePool EncodePool;
  * compared in canonical form) equals c's gains a stream, or a new one is opened (the encoder
  * loads here) and registered. On error *out is NULL and err says why (the encoder's message). */
 sp_status encode_pool_acquire(const EncodePoolConfig *c, EncodePool **out, sp_error *err);
-/* A pool for this caller alone, never shared (benchmarks, tests). */
+/* A pool outside the registry, never handed out by encode_pool_acquire (benchmarks, tests); its
+ * holder adds streams with encode_pool_ref. */
 sp_status encode_pool_new(const EncodePoolConfig *c, EncodePool **out, sp_error *err);
+/* Adds a stream to a pool the caller holds; returns p. Each stream releases once. */
+EncodePool *encode_pool_ref(EncodePool *p);
 /* Drops the caller's stream (NULL is a no-op); the last release stops the worker and frees the
  * pool. Never call it while the same stream is inside encode_pool_encode. */
 void encode_pool_release(EncodePool *p);

@@ -2,8 +2,10 @@
  * GstScriptTokensMeta. The pixels pass through untouched (in place, mapped read-only, so shared
  * memory is never copied). Planar YUV is converted into a scratch RGB frame first, since the core
  * encoder reads packed RGB only. Frames left out by sample-every / max-fps pass without meta.
- * By default (share) elements with equal settings share one encoder and batch their frames into
- * one forward pass (encodepool.h); the streaming thread waits for its frame's pass. */
+ * With the clip backend (and share, the default) elements with equal settings share one encoder
+ * and batch their frames into one forward pass (encodepool.h); the streaming thread waits for its
+ * frame's pass. The patch encoder always runs on the streaming thread: it is small, and a batch
+ * gains it nothing while one worker would serialise streams that now run in parallel. */
 #include "gstscriptencode.h"
 
 #include <errno.h>
@@ -228,7 +230,7 @@ static gboolean gst_script_encode_start(GstBaseTransform *trans) {
     cfg.patch_size = self->patch_size;
     cfg.layer = self->output_layer;
     guint threads = self->threads;
-    gboolean share = self->share;
+    gboolean share = self->share && backend == GST_SCRIPT_BACKEND_CLIP;
     GST_OBJECT_UNLOCK(self);
 
     cfg.kind = backend == GST_SCRIPT_BACKEND_CLIP ? SP_ENCODER_CLIP : SP_ENCODER_PATCH;
@@ -563,11 +565,12 @@ static void gst_script_encode_class_init(GstScriptEncodeClass *klass) {
     g_object_class_install_property(
         gobject_class, PROP_SHARE,
         g_param_spec_boolean("share", "Share",
-                             "Share one encoder (weights, worker thread) with the other "
-                             "scriptencode elements of the process whose encoder, max-batch and "
-                             "batch-window settings are equal, and encode the frames they have "
-                             "waiting together in one forward pass; false: a private encoder "
-                             "run on the streaming thread",
+                             "clip backend: share one encoder (weights, worker thread) with the "
+                             "other scriptencode elements of the process whose encoder, "
+                             "max-batch and batch-window settings are equal, and encode the "
+                             "frames they have waiting together in one forward pass; false: a "
+                             "private encoder run on the streaming thread (as the patch backend "
+                             "always does)",
                              DEFAULT_SHARE, rw | GST_PARAM_MUTABLE_READY));
     g_object_class_install_property(
         gobject_class, PROP_MAX_BATCH,

@@ -211,7 +211,19 @@ static void test_equal_settings_share_and_other_settings_do_not(void **state) {
     c.batch_window_us = 5000;
     assert_int_equal(encode_pool_new(&c, &mine, &err), SP_OK);
     assert_ptr_not_equal(mine, a);
+    assert_ptr_equal(encode_pool_ref(mine), mine);
+    encode_pool_get_stats(mine, &s);
+    assert_int_equal(s.streams, 2);
     encode_pool_release(mine);
+    encode_pool_release(mine);
+    /* a model from memory has no settings to share by */
+    sp_model_blobs blobs = {0};
+    EncodePool *from_memory = (EncodePool *)&c;
+    c.blobs = &blobs;
+    assert_int_equal(encode_pool_acquire(&c, &from_memory, &err), SP_ERR_INVALID);
+    assert_null(from_memory);
+    assert_non_null(strstr(err.message, "encode_pool_new"));
+    c.blobs = NULL;
     encode_pool_release(other_size);
     encode_pool_release(other_batch);
     encode_pool_release(other_window);
