@@ -87,7 +87,8 @@ typedef struct scd_encoder_cfg {
     int image_size;  /* 0 = the backend's default (patch 336, clip the model's own) */
     int patch_size;
     int output_layer;
-    int threads; /* 0 = automatic */
+    int threads;   /* 0 = automatic */
+    int max_batch; /* clip: most frames of the sharing streams per forward pass */
 } scd_encoder_cfg;
 
 typedef struct scd_pruning_cfg {

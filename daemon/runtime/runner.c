@@ -393,6 +393,8 @@ static void set_encoder(GstElement *enc, const scd_encoder_cfg *e) {
                  "output-layer", e->output_layer, NULL);
     if (e->threads > 0)
         g_object_set(enc, "threads", (guint)e->threads, NULL);
+    if (e->max_batch > 0)
+        g_object_set(enc, "max-batch", (guint)e->max_batch, NULL);
 }
 
 /* Sets a number-valued property (uint, uint64, float, boolean or enum) from a table value. */
