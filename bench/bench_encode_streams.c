@@ -8,12 +8,14 @@
  *   one-by-one   the same pool with max-batch 1: shared encoder, one frame per pass
  *   independent  each stream its own context calling sp_encode on its own thread (share=false)
  * Each stream first encodes one frame untimed (buffers, the batch's growth); the time runs from
- * the first timed frame sent to the last result. The three ways take turns, --rounds times (the
- * machine may be shared: the summary gives each way's median). */
+ * the first timed frame sent to the last result; the process's CPU time per frame is given too
+ * (what a frame costs whatever else runs on the machine). The three ways take turns, --rounds
+ * times (the machine may be shared: the summary gives each way's medians). */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "bench_util.h"
 #include "bench_vit.h"
@@ -35,15 +37,24 @@ typedef struct run {
     GMutex *lock;          /* start barrier */
     GCond *cond;
     guint *ready, streams;
+    double *cpu_start_ms; /* process CPU time when the timed frames start */
     double start_ms, end_ms;
     int failed;
 } run;
 
 /* All streams start their timed frames together, after their warm-up frame. */
+static double process_cpu_ms(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
+}
+
 static void barrier(run *r) {
     g_mutex_lock(r->lock);
-    if (++*r->ready == r->streams)
+    if (++*r->ready == r->streams) {
+        *r->cpu_start_ms = process_cpu_ms();
         g_cond_broadcast(r->cond);
+    }
     while (*r->ready < r->streams)
         g_cond_wait(r->cond, r->lock);
     g_mutex_unlock(r->lock);
@@ -80,6 +91,8 @@ static gpointer stream_main(gpointer data) {
 
 typedef struct result {
     double fps, seconds, mean_batch;
+    double cpu_ms_per_frame; /* CPU time of the whole process per timed frame: what a frame costs
+                                whatever else runs on the machine */
     guint64 passes, frames;
     guint largest;
 } result;
@@ -103,14 +116,22 @@ static int measure(mode how, guint streams, size_t frames, guint max_batch, cons
     g_mutex_init(&lock);
     g_cond_init(&cond);
     guint ready = 0;
+    double cpu_start = 0;
     run runs[MAX_STREAMS];
     GThread *threads[MAX_STREAMS];
     for (guint s = 0; s < streams; s++) {
         if (s > 0 && how != MODE_INDEPENDENT)
             encode_pool_ref(pool);
-        runs[s] = (run){
-            how, pool, encode_pool_encoder(pool), px[s], frames, &lock, &cond, &ready, streams, 0,
-            0,   0};
+        runs[s] = (run){.how = how,
+                        .pool = pool,
+                        .enc = encode_pool_encoder(pool),
+                        .px = px[s],
+                        .frames = frames,
+                        .lock = &lock,
+                        .cond = &cond,
+                        .ready = &ready,
+                        .streams = streams,
+                        .cpu_start_ms = &cpu_start};
     }
     for (guint s = 0; s < streams; s++)
         threads[s] = g_thread_new("stream", stream_main, &runs[s]);
@@ -122,6 +143,7 @@ static int measure(mode how, guint streams, size_t frames, guint max_batch, cons
         first = s == 0 || runs[s].start_ms < first ? runs[s].start_ms : first;
         last = runs[s].end_ms > last ? runs[s].end_ms : last;
     }
+    double cpu_end = process_cpu_ms();
     EncodePoolStats st;
     encode_pool_get_stats(pool, &st);
     for (guint s = 0; s < streams; s++)
@@ -134,6 +156,7 @@ static int measure(mode how, guint streams, size_t frames, guint max_batch, cons
     res->seconds = (last - first) / 1000.0;
     res->frames = (guint64)streams * frames;
     res->fps = (double)res->frames / res->seconds;
+    res->cpu_ms_per_frame = (cpu_end - cpu_start) / (double)res->frames;
     /* the pool's counts include the warm-up frames */
     res->passes = st.passes;
     res->largest = st.largest;
@@ -147,10 +170,12 @@ static void print_measurement(guint S, mode m, size_t round, guint max_batch, in
     printf("{\"bench\":\"encode_streams\",\"model\":\"%s\",\"frame\":\"%dx%d\",\"streams\":%u,"
            "\"mode\":\"%s\",\"round\":%zu,\"max_batch\":%u,\"blas_threads\":%d,"
            "\"frames\":%" G_GUINT64_FORMAT ",\"seconds\":%.2f,\"fps\":%.3f,"
-           "\"passes\":%" G_GUINT64_FORMAT ",\"mean_batch\":%.2f,\"largest_batch\":%u}\n",
+           "\"cpu_ms_per_frame\":%.1f,\"passes\":%" G_GUINT64_FORMAT ",\"mean_batch\":%.2f,"
+           "\"largest_batch\":%u}\n",
            VIT_B16.name, FRAME_W, FRAME_H, S, MODE_NAMES[m], round,
            m == MODE_BATCHED ? max_batch : 1, threads, r->frames, r->seconds, r->fps,
-           pooled ? r->passes : 0, pooled ? r->mean_batch : 1.0, pooled ? r->largest : 1);
+           r->cpu_ms_per_frame, pooled ? r->passes : 0, pooled ? r->mean_batch : 1.0,
+           pooled ? r->largest : 1);
     fflush(stdout);
 }
 
@@ -215,11 +240,11 @@ int main(int argc, char **argv) {
         if (!(px[s] = make_frame(FRAME_W, FRAME_H, 4, 100 + (uint64_t)s)))
             return 1;
     int rc = 0;
-    double base = 0; /* one stream, one frame per pass: the cost of one stream */
+    double base = 0, base_cpu = 0; /* one stream, one frame per pass: the cost of one */
     for (size_t i = 0; i < ncounts && !rc; i++) {
         guint S = counts[i];
         size_t frames = total / S > 2 ? total / S : 2;
-        double fps[MODE_COUNT][64];
+        double fps[MODE_COUNT][64], cpu[MODE_COUNT][64];
         for (size_t round = 0; round < rounds && !rc; round++)
             for (int k = 0; k < MODE_COUNT && !rc; k++) {
                 int m = (int)((k + round) % MODE_COUNT); /* take turns */
@@ -228,22 +253,31 @@ int main(int argc, char **argv) {
                 if (rc)
                     break;
                 fps[m][round] = r.fps;
+                cpu[m][round] = r.cpu_ms_per_frame;
                 print_measurement(S, (mode)m, round, max_batch, threads, &r);
             }
         if (rc)
             break;
-        double med[MODE_COUNT];
-        for (int m = 0; m < MODE_COUNT; m++)
+        double med[MODE_COUNT], cmed[MODE_COUNT];
+        for (int m = 0; m < MODE_COUNT; m++) {
             med[m] = bench_median(fps[m], rounds);
-        if (S == 1)
+            cmed[m] = bench_median(cpu[m], rounds);
+        }
+        if (S == 1) {
             base = med[MODE_ONE_BY_ONE];
+            base_cpu = cmed[MODE_ONE_BY_ONE];
+        }
         printf("{\"bench\":\"encode_streams\",\"summary\":true,\"model\":\"%s\",\"streams\":%u,"
                "\"rounds\":%zu,\"blas_threads\":%d,\"fps_batched\":%.3f,\"fps_one_by_one\":%.3f,"
                "\"fps_independent\":%.3f,\"speedup_vs_one_by_one\":%.3f,"
-               "\"speedup_vs_independent\":%.3f,\"cost_vs_streams_x_one\":%.3f}\n",
+               "\"speedup_vs_independent\":%.3f,\"cost_vs_streams_x_one\":%.3f,"
+               "\"cpu_ms_per_frame_batched\":%.1f,\"cpu_ms_per_frame_one_by_one\":%.1f,"
+               "\"cpu_ms_per_frame_independent\":%.1f,\"cpu_cost_vs_streams_x_one\":%.3f}\n",
                VIT_B16.name, S, rounds, threads, med[MODE_BATCHED], med[MODE_ONE_BY_ONE],
                med[MODE_INDEPENDENT], med[MODE_BATCHED] / med[MODE_ONE_BY_ONE],
-               med[MODE_BATCHED] / med[MODE_INDEPENDENT], base > 0 ? base / med[MODE_BATCHED] : 0);
+               med[MODE_BATCHED] / med[MODE_INDEPENDENT], base > 0 ? base / med[MODE_BATCHED] : 0,
+               cmed[MODE_BATCHED], cmed[MODE_ONE_BY_ONE], cmed[MODE_INDEPENDENT],
+               base_cpu > 0 ? cmed[MODE_BATCHED] / base_cpu : 0);
         fflush(stdout);
     }
     for (int s = 0; s < MAX_STREAMS; s++)
