@@ -196,6 +196,14 @@ static void free_state(GstScriptEncode *self) {
     self->ctx = NULL;
     sp_encoder_free(self->enc);
     self->enc = NULL;
+    if (self->pool) {
+        EncodePoolStats st;
+        encode_pool_get_stats(self->pool, &st);
+        GST_INFO_OBJECT(self,
+                        "shared encoder: %" G_GUINT64_FORMAT
+                        " frames of %u streams in %" G_GUINT64_FORMAT " passes, at most %u a pass",
+                        st.frames, st.streams, st.passes, st.largest);
+    }
     encode_pool_release(self->pool);
     self->pool = NULL;
     sp_encoding_free(&self->result);
