@@ -10,7 +10,11 @@
  * Each stream first encodes one frame untimed (buffers, the batch's growth); the time runs from
  * the first timed frame sent to the last result; the process's CPU time per frame is given too
  * (what a frame costs whatever else runs on the machine). The three ways take turns, --rounds
- * times (the machine may be shared: the summary gives each way's medians). */
+ * times (the machine may be shared: the summary gives each way's medians).
+ * --gemm times the transformer layer's four products (q/k/v, attention output, the two MLP
+ * products) on B frames' stacked tokens against B products of one frame's: the part of a pass
+ * batching speeds up, alone. */
+#include <cblas.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -179,24 +183,80 @@ static void print_measurement(guint S, mode m, size_t round, guint max_batch, in
     fflush(stdout);
 }
 
+/* ms of the four products of one ViT-B/16 layer over B frames: stacked (one GEMM each) or one
+ * frame at a time; the median of reps. */
+static int bench_gemm(size_t reps) {
+    const size_t T = 197, H = VIT_B16.hidden, F = VIT_B16.inter;
+    const size_t shapes[4][2] = {{H, 3 * H}, {H, H}, {H, F}, {F, H}}; /* in, out */
+    static const size_t batches[] = {1, 2, 4, 8};
+    for (size_t bi = 0; bi < sizeof batches / sizeof *batches; bi++) {
+        size_t B = batches[bi];
+        double *sep = malloc(reps * sizeof *sep), *stk = malloc(reps * sizeof *stk);
+        float *x = calloc(B * T * F, sizeof *x), *w = calloc(F * H, sizeof *w);
+        float *y = calloc(B * T * F, sizeof *y);
+        if (!sep || !stk || !x || !w || !y)
+            return 1;
+        for (size_t i = 0; i < B * T * F; i++)
+            x[i] = (float)(i % 13) * 0.01f - 0.06f;
+        for (size_t i = 0; i < F * H; i++)
+            w[i] = (float)(i % 7) * 0.01f - 0.03f;
+        for (size_t r = 0; r <= reps; r++) { /* the first is a warm-up */
+            double a = bench_now_ms();
+            for (int s = 0; s < 4; s++)
+                for (size_t b = 0; b < B; b++)
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)T, (int)shapes[s][1],
+                                (int)shapes[s][0], 1.0f, x + b * T * shapes[s][0],
+                                (int)shapes[s][0], w, (int)shapes[s][0], 0.0f,
+                                y + b * T * shapes[s][1], (int)shapes[s][1]);
+            double m = bench_now_ms();
+            for (int s = 0; s < 4; s++)
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)(B * T),
+                            (int)shapes[s][1], (int)shapes[s][0], 1.0f, x, (int)shapes[s][0], w,
+                            (int)shapes[s][0], 0.0f, y, (int)shapes[s][1]);
+            double e = bench_now_ms();
+            if (r) {
+                sep[r - 1] = m - a;
+                stk[r - 1] = e - m;
+            }
+        }
+        double ms_sep = bench_median(sep, reps), ms_stk = bench_median(stk, reps);
+        printf("{\"bench\":\"encode_streams\",\"measure\":\"layer_gemms\",\"model\":\"%s\","
+               "\"frames\":%zu,\"reps\":%zu,\"ms_one_frame_at_a_time\":%.1f,\"ms_stacked\":%.1f,"
+               "\"speedup\":%.3f}\n",
+               VIT_B16.name, B, reps, ms_sep, ms_stk, ms_sep / ms_stk);
+        fflush(stdout);
+        free(sep);
+        free(stk);
+        free(x);
+        free(w);
+        free(y);
+    }
+    return 0;
+}
+
 static void usage(void) {
     fprintf(stderr, "usage: bench-encode-streams [--threads T] [--frames F] [--max-batch B] "
-                    "[--streams 1,2,4,8] [--rounds R]\n"
+                    "[--streams 1,2,4,8] [--rounds R] [--gemm]\n"
                     "  F: timed frames of all streams together per measurement (default 8; each "
                     "stream sends at least 2)\n");
 }
 
 int main(int argc, char **argv) {
     static const struct option opts[] = {
-        {"threads", required_argument, 0, 't'},   {"frames", required_argument, 0, 'f'},
-        {"max-batch", required_argument, 0, 'b'}, {"streams", required_argument, 0, 's'},
-        {"rounds", required_argument, 0, 'r'},    {0, 0, 0, 0},
+        {"threads", required_argument, 0, 't'},
+        {"frames", required_argument, 0, 'f'},
+        {"max-batch", required_argument, 0, 'b'},
+        {"streams", required_argument, 0, 's'},
+        {"rounds", required_argument, 0, 'r'},
+        {"gemm", no_argument, 0, 'g'},
+        {0, 0, 0, 0},
     };
     int threads = 2;
     size_t total = 8;
     guint max_batch = ENCODE_POOL_DEFAULT_MAX_BATCH;
     guint counts[8] = {1, 2, 4, 8};
     size_t ncounts = 4, rounds = 3;
+    int gemm = 0;
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
@@ -211,6 +271,9 @@ int main(int argc, char **argv) {
                 break;
             case 'r':
                 rounds = strtoul(optarg, NULL, 10);
+                break;
+            case 'g':
+                gemm = 1;
                 break;
             case 's': {
                 ncounts = 0;
@@ -232,6 +295,8 @@ int main(int argc, char **argv) {
         return 2;
     }
     sp_blas_set_threads(threads);
+    if (gemm)
+        return bench_gemm(rounds * 3);
     model_image mi;
     if (build_model(&VIT_B16, &mi))
         return 1;
