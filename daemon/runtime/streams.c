@@ -13,6 +13,7 @@
 #include "packetview.h"
 #include "runtime/runner.h"
 #include "runtime/sinks.h"
+#include "runtime/watch.h"
 
 /* A scriptsink's packets written, dropped and reconnections, as already counted. */
 typedef guint64 sink_counts[3];
@@ -47,8 +48,9 @@ struct scd_stream {
     char *query_npy; /* the query as a file, for the element's property at start */
 
     scd_follow *follow;
-    GPtrArray *st_dirs; /* safetensors_dir sinks (borrowed strings of cfg) */
-    GPtrArray *ov_dirs; /* overlay_dir sinks */
+    scd_watches *watches; /* standing questions, NULL when it has none */
+    GPtrArray *st_dirs;   /* safetensors_dir sinks (borrowed strings of cfg) */
+    GPtrArray *ov_dirs;   /* overlay_dir sinks */
     GPtrArray *scriptsinks;
     GPtrArray *brokers;   /* scd_redis_sink*: they live as long as the stream */
     sink_counts *ss_last; /* per scriptsink: written, dropped, reconnects already counted */
@@ -179,6 +181,7 @@ static void on_packet(void *user, const GstScriptPacket *p) {
     scd_metric_counter_add(st->app->m->tokens_out, lbl(st), p->count);
     if (st->follow)
         scd_follow_packet(st->follow, p);
+    scd_watches_packet(st->watches, p);
     sp_error err;
     sp_error_clear(&err);
     for (guint i = 0; i < st->brokers->len; i++) {
@@ -490,6 +493,7 @@ static void start_run(scd_stream *st) {
     };
     if (st->follow)
         scd_follow_new_run(st->follow);
+    scd_watches_new_run(st->watches);
     set_state(st, SCD_STREAM_STARTING);
     if (scd_run_start(&spec, &cb, st, &st->run, &err) != SP_OK)
         goto fail;
@@ -556,6 +560,7 @@ static scd_stream *stream_new(scd_streams *owner, scd_config_ref *ref, const scd
         }
     }
     st->ss_last = g_new0(sink_counts, MAX(st->scriptsinks->len, 1u));
+    st->watches = scd_watches_new(st->app, st);
     /* Counters exist (at 0) from the start, so a scrape shows every stream. */
     scd_metric_counter_add(st->app->m->frames, lbl(st), 0);
     scd_metric_counter_add(st->app->m->frames_seen, lbl(st), 0);
@@ -580,7 +585,9 @@ static void stream_free(scd_stream *st) {
     if (st->stop_idle)
         g_source_remove(st->stop_idle);
     free_run(st);
-    /* After the pipeline: no packet comes any more; what is queued gets a moment to leave. */
+    /* After the pipeline: no packet comes any more. Questions in flight are cancelled. */
+    scd_watches_free(st->watches);
+    /* What is queued gets a moment to leave. */
     for (guint i = 0; i < st->brokers->len; i++)
         scd_redis_sink_free(g_ptr_array_index(st->brokers, i), 2000);
     g_ptr_array_unref(st->brokers);

@@ -22,6 +22,8 @@ static const char *const by_stream_reason[] = {"stream", "reason"};
 static const char *const by_stream_queue[] = {"stream", "queue"};
 static const char *const by_stream_sink[] = {"stream", "sink"};
 static const char *const by_stream_sink_reason[] = {"stream", "sink", "reason"};
+static const char *const by_stream_watch[] = {"stream", "watch"};
+static const char *const by_stream_watch_reason[] = {"stream", "watch", "reason"};
 static const char *const by_route_status[] = {"route", "status"};
 static const char *const by_state[] = {"state"};
 static const char *const by_result[] = {"result"};
@@ -112,6 +114,19 @@ static const family_decl families[] = {
      "Bytes queued for follow clients, not yet sent", LABELS(by_stream), NO_BOUNDS},
     {offsetof(scd_metric_families, queries), SCD_METRIC_COUNTER, "scriptd_queries_total",
      "Queries applied to the stream", LABELS(by_stream), NO_BOUNDS},
+    {offsetof(scd_metric_families, watch_asked), SCD_METRIC_COUNTER, "scriptd_watch_asked_total",
+     "Standing questions sent to the MLLM (watch: index in streams[].watch)",
+     LABELS(by_stream_watch), NO_BOUNDS},
+    {offsetof(scd_metric_families, watch_answered), SCD_METRIC_COUNTER,
+     "scriptd_watch_answered_total", "Standing questions the MLLM answered",
+     LABELS(by_stream_watch), NO_BOUNDS},
+    {offsetof(scd_metric_families, watch_failed), SCD_METRIC_COUNTER, "scriptd_watch_failed_total",
+     "Standing questions without an answer, by reason: upstream_error, upstream_timeout, local",
+     LABELS(by_stream_watch_reason), NO_BOUNDS},
+    {offsetof(scd_metric_families, watch_skipped), SCD_METRIC_COUNTER,
+     "scriptd_watch_skipped_total",
+     "Standing questions not asked because the previous one was still awaiting its answer",
+     LABELS(by_stream_watch), NO_BOUNDS},
     {offsetof(scd_metric_families, http_requests), SCD_METRIC_COUNTER,
      "scriptd_http_requests_total", "HTTP requests by route and status", LABELS(by_route_status),
      NO_BOUNDS},

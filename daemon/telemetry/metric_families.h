@@ -36,6 +36,11 @@ typedef struct scd_metric_families {
     scd_metric *follow_dropped;   /* clients disconnected for falling behind */
     scd_metric *follow_bytes;     /* gauge: bytes queued for follow clients */
     scd_metric *queries;          /* queries applied (config, HTTP) */
+    /* standing questions (runtime/watch.h): labels "stream", "watch" (its index in the list) */
+    scd_metric *watch_asked;    /* chat requests sent */
+    scd_metric *watch_answered; /* answers received */
+    scd_metric *watch_failed;   /* + label "reason": upstream_error, upstream_timeout, local */
+    scd_metric *watch_skipped;  /* due while the previous one was still in flight */
     /* process */
     scd_metric *http_requests; /* labels "route", "status" */
     scd_metric *jobs;          /* gauge, label "state" */
