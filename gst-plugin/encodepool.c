@@ -69,6 +69,12 @@ static sp_status check_config(const EncodePoolConfig *c, sp_error *err) {
     return SP_OK;
 }
 
+/* Frames a pass waits for: one from each stream that is not idle, at most max_batch. */
+static guint expected_frames(const EncodePool *p) {
+    guint active = p->refs > p->stats.idle ? p->refs - p->stats.idle : 0;
+    return MIN(p->max_batch, MAX(active, 1));
+}
+
 /* The frames of the next pass: the oldest waiting, at most max_batch. Called with the lock held;
  * waits for the other streams' frames at most window_us after the oldest arrived. */
 static guint take_pass(EncodePool *p, Request **pass) {
@@ -78,10 +84,10 @@ static guint take_pass(EncodePool *p, Request **pass) {
         return 0;
     const Request *oldest = g_queue_peek_head(&p->waiting);
     gint64 deadline = oldest->arrived + p->window_us;
-    guint want = MIN(p->max_batch, MAX(p->refs, 1));
+    guint want = expected_frames(p);
     while (g_queue_get_length(&p->waiting) < want && !p->stopping &&
            g_cond_wait_until(&p->wake, &p->lock, deadline))
-        want = MIN(p->max_batch, MAX(p->refs, 1));
+        want = expected_frames(p);
     guint n = 0;
     while (n < p->max_batch && !g_queue_is_empty(&p->waiting))
         pass[n++] = g_queue_pop_head(&p->waiting);
@@ -263,6 +269,16 @@ void encode_pool_release(EncodePool *p) {
         g_mutex_unlock(&registry_lock);
     if (last)
         pool_free(p);
+}
+
+void encode_pool_set_idle(EncodePool *p, gboolean idle) {
+    g_mutex_lock(&p->lock);
+    if (idle)
+        p->stats.idle++;
+    else if (p->stats.idle > 0)
+        p->stats.idle--;
+    g_cond_broadcast(&p->wake); /* a pass waiting for this stream need not */
+    g_mutex_unlock(&p->lock);
 }
 
 const sp_encoder *encode_pool_encoder(const EncodePool *p) {

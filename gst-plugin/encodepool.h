@@ -7,7 +7,8 @@
  * the waiting frames oldest first, at most max_batch of them. When fewer frames wait than streams
  * share the pool, it waits for the others at most batch_window_us after the oldest frame arrived
  * (then encodes what it has): the only waiting batching adds, bounded and documented as the
- * scriptencode property batch-window. Frames are checked one by one before the pass; a frame that
+ * scriptencode property batch-window; a stream that declared itself idle (its input ended) is not
+ * waited for. Frames are checked one by one before the pass; a frame that
  * fails (a bad image) gets its own error and the others of its pass are encoded; when the pass
  * itself fails (out of memory for a larger batch), its frames are encoded one at a time instead,
  * so one stream's error never loses another's frame.
@@ -64,6 +65,11 @@ EncodePool *encode_pool_ref(EncodePool *p);
  * pool. Never call it while the same stream is inside encode_pool_encode. */
 void encode_pool_release(EncodePool *p);
 
+/* Marks one of the caller's streams idle (TRUE: its input ended, passes stop waiting for it) or
+ * active again (FALSE). Each stream keeps its own flag and calls this only when it changes, and
+ * sets itself active again before it releases the pool. */
+void encode_pool_set_idle(EncodePool *p, gboolean idle);
+
 /* The pool's encoder (immutable; valid while the caller holds its reference). */
 const sp_encoder *encode_pool_encoder(const EncodePool *p);
 
@@ -73,6 +79,7 @@ sp_status encode_pool_encode(EncodePool *p, const sp_image *img, sp_encoding *ou
 
 typedef struct EncodePoolStats {
     guint streams;    /* streams holding the pool */
+    guint idle;       /* of them, idle (encode_pool_set_idle) */
     guint64 frames;   /* frames encoded (or failed) */
     guint64 passes;   /* forward passes (a pass of B frames counts once) */
     guint largest;    /* most frames in one pass */

@@ -70,7 +70,8 @@ struct _GstScriptEncode {
     /* state, from start() to stop() (streaming thread) */
     sp_encoder *enc; /* share=false: this element's own encoder and context */
     sp_encode_ctx *ctx;
-    EncodePool *pool; /* share=true: the encoder shared with equal elements (encodepool.h) */
+    EncodePool *pool;   /* share=true: the encoder shared with equal elements (encodepool.h) */
+    gboolean pool_idle; /* told the pool that our input ended (EOS) */
     sp_encoding result;
     guint64 frames;               /* frames seen since start (index of the next one) */
     GstClockTime last_encoded_rt; /* running time of the last encoded frame */
@@ -196,6 +197,9 @@ static void free_state(GstScriptEncode *self) {
     self->ctx = NULL;
     sp_encoder_free(self->enc);
     self->enc = NULL;
+    if (self->pool && self->pool_idle)
+        encode_pool_set_idle(self->pool, FALSE);
+    self->pool_idle = FALSE;
     if (self->pool) {
         EncodePoolStats st;
         encode_pool_get_stats(self->pool, &st);
@@ -321,6 +325,13 @@ static gboolean gst_script_encode_sink_event(GstBaseTransform *trans, GstEvent *
             /* Running times restart: the next frame is encoded whatever max-fps says. */
             self->last_encoded_rt = GST_CLOCK_TIME_NONE;
             break;
+        case GST_EVENT_EOS:
+            /* No more frames from us: the shared encoder's passes stop waiting for ours. */
+            if (self->pool && !self->pool_idle) {
+                encode_pool_set_idle(self->pool, TRUE);
+                self->pool_idle = TRUE;
+            }
+            break;
         default:
             break;
     }
@@ -436,6 +447,10 @@ static gboolean encode_frame(GstScriptEncode *self, GstVideoFrame *frame) {
     };
     sp_error err;
     sp_error_clear(&err);
+    if (self->pool && self->pool_idle) { /* frames again after EOS (a flush, a new segment) */
+        encode_pool_set_idle(self->pool, FALSE);
+        self->pool_idle = FALSE;
+    }
     sp_status st = self->pool ? encode_pool_encode(self->pool, &img, &self->result, &err)
                               : sp_encode(self->ctx, &img, &self->result, &err);
     if (self->convert)

@@ -2,7 +2,8 @@
  * the small CLIP model of tests/encode/gen_clip.py (SCRIPTD_CLIP_FIXTURES): two elements fed from
  * two threads get, frame by frame and in order, the tokens of an unshared element while their
  * frames are batched; elements with other settings, share=false or the patch backend do not
- * share; pipelines stopped while their frames are being encoded stop; the properties. */
+ * share; an element at EOS is not waited for; pipelines stopped while their frames are being
+ * encoded stop; the properties. */
 #include <math.h>
 #include <string.h>
 
@@ -199,6 +200,32 @@ GST_START_TEST(test_stopping_sharing_pipelines_while_frames_are_queued_does_not_
 }
 GST_END_TEST;
 
+/* An element that reached EOS sends no more frames: the element still encoding does not wait a
+ * batch window (one second here) for it in each pass. */
+GST_START_TEST(test_an_element_at_eos_is_not_waited_for) {
+    gt_register_plugin();
+    GstHarness *ended = clip_harness("batch-window=1000");
+    GstHarness *busy = clip_harness("batch-window=1000");
+    gst_harness_push(ended, gt_frame_rgbx(96, 72, 0, 0));
+    gst_buffer_unref(gst_harness_pull(ended));
+    fail_unless(gst_harness_push_event(ended, gst_event_new_eos()));
+    gint64 t0 = g_get_monotonic_time();
+    for (guint i = 0; i < 3; i++) {
+        gst_harness_push(busy, gt_frame_rgbx(96, 72, i, i * GST_SECOND / 10));
+        GstBuffer *out = gst_harness_pull(busy);
+        tokens_of(out);
+        gst_buffer_unref(out);
+    }
+    gint64 took_us = g_get_monotonic_time() - t0;
+    fail_unless(took_us < G_USEC_PER_SEC,
+                "3 frames took %.2f s: the passes waited for the "
+                "element at EOS",
+                took_us / 1e6);
+    gt_teardown(ended);
+    gt_teardown(busy);
+}
+GST_END_TEST;
+
 GST_START_TEST(test_share_properties_and_defaults) {
     gt_register_plugin();
     GstElement *e = gst_element_factory_make("scriptencode", NULL);
@@ -228,6 +255,7 @@ static Suite *encode_share_suite(void) {
     tcase_add_test(tc, test_two_sharing_elements_get_the_tokens_of_an_unshared_one_in_order);
     tcase_add_test(tc, test_elements_with_other_settings_do_not_share);
     tcase_add_test(tc, test_stopping_sharing_pipelines_while_frames_are_queued_does_not_hang);
+    tcase_add_test(tc, test_an_element_at_eos_is_not_waited_for);
     tcase_add_test(tc, test_share_properties_and_defaults);
     return s;
 }

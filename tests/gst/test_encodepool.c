@@ -335,6 +335,40 @@ static void test_releasing_while_frames_are_queued_neither_hangs_nor_loses_frame
     free_streams(st, STREAMS);
 }
 
+/* A stream whose input ended says so: the other's passes stop waiting for it (a one second
+ * window here, against milliseconds of encoding), and wait again once it is back. */
+static void test_an_idle_stream_is_not_waited_for(void **state) {
+    (void)state;
+    EncodePoolConfig c;
+    config_for(&c, 0, STREAMS, ENCODE_POOL_MAX_WINDOW_US);
+    EncodePool *ended, *busy;
+    sp_error err;
+    assert_int_equal(encode_pool_acquire(&c, &ended, &err), SP_OK);
+    assert_int_equal(encode_pool_acquire(&c, &busy, &err), SP_OK);
+    encode_pool_set_idle(ended, TRUE);
+    EncodePoolStats s;
+    encode_pool_get_stats(busy, &s);
+    assert_int_equal(s.idle, 1);
+    uint8_t *px = paint(0, 0);
+    sp_image img = view(px);
+    sp_encoding out;
+    sp_encoding_init(&out);
+    gint64 t0 = g_get_monotonic_time();
+    for (int k = 0; k < 3; k++)
+        assert_int_equal(encode_pool_encode(busy, &img, &out, &err), SP_OK);
+    gint64 took_us = g_get_monotonic_time() - t0;
+    /* waiting for the idle stream would take a full window per frame: 3 s */
+    if (took_us > ENCODE_POOL_MAX_WINDOW_US)
+        fail_msg("3 frames took %.2f s with the other stream idle", took_us / 1e6);
+    encode_pool_set_idle(ended, FALSE);
+    encode_pool_get_stats(busy, &s);
+    assert_int_equal(s.idle, 0);
+    encode_pool_release(ended);
+    encode_pool_release(busy);
+    sp_encoding_free(&out);
+    free(px);
+}
+
 int main(int argc, char **argv) {
     fixtures = argc > 1 ? argv[1] : NULL;
     const struct CMUnitTest tests[] = {
@@ -344,6 +378,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_bad_settings_and_models_fail_with_a_clear_error),
         cmocka_unit_test(test_a_bad_frame_fails_alone_and_the_others_of_its_pass_are_encoded),
         cmocka_unit_test(test_releasing_while_frames_are_queued_neither_hangs_nor_loses_frames),
+        cmocka_unit_test(test_an_idle_stream_is_not_waited_for),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
