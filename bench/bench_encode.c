@@ -20,29 +20,8 @@
 
 #include "bench_util.h"
 #include "vit_model.h"
-#include "rng.h"
 #include "scriptprune/encode.h"
-#include "scriptprune/safetensors.h"
 #include "scriptprune/select.h"
-
-static uint8_t *make_frame(uint32_t w, uint32_t h, size_t bpp) {
-    uint8_t *px = malloc((size_t)w * h * bpp);
-    if (!px)
-        return NULL;
-    sp_rng r;
-    sp_rng_seed(&r, 3);
-    for (uint32_t y = 0; y < h; y++)
-        for (uint32_t x = 0; x < w; x++) {
-            uint8_t *p = px + ((size_t)y * w + x) * bpp;
-            uint64_t n = sp_rng_next(&r);
-            p[0] = (uint8_t)((x * 255) / w + (n & 31));
-            p[1] = (uint8_t)((y * 255) / h + ((n >> 8) & 31));
-            p[2] = (uint8_t)(((x / 40 + y / 40) % 2) * 160 + ((n >> 16) & 31));
-            if (bpp == 4)
-                p[3] = 255;
-        }
-    return px;
-}
 
 static void print_json_patch(const char *what, int threads, size_t reps, double median, double min,
                              double fps, const sp_encoder_info *in) {
@@ -87,7 +66,7 @@ static int bench_patch(size_t reps) {
         fprintf(stderr, "bench-encode: %s\n", err.message);
         return 1;
     }
-    uint8_t *px = make_frame(1920, 1080, 4);
+    uint8_t *px = vit_make_frame(1920, 1080, 4, 3);
     double *t = malloc(reps * sizeof *t);
     if (!px || !t)
         return 1;
@@ -130,15 +109,6 @@ static int bench_patch(size_t reps) {
 
 /* ---- clip ---- */
 
-/* FLOPs of one encode (matrix products), counted from the dimensions independently of the
- * library: patch embedding, per layer q/k/v + attention + output + MLP, the projection. */
-static double model_flops(const vit_dims *d) {
-    double H = d->hidden, F = d->inter, g = d->image / d->patch, n = g * g, T = n + 1;
-    double K = 3.0 * d->patch * d->patch;
-    double layer = 2 * T * H * 3 * H + 2 * 2 * T * T * H + 2 * T * H * H + 2 * 2 * T * H * F;
-    return 2 * n * K * H + d->layers * layer + 2 * n * H * d->projection;
-}
-
 /* Best SGEMM rate over the model's own shapes (C[M x N] = A[M x K] B^T, as the linear layers). */
 static double sgemm_gflops(const vit_dims *d, size_t reps) {
     size_t T = (size_t)(d->image / d->patch) * (d->image / d->patch) + 1, H = d->hidden;
@@ -178,11 +148,7 @@ static int bench_clip(const vit_dims *d, int threads, size_t reps) {
     if (vit_build_model(d, &mi))
         return 1;
     sp_model_blobs blobs;
-    memset(&blobs, 0, sizeof blobs);
-    blobs.safetensors = mi.st;
-    blobs.safetensors_len = mi.st_len;
-    blobs.config_json = mi.config;
-    blobs.config_json_len = strlen(mi.config);
+    vit_model_blobs(&mi, &blobs);
     sp_encoder_config c;
     sp_encoder_config_init(&c);
     sp_encoder *enc;
@@ -195,7 +161,7 @@ static int bench_clip(const vit_dims *d, int threads, size_t reps) {
     }
     double load_ms = bench_now_ms() - t1, build_ms = t1 - t0;
     free(mi.st);
-    uint8_t *px = make_frame(1920, 1080, 4);
+    uint8_t *px = vit_make_frame(1920, 1080, 4, 3);
     double *t = malloc(reps * sizeof *t);
     if (!px || !t)
         return 1;
@@ -211,7 +177,7 @@ static int bench_clip(const vit_dims *d, int threads, size_t reps) {
         sp_encode(ctx, &img, &r, &err);
         t[k] = bench_now_ms() - a;
     }
-    double median = bench_median(t, reps), flops = model_flops(d);
+    double median = bench_median(t, reps), flops = vit_model_flops(d);
     double rate = flops / (median * 1e6), peak = sgemm_gflops(d, reps > 5 ? reps : 5);
     sp_encoder_info in;
     sp_encoder_get_info(enc, &in);
@@ -280,11 +246,7 @@ static int bench_llava(const vit_dims *d, int threads, size_t reps) {
     if (vit_build_model(d, &mi))
         return 1;
     sp_model_blobs blobs;
-    memset(&blobs, 0, sizeof blobs);
-    blobs.safetensors = mi.st;
-    blobs.safetensors_len = mi.st_len;
-    blobs.config_json = mi.config;
-    blobs.config_json_len = strlen(mi.config);
+    vit_model_blobs(&mi, &blobs);
     sp_encoder *enc[2] = {NULL, NULL};
     sp_encode_ctx *ctx[2] = {NULL, NULL};
     sp_error err;
@@ -299,7 +261,7 @@ static int bench_llava(const vit_dims *d, int threads, size_t reps) {
         }
     }
     free(mi.st);
-    uint8_t *px = make_frame(1920, 1080, 4);
+    uint8_t *px = vit_make_frame(1920, 1080, 4, 3);
     double *t[2] = {malloc(reps * sizeof(double)), malloc(reps * sizeof(double))};
     if (!px || !t[0] || !t[1])
         return 1;

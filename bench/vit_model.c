@@ -117,6 +117,42 @@ int vit_build_model(const vit_dims *d, model_image *out) {
     return 0;
 }
 
+uint8_t *vit_make_frame(uint32_t w, uint32_t h, size_t bpp, uint64_t seed) {
+    uint8_t *px = malloc((size_t)w * h * bpp);
+    if (!px)
+        return NULL;
+    sp_rng r;
+    sp_rng_seed(&r, seed);
+    for (uint32_t y = 0; y < h; y++)
+        for (uint32_t x = 0; x < w; x++) {
+            uint8_t *p = px + ((size_t)y * w + x) * bpp;
+            uint64_t n = sp_rng_next(&r);
+            p[0] = (uint8_t)((x * 255) / w + (n & 31));
+            p[1] = (uint8_t)((y * 255) / h + ((n >> 8) & 31));
+            p[2] = (uint8_t)(((x / 40 + y / 40) % 2) * 160 + ((n >> 16) & 31));
+            if (bpp == 4)
+                p[3] = 255;
+        }
+    return px;
+}
+
+/* FLOPs of one encode (matrix products), counted from the dimensions independently of the
+ * library: patch embedding, per layer q/k/v + attention + output + MLP, the projection. */
+double vit_model_flops(const vit_dims *d) {
+    double H = d->hidden, F = d->inter, g = d->image / d->patch, n = g * g, T = n + 1;
+    double K = 3.0 * d->patch * d->patch;
+    double layer = 2 * T * H * 3 * H + 2 * 2 * T * T * H + 2 * T * H * H + 2 * 2 * T * H * F;
+    return 2 * n * K * H + d->layers * layer + 2 * n * H * d->projection;
+}
+
+void vit_model_blobs(const model_image *mi, sp_model_blobs *out) {
+    memset(out, 0, sizeof *out);
+    out->safetensors = mi->st;
+    out->safetensors_len = mi->st_len;
+    out->config_json = mi->config;
+    out->config_json_len = strlen(mi->config);
+}
+
 sp_status vit_open_encoder(const vit_dims *d, sp_encoder **out, sp_error *err) {
     model_image mi;
     if (vit_build_model(d, &mi))
@@ -125,11 +161,8 @@ sp_status vit_open_encoder(const vit_dims *d, sp_encoder **out, sp_error *err) {
     sp_encoder_config_init(&cfg);
     cfg.kind = SP_ENCODER_CLIP;
     cfg.text = false;
-    sp_model_blobs blobs = {0};
-    blobs.safetensors = mi.st;
-    blobs.safetensors_len = mi.st_len;
-    blobs.config_json = mi.config;
-    blobs.config_json_len = strlen(mi.config);
+    sp_model_blobs blobs;
+    vit_model_blobs(&mi, &blobs);
     sp_status s = sp_encoder_open_blobs(&cfg, &blobs, out, err);
     free(mi.st);
     return s;

@@ -32,5 +32,13 @@ int vit_build_model(const vit_dims *d, model_image *out);
 int vit_write_folder(const vit_dims *d, const char *dir);
 /* Builds d's weights and opens them as a clip encoder (no text tower). */
 sp_status vit_open_encoder(const vit_dims *d, sp_encoder **out, sp_error *err);
+/* A borrowed blobs view of mi for sp_encoder_open_blobs. */
+void vit_model_blobs(const model_image *mi, sp_model_blobs *out);
+/* FLOPs of one encode (matrix products), counted from the dimensions independently of the
+ * library: patch embedding, per layer q/k/v + attention + output + MLP, the projection. */
+double vit_model_flops(const vit_dims *d);
+/* A w x h frame of bpp (3 or 4) bytes per pixel with gradients, a checkerboard and noise,
+ * different for each seed; NULL when out of memory. */
+uint8_t *vit_make_frame(uint32_t w, uint32_t h, size_t bpp, uint64_t seed);
 
 #endif

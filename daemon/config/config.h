@@ -88,7 +88,8 @@ typedef struct scd_encoder_cfg {
     int image_size;  /* 0 = the backend's default (patch 336, clip the model's own) */
     int patch_size;
     int output_layer;
-    int threads; /* 0 = automatic */
+    int threads;   /* 0 = automatic */
+    int max_batch; /* clip: most frames of the sharing streams per forward pass */
     /* The change gate before the encoder (core's scriptprune/change_gate.h). */
     int skip_unchanged;      /* sp_skip_unchanged: auto (on for clip), true, false */
     double change_threshold; /* 8-bit levels */

@@ -397,6 +397,17 @@ static const cfg_key keys[] = {
      .min = 0,
      .max = 256,
      .doc = "Encoder threads; 0 = automatic."},
+    {.section = SEC_ENCODER,
+     .name = "max_batch",
+     .type = T_INT,
+     .offset = ENC(max_batch),
+     .def = "8",
+     .min = 1,
+     .max = 64,
+     .doc = "`clip`: streams with the same encoder settings share one encoder, and its worker "
+            "encodes the frames they have waiting together in one forward pass of at most this "
+            "many frames (docs/encoders.md, \"Streams sharing an encoder\"); 1 = one frame at a "
+            "time."},
     /* The change gate: names, defaults, ranges and docs from core's table. */
     {.section = SEC_ENCODER,
      .type = T_ENUM,

@@ -399,6 +399,8 @@ static void set_encoder(GstElement *enc, const scd_encoder_cfg *e) {
     set_arg(enc, "skip-unchanged", skip);
     g_object_set(enc, "change-threshold", (gfloat)e->change_threshold, "max-skip-s", e->max_skip_s,
                  NULL);
+    if (e->max_batch > 0)
+        g_object_set(enc, "max-batch", (guint)e->max_batch, NULL);
 }
 
 /* Sets a number-valued property (uint, uint64, float, boolean or enum) from a table value. */

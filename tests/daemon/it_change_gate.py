@@ -50,7 +50,10 @@ def stream_cfg(sid, clip, skip):
   - id: {sid}
     file: "{clip}"
     fps: {FPS}
-    encoder: {{backend: clip, model: "{MODEL}", skip_unchanged: {skip}, max_skip_s: 60}}
+    # max_batch 1: the gated and ungated streams share one encoder, and a pass of several
+    # frames may round their last bits differently; the comparison here is bit for bit.
+    encoder: {{backend: clip, model: "{MODEL}", skip_unchanged: {skip}, max_skip_s: 60,
+               max_batch: 1}}
     pruning: {{window: 4, hop: 2, window_budget: 6}}
     sinks:
       - safetensors_dir: "{WORK}/{sid}"
