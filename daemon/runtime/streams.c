@@ -648,6 +648,17 @@ static void load_config_query(scd_stream *st) {
     }
 }
 
+/* The standing questions, encoded when the stream is created: a model without a text tower is
+ * an error of this stream from the start (logged, in its last_error); it runs all the same. */
+static void load_watch_questions(scd_stream *st) {
+    char *problems = scd_watches_prepare(st->watches);
+    if (!problems)
+        return;
+    g_free(st->last_error);
+    st->last_error = g_strdup_printf("standing questions: %s", problems);
+    g_free(problems);
+}
+
 /* ---- the registry --------------------------------------------------------------------------- */
 
 scd_streams *scd_streams_new(scd_app *app) {
@@ -698,6 +709,7 @@ guint scd_streams_apply(scd_streams *s, scd_config_ref *ref) {
         if (!st) {
             st = stream_new(s, ref, &cfg->streams[j]);
             load_config_query(st);
+            load_watch_questions(st);
             g_ptr_array_add(s->items, st);
             start_run(st);
             started++;

@@ -319,6 +319,32 @@ static scd_query *question_query(scd_watches *w, watch *x, const seen_packet *fi
     return NULL;
 }
 
+char *scd_watches_prepare(scd_watches *w) {
+    if (!w)
+        return NULL;
+    const scd_encoder_cfg *enc = &scd_stream_cfg_of(w->st)->encoder;
+    GString *problems = NULL;
+    for (guint i = 0; i < w->n; i++) {
+        watch *x = &w->items[i];
+        sp_error err;
+        sp_error_clear(&err);
+        if (x->query ||
+            scd_query_from_text(w->app->encoders, enc, x->question, &x->query, &err) == SP_OK)
+            continue;
+        scd_log(SCD_LOG_ERROR, "watch",
+                "%s: question %u cannot be encoded: %s (it is reported as a local error each "
+                "time it falls due)",
+                w->stream_id, i, err.message);
+        x->query_error_logged = TRUE;
+        if (!problems)
+            problems = g_string_new(NULL);
+        else
+            g_string_append(problems, "; ");
+        g_string_append_printf(problems, "watch[%u]: %s", i, err.message);
+    }
+    return problems ? g_string_free(problems, FALSE) : NULL;
+}
+
 static void ask_now(scd_watches *w, watch *x, const seen_packet *first, const seen_packet *last) {
     const char *l[] = {w->stream_id, x->label};
     if (x->in_flight) {

@@ -24,6 +24,11 @@ typedef struct scd_watches scd_watches;
 
 /* The standing questions of st (its config's watch list), or NULL when it has none. */
 scd_watches *scd_watches_new(scd_app *app, struct scd_stream *st);
+/* Main thread, when the stream starts: encodes every question now, so a model that cannot encode
+ * text is reported when the stream starts rather than at the first due question. NULL when all
+ * are ready (or w is NULL), else what went wrong (g_free it); the questions that failed are then
+ * reported as local errors each time they fall due. */
+char *scd_watches_prepare(scd_watches *w);
 /* Streaming thread: a packet the stream emitted (window or frame packets). */
 void scd_watches_packet(scd_watches *w, const GstScriptPacket *p);
 /* A new pipeline run: counts and spans start over (its times may start over too). */

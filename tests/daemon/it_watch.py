@@ -269,6 +269,30 @@ class Watch(unittest.TestCase):
             self.srv.mode = "ok"
 
 
+@unittest.skipUnless(os.path.isdir(VISION_ONLY), "the CLIP fixtures are not built")
+class StartWithoutTextTower(unittest.TestCase):
+    """Started (not --check) with a watch on a CLIP model without a text tower: the stream
+    reports it when it starts (log, its error in /v1/streams) and runs all the same."""
+
+    def test_reported_at_start_and_the_stream_runs(self):
+        tmp = H.tempfile.mkdtemp(prefix="scriptd-watch-start-")
+        self.addCleanup(H.shutil.rmtree, tmp, True)
+        token = os.path.join(tmp, "token")
+        with open(token, "w") as f:
+            f.write("s3cret\n")
+        d = H.Daemon(CONFIG.format(url="http://127.0.0.1:9/v1/chat/completions", token=token,
+                                   model=VISION_ONLY, question=QUESTION))
+        d.start()
+        try:
+            st = d.wait_stream("live", lambda s: s["frames"] > 2, "frames despite the watch")
+            self.assertIn("standing questions: watch[0]", st.get("error") or "")
+            self.assertIn("text", st["error"])
+            self.assertIn("live: question 0 cannot be encoded", d.log_text())
+        finally:
+            rc, _ = d.stop()
+        self.assertEqual(rc, 0)
+
+
 class Check(unittest.TestCase):
     """scriptd --check refuses standing questions that cannot be asked, naming the key."""
 
