@@ -41,6 +41,7 @@ struct sp_stream {
     float *anc;        /* n x d normalised */
     int32_t *anc_slot; /* candidate that is (or represents) the anchor, or -1 */
     uint8_t *anc_kind; /* SP_ANC_* */
+    float *motion;     /* the camera motion estimate's scratch (motion.h) */
 
     sp_window win;
     sp_history hist;

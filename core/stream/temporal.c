@@ -1,14 +1,15 @@
 /* The temporal graph: each token of a new frame against the references the window keeps at its
- * own grid position and, if none matches there, in its radius-r neighbourhood; when the picture
- * as a whole moved (a global shift estimated from the anchors), at the position its content came
- * from instead; optionally against every alive candidate with one SGEMM. References at a position
- * are its anchor (the latest token seen there, docs/streams.md) and the alive candidates taken at
- * that position. */
+ * own grid position and, if none matches there, in its radius-r neighbourhood; when the camera
+ * moved (a shift and a zoom estimated from the anchors, motion.c), against the anchors blended
+ * where its content came from instead; optionally against every alive candidate with one SGEMM.
+ * References at a position are its anchor (the latest token seen there, docs/streams.md) and the
+ * alive candidates taken at that position. */
 #include <cblas.h>
 #include <math.h>
 #include <string.h>
 
 #include "alloc.h"
+#include "motion.h"
 #include "temporal.h"
 
 float sp_stream_dot(const float *a, const float *b, size_t d) {
@@ -32,13 +33,6 @@ typedef struct best_match {
     int32_t slot; /* candidate credited with the match, -1: an anchor that stands for none */
     bool any;
 } best_match;
-
-/* The global shift estimate: positions sampled every SHIFT_SAMPLE cells in both directions, at
- * least SHIFT_MIN_PAIRS of them inside the grid; a shift must match SHIFT_MARGIN more of them than
- * no shift (moving objects or a picture that looks alike shifted, bands or sky, must not move
- * every token's search). */
-enum { SHIFT_SAMPLE = 3, SHIFT_MIN_PAIRS = 8 };
-static const float SHIFT_MARGIN = 0.03f;
 
 static void consider(best_match *b, float sim, int32_t slot) {
     if (!b->any || sim > b->sim) {
@@ -65,51 +59,6 @@ static void match_position(const sp_temporal_refs *refs, const float *x, size_t 
             consider(b, sp_stream_dot(x, w->xn + (size_t)c * d, d), c);
 }
 
-/* The share of a sparse grid of positions p whose token matches (cosine >= tau) the anchor at
- * p + (sy, sx); -INFINITY when too few such pairs lie inside the grid. */
-static float shift_score(const sp_temporal_refs *refs, const float *fxn, float tau, int sy,
-                         int sx) {
-    int gh = (int)refs->gh, gw = (int)refs->gw;
-    size_t d = refs->win->d;
-    size_t hits = 0, count = 0;
-    for (int y = SHIFT_SAMPLE / 2; y < gh; y += SHIFT_SAMPLE) {
-        int ay = y + sy;
-        if (ay < 0 || ay >= gh)
-            continue;
-        for (int x = SHIFT_SAMPLE / 2; x < gw; x += SHIFT_SAMPLE) {
-            int ax = x + sx;
-            size_t q = (size_t)ay * (size_t)gw + (size_t)ax;
-            if (ax < 0 || ax >= gw || refs->anc_kind[q] == SP_ANC_NONE)
-                continue;
-            const float *t = fxn + ((size_t)y * (size_t)gw + (size_t)x) * d;
-            hits += sp_stream_dot(t, refs->anc + q * d, d) >= tau;
-            count++;
-        }
-    }
-    return count >= SHIFT_MIN_PAIRS ? (float)hits / (float)count : -INFINITY;
-}
-
-void sp_temporal_global_shift(const sp_temporal_refs *refs, const float *fxn, float tau,
-                              uint32_t max_shift, int *sy, int *sx) {
-    int m = (int)max_shift;
-    float best = shift_score(refs, fxn, tau, 0, 0);
-    *sy = 0;
-    *sx = 0;
-    if (best >= 1.0f) /* every sampled token repeats in place */
-        return;
-    for (int dy = -m; dy <= m; dy++)
-        for (int dx = -m; dx <= m; dx++) {
-            if (dy == 0 && dx == 0)
-                continue;
-            float sc = shift_score(refs, fxn, tau, dy, dx);
-            if (sc > best + SHIFT_MARGIN) {
-                best = sc;
-                *sy = dy;
-                *sx = dx;
-            }
-        }
-}
-
 /* The references of the radius-r neighbourhood of (cy, cx), in raster order, (cy, cx) itself
  * excepted. */
 static void match_around(const sp_temporal_refs *refs, const float *x, int cy, int cx, int r,
@@ -128,25 +77,32 @@ static void match_around(const sp_temporal_refs *refs, const float *x, int cy, i
     }
 }
 
-/* Matches every token of the frame under one motion: none (sy = sx = 0: its own position, then
- * its radius-r neighbourhood) or a global shift (only the position its content came from: its own
- * position and neighbours show other parts of the picture that may look alike, grass next to
- * grass, and content entering at the border has no origin). Returns the number of new tokens. */
+/* Matches every token of the frame under one motion: none (its own position, then its radius-r
+ * neighbourhood) or the camera's (only the anchor blended where its content came from, and the
+ * candidates taken at the nearest cell: its own position and neighbours show other parts of the
+ * picture that may look alike, grass next to grass, and content entering at the border has no
+ * origin). Returns the number of new tokens. */
 static size_t match_frame(const sp_temporal_refs *refs, const sp_temporal_rule *rule,
-                          const float *fxn, int sy, int sx, int32_t *match, uint8_t *is_new) {
+                          const float *fxn, const sp_motion *mo, const float *motion_scratch,
+                          int32_t *match, uint8_t *is_new) {
     size_t n = refs->win->npos, d = refs->win->d;
     int r = (int)rule->radius;
-    int gh = (int)refs->gh, gw = (int)refs->gw;
+    int gw = (int)refs->gw;
     float tau = rule->tau;
+    bool still = sp_motion_is_identity(mo);
     size_t fresh = 0;
     for (size_t p = 0; p < n; p++) {
         const float *x = fxn + p * d;
         best_match b = {.sim = -INFINITY, .slot = -1, .any = false};
         int y = (int)(p / (size_t)gw), xx = (int)(p % (size_t)gw);
-        if (sy != 0 || sx != 0) {
-            int yy = y + sy, xq = xx + sx;
-            if (yy >= 0 && yy < gh && xq >= 0 && xq < gw)
-                match_position(refs, x, (size_t)yy * (size_t)gw + (size_t)xq, &b);
+        if (!still) {
+            float fy, fx, c;
+            size_t q;
+            sp_motion_source(refs, mo, p, &fy, &fx);
+            if (sp_motion_match(refs, motion_scratch, x, fy, fx, &c, &q)) {
+                consider(&b, c, refs->anc_slot[q]);
+                match_position(refs, x, q, &b);
+            }
         } else {
             match_position(refs, x, p, &b);
             if (!(b.any && b.sim >= tau) && r > 0)
@@ -167,10 +123,10 @@ size_t sp_temporal_classify(const sp_temporal_refs *refs, const sp_temporal_rule
     size_t n = win->npos, d = win->d; /* one anchor per grid position */
     float tau = rule->tau;
     *status = SP_OK;
-    int sy = 0, sx = 0;
+    sp_motion mo = {0.0f, 0.0f, 1.0f};
     if (rule->max_shift > 0)
-        sp_temporal_global_shift(refs, fxn, tau, rule->max_shift, &sy, &sx);
-    size_t fresh = match_frame(refs, rule, fxn, sy, sx, match, is_new);
+        sp_motion_estimate(refs, fxn, tau, rule->max_shift, scratch->motion, &mo);
+    size_t fresh = match_frame(refs, rule, fxn, &mo, scratch->motion, match, is_new);
     if (!rule->match_all || fresh == 0 || win->n == 0)
         return fresh;
 

@@ -548,6 +548,62 @@ static void test_a_pan_faster_than_the_radius_keeps_only_the_entering_columns(vo
     free(world);
 }
 
+/* The token of a smooth world at column position u (in cells) of row y: the normalised linear
+ * blend of key vectors placed every 1.5 cells along the row. */
+static void smooth_world_token(const float *keys, size_t y, double u, float *out) {
+    enum { KEYS = 64 };
+    double k = u / 1.5;
+    size_t i = (size_t)floor(k);
+    double f = k - (double)i, nrm = 0;
+    const float *a = keys + (y * KEYS + i) * D, *b = a + D;
+    for (size_t j = 0; j < D; j++) {
+        out[j] = (float)((1 - f) * a[j] + f * b[j]);
+        nrm += (double)out[j] * out[j];
+    }
+    for (size_t j = 0; j < D; j++)
+        out[j] = (float)(out[j] / sqrt(nrm));
+}
+
+/* A camera panning 3/4 of a cell a frame over a smooth world (the token a quarter of a cell off
+ * is below tau_t for some positions, the blend of the two cells the content straddles is not):
+ * only the column entering at the border is new, through the sub-cell shift. Matched at the
+ * nearest whole cell, some of the seen content would be called new. */
+static void test_a_pan_by_a_fraction_of_a_cell_is_matched_through_the_blended_anchors(void **s0) {
+    (void)s0;
+    enum { T = 6, KEYS = 64 };
+    float *keys = malloc((size_t)GH * KEYS * D * sizeof(float));
+    float *tok = malloc(N * D * sizeof(float));
+    random_units(keys, (size_t)GH * KEYS, 53);
+    sp_stream_params p;
+    sp_stream_params_init(&p);
+    p.policy = SP_EMIT_FRAME;
+    capture c = {0};
+    sp_stream *s = new_stream(&p, &c);
+    sp_error err;
+    uint8_t fates[N];
+    for (uint64_t t = 0; t < T; t++) {
+        for (size_t y = 0; y < GH; y++)
+            for (size_t x = 0; x < GW; x++)
+                smooth_world_token(keys, y, (double)x + 0.75 * (double)t, tok + (y * GW + x) * D);
+        push(s, tok, t);
+        assert_int_equal(sp_stream_last_fates(s, fates, N, &err), SP_OK);
+        for (size_t y = 0; t > 0 && y < GH; y++)
+            for (size_t x = 0; x < GW; x++) {
+                bool entering = x == GW - 1;
+                if (entering != (fates[y * GW + x] != SP_FATE_TEMPORAL))
+                    fail_msg("frame %llu cell (%zu, %zu): fate %u", (unsigned long long)t, y, x,
+                             fates[y * GW + x]);
+            }
+    }
+    sp_stream_stats st;
+    sp_stream_get_stats(s, &st);
+    assert_int_equal(st.scene_cuts, 0);
+    sp_stream_free(s);
+    capture_free(&c);
+    free(tok);
+    free(keys);
+}
+
 /* Every token turns a little each frame (cosine 0.99 to the previous frame, below tau_t to the
  * first after three frames): a token is compared with its latest sighting, so nothing is new
  * after the first frame, and the window's tokens keep their first vector and pts while their
@@ -1281,6 +1337,7 @@ int main(void) {
         cmocka_unit_test(test_window_packets_are_in_time_then_raster_order_and_cover_the_window),
         cmocka_unit_test(test_last_fates_follow_the_graphs),
         cmocka_unit_test(test_a_pan_faster_than_the_radius_keeps_only_the_entering_columns),
+        cmocka_unit_test(test_a_pan_by_a_fraction_of_a_cell_is_matched_through_the_blended_anchors),
         cmocka_unit_test(test_a_slow_drift_is_followed_and_keeps_the_first_vector_and_span),
         cmocka_unit_test(test_bad_frames_are_refused_without_side_effects),
         cmocka_unit_test(test_params_out_of_range_are_refused_with_the_field_named),

@@ -1,0 +1,52 @@
+/* The camera's motion between two frames (motion.c), estimated from the anchors: a shift in
+ * fractions of a cell and a zoom about the grid's centre, and the anchor seen at a fractional grid
+ * position (the bilinear blend of the four around it). The temporal graph (temporal.c) matches a
+ * token with the anchor its content came from under that motion. */
+#ifndef SP_STREAM_MOTION_H
+#define SP_STREAM_MOTION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "temporal.h"
+
+/* Content at grid position p = (y, x) of the new frame was at c + zoom (p - c) + (sy, sx) in the
+ * anchors' frame, c the grid's centre: zoom > 1 is a zoom out (the picture shows more; content
+ * moves towards the centre), zoom < 1 a zoom in. */
+typedef struct sp_motion {
+    float sy, sx, zoom;
+} sp_motion;
+
+/* The largest zoom per frame the estimate tries, either way (zoom in [1 / (1 + Z), 1 + Z]): 10%
+ * a frame is a fast zoom at 2 frames/s (2 x in 3.5 s). */
+#define SP_MOTION_MAX_ZOOM 0.1f
+
+bool sp_motion_is_identity(const sp_motion *m);
+
+/* Scratch the estimate needs for a gh x gw grid searching shifts up to max_shift cells, in
+ * floats; 0 on overflow. */
+size_t sp_motion_scratch_floats(uint32_t gh, uint32_t gw, uint32_t max_shift);
+
+/* The motion since the anchors were taken. First the whole-cell shift (|sy|, |sx| <= max_shift)
+ * under which most tokens of a sparse grid match (cosine >= tau) the anchor their content came
+ * from, no shift unless one matches clearly more of them (a margin); then, from there, the
+ * sub-cell shift and the zoom under which the same tokens are closest on average to the blended
+ * anchors. scratch: sp_motion_scratch_floats floats, which then hold what sp_motion_match needs
+ * (the anchors' products with their neighbours) until the anchors change. */
+void sp_motion_estimate(const sp_temporal_refs *refs, const float *fxn, float tau,
+                        uint32_t max_shift, float *scratch, sp_motion *out);
+
+/* Where the content of position p came from under m, as a fractional grid position. */
+void sp_motion_source(const sp_temporal_refs *refs, const sp_motion *m, size_t p, float *fy,
+                      float *fx);
+
+/* The cosine of the normalised row x with the anchor seen at (fy, fx): the normalised bilinear
+ * blend of the anchors of the (up to) four cells around it, or the nearest cell's anchor alone
+ * when another cell the blend needs is outside the grid or has none. *nearest is the nearest
+ * cell. Returns false when that cell is outside the grid or has no anchor. scratch: as filled by
+ * sp_motion_estimate for the same anchors. */
+bool sp_motion_match(const sp_temporal_refs *refs, const float *scratch, const float *x, float fy,
+                     float fx, float *cos, size_t *nearest);
+
+#endif
