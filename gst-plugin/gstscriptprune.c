@@ -518,6 +518,8 @@ static GstFlowReturn push_frame(GstScriptPrune *self, GstScriptTokensMeta *meta,
         .grid_h = meta->grid_h,
         .grid_w = meta->grid_w,
         .pts = (int64_t)pts,
+        /* the patch encoder's tokens describe the cell, then its surroundings */
+        .own_d = sp_encoder_own_dims(meta->backend, meta->tokens.dims[1]),
     };
     /* Letterbox padding takes no part in the stream. */
     gst_script_tokens_meta_image_cells(meta, &f.image_y, &f.image_x, &f.image_h, &f.image_w);

@@ -92,6 +92,7 @@ static sp_status open_patch(const sp_encoder_config *c, sp_encoder *enc, sp_erro
     in->n = (size_t)in->grid_h * in->grid_w;
     in->d = in->e = in->vision_d = c->dim;
     in->embed_is_tokens = true;
+    in->own_d = c->patch_local ? 0 : enc->patch->own_d;
     in->image_size = S;
     in->model_image_size = PATCH_DEFAULT_S;
     in->patch_size = P;
@@ -278,6 +279,10 @@ void sp_encoding_free(sp_encoding *r) {
     sp_encoding_init(r);
 }
 
+size_t sp_encoder_own_dims(const char *backend, size_t d) {
+    return backend && strcmp(backend, "patch") == 0 ? patch_own_dims(d) : 0;
+}
+
 void sp_encoding_frame(const sp_encoding *r, int64_t pts, sp_frame *out) {
     memset(out, 0, sizeof *out);
     out->tokens = r->tokens;
@@ -288,6 +293,7 @@ void sp_encoding_frame(const sp_encoding *r, int64_t pts, sp_frame *out) {
     out->grid_h = r->grid_h;
     out->grid_w = r->grid_w;
     out->pts = pts;
+    out->own_d = r->own_d;
     /* Letterbox fits pad around the picture; those tokens show no picture. */
     if (r->pre.grid_h && r->pre.grid_w &&
         (r->pre.grid_h != r->grid_h || r->pre.grid_w != r->grid_w)) {
@@ -404,6 +410,7 @@ sp_status sp_encode(sp_encode_ctx *ctx, const sp_image *img, sp_encoding *out, s
     out->e = enc->info.e;
     out->grid_h = enc->info.grid_h;
     out->grid_w = enc->info.grid_w;
+    out->own_d = enc->info.own_d;
     out->pre = pre;
     return SP_OK;
 }

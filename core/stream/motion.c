@@ -74,9 +74,22 @@ static bool anchored(const sp_temporal_refs *r, long y, long x) {
            r->anc_kind[(size_t)y * r->gw + (size_t)x] != SP_ANC_NONE;
 }
 
+/* The product of the anchor at q with its neighbour k (PAIR_*), computed when first asked for
+ * (NAN: not yet) and kept until sp_motion_reset. Both anchors exist (the caller checked). */
+static float pair(const sp_temporal_refs *r, float *pairs, int k, size_t q) {
+    static const long dy[PAIRS] = {0, 1, 1, 1}, dx[PAIRS] = {1, 0, 1, -1};
+    size_t n = (size_t)r->gh * r->gw, d = r->win->d;
+    float *v = pairs + (size_t)k * n + q;
+    if (isnan(*v)) {
+        size_t o = (size_t)((long)q + dy[k] * (long)r->gw + dx[k]);
+        *v = sp_stream_dot(r->anc + q * d, r->anc + o * d, d);
+    }
+    return *v;
+}
+
 /* The blend's cosine (see sp_motion_match) with products from src. */
-static bool blend_cos(const sp_temporal_refs *r, const float *pairs, dot_src *src, float fy,
-                      float fx, float *cos, size_t *nearest) {
+static bool blend_cos(const sp_temporal_refs *r, float *pairs, dot_src *src, float fy, float fx,
+                      float *cos, size_t *nearest) {
     long ny = (long)floorf(fy + 0.5f), nx = (long)floorf(fx + 0.5f);
     if (!anchored(r, ny, nx))
         return false;
@@ -96,41 +109,28 @@ static bool blend_cos(const sp_temporal_refs *r, const float *pairs, dot_src *sr
             num += w[k] * anchor_dot(src, cy[k], cx[k]);
             norm2 += w[k] * w[k];
         }
-    /* cells 0 1 / 2 3: the six pairs from the neighbour products of cells 0, 1 and 2 */
-    size_t n = (size_t)r->gh * r->gw;
+    /* cells 0 1 / 2 3: the six pairs, from the neighbour products of cells 0, 1 and 2 */
     size_t c0 = (size_t)y0 * r->gw + (size_t)x0, c1 = c0 + 1, c2 = c0 + r->gw;
-    const float *pr = pairs + PAIR_R * n, *pd = pairs + PAIR_D * n, *pdr = pairs + PAIR_DR * n,
-                *pdl = pairs + PAIR_DL * n;
     if (w[0] > 0 && w[1] > 0)
-        norm2 += 2 * w[0] * w[1] * pr[c0];
+        norm2 += 2 * w[0] * w[1] * pair(r, pairs, PAIR_R, c0);
     if (w[0] > 0 && w[2] > 0)
-        norm2 += 2 * w[0] * w[2] * pd[c0];
+        norm2 += 2 * w[0] * w[2] * pair(r, pairs, PAIR_D, c0);
     if (w[0] > 0 && w[3] > 0)
-        norm2 += 2 * w[0] * w[3] * pdr[c0];
+        norm2 += 2 * w[0] * w[3] * pair(r, pairs, PAIR_DR, c0);
     if (w[1] > 0 && w[2] > 0)
-        norm2 += 2 * w[1] * w[2] * pdl[c1];
+        norm2 += 2 * w[1] * w[2] * pair(r, pairs, PAIR_DL, c1);
     if (w[1] > 0 && w[3] > 0)
-        norm2 += 2 * w[1] * w[3] * pd[c1];
+        norm2 += 2 * w[1] * w[3] * pair(r, pairs, PAIR_D, c1);
     if (w[2] > 0 && w[3] > 0)
-        norm2 += 2 * w[2] * w[3] * pr[c2];
+        norm2 += 2 * w[2] * w[3] * pair(r, pairs, PAIR_R, c2);
     *cos = norm2 > 1e-12f ? num / sqrtf(norm2) : 0.0f;
     return true;
 }
 
-static void fill_pairs(const sp_temporal_refs *r, float *pairs) {
-    size_t n = (size_t)r->gh * r->gw, d = r->win->d;
-    static const int dy[PAIRS] = {0, 1, 1, 1}, dx[PAIRS] = {1, 0, 1, -1};
-    for (int k = 0; k < PAIRS; k++)
-        for (long y = 0; y < (long)r->gh; y++)
-            for (long x = 0; x < (long)r->gw; x++) {
-                size_t q = (size_t)y * r->gw + (size_t)x;
-                float v = 0;
-                if (anchored(r, y, x) && anchored(r, y + dy[k], x + dx[k]))
-                    v = sp_stream_dot(
-                        r->anc + q * d,
-                        r->anc + ((size_t)(y + dy[k]) * r->gw + (size_t)(x + dx[k])) * d, d);
-                pairs[k * n + q] = v;
-            }
+void sp_motion_reset(const sp_temporal_refs *refs, float *scratch) {
+    size_t n = (size_t)refs->gh * refs->gw;
+    for (size_t i = 0; i < PAIRS * n; i++)
+        scratch[i] = NAN;
 }
 
 void sp_motion_source(const sp_temporal_refs *refs, const sp_motion *m, size_t p, float *fy,
@@ -141,17 +141,38 @@ void sp_motion_source(const sp_temporal_refs *refs, const sp_motion *m, size_t p
     *fx = cx + m->zoom * (x - cx) + m->sx;
 }
 
-bool sp_motion_match(const sp_temporal_refs *refs, const float *scratch, const float *x, float fy,
+bool sp_motion_match(const sp_temporal_refs *refs, float *scratch, const float *x, float fy,
                      float fx, float *cos, size_t *nearest) {
     dot_src src = {.refs = refs, .x = x, .memo = NULL};
     return blend_cos(refs, scratch, &src, fy, fx, cos, nearest);
+}
+
+bool sp_motion_blend_own(const sp_temporal_refs *refs, float fy, float fx, size_t own_d,
+                         float *out) {
+    long y0 = (long)floorf(fy), x0 = (long)floorf(fx);
+    float wy = fy - (float)y0, wx = fx - (float)x0;
+    const long cy[4] = {y0, y0, y0 + 1, y0 + 1}, cx[4] = {x0, x0 + 1, x0, x0 + 1};
+    const float w[4] = {(1 - wy) * (1 - wx), (1 - wy) * wx, wy * (1 - wx), wy * wx};
+    size_t d = refs->win->d;
+    for (size_t t = 0; t < own_d; t++)
+        out[t] = 0.0f;
+    for (int k = 0; k < 4; k++) {
+        if (!(w[k] > 0))
+            continue;
+        if (!anchored(refs, cy[k], cx[k]))
+            return false;
+        const float *a = refs->anc + ((size_t)cy[k] * refs->gw + (size_t)cx[k]) * d;
+        for (size_t t = 0; t < own_d; t++)
+            out[t] += w[k] * a[t];
+    }
+    return true;
 }
 
 /* The sampled positions and their memos. */
 typedef struct sampler {
     const sp_temporal_refs *refs;
     const float *fxn;
-    const float *pairs;
+    float *pairs;
     float *memo;
     int radius;
     uint32_t ny, nx;
@@ -278,7 +299,6 @@ void sp_motion_estimate(const sp_temporal_refs *refs, const float *fxn, float ta
     out->sy = (float)by;
     out->sx = (float)bx;
     /* fractions of a cell, by closeness, once the camera is known to move */
-    fill_pairs(refs, scratch);
     fit f = fit_score(&s, out, tau);
     float limit = (float)max_shift + 0.5f;
     if (f.share == -INFINITY || sp_motion_is_identity(out))

@@ -46,7 +46,15 @@ void sp_motion_source(const sp_temporal_refs *refs, const sp_motion *m, size_t p
  * when another cell the blend needs is outside the grid or has none. *nearest is the nearest
  * cell. Returns false when that cell is outside the grid or has no anchor. scratch: as filled by
  * sp_motion_estimate for the same anchors. */
-bool sp_motion_match(const sp_temporal_refs *refs, const float *scratch, const float *x, float fy,
+bool sp_motion_match(const sp_temporal_refs *refs, float *scratch, const float *x, float fy,
                      float fx, float *cos, size_t *nearest);
+
+/* Forgets the anchors' products in scratch: call when the anchors changed, before the others. */
+void sp_motion_reset(const sp_temporal_refs *refs, float *scratch);
+
+/* The bilinear blend (unnormalised) of the first own_d dimensions of the anchors around (fy, fx),
+ * into out; false unless every cell the blend needs holds an anchor. */
+bool sp_motion_blend_own(const sp_temporal_refs *refs, float fy, float fx, size_t own_d,
+                         float *out);
 
 #endif

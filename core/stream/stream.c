@@ -803,7 +803,9 @@ static sp_status classify_temporal(sp_stream *s, uint64_t cur, size_t *fresh, bo
         sp_temporal_rule rule = {.tau = s->p.tau_t,
                                  .radius = s->p.radius,
                                  .match_all = s->p.match_all,
-                                 .max_shift = SP_TEMPORAL_MAX_SHIFT};
+                                 .max_shift = SP_TEMPORAL_MAX_SHIFT,
+                                 .own_d = s->own_d,
+                                 .tau_own = sp_temporal_own_tau(s->p.tau_t)};
         sp_temporal_scratch scratch = {.motion = s->motion,
                                        .gather = s->ftmp,
                                        .rows = s->gsp_idx,
@@ -991,6 +993,7 @@ static sp_status process(sp_stream *s, const sp_frame *f, bool *emit, sp_error *
     uint64_t cur = s->frames;
     s->fates_valid = false;
     sp_stream_normalize(f->tokens, s->n, s->d, s->fxn);
+    s->own_d = f->own_d;
     s->n_img = 0;
     for (size_t p = 0; p < s->n; p++) {
         s->pad[p] = (uint8_t)sp_frame_is_padding(f, p);

@@ -24,6 +24,7 @@ struct sp_stream {
     bool started;
     bool fates_valid; /* is_new/kept describe the last accepted frame */
     size_t n, d, e;   /* e: embedding width of the frames, 0 when frames carry none */
+    size_t own_d;     /* the current frame's sp_frame.own_d */
     size_t rel_width; /* width relevance compares the query with: e, or d */
     uint32_t gh, gw;
     size_t max_tokens; /* bound of alive candidates (window_max_tokens, or 4 N) */

@@ -35,6 +35,8 @@ typedef struct sp_temporal_rule {
     float tau;
     uint32_t radius;
     uint32_t max_shift; /* largest global shift searched, in cells (0: no camera motion) */
+    size_t own_d;       /* the frame's sp_frame.own_d (0: tokens not split) */
+    float tau_own;      /* the own parts' threshold at the token's own place (own_d > 0) */
     bool match_all;
 } sp_temporal_rule;
 
@@ -55,6 +57,9 @@ typedef struct sp_temporal_scratch {
 size_t sp_temporal_classify(const sp_temporal_refs *refs, const sp_temporal_rule *rule,
                             const float *fxn, sp_temporal_scratch *scratch, int32_t *match,
                             uint8_t *is_new, sp_error *err, sp_status *status);
+
+/* The own parts' threshold for tau_t (sp_temporal_rule.tau_own). */
+float sp_temporal_own_tau(float tau);
 
 /* Cosine (dot of normalised rows) of two rows of width d. */
 float sp_stream_dot(const float *a, const float *b, size_t d);

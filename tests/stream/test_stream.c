@@ -604,6 +604,65 @@ static void test_a_pan_by_a_fraction_of_a_cell_is_matched_through_the_blended_an
     free(keys);
 }
 
+/* Tokens split into the cell's own dimensions and its surroundings' (sp_frame.own_d): a token
+ * whose own part is unchanged but whose surroundings changed (something moved next to a still
+ * cell) repeats at its own position; a token that takes the own part of its neighbour with other
+ * surroundings is new (neighbouring cells may look alike, so there the whole token must match);
+ * without the split both are new. */
+static void test_a_cell_whose_surroundings_changed_repeats_only_at_its_own_place(void **s0) {
+    (void)s0;
+    enum { OWN = D / 2 };
+    float *a = malloc(N * D * sizeof(float)), *b = malloc(N * D * sizeof(float));
+    float *rnd = malloc(N * D * sizeof(float));
+    random_units(a, N, 61);
+    random_units(rnd, N, 62);
+    for (int split = 0; split <= 1; split++) {
+        memcpy(b, a, N * D * sizeof(float));
+        for (size_t i = 0; i < N; i++) {
+            /* every cell: new surroundings; cell 1: the own part of cell 0 */
+            memcpy(b + i * D + OWN, rnd + i * D + OWN, (D - OWN) * sizeof(float));
+            if (i == 1)
+                memcpy(b + i * D, a, OWN * sizeof(float));
+        }
+        sp_stream_params p;
+        sp_stream_params_init(&p);
+        p.policy = SP_EMIT_FRAME;
+        capture c = {0};
+        sp_stream *s = new_stream(&p, &c);
+        sp_error err;
+        for (uint64_t t = 0; t < 2; t++) {
+            sp_frame f;
+            sp_frame_view(&f, t ? b : a, N, D);
+            f.grid_h = GH;
+            f.grid_w = GW;
+            f.pts = (int64_t)t * 500000000;
+            f.own_d = split ? OWN : 0;
+            if (sp_stream_push(s, &f, &err))
+                fail_msg("push: %s", err.message);
+        }
+        uint8_t fates[N];
+        assert_int_equal(sp_stream_last_fates(s, fates, N, &err), SP_OK);
+        assert_int_not_equal(fates[1], SP_FATE_TEMPORAL);
+        sp_frame bad;
+        sp_frame_view(&bad, b, N, D);
+        bad.grid_h = GH;
+        bad.grid_w = GW;
+        bad.pts = 1000000000;
+        bad.own_d = D; /* no dimension left for the surroundings */
+        assert_int_equal(sp_stream_push(s, &bad, &err), SP_ERR_INVALID);
+        assert_contains(&err, "own_d");
+        size_t repeats = 0;
+        for (size_t i = 2; i < N; i++)
+            repeats += fates[i] == SP_FATE_TEMPORAL;
+        assert_int_equal(repeats, split ? N - 2 : 0);
+        sp_stream_free(s);
+        capture_free(&c);
+    }
+    free(a);
+    free(b);
+    free(rnd);
+}
+
 /* Every token turns a little each frame (cosine 0.99 to the previous frame, below tau_t to the
  * first after three frames): a token is compared with its latest sighting, so nothing is new
  * after the first frame, and the window's tokens keep their first vector and pts while their
@@ -1338,6 +1397,7 @@ int main(void) {
         cmocka_unit_test(test_last_fates_follow_the_graphs),
         cmocka_unit_test(test_a_pan_faster_than_the_radius_keeps_only_the_entering_columns),
         cmocka_unit_test(test_a_pan_by_a_fraction_of_a_cell_is_matched_through_the_blended_anchors),
+        cmocka_unit_test(test_a_cell_whose_surroundings_changed_repeats_only_at_its_own_place),
         cmocka_unit_test(test_a_slow_drift_is_followed_and_keeps_the_first_vector_and_span),
         cmocka_unit_test(test_bad_frames_are_refused_without_side_effects),
         cmocka_unit_test(test_params_out_of_range_are_refused_with_the_field_named),
