@@ -5,6 +5,7 @@
  * to drop a token below tau_t; the blend of the two anchors the content straddles is not. The
  * same blend follows a zoom, which moves content by a different fraction of a cell at every
  * position. */
+#include <cblas.h>
 #include <math.h>
 
 #include "alloc.h"
@@ -13,10 +14,18 @@
 /* Positions sampled every SAMPLE cells in both directions, at least MIN_PAIRS of them with a
  * reference; a whole-cell shift must match SHIFT_MARGIN more of them than no shift (moving
  * objects or a picture that looks alike shifted, bands or sky, must not move every token's
- * search); a refinement must bring the mean cosine FIT_MARGIN closer (noise does not move it). */
+ * search); a refinement of a moving camera must match SHIFT_MARGIN more or as many FIT_MARGIN
+ * closer on average (noise does not move it). No shift is scored with the temporal graph's rule
+ * at a token's own place (the own parts may agree), a motion with whole tokens only: smooth
+ * content (sky, a retina) agrees in its own parts almost anywhere. */
 enum { SAMPLE = 3, MIN_PAIRS = 8 };
 static const float SHIFT_MARGIN = 0.03f;
 static const float FIT_MARGIN = 0.001f;
+/* A still camera takes a zoom only when it matches a tenth more of the samples: blends of
+ * neighbouring anchors match up to 6% more of the samples on objects moving in front of a still
+ * background (bench/quality/real_textures.py, objects_grass), a zoom of 8% a frame 15 to 40% more
+ * (zoom_out_fast). */
+static const float ZOOM_MARGIN = 0.1f;
 
 /* The anchors' products with their right, lower, lower-right and lower-left neighbours: the
  * norm of a blend. */
@@ -37,14 +46,14 @@ static int memo_radius(uint32_t gh, uint32_t gw, uint32_t max_shift) {
     return (int)max_shift + 2 + (int)ceilf(SP_MOTION_MAX_ZOOM * (float)g * 0.5f);
 }
 
-size_t sp_motion_scratch_floats(uint32_t gh, uint32_t gw, uint32_t max_shift) {
+size_t sp_motion_scratch_floats(uint32_t gh, uint32_t gw, size_t d, uint32_t max_shift) {
     size_t n = (size_t)gh * gw, side = 2 * (size_t)memo_radius(gh, gw, max_shift) + 1;
     size_t samples = (size_t)samples_along(gh) * samples_along(gw);
     size_t memo, pairs;
     if (!sp_mul3_size(samples, side, side, &memo) || !sp_mul_size(n, PAIRS, &pairs) ||
-        memo > SIZE_MAX - pairs)
+        memo > SIZE_MAX - pairs || d > SIZE_MAX - pairs - memo)
         return 0;
-    return pairs + memo;
+    return pairs + memo + d; /* d: one blended own part */
 }
 
 /* Products of one row x with the anchors, remembered in a window of the memo around (py, px)
@@ -171,8 +180,10 @@ bool sp_motion_blend_own(const sp_temporal_refs *refs, float fy, float fx, size_
 /* The sampled positions and their memos. */
 typedef struct sampler {
     const sp_temporal_refs *refs;
+    const sp_temporal_rule *rule;
     const float *fxn;
     float *pairs;
+    float *own; /* one blended own part (rule->own_d floats) */
     float *memo;
     int radius;
     uint32_t ny, nx;
@@ -191,8 +202,20 @@ static dot_src sample_src(const sampler *s, uint32_t i, uint32_t j, size_t *p) {
                      .radius = s->radius};
 }
 
+/* Whether the own parts (rule->own_d > 0) of x and ref agree to rule->tau_own: the temporal
+ * graph's rule at a token's own place (temporal.c), so that the estimate counts the matches the
+ * graph will make. */
+static bool own_match(const sampler *s, const float *x, const float *ref) {
+    size_t o = s->rule->own_d;
+    if (!o)
+        return false;
+    float den = cblas_snrm2((int)o, x, 1) * cblas_snrm2((int)o, ref, 1);
+    return den > 1e-12f && sp_stream_dot(x, ref, o) >= s->rule->tau_own * den;
+}
+
 /* The share of the sampled tokens whose content's origin under a whole-cell shift holds an
- * anchor they match (cosine >= tau); -INFINITY when fewer than MIN_PAIRS have one. */
+ * anchor they match (cosine >= tau, or the own parts agree); -INFINITY when fewer than MIN_PAIRS
+ * have one. */
 static float shift_score(const sampler *s, float tau, int sy, int sx) {
     size_t hits = 0, count = 0;
     for (uint32_t i = 0; i < s->ny; i++)
@@ -202,7 +225,10 @@ static float shift_score(const sampler *s, float tau, int sy, int sx) {
             long ay = src.py + sy, ax = src.px + sx;
             if (!anchored(s->refs, ay, ax))
                 continue;
-            hits += anchor_dot(&src, ay, ax) >= tau;
+            const float *a =
+                s->refs->anc + ((size_t)ay * s->refs->gw + (size_t)ax) * s->refs->win->d;
+            hits +=
+                anchor_dot(&src, ay, ax) >= tau || (sy == 0 && sx == 0 && own_match(s, src.x, a));
             count++;
         }
     return count >= MIN_PAIRS ? (float)hits / (float)count : -INFINITY;
@@ -215,6 +241,7 @@ typedef struct fit {
 } fit;
 
 static fit fit_score(const sampler *s, const sp_motion *m, float tau) {
+    bool still = sp_motion_is_identity(m);
     float sum = 0;
     size_t count = 0, hits = 0;
     for (uint32_t i = 0; i < s->ny; i++)
@@ -226,7 +253,9 @@ static fit fit_score(const sampler *s, const sp_motion *m, float tau) {
             if (!blend_cos(s->refs, s->pairs, &src, fy, fx, &c, &q))
                 continue;
             count++;
-            if (c >= tau) {
+            if (c >= tau || (still && s->rule->own_d &&
+                             sp_motion_blend_own(s->refs, fy, fx, s->rule->own_d, s->own) &&
+                             own_match(s, src.x, s->own))) {
                 sum += c;
                 hits++;
             }
@@ -242,7 +271,7 @@ static fit fit_score(const sampler *s, const sp_motion *m, float tau) {
  * front of a still background, a blend of neighbouring anchors comes closer to a token that
  * changed, not to the background. */
 static bool better(fit c, fit best, bool moving) {
-    if (c.share > best.share + SHIFT_MARGIN)
+    if (c.share > best.share + (moving ? SHIFT_MARGIN : ZOOM_MARGIN))
         return true;
     return moving && c.share >= best.share && c.close > best.close + FIT_MARGIN;
 }
@@ -265,12 +294,47 @@ static void refine_shift(const sampler *s, float tau, float step, int reach, flo
         }
 }
 
-void sp_motion_estimate(const sp_temporal_refs *refs, const float *fxn, float tau,
-                        uint32_t max_shift, float *scratch, sp_motion *out) {
+/* Zooms tried: 1 + k Z / ZOOM_STEPS and 1 / (1 + k Z / ZOOM_STEPS), k = 1..ZOOM_STEPS; then,
+ * once one is taken, half a step either side of it. */
+enum { ZOOM_STEPS = 4 };
+
+/* Takes the motion m with its zoom set to `zoom` if it explains the samples better than *best
+ * (closeness counts once *cur, the best so far, moves). */
+static void try_zoom(const sampler *s, float tau, const sp_motion *m, float zoom, sp_motion *cur,
+                     fit *best) {
+    sp_motion c = *m;
+    c.zoom = zoom;
+    fit sc = fit_score(s, &c, tau);
+    if (better(sc, *best, !sp_motion_is_identity(cur))) {
+        *best = sc;
+        *cur = c;
+    }
+}
+
+static void refine_zoom(const sampler *s, float tau, sp_motion *m, fit *best) {
+    const float step = SP_MOTION_MAX_ZOOM / ZOOM_STEPS;
+    sp_motion base = *m;
+    for (int k = 1; k <= ZOOM_STEPS; k++) {
+        float f = 1.0f + (float)k * step;
+        try_zoom(s, tau, &base, f, m, best);
+        try_zoom(s, tau, &base, 1.0f / f, m, best);
+    }
+    if (m->zoom == base.zoom)
+        return;
+    sp_motion coarse = *m;
+    try_zoom(s, tau, &coarse, coarse.zoom * (1.0f + 0.5f * step), m, best);
+    try_zoom(s, tau, &coarse, coarse.zoom / (1.0f + 0.5f * step), m, best);
+}
+
+void sp_motion_estimate(const sp_temporal_refs *refs, const sp_temporal_rule *rule,
+                        const float *fxn, float *scratch, sp_motion *out) {
     *out = (sp_motion){0.0f, 0.0f, 1.0f};
     size_t n = (size_t)refs->gh * refs->gw;
+    uint32_t max_shift = rule->max_shift;
+    float tau = rule->tau;
     int radius = memo_radius(refs->gh, refs->gw, max_shift);
     sampler s = {.refs = refs,
+                 .rule = rule,
                  .fxn = fxn,
                  .pairs = scratch,
                  .memo = scratch + PAIRS * n,
@@ -278,6 +342,7 @@ void sp_motion_estimate(const sp_temporal_refs *refs, const float *fxn, float ta
                  .ny = samples_along(refs->gh),
                  .nx = samples_along(refs->gw)};
     size_t side = 2 * (size_t)radius + 1, memo = (size_t)s.ny * s.nx * side * side;
+    s.own = s.memo + memo;
     for (size_t i = 0; i < memo; i++)
         s.memo[i] = NAN;
     /* whole cells, by matches */
@@ -298,11 +363,16 @@ void sp_motion_estimate(const sp_temporal_refs *refs, const float *fxn, float ta
         }
     out->sy = (float)by;
     out->sx = (float)bx;
-    /* fractions of a cell, by closeness, once the camera is known to move */
+    /* the zoom, then fractions of a cell once the camera is known to move */
     fit f = fit_score(&s, out, tau);
     float limit = (float)max_shift + 0.5f;
-    if (f.share == -INFINITY || sp_motion_is_identity(out))
+    if (f.share == -INFINITY)
         return;
-    refine_shift(&s, tau, 0.25f, 2, limit, out, &f);
+    if (!sp_motion_is_identity(out))
+        refine_shift(&s, tau, 0.25f, 2, limit, out, &f);
+    refine_zoom(&s, tau, out, &f);
+    if (sp_motion_is_identity(out))
+        return;
+    refine_shift(&s, tau, 0.25f, 1, limit, out, &f);
     refine_shift(&s, tau, 0.125f, 1, limit, out, &f);
 }

@@ -24,18 +24,20 @@ typedef struct sp_motion {
 
 bool sp_motion_is_identity(const sp_motion *m);
 
-/* Scratch the estimate needs for a gh x gw grid searching shifts up to max_shift cells, in
- * floats; 0 on overflow. */
-size_t sp_motion_scratch_floats(uint32_t gh, uint32_t gw, uint32_t max_shift);
+/* Scratch the estimate needs for a gh x gw grid of d-wide tokens searching shifts up to
+ * max_shift cells, in floats; 0 on overflow. */
+size_t sp_motion_scratch_floats(uint32_t gh, uint32_t gw, size_t d, uint32_t max_shift);
 
-/* The motion since the anchors were taken. First the whole-cell shift (|sy|, |sx| <= max_shift)
- * under which most tokens of a sparse grid match (cosine >= tau) the anchor their content came
- * from, no shift unless one matches clearly more of them (a margin); then, from there, the
- * sub-cell shift and the zoom under which the same tokens are closest on average to the blended
- * anchors. scratch: sp_motion_scratch_floats floats, which then hold what sp_motion_match needs
- * (the anchors' products with their neighbours) until the anchors change. */
-void sp_motion_estimate(const sp_temporal_refs *refs, const float *fxn, float tau,
-                        uint32_t max_shift, float *scratch, sp_motion *out);
+/* The motion since the anchors were taken, under rule (tau, own_d, tau_own, max_shift). First the
+ * whole-cell shift (|sy|, |sx| <= max_shift) under which most tokens of a sparse grid match the
+ * anchor their content came from (as the temporal graph matches: cosine >= tau, or the own parts
+ * agree), no shift unless one matches clearly more of them (a margin); then the zoom, taken when
+ * it matches clearly more, or, once the camera is known to move, as many more closely; then, if
+ * the camera moves, the shift to a quarter and an eighth of a cell. scratch:
+ * sp_motion_scratch_floats floats, reset with sp_motion_reset, which then hold what
+ * sp_motion_match needs (the anchors' products with their neighbours) until the anchors change. */
+void sp_motion_estimate(const sp_temporal_refs *refs, const sp_temporal_rule *rule,
+                        const float *fxn, float *scratch, sp_motion *out);
 
 /* Where the content of position p came from under m, as a fractional grid position. */
 void sp_motion_source(const sp_temporal_refs *refs, const sp_motion *m, size_t p, float *fy,

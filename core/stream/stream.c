@@ -306,7 +306,7 @@ static sp_status setup_shape(sp_stream *s, const sp_frame *f, sp_error *err) {
     s->anc = sp_aligned_alloc(nd);
     s->anc_slot = sp_alloc_array(n, sizeof(int32_t));
     s->anc_kind = sp_calloc(n, 1);
-    size_t motion = sp_motion_scratch_floats(f->grid_h, f->grid_w, SP_TEMPORAL_MAX_SHIFT);
+    size_t motion = sp_motion_scratch_floats(f->grid_h, f->grid_w, d, SP_TEMPORAL_MAX_SHIFT);
     s->motion = motion ? sp_alloc_array(motion, sizeof(float)) : NULL;
     s->fxn = sp_aligned_alloc(nd);
     s->ftmp = sp_aligned_alloc(nd);
@@ -694,8 +694,9 @@ static sp_status evict(sp_stream *s, uint64_t cur, size_t incoming, sp_error *er
 }
 
 static void update_window_stats(sp_stream *s) {
-    size_t anchors = s->n * (s->d * sizeof(float) + sizeof(int32_t) + 1) +
-                     sp_motion_scratch_floats(s->gh, s->gw, SP_TEMPORAL_MAX_SHIFT) * sizeof(float);
+    size_t anchors =
+        s->n * (s->d * sizeof(float) + sizeof(int32_t) + 1) +
+        sp_motion_scratch_floats(s->gh, s->gw, s->d, SP_TEMPORAL_MAX_SHIFT) * sizeof(float);
     size_t scratch = s->fk_cap * 2 * sizeof(float) + s->n * s->d * sizeof(float) * 2 +
                      s->fsim_cap * sizeof(float) + s->map_cap * 5 * sizeof(uint32_t) +
                      s->n * (sizeof(int32_t) + 2 + sizeof(uint32_t));

@@ -170,7 +170,7 @@ size_t sp_temporal_classify(const sp_temporal_refs *refs, const sp_temporal_rule
     sp_motion mo = {0.0f, 0.0f, 1.0f};
     sp_motion_reset(refs, scratch->motion);
     if (rule->max_shift > 0)
-        sp_motion_estimate(refs, fxn, tau, rule->max_shift, scratch->motion, &mo);
+        sp_motion_estimate(refs, rule, fxn, scratch->motion, &mo);
     /* scratch->gather is free until the all-candidates product: the blended own part */
     size_t fresh =
         match_frame(refs, rule, fxn, &mo, scratch->motion, scratch->gather, match, is_new);

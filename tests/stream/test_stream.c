@@ -604,6 +604,68 @@ static void test_a_pan_by_a_fraction_of_a_cell_is_matched_through_the_blended_an
     free(keys);
 }
 
+/* The token of a smooth 2-D world at (v, u) (in cells, >= 0): the normalised bilinear blend of
+ * key vectors on a lattice of pitch 3 cells (ZOOM_KEYS x ZOOM_KEYS of them). */
+enum { ZOOM_KEYS = 24 };
+static void smooth_world_token_2d(const float *keys, double v, double u, float *out) {
+    double kv = v / 3.0, ku = u / 3.0;
+    size_t i = (size_t)floor(kv), j = (size_t)floor(ku);
+    double fv = kv - (double)i, fu = ku - (double)j, nrm = 0;
+    const float *k00 = keys + (i * ZOOM_KEYS + j) * D, *k01 = k00 + D;
+    const float *k10 = k00 + ZOOM_KEYS * D, *k11 = k10 + D;
+    for (size_t t = 0; t < D; t++) {
+        out[t] = (float)((1 - fv) * ((1 - fu) * k00[t] + fu * k01[t]) +
+                         fv * ((1 - fu) * k10[t] + fu * k11[t]));
+        nrm += (double)out[t] * out[t];
+    }
+    for (size_t t = 0; t < D; t++)
+        out[t] = (float)(out[t] / sqrt(nrm));
+}
+
+/* A camera zooming out 8% a frame about the picture's centre over a smooth world: content moves
+ * towards the centre by up to 0.6 cell a frame, a different fraction of a cell at every
+ * position, and enters in a ring at the border. Only the border ring is new: the rest is found
+ * where the zoom says it came from. Without the zoom estimate the border ring matches its
+ * neighbours. */
+static void test_a_zoom_out_keeps_only_the_entering_border(void **s0) {
+    (void)s0;
+    enum { T = 5 };
+    float *keys = malloc((size_t)ZOOM_KEYS * ZOOM_KEYS * D * sizeof(float));
+    float *tok = malloc(N * D * sizeof(float));
+    random_units(keys, (size_t)ZOOM_KEYS * ZOOM_KEYS, 71);
+    sp_stream_params p;
+    sp_stream_params_init(&p);
+    p.policy = SP_EMIT_FRAME;
+    capture c = {0};
+    sp_stream *s = new_stream(&p, &c);
+    sp_error err;
+    uint8_t fates[N];
+    const double cy = 0.5 * (GH - 1), cx = 0.5 * (GW - 1), mid = 0.5 * 3.0 * (ZOOM_KEYS - 1);
+    for (uint64_t t = 0; t < T; t++) {
+        double z = pow(1.08, (double)t);
+        for (size_t y = 0; y < GH; y++)
+            for (size_t x = 0; x < GW; x++)
+                smooth_world_token_2d(keys, mid + z * ((double)y - cy), mid + z * ((double)x - cx),
+                                      tok + (y * GW + x) * D);
+        push(s, tok, t);
+        assert_int_equal(sp_stream_last_fates(s, fates, N, &err), SP_OK);
+        for (size_t y = 0; t > 0 && y < GH; y++)
+            for (size_t x = 0; x < GW; x++) {
+                bool border = y == 0 || x == 0 || y == GH - 1 || x == GW - 1;
+                if (border != (fates[y * GW + x] != SP_FATE_TEMPORAL))
+                    fail_msg("frame %llu cell (%zu, %zu): fate %u", (unsigned long long)t, y, x,
+                             fates[y * GW + x]);
+            }
+    }
+    sp_stream_stats st;
+    sp_stream_get_stats(s, &st);
+    assert_int_equal(st.scene_cuts, 0);
+    sp_stream_free(s);
+    capture_free(&c);
+    free(tok);
+    free(keys);
+}
+
 /* Tokens split into the cell's own dimensions and its surroundings' (sp_frame.own_d): a token
  * whose own part is unchanged but whose surroundings changed (something moved next to a still
  * cell) repeats at its own position; a token that takes the own part of its neighbour with other
@@ -1397,6 +1459,7 @@ int main(void) {
         cmocka_unit_test(test_last_fates_follow_the_graphs),
         cmocka_unit_test(test_a_pan_faster_than_the_radius_keeps_only_the_entering_columns),
         cmocka_unit_test(test_a_pan_by_a_fraction_of_a_cell_is_matched_through_the_blended_anchors),
+        cmocka_unit_test(test_a_zoom_out_keeps_only_the_entering_border),
         cmocka_unit_test(test_a_cell_whose_surroundings_changed_repeats_only_at_its_own_place),
         cmocka_unit_test(test_a_slow_drift_is_followed_and_keeps_the_first_vector_and_span),
         cmocka_unit_test(test_bad_frames_are_refused_without_side_effects),
