@@ -525,7 +525,12 @@ sp_status sp_encode_exemplar(sp_encode_ctx *ctx, const sp_image *img, sp_exempla
         sp_encoding_free(&r);
         return sp_error_prefix(err, "exemplar");
     }
-    size_t k = mode == SP_EXEMPLAR_ALL ? r.n : 1;
+    /* the picture's cells: letterbox padding says nothing about the exemplar */
+    uint32_t y0 = 0, x0 = 0, h = r.grid_h, w = r.grid_w;
+    if (r.pre.fit == SP_FIT_LETTERBOX && r.pre.grid_w > 0 && r.pre.grid_h > 0) {
+        y0 = r.pre.grid_y, x0 = r.pre.grid_x, h = r.pre.grid_h, w = r.pre.grid_w;
+    }
+    size_t k = mode == SP_EXEMPLAR_ALL ? (size_t)h * w : 1;
     float *dst = rows_append(out, k, r.e, err);
     if (!dst) {
         sp_encoding_free(&r);
@@ -534,13 +539,10 @@ sp_status sp_encode_exemplar(sp_encode_ctx *ctx, const sp_image *img, sp_exempla
     if (mode == SP_EXEMPLAR_POOLED) {
         memcpy(dst, r.pooled, r.e * sizeof *dst);
     } else if (mode == SP_EXEMPLAR_ALL) {
-        memcpy(dst, r.embed, r.n * r.e * sizeof *dst);
+        for (uint32_t gy = y0; gy < y0 + h; gy++)
+            memcpy(dst + (size_t)(gy - y0) * w * r.e, r.embed + ((size_t)gy * r.grid_w + x0) * r.e,
+                   (size_t)w * r.e * sizeof *dst);
     } else {
-        /* the mean of the picture's tokens: letterbox padding says nothing about the exemplar */
-        uint32_t y0 = 0, x0 = 0, h = r.grid_h, w = r.grid_w;
-        if (r.pre.fit == SP_FIT_LETTERBOX && r.pre.grid_w > 0 && r.pre.grid_h > 0) {
-            y0 = r.pre.grid_y, x0 = r.pre.grid_x, h = r.pre.grid_h, w = r.pre.grid_w;
-        }
         for (size_t j = 0; j < r.e; j++)
             dst[j] = 0;
         for (uint32_t gy = y0; gy < y0 + h; gy++)

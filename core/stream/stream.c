@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "../select/dpp.h"
+#include "../select/relevance.h"
 #include "alloc.h"
 #include "scriptprune/params.h"
 #include "params_internal.h"
@@ -492,7 +493,7 @@ static sp_status emit_frame(sp_stream *s, const sp_frame *f, uint64_t cur, const
         const float *rows = sp_frame_relevance_rows(f, &width);
         sp_query q = {.rows = s->use_rows, .m = s->use_m, .e = s->use_e};
         float *full = s->rel + s->map_cap;
-        st = sp_relevance(s->ws, rows, s->n, width, &q, full, err);
+        st = sp_relevance_any_row(s->ws, rows, s->n, width, &q, full, err);
         if (st)
             return st;
         r = s->rel;
@@ -559,7 +560,7 @@ static sp_status emit_window(sp_stream *s, uint64_t last, sp_error *err) {
             memcpy(s->gather + i * width, src + (size_t)s->map[i] * width, width * sizeof(float));
         sp_query q = {.rows = s->use_rows, .m = s->use_m, .e = s->use_e};
         r = s->rel;
-        st = sp_relevance(s->ws, s->gather, count, width, &q, r, err);
+        st = sp_relevance_any_row(s->ws, s->gather, count, width, &q, r, err);
         if (st)
             return st;
     }

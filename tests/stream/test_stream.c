@@ -604,6 +604,43 @@ static void test_a_pan_by_a_fraction_of_a_cell_is_matched_through_the_blended_an
     free(keys);
 }
 
+/* A query of two rows (an exemplar's two parts): a token is as relevant as it resembles either
+ * row, so with a budget of two the packet holds the token like the first row and the token like
+ * the second; a rule that lets only the row closest to the frame on average vote keeps one. */
+static void test_a_query_row_makes_its_look_alike_relevant_whatever_the_other_rows(void **s0) {
+    (void)s0;
+    float *tok = malloc(N * D * sizeof(float));
+    float q[2 * D];
+    random_units(tok, N, 81);
+    random_units(q, 2, 82);
+    memcpy(tok + 10 * D, q, D * sizeof(float));
+    memcpy(tok + 200 * D, q + D, D * sizeof(float));
+    sp_stream_params p;
+    sp_stream_params_init(&p);
+    p.policy = SP_EMIT_FRAME;
+    p.frame_budget = 2;
+    p.gsp_keep = 1.0f; /* every token a candidate */
+    capture c = {0};
+    sp_stream *s = new_stream(&p, &c);
+    sp_error err;
+    sp_query query = {.rows = q, .m = 2, .e = D};
+    assert_int_equal(sp_stream_set_query(s, &query, &err), SP_OK);
+    push(s, tok, 0);
+    assert_int_equal(c.count, 1);
+    const sp_packet *pk = &c.pk[0].packet;
+    assert_int_equal(pk->count, 2);
+    bool first = false, second = false;
+    for (size_t j = 0; j < pk->count; j++) {
+        size_t pos = (size_t)pk->info[j].y * GW + pk->info[j].x;
+        first |= pos == 10;
+        second |= pos == 200;
+    }
+    assert_true(first && second);
+    sp_stream_free(s);
+    capture_free(&c);
+    free(tok);
+}
+
 /* The token of a smooth 2-D world at (v, u) (in cells, >= 0): the normalised bilinear blend of
  * key vectors on a lattice of pitch 3 cells (ZOOM_KEYS x ZOOM_KEYS of them). */
 enum { ZOOM_KEYS = 24 };
@@ -1460,6 +1497,7 @@ int main(void) {
         cmocka_unit_test(test_a_pan_faster_than_the_radius_keeps_only_the_entering_columns),
         cmocka_unit_test(test_a_pan_by_a_fraction_of_a_cell_is_matched_through_the_blended_anchors),
         cmocka_unit_test(test_a_zoom_out_keeps_only_the_entering_border),
+        cmocka_unit_test(test_a_query_row_makes_its_look_alike_relevant_whatever_the_other_rows),
         cmocka_unit_test(test_a_cell_whose_surroundings_changed_repeats_only_at_its_own_place),
         cmocka_unit_test(test_a_slow_drift_is_followed_and_keeps_the_first_vector_and_span),
         cmocka_unit_test(test_bad_frames_are_refused_without_side_effects),

@@ -267,7 +267,8 @@ SP_API sp_query sp_query_rows_view(const sp_query_rows *q);
 typedef enum sp_exemplar {
     SP_EXEMPLAR_POOLED = 0, /* one row: the encoding's pooled embedding */
     SP_EXEMPLAR_MEAN,       /* one row: the mean of its token embeddings */
-    SP_EXEMPLAR_ALL,        /* n rows: every token embedding */
+    SP_EXEMPLAR_ALL,        /* one row per token embedding of the picture (letterbox padding left
+                               out): the exemplar's parts */
 } sp_exemplar;
 
 /* Encodes an exemplar image the same way as frames and appends rows per mode. */
