@@ -933,7 +933,7 @@ static void flat_orange(uint32_t x, uint32_t y, uint8_t rgb[3]) {
     rgb[0] = 230, rgb[1] = 120, rgb[2] = 20;
 }
 
-/* An exemplar is rarely square: its pooled token (the default exemplar query) and its mean token
+/* An exemplar is rarely square: its pooled token and its mean token
  * stand for the picture, not for the grey letterbox padding around it. */
 static void test_patch_pooled_and_mean_tokens_ignore_letterbox_padding(void **state) {
     (void)state;
