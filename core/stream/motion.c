@@ -368,7 +368,10 @@ void sp_motion_estimate(const sp_temporal_refs *refs, const sp_temporal_rule *ru
     float limit = (float)max_shift + 0.5f;
     if (f.share == -INFINITY)
         return;
-    if (!sp_motion_is_identity(out))
+    bool still = sp_motion_is_identity(out);
+    if (still && f.share + ZOOM_MARGIN >= 1.0f)
+        return; /* no zoom can match a tenth more: spare the search */
+    if (!still)
         refine_shift(&s, tau, 0.25f, 2, limit, out, &f);
     refine_zoom(&s, tau, out, &f);
     if (sp_motion_is_identity(out))
