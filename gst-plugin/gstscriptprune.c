@@ -518,6 +518,8 @@ static GstFlowReturn push_frame(GstScriptPrune *self, GstScriptTokensMeta *meta,
         .grid_h = meta->grid_h,
         .grid_w = meta->grid_w,
         .pts = (int64_t)pts,
+        /* the patch encoder's tokens describe the cell, then its surroundings */
+        .own_d = sp_encoder_own_dims(meta->backend, meta->tokens.dims[1]),
     };
     /* Letterbox padding takes no part in the stream. */
     gst_script_tokens_meta_image_cells(meta, &f.image_y, &f.image_x, &f.image_h, &f.image_w);
@@ -699,8 +701,9 @@ static void install_properties(GObjectClass *gc) {
         gc, PROP_EXEMPLAR,
         g_param_spec_enum("exemplar-mode", "Exemplar mode",
                           "Query rows an exemplar image gives: its pooled embedding, the mean of "
-                          "its tokens, or every token",
-                          GST_TYPE_SCRIPT_EXEMPLAR, GST_SCRIPT_EXEMPLAR_POOLED, ready));
+                          "its tokens, or every token of its picture (a token is as relevant as "
+                          "the closest row)",
+                          GST_TYPE_SCRIPT_EXEMPLAR, GST_SCRIPT_EXEMPLAR_ALL, ready));
     g_object_class_install_property(
         gc, PROP_STATS,
         g_param_spec_boxed("stats", "Statistics",
@@ -757,7 +760,7 @@ static void gst_script_prune_init(GstScriptPrune *self) {
     prune_params_init(&self->active);
     self->enc_settings.backend = GST_SCRIPT_BACKEND_PATCH;
     self->enc_settings.patch_size = 14;
-    self->enc_settings.exemplar = GST_SCRIPT_EXEMPLAR_POOLED;
+    self->enc_settings.exemplar = GST_SCRIPT_EXEMPLAR_ALL;
     g_queue_init(&self->pending);
     g_mutex_init(&self->stream_lock);
     self->last_pts = GST_CLOCK_TIME_NONE;

@@ -45,6 +45,7 @@
 typedef struct clip {
     int scene;
     uint32_t T, n, d, gh, gw;
+    size_t own_d;   /* the encoder's split of a token (sp_frame.own_d), as the pipeline passes it */
     float *tok;     /* T x n x d */
     float *ref;     /* T x n x d scoring tokens (--score-local), or NULL: score with tok */
     uint8_t *label; /* T x n: 0 background, k + 1 object k */
@@ -118,6 +119,7 @@ static void make_clip(int scene, uint32_t T, sp_encoder *enc, sp_encoder *ref_en
     c->d = (uint32_t)info.d;
     c->gh = info.grid_h;
     c->gw = info.grid_w;
+    c->own_d = info.own_d;
     c->tok = malloc((size_t)T * c->n * c->d * sizeof(float));
     c->label = malloc((size_t)T * c->n);
     uint8_t *rgb = malloc((size_t)v.width * v.height * 3),
@@ -335,6 +337,7 @@ static void run_stream(run_ctx *r, float tau_t, bool script_kernel) {
         sp_frame_view(&f, frame_tok(c, t), c->n, c->d);
         f.grid_h = c->gh;
         f.grid_w = c->gw;
+        f.own_d = c->own_d;
         f.pts = (int64_t)llround(t * 1e9 / FPS);
         if (sp_stream_push(s, &f, &err))
             die("push", &err);

@@ -2,7 +2,7 @@
 """Summarises real_textures.py's JSON lines: a markdown table per label (before / after /
 anchors) and a PNG plot of new-content recall and static precision per scene, drawn with matplotlib.
 
-usage: real_report.py RESULTS.jsonl [--png docs/real-textures.png] [--labels before,after,anchors]
+usage: real_report.py RESULTS.jsonl [--png docs/real-textures.png] [--labels anchors,motion]
 Prints the markdown to stdout.
 """
 import argparse
@@ -11,7 +11,7 @@ import json
 parser = argparse.ArgumentParser()
 parser.add_argument("results")
 parser.add_argument("--png")
-parser.add_argument("--labels", default="before,after,anchors")
+parser.add_argument("--labels", default="anchors,motion")
 args = parser.parse_args()
 
 rows = [json.loads(line) for line in open(args.results) if line.startswith("{")]

@@ -68,7 +68,7 @@ int main(int argc, char **argv) {
     const char *video = NULL, *query = NULL;
     uint32_t W = 0, H = 0, T = 0, qw = 0, qh = 0;
     double fps = 2.0;
-    sp_exemplar qmode = SP_EXEMPLAR_POOLED;
+    sp_exemplar qmode = SP_EXEMPLAR_ALL; /* the default of the daemon and scriptprune */
     sp_stream_params p;
     sp_stream_params_init(&p);
     const char *dump = NULL;
@@ -133,9 +133,9 @@ int main(int argc, char **argv) {
                     die("--query-size: expected WxH", NULL);
                 break;
             case O_QMODE:
-                qmode = strcmp(optarg, "all") == 0    ? SP_EXEMPLAR_ALL
+                qmode = strcmp(optarg, "pooled") == 0 ? SP_EXEMPLAR_POOLED
                         : strcmp(optarg, "mean") == 0 ? SP_EXEMPLAR_MEAN
-                                                      : SP_EXEMPLAR_POOLED;
+                                                      : SP_EXEMPLAR_ALL;
                 break;
             case O_TAU:
                 p.tau_t = strtof(optarg, NULL);

@@ -19,6 +19,9 @@ levels; 3 in the still scene).
   zoom_out       hubble_deep_field from 1 to 2 photo px per frame px (new content enters at the
                  borders)
   zoom_in        retina from 3 to 1.5 (nothing new by area; detail grows by < 1.5 x)
+  zoom_out_fast  a 2 x 2 mosaic of photographs (astronaut, coffee, chelsea, rocket) zoomed out
+                 8% a frame for 17 frames, then held (zoom_out enters 0.27 cell a frame at the
+                 border, never the 75% of a cell that makes a NEW cell)
   objects_grass  four objects cut from photos (the coffee cup, the cat's head, the astronaut's
                  face, the rocket) moving at 6 to 19 px a frame over tinted grass
   objects_gravel the same over tinted gravel
@@ -218,6 +221,19 @@ def scene_frames(name, T, seed):
         vy = 2 if name == "pan_fast" else 0
         for t in range(T):
             frames.append(render(0, layers[0], 40 + vy * t, 8 + v * t, 1.0, [], rng, 2.0))
+    elif name == "zoom_out_fast":
+        # a mosaic of photographs, zoomed out 8% a frame for 17 frames (1 to 3.7 photo px per
+        # frame px: new content enters in a strip of 0.9 cell at every border), then held
+        top = np.concatenate([fit_height(rgb(photo(n)), 768) for n in ("astronaut", "coffee")], 1)
+        bot = np.concatenate([fit_height(rgb(photo(n)), 768) for n in ("chelsea", "rocket")], 1)
+        w = min(top.shape[1], bot.shape[1])
+        img = np.ascontiguousarray(np.concatenate([top[:, :w], bot[:, :w]], 0))
+        layers[0] = Layer(img)
+        h, w = img.shape[:2]
+        for t in range(T):
+            s = 1.08 ** min(t, 17)
+            size = FRAME * s
+            frames.append(render(0, layers[0], (h - size) / 2, (w - size) / 2, s, [], rng, 2.0))
     elif name in ("zoom_out", "zoom_in"):
         img = rgb(photo("hubble_deep_field")) if name == "zoom_out" else rgb(photo("retina"))
         layers[0] = Layer(img)
@@ -261,8 +277,9 @@ def scene_frames(name, T, seed):
     return frames, layers
 
 
+# New scenes go last: a scene's noise seed is its index in this list.
 SCENES = ["pan_photos", "pan_textures", "pan_fast", "zoom_out", "zoom_in", "objects_grass",
-          "objects_gravel", "still_noise", "cut"]
+          "objects_gravel", "still_noise", "cut", "zoom_out_fast"]
 QUERY_SCENES = ["objects_grass", "objects_gravel"]
 QUERY_TARGET = 1  # the cup
 QUERY_OVERLAP = 0.25  # a kept token covers a part of the object when it shows a quarter of it
@@ -278,14 +295,20 @@ def seen_scales(frames, layers, t, window):
             sel = f.layer == k
             ly = np.clip(f.ly[sel].astype(np.int64), 0, best[k].shape[0] - 1)
             lx = np.clip(f.lx[sel].astype(np.int64), 0, best[k].shape[1] - 1)
-            # a frame pixel at scale s covers an s x s block of layer pixels: mark the block
+            # a frame pixel at scale s covers the s x s block of layer pixels
+            # [ly - s/2, ly + s/2) x [lx - s/2, lx + s/2): mark every layer pixel it overlaps
             # (every pixel of a frame has the same scale, so repeated indices write one value)
             s = f.scale
-            r = int(np.floor(s / 2)) if s >= 2 else 0
-            for dy in range(-r, r + 1):
-                for dx in range(-r, r + 1):
-                    yy = np.clip(ly + dy, 0, best[k].shape[0] - 1)
-                    xx = np.clip(lx + dx, 0, best[k].shape[1] - 1)
+            y0 = np.floor(f.ly[sel] - s / 2).astype(np.int64)
+            x0 = np.floor(f.lx[sel] - s / 2).astype(np.int64)
+            y1 = np.ceil(f.ly[sel] + s / 2).astype(np.int64)  # exclusive
+            x1 = np.ceil(f.lx[sel] + s / 2).astype(np.int64)
+            span = int(np.ceil(s)) + 1
+            for dy in range(span):
+                for dx in range(span):
+                    ok = (y0 + dy < y1) & (x0 + dx < x1)
+                    yy = np.clip(y0[ok] + dy, 0, best[k].shape[0] - 1)
+                    xx = np.clip(x0[ok] + dx, 0, best[k].shape[1] - 1)
                     best[k][yy, xx] = np.minimum(best[k][yy, xx], s)
     return best
 
@@ -459,7 +482,8 @@ def main():
         if out:
             out.write(line + "\n")
 
-    for si, scene in enumerate(args.scenes.split(",")):
+    for scene in args.scenes.split(","):
+        si = SCENES.index(scene) if scene in SCENES else len(SCENES)  # the same seed in any subset
         frames, layers = scene_frames(scene, args.frames, 1000 + si)
         fates, packets, summary = run_stream(args.bin, frames, args)
         labels = all_labels(frames, layers, window, args.cache,

@@ -92,6 +92,7 @@ static sp_status open_patch(const sp_encoder_config *c, sp_encoder *enc, sp_erro
     in->n = (size_t)in->grid_h * in->grid_w;
     in->d = in->e = in->vision_d = c->dim;
     in->embed_is_tokens = true;
+    in->own_d = c->patch_local ? 0 : enc->patch->own_d;
     in->image_size = S;
     in->model_image_size = PATCH_DEFAULT_S;
     in->patch_size = P;
@@ -330,6 +331,10 @@ void sp_encoding_free(sp_encoding *r) {
     sp_encoding_init(r);
 }
 
+size_t sp_encoder_own_dims(const char *backend, size_t d) {
+    return backend && strcmp(backend, "patch") == 0 ? patch_own_dims(d) : 0;
+}
+
 void sp_encoding_frame(const sp_encoding *r, int64_t pts, sp_frame *out) {
     memset(out, 0, sizeof *out);
     out->tokens = r->tokens;
@@ -340,6 +345,7 @@ void sp_encoding_frame(const sp_encoding *r, int64_t pts, sp_frame *out) {
     out->grid_h = r->grid_h;
     out->grid_w = r->grid_w;
     out->pts = pts;
+    out->own_d = r->own_d;
     /* Letterbox fits pad around the picture; those tokens show no picture. */
     if (r->pre.grid_h && r->pre.grid_w &&
         (r->pre.grid_h != r->grid_h || r->pre.grid_w != r->grid_w)) {
@@ -536,6 +542,7 @@ sp_status sp_encode_batch(sp_encode_ctx *ctx, const sp_image *imgs, size_t count
         out->e = in->e;
         out->grid_h = in->grid_h;
         out->grid_w = in->grid_w;
+        out->own_d = in->own_d;
     }
     return SP_OK;
 }
@@ -659,7 +666,12 @@ sp_status sp_encode_exemplar(sp_encode_ctx *ctx, const sp_image *img, sp_exempla
         sp_encoding_free(&r);
         return sp_error_prefix(err, "exemplar");
     }
-    size_t k = mode == SP_EXEMPLAR_ALL ? r.n : 1;
+    /* the picture's cells: letterbox padding says nothing about the exemplar */
+    uint32_t y0 = 0, x0 = 0, h = r.grid_h, w = r.grid_w;
+    if (r.pre.fit == SP_FIT_LETTERBOX && r.pre.grid_w > 0 && r.pre.grid_h > 0) {
+        y0 = r.pre.grid_y, x0 = r.pre.grid_x, h = r.pre.grid_h, w = r.pre.grid_w;
+    }
+    size_t k = mode == SP_EXEMPLAR_ALL ? (size_t)h * w : 1;
     float *dst = rows_append(out, k, r.e, err);
     if (!dst) {
         sp_encoding_free(&r);
@@ -668,13 +680,10 @@ sp_status sp_encode_exemplar(sp_encode_ctx *ctx, const sp_image *img, sp_exempla
     if (mode == SP_EXEMPLAR_POOLED) {
         memcpy(dst, r.pooled, r.e * sizeof *dst);
     } else if (mode == SP_EXEMPLAR_ALL) {
-        memcpy(dst, r.embed, r.n * r.e * sizeof *dst);
+        for (uint32_t gy = y0; gy < y0 + h; gy++)
+            memcpy(dst + (size_t)(gy - y0) * w * r.e, r.embed + ((size_t)gy * r.grid_w + x0) * r.e,
+                   (size_t)w * r.e * sizeof *dst);
     } else {
-        /* the mean of the picture's tokens: letterbox padding says nothing about the exemplar */
-        uint32_t y0 = 0, x0 = 0, h = r.grid_h, w = r.grid_w;
-        if (r.pre.fit == SP_FIT_LETTERBOX && r.pre.grid_w > 0 && r.pre.grid_h > 0) {
-            y0 = r.pre.grid_y, x0 = r.pre.grid_x, h = r.pre.grid_h, w = r.pre.grid_w;
-        }
         for (size_t j = 0; j < r.e; j++)
             dst[j] = 0;
         for (uint32_t gy = y0; gy < y0 + h; gy++)

@@ -86,6 +86,18 @@ static void orthonormalise(double *v, size_t count, size_t len) {
     }
 }
 
+/* n random rows of length len from r, orthonormalised, into the columns [col, col + len) of the
+ * rows [row, row + n) of proj (width D). n <= len. */
+static void block_basis(sp_rng *r, double *v, size_t n, size_t len, float *proj, size_t row,
+                        size_t col, size_t D) {
+    for (size_t i = 0; i < n * len; i++)
+        v[i] = 2.0 * sp_rng_unit(r) - 1.0;
+    orthonormalise(v, n, len);
+    for (size_t k = 0; k < n; k++)
+        for (size_t t = 0; t < len; t++)
+            proj[(row + k) * D + col + t] = (float)v[k * len + t];
+}
+
 sp_status patch_model_new(uint32_t S, uint32_t P, uint32_t D, uint64_t seed, patch_model **out,
                           sp_error *err) {
     *out = NULL;
@@ -97,13 +109,15 @@ sp_status patch_model_new(uint32_t S, uint32_t P, uint32_t D, uint64_t seed, pat
     m->D = D;
     m->grid = S / P;
     const size_t F = PATCH_FEATURES;
-    m->proj = sp_alloc_array((size_t)F * D, sizeof *m->proj);
+    m->proj_flat = sp_alloc_array((size_t)F * D, sizeof *m->proj_flat);
     m->basis = sp_alloc_array((size_t)4 * P, sizeof *m->basis);
     /* F <= D: F orthonormal vectors in R^D, an isometry of the feature space (cosines kept
      * exactly). F > D: D orthonormal rows in R^F, a projection (cosines kept approximately). */
     size_t count = F <= D ? F : D, len = F <= D ? D : F;
     double *v = sp_alloc_array(count * len, sizeof *v);
-    if (!m->proj || !m->basis || !v) {
+    bool split = patch_own_dims(D) > 0;
+    m->proj = split ? sp_calloc((size_t)F * D, sizeof *m->proj) : m->proj_flat;
+    if (!m->proj_flat || !m->basis || !v || !m->proj) {
         sp_free(v);
         patch_model_free(m);
         return sp_error_set(err, SP_ERR_NOMEM,
@@ -118,7 +132,15 @@ sp_status patch_model_new(uint32_t S, uint32_t P, uint32_t D, uint64_t seed, pat
     orthonormalise(v, count, len);
     for (size_t k = 0; k < F; k++)
         for (size_t d = 0; d < D; d++)
-            m->proj[k * D + d] = (float)(F <= D ? v[k * len + d] : v[d * len + k]);
+            m->proj_flat[k * D + d] = (float)(F <= D ? v[k * len + d] : v[d * len + k]);
+    if (split) {
+        /* Two orthogonal blocks: still an isometry of the feature space, and the patch's own
+         * features (the first D / 2 dimensions) separate from its neighbourhood's (the rest). */
+        m->own_d = patch_own_dims(D);
+        block_basis(&r, v, PATCH_LOCAL_FEATURES, m->own_d, m->proj, 0, 0, D);
+        block_basis(&r, v, PATCH_LAYOUT_FEATURES, D - m->own_d, m->proj, PATCH_LOCAL_FEATURES,
+                    m->own_d, D);
+    }
     sp_free(v);
     for (uint32_t u = 0; u < 4; u++) {
         double alpha = sqrt((u == 0 ? 1.0 : 2.0) / P);
@@ -132,7 +154,9 @@ sp_status patch_model_new(uint32_t S, uint32_t P, uint32_t D, uint64_t seed, pat
 void patch_model_free(patch_model *m) {
     if (!m)
         return;
-    sp_free(m->proj);
+    if (m->proj != m->proj_flat)
+        sp_free(m->proj);
+    sp_free(m->proj_flat);
     sp_free(m->basis);
     sp_free(m);
 }
@@ -512,7 +536,7 @@ void patch_encode(const patch_model *m, const float *planes, const patch_region 
             else
                 memset(f + PATCH_LOCAL_FEATURES, 0,
                        (PATCH_FEATURES - PATCH_LOCAL_FEATURES) * sizeof *f);
-            project(m->proj, D, f, t);
+            project(m->local_only ? m->proj_flat : m->proj, D, f, t);
             normalise(t, D, sq);
         }
     }

@@ -19,6 +19,9 @@ enum {
     PATCH_LOCAL_FEATURES = 33,
     PATCH_LAYOUT_CELLS = 4, /* a side of the neighbourhood grid (cells of P) */
     PATCH_FEATURES = PATCH_LOCAL_FEATURES + 3 * PATCH_LAYOUT_CELLS * PATCH_LAYOUT_CELLS,
+    PATCH_LAYOUT_FEATURES = PATCH_FEATURES - PATCH_LOCAL_FEATURES,
+    /* the smallest D with room for each part in its own half */
+    PATCH_SPLIT_MIN_D = 2 * PATCH_LAYOUT_FEATURES,
     PATCH_MIN_P = 8,
     PATCH_MAX_P = 64
 };
@@ -27,9 +30,20 @@ enum {
 typedef struct patch_model {
     uint32_t S, P, D, grid;
     bool local_only; /* the 33 local features only, chroma weighted as luma (the older encoder) */
-    float *proj;     /* PATCH_FEATURES x D: the image of each feature axis */
-    float *basis;    /* 4 x P: orthonormal DCT-II basis rows u = 0..3 */
+    /* D >= PATCH_SPLIT_MIN_D: the local features map into the first own_d = D / 2 dimensions and
+     * the neighbourhood's into the rest (two orthogonal blocks), so a consumer can compare the
+     * patch and its surroundings apart (the stream's temporal graph does); 0 otherwise. */
+    uint32_t own_d;
+    float *proj;      /* PATCH_FEATURES x D: the image of each feature axis */
+    float *proj_flat; /* PATCH_FEATURES x D: one orthonormal set over all D dimensions, the older
+                         encoder's projection, used by local_only (its golden bytes) */
+    float *basis;     /* 4 x P: orthonormal DCT-II basis rows u = 0..3 */
 } patch_model;
+
+/* The own dimensions of D-wide tokens (patch_model.own_d): D / 2 when D >= PATCH_SPLIT_MIN_D. */
+static inline uint32_t patch_own_dims(size_t D) {
+    return D >= PATCH_SPLIT_MIN_D ? (uint32_t)(D / 2) : 0;
+}
 
 /* S % P == 0 and P in [PATCH_MIN_P, PATCH_MAX_P] are checked by the caller. */
 sp_status patch_model_new(uint32_t S, uint32_t P, uint32_t D, uint64_t seed, patch_model **out,

@@ -106,6 +106,46 @@ sp_status sp_relevance(sp_workspace *ws, const float *e, size_t n, size_t width,
     return sp_relevance_rows(ws, &rows, q, r, err);
 }
 
+sp_status sp_relevance_any_row(sp_workspace *ws, const float *e, size_t n, size_t width,
+                               const sp_query *q, float *r, sp_error *err) {
+    if (!ws || !e || !r || n == 0 || width == 0)
+        return sp_error_set(err, SP_ERR_INVALID, "relevance: empty input or NULL argument");
+    if (!q || q->m == 0) {
+        fill_ones(r, n);
+        return SP_OK;
+    }
+    sp_status st = sp_query_validate(q, width, err);
+    if (st)
+        return st;
+    sp_rows rows;
+    st = sp_rows_prepare(ws, e, n, width, SP_WS_REL_INV, SP_WS_REL_TMP, "embedding", &rows, err);
+    float *c = NULL;
+    if (!st)
+        st = query_cosines(ws, &rows, q, &c, err);
+    if (st)
+        return st;
+    size_t m = q->m;
+    float lo = INFINITY, hi = -INFINITY;
+    for (size_t i = 0; i < n; i++) {
+        float best = c[i * m];
+        for (size_t j = 1; j < m; j++)
+            best = fmaxf(best, c[i * m + j]);
+        r[i] = best;
+        lo = fminf(lo, best);
+        hi = fmaxf(hi, best);
+    }
+    if (hi - lo <= 1e-6f) {
+        fill_ones(r, n); /* the query does not tell these tokens apart: diversity alone */
+        return SP_OK;
+    }
+    float scale = 1.0f / (hi - lo + 1e-6f);
+    for (size_t i = 0; i < n; i++) {
+        float v = (r[i] - lo) * scale;
+        r[i] = v * v;
+    }
+    return SP_OK;
+}
+
 sp_status sp_relevance_authors(sp_workspace *ws, const float *e, size_t n, size_t width,
                                const sp_query *q, float *r, sp_error *err) {
     if (!q || q->m == 0) {

@@ -21,6 +21,7 @@ void sp_frame_view(sp_frame *f, const float *tokens, size_t n, size_t d) {
     }
     f->pts = SP_PTS_NONE;
     f->image_y = f->image_x = f->image_h = f->image_w = 0;
+    f->own_d = 0;
 }
 
 int sp_frame_is_padding(const sp_frame *f, size_t p) {
@@ -83,6 +84,11 @@ sp_status sp_frame_validate_shape(const sp_frame *f, sp_error *err) {
                             "%u x %u grid",
                             f->image_y, (unsigned long long)f->image_y + f->image_h, f->image_x,
                             (unsigned long long)f->image_x + f->image_w, f->grid_h, f->grid_w);
+    if (f->own_d >= f->d)
+        return sp_error_set(err, SP_ERR_INVALID,
+                            "own_d = %zu: the cell's own dimensions must leave some of the d = %zu "
+                            "for its surroundings (0: not split)",
+                            f->own_d, f->d);
     if (f->embed) {
         if (f->e == 0)
             return sp_error_set(err, SP_ERR_INVALID, "embeddings have dimension 0 (E = 0)");

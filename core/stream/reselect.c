@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "../select/dpp.h"
+#include "../select/relevance.h"
 #include "alloc.h"
 #include "scriptprune/qcsp.h"
 #include "stream_internal.h"
@@ -343,7 +344,7 @@ static sp_status select_unlocked(sp_workspace *ws, reselect *r, sp_packet_buf *o
         return sp_error_set(err, SP_ERR_NOMEM, "reselect: out of memory for %zu candidates", n);
     sp_status st;
     if (r->q) {
-        st = sp_relevance(ws, r->e ? r->emb : out->tokens, n, r->width, r->q, r->rel, err);
+        st = sp_relevance_any_row(ws, r->e ? r->emb : out->tokens, n, r->width, r->q, r->rel, err);
         if (st)
             return st;
         memcpy(r->quality, r->rel, n * sizeof(float)); /* with a query, relevance is the quality */

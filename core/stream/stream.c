@@ -13,10 +13,12 @@
 #include <time.h>
 
 #include "../select/dpp.h"
+#include "../select/relevance.h"
 #include "alloc.h"
 #include "scriptprune/params.h"
 #include "params_internal.h"
 #include "scriptprune/qcsp.h"
+#include "motion.h"
 #include "stream_internal.h"
 
 void sp_stream_params_init(sp_stream_params *p) {
@@ -115,6 +117,7 @@ static void free_shape(sp_stream *s) {
     sp_free(s->anc);
     sp_free(s->anc_slot);
     sp_free(s->anc_kind);
+    sp_free(s->motion);
     sp_free(s->sp_a);
     sp_free(s->sp_b);
     sp_free(s->sp_prod);
@@ -304,6 +307,8 @@ static sp_status setup_shape(sp_stream *s, const sp_frame *f, sp_error *err) {
     s->anc = sp_aligned_alloc(nd);
     s->anc_slot = sp_alloc_array(n, sizeof(int32_t));
     s->anc_kind = sp_calloc(n, 1);
+    size_t motion = sp_motion_scratch_floats(f->grid_h, f->grid_w, d, SP_TEMPORAL_MAX_SHIFT);
+    s->motion = motion ? sp_alloc_array(motion, sizeof(float)) : NULL;
     s->fxn = sp_aligned_alloc(nd);
     s->ftmp = sp_aligned_alloc(nd);
     s->match = sp_alloc_array(n, sizeof(int32_t));
@@ -315,8 +320,9 @@ static sp_status setup_shape(sp_stream *s, const sp_frame *f, sp_error *err) {
     s->rep_pos = sp_alloc_array(n, sizeof(int32_t));
     s->pos_of = sp_alloc_array(n, sizeof(int32_t));
     sp_status st = SP_OK;
-    if (!s->anc || !s->anc_slot || !s->anc_kind || !s->fxn || !s->ftmp || !s->match || !s->is_new ||
-        !s->pad || !s->kept || !s->gsp_idx || !s->new_slots || !s->rep_pos || !s->pos_of)
+    if (!s->anc || !s->anc_slot || !s->anc_kind || !s->motion || !s->fxn || !s->ftmp || !s->match ||
+        !s->is_new || !s->pad || !s->kept || !s->gsp_idx || !s->new_slots || !s->rep_pos ||
+        !s->pos_of)
         st = sp_error_set(err, SP_ERR_NOMEM, "stream: out of memory for frames of %zu x %zu", n, d);
     if (!st)
         st = sp_window_init(&s->win, n, d, e, s->p.policy == SP_EMIT_WINDOW, err);
@@ -487,7 +493,7 @@ static sp_status emit_frame(sp_stream *s, const sp_frame *f, uint64_t cur, const
         const float *rows = sp_frame_relevance_rows(f, &width);
         sp_query q = {.rows = s->use_rows, .m = s->use_m, .e = s->use_e};
         float *full = s->rel + s->map_cap;
-        st = sp_relevance(s->ws, rows, s->n, width, &q, full, err);
+        st = sp_relevance_any_row(s->ws, rows, s->n, width, &q, full, err);
         if (st)
             return st;
         r = s->rel;
@@ -554,7 +560,7 @@ static sp_status emit_window(sp_stream *s, uint64_t last, sp_error *err) {
             memcpy(s->gather + i * width, src + (size_t)s->map[i] * width, width * sizeof(float));
         sp_query q = {.rows = s->use_rows, .m = s->use_m, .e = s->use_e};
         r = s->rel;
-        st = sp_relevance(s->ws, s->gather, count, width, &q, r, err);
+        st = sp_relevance_any_row(s->ws, s->gather, count, width, &q, r, err);
         if (st)
             return st;
     }
@@ -689,7 +695,9 @@ static sp_status evict(sp_stream *s, uint64_t cur, size_t incoming, sp_error *er
 }
 
 static void update_window_stats(sp_stream *s) {
-    size_t anchors = s->n * (s->d * sizeof(float) + sizeof(int32_t) + 1);
+    size_t anchors =
+        s->n * (s->d * sizeof(float) + sizeof(int32_t) + 1) +
+        sp_motion_scratch_floats(s->gh, s->gw, s->d, SP_TEMPORAL_MAX_SHIFT) * sizeof(float);
     size_t scratch = s->fk_cap * 2 * sizeof(float) + s->n * s->d * sizeof(float) * 2 +
                      s->fsim_cap * sizeof(float) + s->map_cap * 5 * sizeof(uint32_t) +
                      s->n * (sizeof(int32_t) + 2 + sizeof(uint32_t));
@@ -797,9 +805,14 @@ static sp_status classify_temporal(sp_stream *s, uint64_t cur, size_t *fresh, bo
         sp_temporal_rule rule = {.tau = s->p.tau_t,
                                  .radius = s->p.radius,
                                  .match_all = s->p.match_all,
-                                 .max_shift = SP_TEMPORAL_MAX_SHIFT};
-        sp_temporal_scratch scratch = {
-            .gather = s->ftmp, .rows = s->gsp_idx, .prod = &s->fsim, .prod_cap = &s->fsim_cap};
+                                 .max_shift = SP_TEMPORAL_MAX_SHIFT,
+                                 .own_d = s->own_d,
+                                 .tau_own = sp_temporal_own_tau(s->p.tau_t)};
+        sp_temporal_scratch scratch = {.motion = s->motion,
+                                       .gather = s->ftmp,
+                                       .rows = s->gsp_idx,
+                                       .prod = &s->fsim,
+                                       .prod_cap = &s->fsim_cap};
         sp_temporal_classify(&refs, &rule, s->fxn, &scratch, s->match, s->is_new, err, &st);
         if (st)
             return st;
@@ -982,6 +995,7 @@ static sp_status process(sp_stream *s, const sp_frame *f, bool *emit, sp_error *
     uint64_t cur = s->frames;
     s->fates_valid = false;
     sp_stream_normalize(f->tokens, s->n, s->d, s->fxn);
+    s->own_d = f->own_d;
     s->n_img = 0;
     for (size_t p = 0; p < s->n; p++) {
         s->pad[p] = (uint8_t)sp_frame_is_padding(f, p);

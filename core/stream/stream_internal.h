@@ -24,6 +24,7 @@ struct sp_stream {
     bool started;
     bool fates_valid; /* is_new/kept describe the last accepted frame */
     size_t n, d, e;   /* e: embedding width of the frames, 0 when frames carry none */
+    size_t own_d;     /* the current frame's sp_frame.own_d */
     size_t rel_width; /* width relevance compares the query with: e, or d */
     uint32_t gh, gw;
     size_t max_tokens; /* bound of alive candidates (window_max_tokens, or 4 N) */
@@ -41,6 +42,7 @@ struct sp_stream {
     float *anc;        /* n x d normalised */
     int32_t *anc_slot; /* candidate that is (or represents) the anchor, or -1 */
     uint8_t *anc_kind; /* SP_ANC_* */
+    float *motion;     /* the camera motion estimate's scratch (motion.h) */
 
     sp_window win;
     sp_history hist;

@@ -34,13 +34,17 @@ enum { SP_TEMPORAL_MAX_SHIFT = 3 };
 typedef struct sp_temporal_rule {
     float tau;
     uint32_t radius;
-    uint32_t max_shift; /* largest global shift searched, in cells (0: none) */
+    uint32_t max_shift; /* largest global shift searched, in cells (0: no camera motion) */
+    size_t own_d;       /* the frame's sp_frame.own_d (0: tokens not split) */
+    float tau_own;      /* the own parts' threshold at the token's own place (own_d > 0) */
     bool match_all;
 } sp_temporal_rule;
 
 /* Scratch of the all-candidates product: `gather` holds n rows of width d and `rows` n entries;
- * the products buffer *prod (*prod_cap floats) grows as needed and stays the caller's. */
+ * the products buffer *prod (*prod_cap floats) grows as needed and stays the caller's. `motion`
+ * holds sp_motion_scratch_floats(gh, gw, max_shift) floats (motion.h). */
 typedef struct sp_temporal_scratch {
+    float *motion;
     float *gather;
     uint32_t *rows;
     float **prod;
@@ -54,11 +58,8 @@ size_t sp_temporal_classify(const sp_temporal_refs *refs, const sp_temporal_rule
                             const float *fxn, sp_temporal_scratch *scratch, int32_t *match,
                             uint8_t *is_new, sp_error *err, sp_status *status);
 
-/* The camera's motion since the anchors were taken: the shift (sy, sx), |sy|, |sx| <= max_shift,
- * under which most tokens of a sparse grid at (y, x) match (cosine >= tau) the anchor at
- * (y + sy, x + sx); (0, 0) unless a shift matches clearly more of them than no shift. */
-void sp_temporal_global_shift(const sp_temporal_refs *refs, const float *fxn, float tau,
-                              uint32_t max_shift, int *sy, int *sx);
+/* The own parts' threshold for tau_t (sp_temporal_rule.tau_own). */
+float sp_temporal_own_tau(float tau);
 
 /* Cosine (dot of normalised rows) of two rows of width d. */
 float sp_stream_dot(const float *a, const float *b, size_t d);

@@ -330,7 +330,7 @@ static scd_query *from_multipart(scd_app *app, SoupServerMessage *msg, const scd
 
 scd_query *scd_http_read_query(scd_app *app, SoupServerMessage *msg, GHashTable *params,
                                const scd_encoder_cfg *enc) {
-    sp_exemplar mode = SP_EXEMPLAR_POOLED;
+    sp_exemplar mode = SP_EXEMPLAR_ALL; /* an exemplar's parts (docs/streams.md, "Queries") */
     const char *m = params ? g_hash_table_lookup(params, "mode") : NULL;
     if (m && !scd_exemplar_from_name(m, &mode)) {
         scd_http_error(msg, SOUP_STATUS_BAD_REQUEST, "invalid_parameter",

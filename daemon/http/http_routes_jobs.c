@@ -60,7 +60,7 @@ static gboolean read_request(scd_route_ctx *c, JsonObject *o, scd_job_request *r
                        "\"budget\" must be an integer in [1, 1000000]");
         return FALSE;
     }
-    sp_exemplar mode = SP_EXEMPLAR_POOLED;
+    sp_exemplar mode = SP_EXEMPLAR_ALL;
     const char *mode_name = scd_json_string(o, "mode");
     if ((json_object_has_member(o, "mode") && !mode_name) ||
         (mode_name && !scd_exemplar_from_name(mode_name, &mode))) {

@@ -305,8 +305,7 @@ sp_status scd_query_from_config(scd_encoders *c, const scd_encoder_cfg *enc, con
             return scd_query_from_npy(c, enc, q->embedding, out, err);
         case SCD_QUERY_IMAGE: {
             char *base = g_path_get_basename(q->image);
-            sp_status st =
-                scd_query_from_image(c, enc, q->image, SP_EXEMPLAR_POOLED, base, out, err);
+            sp_status st = scd_query_from_image(c, enc, q->image, SP_EXEMPLAR_ALL, base, out, err);
             g_free(base);
             return st;
         }

@@ -141,8 +141,70 @@ static float dotf(const float *a, const float *b, size_t n) {
 
 /* Golden hashes of the token bytes. They pin the exact output on every machine: a change here
  * means the encoder's output changed, which breaks stored token streams and golden data. */
-#define GOLDEN_DEFAULT UINT64_C(0xb40ca3150773c375)
+/* Changed when the local and the neighbourhood features moved into two orthogonal blocks of
+ * dimensions (own_d): the cosines are the same, the bytes are not. */
+#define GOLDEN_DEFAULT UINT64_C(0x754ef85caa1da4d6)
 #define GOLDEN_SMALL_D UINT64_C(0x3ecb9d9a3937383b)
+
+/* A square picture (336 x 336: one frame pixel per input pixel, 14 px cells) of noise, and the
+ * same picture with a red block painted in the neighbourhood of cell (10, 10) but outside the
+ * cell itself: the cell's own dimensions [0, own_d) are unchanged (up to the token's norm), the
+ * rest changed. */
+static void noise_px(uint32_t x, uint32_t y, uint8_t rgb[3]) {
+    uint64_t n = hash_px(x, y);
+    rgb[0] = (uint8_t)(60 + (n & 63));
+    rgb[1] = (uint8_t)(100 + ((n >> 8) & 63));
+    rgb[2] = (uint8_t)(40 + ((n >> 16) & 63));
+}
+
+static void noise_with_block_px(uint32_t x, uint32_t y, uint8_t rgb[3]) {
+    noise_px(x, y, rgb);
+    if (x >= 10 * 14 + 14 && x < 10 * 14 + 28 && y >= 10 * 14 && y < 10 * 14 + 14) {
+        rgb[0] = 230; /* the cell to the right of (10, 10) */
+        rgb[1] = 20;
+        rgb[2] = 20;
+    }
+}
+
+static void test_patch_own_dimensions_hold_the_cell_and_the_rest_its_surroundings(void **state) {
+    (void)state;
+    sp_encoder *enc = open_patch(0, 0, 0, SP_FIT_AUTO);
+    sp_encoder_info info;
+    sp_encoder_get_info(enc, &info);
+    assert_int_equal(info.own_d, info.d / 2);
+    assert_int_equal(sp_encoder_own_dims("patch", info.d), info.own_d);
+    assert_int_equal(sp_encoder_own_dims("clip", info.d), 0);
+    assert_int_equal(sp_encoder_own_dims("patch", 64), 0);
+    sp_image a, b;
+    uint8_t *ba = make_image(336, 336, SP_PIXFMT_RGB, 0, noise_px, &a);
+    uint8_t *bb = make_image(336, 336, SP_PIXFMT_RGB, 0, noise_with_block_px, &b);
+    sp_encoding ra, rb;
+    sp_encoding_init(&ra);
+    sp_encoding_init(&rb);
+    encode_into(enc, &a, &ra);
+    encode_into(enc, &b, &rb);
+    assert_int_equal(ra.own_d, info.own_d);
+    sp_frame f;
+    sp_encoding_frame(&ra, 0, &f);
+    assert_int_equal(f.own_d, info.own_d);
+    const float *ta = ra.tokens + (10 * 24 + 10) * ra.d, *tb = rb.tokens + (10 * 24 + 10) * rb.d;
+    double own = 0, na = 0, nb = 0, all = 0;
+    for (size_t k = 0; k < ra.d; k++) {
+        if (k < info.own_d) {
+            own += (double)ta[k] * tb[k];
+            na += (double)ta[k] * ta[k];
+            nb += (double)tb[k] * tb[k];
+        }
+        all += (double)ta[k] * tb[k];
+    }
+    assert_true(own / sqrt(na * nb) > 0.99999);
+    assert_true(all < 0.95); /* the surroundings changed */
+    sp_encoding_free(&ra);
+    sp_encoding_free(&rb);
+    sp_encoder_free(enc);
+    free(ba);
+    free(bb);
+}
 
 static void test_patch_golden_bytes_default_config(void **state) {
     (void)state;
@@ -839,9 +901,15 @@ static void test_exemplar_queries_append_pooled_mean_and_all_rows(void **state) 
     /* the mean of unit tokens points the same way as the pooled (normalised mean) row */
     float nm = sqrtf(dotf(q.rows + 256, q.rows + 256, 256));
     assert_float_equal(dotf(q.rows, q.rows + 256, 256) / nm, 1.0f, 1e-5f);
+    /* all: one row per cell of the picture, in raster order; letterbox padding left out */
     assert_int_equal(sp_encode_exemplar(ctx, &img, SP_EXEMPLAR_ALL, &q, &err), SP_OK);
-    assert_int_equal(q.m, 2 + 576);
-    assert_memory_equal(q.rows + 2 * 256, r.tokens, 576 * 256 * sizeof(float));
+    size_t cells = (size_t)r.pre.grid_h * r.pre.grid_w;
+    assert_true(cells > 0 && cells < 576); /* 200 x 150 letterboxed: rows of padding */
+    assert_int_equal(q.m, 2 + cells);
+    for (uint32_t y = 0; y < r.pre.grid_h; y++)
+        assert_memory_equal(q.rows + (2 + (size_t)y * r.pre.grid_w) * 256,
+                            r.tokens + ((size_t)(r.pre.grid_y + y) * 24 + r.pre.grid_x) * 256,
+                            (size_t)r.pre.grid_w * 256 * sizeof(float));
     sp_query v = sp_query_rows_view(&q);
     assert_int_equal(v.m, q.m);
     assert_int_equal(sp_query_validate(&v, 256, &err), SP_OK);
@@ -850,7 +918,7 @@ static void test_exemplar_queries_append_pooled_mean_and_all_rows(void **state) 
     bad.width = 0;
     assert_int_equal(sp_encode_exemplar(ctx, &bad, SP_EXEMPLAR_MEAN, &q, &err), SP_ERR_INVALID);
     assert_message_contains(&err, "exemplar: image: size 0x150");
-    assert_int_equal(q.m, 2 + 576);
+    assert_int_equal(q.m, 2 + cells);
     sp_query_rows_clear(&q);
     assert_int_equal(q.m, 0);
     sp_query_rows_free(&q);
@@ -865,7 +933,7 @@ static void flat_orange(uint32_t x, uint32_t y, uint8_t rgb[3]) {
     rgb[0] = 230, rgb[1] = 120, rgb[2] = 20;
 }
 
-/* An exemplar is rarely square: its pooled token (the default exemplar query) and its mean token
+/* An exemplar is rarely square: its pooled token and its mean token
  * stand for the picture, not for the grey letterbox padding around it. */
 static void test_patch_pooled_and_mean_tokens_ignore_letterbox_padding(void **state) {
     (void)state;
@@ -1011,6 +1079,7 @@ static void test_every_allocation_failure_is_reported_and_leaks_nothing(void **s
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_patch_golden_bytes_default_config),
+        cmocka_unit_test(test_patch_own_dimensions_hold_the_cell_and_the_rest_its_surroundings),
         cmocka_unit_test(test_patch_golden_bytes_projection_narrower_than_features),
         cmocka_unit_test(test_patch_local_features_reproduce_the_33_feature_encoder),
         cmocka_unit_test(test_patch_every_pixel_format_and_stride_gives_the_same_tokens),

@@ -548,6 +548,220 @@ static void test_a_pan_faster_than_the_radius_keeps_only_the_entering_columns(vo
     free(world);
 }
 
+/* The token of a smooth world at column position u (in cells) of row y: the normalised linear
+ * blend of key vectors placed every 1.5 cells along the row. */
+static void smooth_world_token(const float *keys, size_t y, double u, float *out) {
+    enum { KEYS = 64 };
+    double k = u / 1.5;
+    size_t i = (size_t)floor(k);
+    double f = k - (double)i, nrm = 0;
+    const float *a = keys + (y * KEYS + i) * D, *b = a + D;
+    for (size_t j = 0; j < D; j++) {
+        out[j] = (float)((1 - f) * a[j] + f * b[j]);
+        nrm += (double)out[j] * out[j];
+    }
+    for (size_t j = 0; j < D; j++)
+        out[j] = (float)(out[j] / sqrt(nrm));
+}
+
+/* A camera panning 3/4 of a cell a frame over a smooth world (the token a quarter of a cell off
+ * is below tau_t for some positions, the blend of the two cells the content straddles is not):
+ * only the column entering at the border is new, through the sub-cell shift. Matched at the
+ * nearest whole cell, some of the seen content would be called new. */
+static void test_a_pan_by_a_fraction_of_a_cell_is_matched_through_the_blended_anchors(void **s0) {
+    (void)s0;
+    enum { T = 6, KEYS = 64 };
+    float *keys = malloc((size_t)GH * KEYS * D * sizeof(float));
+    float *tok = malloc(N * D * sizeof(float));
+    random_units(keys, (size_t)GH * KEYS, 53);
+    sp_stream_params p;
+    sp_stream_params_init(&p);
+    p.policy = SP_EMIT_FRAME;
+    capture c = {0};
+    sp_stream *s = new_stream(&p, &c);
+    sp_error err;
+    uint8_t fates[N];
+    for (uint64_t t = 0; t < T; t++) {
+        for (size_t y = 0; y < GH; y++)
+            for (size_t x = 0; x < GW; x++)
+                smooth_world_token(keys, y, (double)x + 0.75 * (double)t, tok + (y * GW + x) * D);
+        push(s, tok, t);
+        assert_int_equal(sp_stream_last_fates(s, fates, N, &err), SP_OK);
+        for (size_t y = 0; t > 0 && y < GH; y++)
+            for (size_t x = 0; x < GW; x++) {
+                bool entering = x == GW - 1;
+                if (entering != (fates[y * GW + x] != SP_FATE_TEMPORAL))
+                    fail_msg("frame %llu cell (%zu, %zu): fate %u", (unsigned long long)t, y, x,
+                             fates[y * GW + x]);
+            }
+    }
+    sp_stream_stats st;
+    sp_stream_get_stats(s, &st);
+    assert_int_equal(st.scene_cuts, 0);
+    sp_stream_free(s);
+    capture_free(&c);
+    free(tok);
+    free(keys);
+}
+
+/* A query of two rows (an exemplar's two parts): a token is as relevant as it resembles either
+ * row, so with a budget of two the packet holds the token like the first row and the token like
+ * the second; a rule that lets only the row closest to the frame on average vote keeps one. */
+static void test_a_query_row_makes_its_look_alike_relevant_whatever_the_other_rows(void **s0) {
+    (void)s0;
+    float *tok = malloc(N * D * sizeof(float));
+    float q[2 * D];
+    random_units(tok, N, 81);
+    random_units(q, 2, 82);
+    memcpy(tok + 10 * D, q, D * sizeof(float));
+    memcpy(tok + 200 * D, q + D, D * sizeof(float));
+    sp_stream_params p;
+    sp_stream_params_init(&p);
+    p.policy = SP_EMIT_FRAME;
+    p.frame_budget = 2;
+    p.gsp_keep = 1.0f; /* every token a candidate */
+    capture c = {0};
+    sp_stream *s = new_stream(&p, &c);
+    sp_error err;
+    sp_query query = {.rows = q, .m = 2, .e = D};
+    assert_int_equal(sp_stream_set_query(s, &query, &err), SP_OK);
+    push(s, tok, 0);
+    assert_int_equal(c.count, 1);
+    const sp_packet *pk = &c.pk[0].packet;
+    assert_int_equal(pk->count, 2);
+    bool first = false, second = false;
+    for (size_t j = 0; j < pk->count; j++) {
+        size_t pos = (size_t)pk->info[j].y * GW + pk->info[j].x;
+        first |= pos == 10;
+        second |= pos == 200;
+    }
+    assert_true(first && second);
+    sp_stream_free(s);
+    capture_free(&c);
+    free(tok);
+}
+
+/* The token of a smooth 2-D world at (v, u) (in cells, >= 0): the normalised bilinear blend of
+ * key vectors on a lattice of pitch 3 cells (ZOOM_KEYS x ZOOM_KEYS of them). */
+enum { ZOOM_KEYS = 24 };
+static void smooth_world_token_2d(const float *keys, double v, double u, float *out) {
+    double kv = v / 3.0, ku = u / 3.0;
+    size_t i = (size_t)floor(kv), j = (size_t)floor(ku);
+    double fv = kv - (double)i, fu = ku - (double)j, nrm = 0;
+    const float *k00 = keys + (i * ZOOM_KEYS + j) * D, *k01 = k00 + D;
+    const float *k10 = k00 + ZOOM_KEYS * D, *k11 = k10 + D;
+    for (size_t t = 0; t < D; t++) {
+        out[t] = (float)((1 - fv) * ((1 - fu) * k00[t] + fu * k01[t]) +
+                         fv * ((1 - fu) * k10[t] + fu * k11[t]));
+        nrm += (double)out[t] * out[t];
+    }
+    for (size_t t = 0; t < D; t++)
+        out[t] = (float)(out[t] / sqrt(nrm));
+}
+
+/* A camera zooming out 8% a frame about the picture's centre over a smooth world: content moves
+ * towards the centre by up to 0.6 cell a frame, a different fraction of a cell at every
+ * position, and enters in a ring at the border. Only the border ring is new: the rest is found
+ * where the zoom says it came from. Without the zoom estimate the border ring matches its
+ * neighbours. */
+static void test_a_zoom_out_keeps_only_the_entering_border(void **s0) {
+    (void)s0;
+    enum { T = 5 };
+    float *keys = malloc((size_t)ZOOM_KEYS * ZOOM_KEYS * D * sizeof(float));
+    float *tok = malloc(N * D * sizeof(float));
+    random_units(keys, (size_t)ZOOM_KEYS * ZOOM_KEYS, 71);
+    sp_stream_params p;
+    sp_stream_params_init(&p);
+    p.policy = SP_EMIT_FRAME;
+    capture c = {0};
+    sp_stream *s = new_stream(&p, &c);
+    sp_error err;
+    uint8_t fates[N];
+    const double cy = 0.5 * (GH - 1), cx = 0.5 * (GW - 1), mid = 0.5 * 3.0 * (ZOOM_KEYS - 1);
+    for (uint64_t t = 0; t < T; t++) {
+        double z = pow(1.08, (double)t);
+        for (size_t y = 0; y < GH; y++)
+            for (size_t x = 0; x < GW; x++)
+                smooth_world_token_2d(keys, mid + z * ((double)y - cy), mid + z * ((double)x - cx),
+                                      tok + (y * GW + x) * D);
+        push(s, tok, t);
+        assert_int_equal(sp_stream_last_fates(s, fates, N, &err), SP_OK);
+        for (size_t y = 0; t > 0 && y < GH; y++)
+            for (size_t x = 0; x < GW; x++) {
+                bool border = y == 0 || x == 0 || y == GH - 1 || x == GW - 1;
+                if (border != (fates[y * GW + x] != SP_FATE_TEMPORAL))
+                    fail_msg("frame %llu cell (%zu, %zu): fate %u", (unsigned long long)t, y, x,
+                             fates[y * GW + x]);
+            }
+    }
+    sp_stream_stats st;
+    sp_stream_get_stats(s, &st);
+    assert_int_equal(st.scene_cuts, 0);
+    sp_stream_free(s);
+    capture_free(&c);
+    free(tok);
+    free(keys);
+}
+
+/* Tokens split into the cell's own dimensions and its surroundings' (sp_frame.own_d): a token
+ * whose own part is unchanged but whose surroundings changed (something moved next to a still
+ * cell) repeats at its own position; a token that takes the own part of its neighbour with other
+ * surroundings is new (neighbouring cells may look alike, so there the whole token must match);
+ * without the split both are new. */
+static void test_a_cell_whose_surroundings_changed_repeats_only_at_its_own_place(void **s0) {
+    (void)s0;
+    enum { OWN = D / 2 };
+    float *a = malloc(N * D * sizeof(float)), *b = malloc(N * D * sizeof(float));
+    float *rnd = malloc(N * D * sizeof(float));
+    random_units(a, N, 61);
+    random_units(rnd, N, 62);
+    for (int split = 0; split <= 1; split++) {
+        memcpy(b, a, N * D * sizeof(float));
+        for (size_t i = 0; i < N; i++) {
+            /* every cell: new surroundings; cell 1: the own part of cell 0 */
+            memcpy(b + i * D + OWN, rnd + i * D + OWN, (D - OWN) * sizeof(float));
+            if (i == 1)
+                memcpy(b + i * D, a, OWN * sizeof(float));
+        }
+        sp_stream_params p;
+        sp_stream_params_init(&p);
+        p.policy = SP_EMIT_FRAME;
+        capture c = {0};
+        sp_stream *s = new_stream(&p, &c);
+        sp_error err;
+        for (uint64_t t = 0; t < 2; t++) {
+            sp_frame f;
+            sp_frame_view(&f, t ? b : a, N, D);
+            f.grid_h = GH;
+            f.grid_w = GW;
+            f.pts = (int64_t)t * 500000000;
+            f.own_d = split ? OWN : 0;
+            if (sp_stream_push(s, &f, &err))
+                fail_msg("push: %s", err.message);
+        }
+        uint8_t fates[N];
+        assert_int_equal(sp_stream_last_fates(s, fates, N, &err), SP_OK);
+        assert_int_not_equal(fates[1], SP_FATE_TEMPORAL);
+        sp_frame bad;
+        sp_frame_view(&bad, b, N, D);
+        bad.grid_h = GH;
+        bad.grid_w = GW;
+        bad.pts = 1000000000;
+        bad.own_d = D; /* no dimension left for the surroundings */
+        assert_int_equal(sp_stream_push(s, &bad, &err), SP_ERR_INVALID);
+        assert_contains(&err, "own_d");
+        size_t repeats = 0;
+        for (size_t i = 2; i < N; i++)
+            repeats += fates[i] == SP_FATE_TEMPORAL;
+        assert_int_equal(repeats, split ? N - 2 : 0);
+        sp_stream_free(s);
+        capture_free(&c);
+    }
+    free(a);
+    free(b);
+    free(rnd);
+}
+
 /* Every token turns a little each frame (cosine 0.99 to the previous frame, below tau_t to the
  * first after three frames): a token is compared with its latest sighting, so nothing is new
  * after the first frame, and the window's tokens keep their first vector and pts while their
@@ -1281,6 +1495,10 @@ int main(void) {
         cmocka_unit_test(test_window_packets_are_in_time_then_raster_order_and_cover_the_window),
         cmocka_unit_test(test_last_fates_follow_the_graphs),
         cmocka_unit_test(test_a_pan_faster_than_the_radius_keeps_only_the_entering_columns),
+        cmocka_unit_test(test_a_pan_by_a_fraction_of_a_cell_is_matched_through_the_blended_anchors),
+        cmocka_unit_test(test_a_zoom_out_keeps_only_the_entering_border),
+        cmocka_unit_test(test_a_query_row_makes_its_look_alike_relevant_whatever_the_other_rows),
+        cmocka_unit_test(test_a_cell_whose_surroundings_changed_repeats_only_at_its_own_place),
         cmocka_unit_test(test_a_slow_drift_is_followed_and_keeps_the_first_vector_and_span),
         cmocka_unit_test(test_bad_frames_are_refused_without_side_effects),
         cmocka_unit_test(test_params_out_of_range_are_refused_with_the_field_named),

@@ -177,6 +177,8 @@ typedef struct sp_encoder_info {
     size_t vision_d;           /* width of the vision tower's features (d without projector) */
     bool cls_token;            /* sp_encoding.cls holds the class token (LLaVA "full" strategy) */
     bool embed_is_tokens;      /* the joint space is the token space (embed aliases tokens) */
+    size_t own_d; /* tokens' dimensions [0, own_d) describe the cell itself, the rest its
+                     surroundings (sp_frame.own_d); 0: not split (clip) */
 } sp_encoder_info;
 
 /* Fills info (strings are static); thread-safe, the encoder is read only. */
@@ -214,6 +216,7 @@ typedef struct sp_encoding {
                       it (info.cls_token: LLaVA's "full" select strategy, placed before the patch
                       tokens by LLaVA); otherwise NULL */
     sp_preprocess pre;
+    size_t own_d;                                      /* as sp_encoder_info.own_d */
     size_t tokens_cap, embed_cap, pooled_cap, cls_cap; /* internal */
 } sp_encoding;
 
@@ -223,6 +226,11 @@ SP_API void sp_encoding_free(sp_encoding *r);
 /* A borrowed sp_frame view of r (embeddings omitted when they alias the tokens) at time pts; its
  * picture rectangle (image_*) is the preprocess grid, so a stream never emits letterbox padding. */
 SP_API void sp_encoding_frame(const sp_encoding *r, int64_t pts, sp_frame *out);
+
+/* The split of a backend's d-wide tokens into the cell's own dimensions and its surroundings'
+ * (sp_frame.own_d) at the default configuration: d / 2 for "patch" when d >= 96, else 0. For
+ * consumers that know the backend by name only (the GStreamer meta). */
+SP_API size_t sp_encoder_own_dims(const char *backend, size_t d);
 
 /* Per-thread scratch memory of an encoder. The encoder must outlive it. */
 typedef struct sp_encode_ctx sp_encode_ctx;
@@ -279,7 +287,8 @@ SP_API sp_query sp_query_rows_view(const sp_query_rows *q);
 typedef enum sp_exemplar {
     SP_EXEMPLAR_POOLED = 0, /* one row: the encoding's pooled embedding */
     SP_EXEMPLAR_MEAN,       /* one row: the mean of its token embeddings */
-    SP_EXEMPLAR_ALL,        /* n rows: every token embedding */
+    SP_EXEMPLAR_ALL,        /* one row per token embedding of the picture (letterbox padding left
+                               out): the exemplar's parts */
 } sp_exemplar;
 
 /* Encodes an exemplar image the same way as frames and appends rows per mode. */

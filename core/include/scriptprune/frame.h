@@ -31,6 +31,10 @@ typedef struct sp_frame {
      * [image_x, image_x + image_w). The rest is the encoder's padding (letterbox fits), which a
      * stream never emits. image_h == 0 or image_w == 0: the whole grid is picture. */
     uint32_t image_y, image_x, image_h, image_w;
+    /* Token layout: 0 < own_d < d when dimensions [0, own_d) describe the cell itself and
+     * [own_d, d) its surroundings (the patch encoder's, docs/encoders.md), so the temporal graph
+     * can tell a cell that stayed the same from one whose neighbourhood changed; 0: not split. */
+    size_t own_d;
 } sp_frame;
 
 /* A query: m rows of e floats in the joint space (m == 0: no query). Borrowed view. */
