@@ -16,9 +16,11 @@
  * a daemon stream always encodes its own pixels, so the bench drives the element directly.
  *
  * Output, one JSON object a line: {"bench":"ask-history",...} once, {"bench":"ask","run":i,...}
- * per run, and {"bench":"ask-summary",...} with medians and p90 of select_ms and build_ms and the
- * process CPU time of one ask. Options: --seconds S (3600) --fps F (1) --budget K (256) --runs R
- * (9) --scene-s S (60) --dtype f32|f16 (the config's mllm.embeds_dtype) --question-rows M (2). */
+ * per run, and {"bench":"ask-summary",...} with medians and p90 of select_ms and build_ms, the
+ * process CPU time of one ask and the load average, once per BLAS thread count (--threads: on a
+ * shared machine the one-thread CPU time is the work without the threads' spinning). Options:
+ * --seconds S (3600) --fps F (1) --budget K (256) --runs R (9) --scene-s S (60) --dtype f32|f16
+ * (the config's mllm.embeds_dtype) --question-rows M (2) --threads LIST (2,1). */
 #include <gst/check/gstharness.h>
 #include <gst/gst.h>
 #include <gst/script/script.h>
@@ -35,12 +37,14 @@
 #include "elements.h"
 #include "http/vllm_chat.h"
 #include "scriptprune/params.h"
+#include "scriptprune/select.h"
 
 enum { GRID = 24, N = GRID * GRID, D = 4096, E = 768, OBJECTS = 3, OBJ = 4 };
 
 typedef struct opts {
     unsigned seconds, fps, budget, runs, scene_s, rows;
     const char *dtype;
+    const char *threads; /* BLAS thread counts to ask with, in turn: "2,1" */
 } opts;
 
 /* ---- a deterministic camera-like scene ---------------------------------------------------- */
@@ -144,6 +148,18 @@ static void space_render(space *s, uint64_t frame, uint64_t second, float *out) 
 }
 
 /* ---- setup ----------------------------------------------------------------------------------- */
+
+/* The 1-minute load average (the machine may be shared): -1 when unknown. */
+static double load1(void) {
+    double l = -1;
+    FILE *f = fopen("/proc/loadavg", "r");
+    if (f) {
+        if (fscanf(f, "%lf", &l) != 1)
+            l = -1;
+        fclose(f);
+    }
+    return l;
+}
 
 static double cpu_ms(void) {
     struct timespec ts;
@@ -287,7 +303,7 @@ static double p90(double *v, size_t n) {
 }
 
 static int parse(int argc, char **argv, opts *o) {
-    *o = (opts){3600, 1, 256, 9, 60, 2, "f16"};
+    *o = (opts){3600, 1, 256, 9, 60, 2, "f16", "2,1"};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         unsigned *slot = !strcmp(a, "--seconds")         ? &o->seconds
@@ -297,9 +313,10 @@ static int parse(int argc, char **argv, opts *o) {
                          : !strcmp(a, "--scene-s")       ? &o->scene_s
                          : !strcmp(a, "--question-rows") ? &o->rows
                                                          : NULL;
-        if (!v || (!slot && strcmp(a, "--dtype"))) {
+        if (!v || (!slot && strcmp(a, "--dtype") && strcmp(a, "--threads"))) {
             fprintf(stderr, "usage: bench-ask [--seconds S] [--fps F] [--budget K] [--runs R] "
-                            "[--scene-s S] [--question-rows M] [--dtype f32|f16]\n");
+                            "[--scene-s S] [--question-rows M] [--dtype f32|f16] "
+                            "[--threads T1,T2,...]\n");
             return -1;
         }
         if (slot) {
@@ -311,12 +328,87 @@ static int parse(int argc, char **argv, opts *o) {
                 return -1;
             }
             *slot = (unsigned)x;
-        } else {
+        } else if (!strcmp(a, "--dtype")) {
             o->dtype = v;
+        } else {
+            o->threads = v;
         }
         i++;
     }
     return 0;
+}
+
+/* o->runs asks on BLAS `threads` threads: one "ask" line each, then the "ask-summary". */
+static int ask_runs(const opts *o, GstElement *pr, const scd_config *cfg, GBytes *q, int threads) {
+    const char *question = "Is anyone carrying a red bag near the gate, and when did they leave?";
+    double *sel = g_new(double, o->runs), *bld = g_new(double, o->runs),
+           *cpu = g_new(double, o->runs);
+    int rc = 0;
+    for (unsigned r = 0; r < o->runs && rc == 0; r++) {
+        double t0 = bench_now_ms(), u0 = cpu_ms();
+        GstStructure *res = NULL;
+        /* runtime/runner.c scd_run_reselect: the action signal with the query rows. */
+        g_signal_emit_by_name(pr, "reselect", q, o->rows, o->budget, (guint64)0, G_MAXUINT64, &res);
+        gboolean ok = FALSE;
+        guint count = 0;
+        GBytes *st = NULL;
+        if (!res || !gst_structure_get_boolean(res, "ok", &ok) || !ok ||
+            !gst_structure_get_uint(res, "count", &count) ||
+            !gst_structure_get(res, "safetensors", G_TYPE_BYTES, &st, NULL)) {
+            fprintf(stderr, "bench-ask: reselect failed: %s\n",
+                    res ? gst_structure_get_string(res, "error") : "no result");
+            rc = 1;
+        }
+        if (res)
+            gst_structure_free(res);
+        if (rc)
+            break;
+        double t1 = bench_now_ms();
+        scd_chat_summary sum = {0};
+        sp_error err;
+        sp_error_clear(&err);
+        GBytes *body = scd_vllm_chat_request(st, cfg->streams[0].pruning.hop, &cfg->mllm, question,
+                                             cfg->mllm.max_tokens, &sum, &err);
+        double t2 = bench_now_ms(), u1 = cpu_ms();
+        if (!body) {
+            fprintf(stderr, "bench-ask: chat body: %s\n", err.message);
+            rc = 1;
+            g_bytes_unref(st);
+            break;
+        }
+        sel[r] = t1 - t0;
+        bld[r] = t2 - t1;
+        cpu[r] = u1 - u0;
+        printf("{\"bench\":\"ask\",\"threads\":%d,\"run\":%u,\"select_ms\":%.2f,\"build_ms\":%.2f,"
+               "\"cpu_ms\":%.2f,"
+               "\"tokens\":%u,\"windows\":%u,\"body_bytes\":%zu,\"safetensors_bytes\":%zu}\n",
+               threads, r, sel[r], bld[r], cpu[r], count, sum.windows->len, g_bytes_get_size(body),
+               g_bytes_get_size(st));
+        fflush(stdout);
+        scd_chat_summary_clear(&sum);
+        g_bytes_unref(body);
+        g_bytes_unref(st);
+    }
+    if (rc == 0) {
+        double *tot = g_new(double, o->runs);
+        for (unsigned r = 0; r < o->runs; r++)
+            tot[r] = sel[r] + bld[r];
+        double ms = bench_median(sel, o->runs), mb = bench_median(bld, o->runs);
+        double mt = bench_median(tot, o->runs), mc = bench_median(cpu, o->runs);
+        printf("{\"bench\":\"ask-summary\",\"threads\":%d,\"load1\":%.2f,\"runs\":%u,\"budget\":%u,"
+               "\"question_rows\":%u,"
+               "\"embeds_dtype\":\"%s\",\"select_ms_median\":%.2f,\"select_ms_p90\":%.2f,"
+               "\"build_ms_median\":%.2f,\"build_ms_p90\":%.2f,\"total_ms_median\":%.2f,"
+               "\"total_ms_p90\":%.2f,\"cpu_ms_median\":%.2f,\"target_ms\":100,\"meets\":%s}\n",
+               threads, load1(), o->runs, o->budget, o->rows, o->dtype, ms, p90(sel, o->runs), mb,
+               p90(bld, o->runs), mt, p90(tot, o->runs), mc,
+               p90(tot, o->runs) <= 100.0 ? "true" : "false");
+        g_free(tot);
+    }
+    g_free(sel);
+    g_free(bld);
+    g_free(cpu);
+    return rc;
 }
 
 int main(int argc, char **argv) {
@@ -350,7 +442,8 @@ int main(int argc, char **argv) {
            "\"d\":%d,\"e\":%d,\"scene_s\":%u,\"window\":%u,\"hop\":%u,\"window_budget\":%u,"
            "\"history_tokens\":%llu,\"history_bytes\":%llu,\"history_bound\":%llu,"
            "\"history_evicted\":%llu,\"temporal_drops\":%llu,\"spatial_drops\":%llu,"
-           "\"candidates\":%llu,\"tokens_emitted\":%llu,\"build_s\":%.1f,\"build_cpu_s\":%.1f}\n",
+           "\"candidates\":%llu,\"tokens_emitted\":%llu,\"build_s\":%.1f,\"build_cpu_s\":%.1f,"
+           "\"load1\":%.2f}\n",
            o.seconds, o.fps, (unsigned long long)o.seconds * o.fps, N, D, E, o.scene_s,
            (unsigned)sc->pruning.window, (unsigned)sc->pruning.hop,
            (unsigned)sc->pruning.window_budget,
@@ -361,75 +454,24 @@ int main(int argc, char **argv) {
            (unsigned long long)stat_u64(h->element, "temporal-drops"),
            (unsigned long long)stat_u64(h->element, "spatial-drops"),
            (unsigned long long)stat_u64(h->element, "candidates"),
-           (unsigned long long)stat_u64(h->element, "tokens-emitted"), build_s, build_cpu_s);
+           (unsigned long long)stat_u64(h->element, "tokens-emitted"), build_s, build_cpu_s,
+           load1());
     fflush(stdout);
 
     GBytes *q = question_rows(&o, &emb);
-    const char *question = "Is anyone carrying a red bag near the gate, and when did they leave?";
-    double *sel = g_new(double, o.runs), *bld = g_new(double, o.runs), *cpu = g_new(double, o.runs);
     int rc = 0;
-    for (unsigned r = 0; r < o.runs && rc == 0; r++) {
-        double t0 = bench_now_ms(), u0 = cpu_ms();
-        GstStructure *res = NULL;
-        /* runtime/runner.c scd_run_reselect: the action signal with the query rows. */
-        g_signal_emit_by_name(h->element, "reselect", q, o.rows, o.budget, (guint64)0, G_MAXUINT64,
-                              &res);
-        gboolean ok = FALSE;
-        guint count = 0;
-        GBytes *st = NULL;
-        if (!res || !gst_structure_get_boolean(res, "ok", &ok) || !ok ||
-            !gst_structure_get_uint(res, "count", &count) ||
-            !gst_structure_get(res, "safetensors", G_TYPE_BYTES, &st, NULL)) {
-            fprintf(stderr, "bench-ask: reselect failed: %s\n",
-                    res ? gst_structure_get_string(res, "error") : "no result");
-            rc = 1;
-        }
-        if (res)
-            gst_structure_free(res);
-        if (rc)
-            break;
-        double t1 = bench_now_ms();
-        scd_chat_summary sum = {0};
-        sp_error err;
-        sp_error_clear(&err);
-        GBytes *body = scd_vllm_chat_request(st, sc->pruning.hop, &cfg->mllm, question,
-                                             cfg->mllm.max_tokens, &sum, &err);
-        double t2 = bench_now_ms(), u1 = cpu_ms();
-        if (!body) {
-            fprintf(stderr, "bench-ask: chat body: %s\n", err.message);
-            rc = 1;
-            g_bytes_unref(st);
+    for (const char *t = o.threads; *t && rc == 0;) {
+        char *end;
+        long threads = strtol(t, &end, 10);
+        if (end == t || threads < 1 || threads > 64 || (*end && *end != ',')) {
+            fprintf(stderr, "bench-ask: --threads wants numbers in [1, 64] separated by commas\n");
+            rc = 2;
             break;
         }
-        sel[r] = t1 - t0;
-        bld[r] = t2 - t1;
-        cpu[r] = u1 - u0;
-        printf("{\"bench\":\"ask\",\"run\":%u,\"select_ms\":%.2f,\"build_ms\":%.2f,\"cpu_ms\":%.2f,"
-               "\"tokens\":%u,\"windows\":%u,\"body_bytes\":%zu,\"safetensors_bytes\":%zu}\n",
-               r, sel[r], bld[r], cpu[r], count, sum.windows->len, g_bytes_get_size(body),
-               g_bytes_get_size(st));
-        fflush(stdout);
-        scd_chat_summary_clear(&sum);
-        g_bytes_unref(body);
-        g_bytes_unref(st);
+        sp_blas_set_threads((int)threads);
+        rc = ask_runs(&o, h->element, cfg, q, (int)threads);
+        t = *end ? end + 1 : end;
     }
-    if (rc == 0) {
-        double *tot = g_new(double, o.runs);
-        for (unsigned r = 0; r < o.runs; r++)
-            tot[r] = sel[r] + bld[r];
-        double ms = bench_median(sel, o.runs), mb = bench_median(bld, o.runs);
-        double mt = bench_median(tot, o.runs), mc = bench_median(cpu, o.runs);
-        printf("{\"bench\":\"ask-summary\",\"runs\":%u,\"budget\":%u,\"question_rows\":%u,"
-               "\"embeds_dtype\":\"%s\",\"select_ms_median\":%.2f,\"select_ms_p90\":%.2f,"
-               "\"build_ms_median\":%.2f,\"build_ms_p90\":%.2f,\"total_ms_median\":%.2f,"
-               "\"total_ms_p90\":%.2f,\"cpu_ms_median\":%.2f,\"target_ms\":100,\"meets\":%s}\n",
-               o.runs, o.budget, o.rows, o.dtype, ms, p90(sel, o.runs), mb, p90(bld, o.runs), mt,
-               p90(tot, o.runs), mc, p90(tot, o.runs) <= 100.0 ? "true" : "false");
-        g_free(tot);
-    }
-    g_free(sel);
-    g_free(bld);
-    g_free(cpu);
     g_bytes_unref(q);
     space_free(&tok);
     space_free(&emb);

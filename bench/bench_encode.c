@@ -4,8 +4,11 @@
  *   clip    ViT-B/16 at 224 and ViT-L/14 at 336 with random weights on T BLAS threads, against the
  *           OpenBLAS SGEMM rate measured in the same process on the model's own GEMM shapes.
  *   llava   LLaVA-1.5's vision side (ViT-L/14 at 336 to layer -2, projector 1024 -> 4096 -> 4096,
- *           and the 13B model's 5120): the projector's share of a frame, from interleaved encodes
- *           with and without it (the difference is the projector).
+ *           and the 13B model's 5120): the vision tower's time per frame (encodes without the
+ *           projector), the projector's (its two GEMMs and GELU timed alone, and the difference
+ *           of interleaved encodes with and without it), their ratio (target <= 10%), and the
+ *           tower's GFLOP/s against the SGEMM rate on the model's shapes measured in the same
+ *           run (target >= 75%).
  * The random models are built in memory: a safetensors image (float16, through the formats writer)
  * plus a config.json string, opened with sp_encoder_open_blobs. So the real loader runs and no
  * file of hundreds of MB is needed; float16 halves the transient memory (ViT-L: 0.6 GB image,
@@ -260,12 +263,14 @@ static double model_flops(const vit_dims *d) {
     return 2 * n * K * H + d->layers * layer + 2 * n * H * d->projection;
 }
 
-/* Best SGEMM rate over the model's own shapes (C[M x N] = A[M x K] B^T, as the linear layers). */
+/* Best SGEMM rate over the model's own shapes (C[M x N] = A[M x K] B^T, as the linear layers);
+ * with a LLaVA projector its two shapes count too. */
 static double sgemm_gflops(const vit_dims *d, size_t reps) {
-    size_t T = (size_t)(d->image / d->patch) * (d->image / d->patch) + 1, H = d->hidden;
-    size_t shapes[3][3] = {{T, 3 * H, H}, {T, d->inter, H}, {T, H, d->inter}};
+    size_t n = (size_t)(d->image / d->patch) * (d->image / d->patch), T = n + 1, H = d->hidden;
+    size_t D = d->llava_hidden;
+    size_t shapes[5][3] = {{T, 3 * H, H}, {T, d->inter, H}, {T, H, d->inter}, {n, D, H}, {n, D, D}};
     double best = 0;
-    for (int s = 0; s < 3; s++) {
+    for (int s = 0; s < (D ? 5 : 3); s++) {
         size_t M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
         float *a = malloc(M * K * 4), *b = malloc(N * K * 4), *c = malloc(M * N * 4);
         if (!a || !b || !c)
@@ -448,15 +453,26 @@ static int bench_llava(const vit_dims *d, int threads, size_t reps) {
     double tower_flops =
         2 * n * 3.0 * d->patch * d->patch * H +
         layers * (2 * T * H * 3 * H + 2 * 2 * T * T * H + 2 * T * H * H + 2 * 2 * T * H * F);
+    /* The encoder's rate: the tower's FLOPs over its time per frame (without the projector),
+     * against the best SGEMM rate on the model's own shapes measured now, in the same process. */
+    double peak = sgemm_gflops(d, reps > 5 ? reps : 5);
+    double tower_rate = tower_flops / (without * 1e6), proj_rate = proj_flops / (alone * 1e6);
     printf("{\"bench\":\"encode\",\"backend\":\"llava\",\"model\":\"%s\",\"image_size\":%u,"
            "\"tokens\":%zu,\"layers_run\":%d,\"projector\":\"%ux%u->%ux%u\",\"threads\":%d,"
            "\"reps\":%zu,\"ms_with_projector\":%.1f,\"ms_without_projector\":%.1f,"
            "\"projector_ms\":%.1f,\"projector_fraction_of_tower\":%.3f,"
            "\"projector_alone_ms\":%.1f,\"projector_alone_fraction_of_tower\":%.3f,"
-           "\"projector_flop_fraction_of_tower\":%.3f}\n",
+           "\"projector_flop_fraction_of_tower\":%.3f,\"tower_gflop_per_frame\":%.1f,"
+           "\"projector_gflop_per_frame\":%.1f,\"tower_gflops\":%.1f,\"projector_gflops\":%.1f,"
+           "\"sgemm_gflops\":%.1f,\"tower_fraction_of_sgemm\":%.3f,"
+           "\"projector_fraction_of_sgemm\":%.3f,\"projector_target\":0.10,"
+           "\"sgemm_target\":0.75,\"meets_projector\":%s,\"meets_sgemm\":%s}\n",
            d->name, in.image_size, in.n, in.layer, d->hidden, d->llava_hidden, d->llava_hidden,
            d->llava_hidden, threads, reps, with, without, with - without,
-           (with - without) / without, alone, alone / without, proj_flops / tower_flops);
+           (with - without) / without, alone, alone / without, proj_flops / tower_flops,
+           tower_flops / 1e9, proj_flops / 1e9, tower_rate, proj_rate, peak, tower_rate / peak,
+           proj_rate / peak, alone / without <= 0.10 ? "true" : "false",
+           tower_rate / peak >= 0.75 ? "true" : "false");
     fflush(stdout);
     sp_encoding_free(&r);
     for (int k = 0; k < 2; k++) {
