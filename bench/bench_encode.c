@@ -23,40 +23,9 @@
 #include <time.h>
 
 #include "bench_util.h"
-#include "rng.h"
+#include "vit_model.h"
 #include "scriptprune/encode.h"
-#include "scriptprune/safetensors.h"
 #include "scriptprune/select.h"
-
-typedef struct vit_dims {
-    const char *name;
-    uint32_t hidden, inter, heads, layers, image, patch, projection;
-    uint32_t llava_hidden; /* > 0: a LLaVA folder with a projector to this width */
-} vit_dims;
-
-static const vit_dims VIT_B16 = {"ViT-B/16", 768, 3072, 12, 12, 224, 16, 512, 0};
-static const vit_dims VIT_L14 = {"ViT-L/14", 1024, 4096, 16, 24, 336, 14, 768, 0};
-static const vit_dims LLAVA_7B = {"LLaVA-1.5-7B", 1024, 4096, 16, 24, 336, 14, 768, 4096};
-static const vit_dims LLAVA_13B = {"LLaVA-1.5-13B", 1024, 4096, 16, 24, 336, 14, 768, 5120};
-
-static uint8_t *make_frame(uint32_t w, uint32_t h, size_t bpp) {
-    uint8_t *px = malloc((size_t)w * h * bpp);
-    if (!px)
-        return NULL;
-    sp_rng r;
-    sp_rng_seed(&r, 3);
-    for (uint32_t y = 0; y < h; y++)
-        for (uint32_t x = 0; x < w; x++) {
-            uint8_t *p = px + ((size_t)y * w + x) * bpp;
-            uint64_t n = sp_rng_next(&r);
-            p[0] = (uint8_t)((x * 255) / w + (n & 31));
-            p[1] = (uint8_t)((y * 255) / h + ((n >> 8) & 31));
-            p[2] = (uint8_t)(((x / 40 + y / 40) % 2) * 160 + ((n >> 16) & 31));
-            if (bpp == 4)
-                p[3] = 255;
-        }
-    return px;
-}
 
 static void print_json_patch(const char *what, int threads, size_t reps, double median, double min,
                              double fps, const sp_encoder_info *in) {
@@ -101,7 +70,7 @@ static int bench_patch(size_t reps) {
         fprintf(stderr, "bench-encode: %s\n", err.message);
         return 1;
     }
-    uint8_t *px = make_frame(1920, 1080, 4);
+    uint8_t *px = vit_make_frame(1920, 1080, 4, 3);
     double *t = malloc(reps * sizeof *t);
     if (!px || !t)
         return 1;
@@ -143,126 +112,6 @@ static int bench_patch(size_t reps) {
 }
 
 /* ---- clip ---- */
-
-typedef struct model_image {
-    uint8_t *st;
-    size_t st_len;
-    char config[1024];
-} model_image;
-
-static int add_random(sp_st_writer *w, const char *name, size_t ndim, const size_t *shape,
-                      float scale, float offset, sp_rng *r, float *buf) {
-    size_t n = 1;
-    for (size_t i = 0; i < ndim; i++)
-        n *= shape[i];
-    for (size_t i = 0; i < n; i++)
-        buf[i] = offset + scale * (float)(2.0 * sp_rng_unit(r) - 1.0);
-    sp_error err;
-    if (sp_st_writer_add_f32_as_f16(w, name, ndim, shape, buf, &err)) {
-        fprintf(stderr, "bench-encode: %s\n", err.message);
-        return 1;
-    }
-    return 0;
-}
-
-/* A CLIP vision tower + visual projection with weights uniform in +-sqrt(3 / fan_in) (unit
- * variance activations), layer norms near 1, small biases. */
-static int build_model(const vit_dims *d, model_image *out) {
-    size_t H = d->hidden, F = d->inter, P = d->patch, g = d->image / d->patch;
-    size_t most = F * H > 3 * P * P * H ? F * H : 3 * P * P * H;
-    if ((size_t)d->llava_hidden * d->llava_hidden > most)
-        most = (size_t)d->llava_hidden * d->llava_hidden;
-    float *buf = malloc(most * sizeof(float));
-    sp_st_writer *w = sp_st_writer_new();
-    if (!buf || !w)
-        return 1;
-    sp_rng r;
-    sp_rng_seed(&r, 11);
-    float sh = 1.7320508f / sqrtf((float)H), sf = 1.7320508f / sqrtf((float)F);
-    int bad = 0;
-    const char *lead = d->llava_hidden ? "vision_tower." : "";
-    char full[160];
-#define ADD(name, scale, offset, ...)                                                              \
-    bad |= add_random(w, (snprintf(full, sizeof full, "%s%s", lead, name), full),                  \
-                      sizeof((size_t[]){__VA_ARGS__}) / sizeof(size_t),                            \
-                      (const size_t[]){__VA_ARGS__}, scale, offset, &r, buf)
-    ADD("vision_model.embeddings.class_embedding", 0.5f, 0, H);
-    ADD("vision_model.embeddings.patch_embedding.weight", 1.7320508f / sqrtf(3.0f * P * P), 0, H, 3,
-        P, P);
-    ADD("vision_model.embeddings.position_embedding.weight", 0.5f, 0, g * g + 1, H);
-    ADD("vision_model.pre_layrnorm.weight", 0.1f, 1, H);
-    ADD("vision_model.pre_layrnorm.bias", 0.1f, 0, H);
-    for (uint32_t l = 0; l < d->layers && !bad; l++) {
-        char n[128];
-#define LN(suffix) (snprintf(n, sizeof n, "vision_model.encoder.layers.%u.%s", l, suffix), n)
-        ADD(LN("layer_norm1.weight"), 0.1f, 1, H);
-        ADD(LN("layer_norm1.bias"), 0.1f, 0, H);
-        ADD(LN("layer_norm2.weight"), 0.1f, 1, H);
-        ADD(LN("layer_norm2.bias"), 0.1f, 0, H);
-        ADD(LN("self_attn.q_proj.weight"), sh, 0, H, H);
-        ADD(LN("self_attn.q_proj.bias"), 0.1f, 0, H);
-        ADD(LN("self_attn.k_proj.weight"), sh, 0, H, H);
-        ADD(LN("self_attn.k_proj.bias"), 0.1f, 0, H);
-        ADD(LN("self_attn.v_proj.weight"), sh, 0, H, H);
-        ADD(LN("self_attn.v_proj.bias"), 0.1f, 0, H);
-        ADD(LN("self_attn.out_proj.weight"), sh, 0, H, H);
-        ADD(LN("self_attn.out_proj.bias"), 0.1f, 0, H);
-        ADD(LN("mlp.fc1.weight"), sh, 0, F, H);
-        ADD(LN("mlp.fc1.bias"), 0.1f, 0, F);
-        ADD(LN("mlp.fc2.weight"), sf, 0, H, F);
-        ADD(LN("mlp.fc2.bias"), 0.1f, 0, H);
-#undef LN
-    }
-    ADD("vision_model.post_layernorm.weight", 0.1f, 1, H);
-    ADD("vision_model.post_layernorm.bias", 0.1f, 0, H);
-    if (!d->llava_hidden) {
-        ADD("visual_projection.weight", sh, 0, d->projection, H);
-    } else {
-        size_t D = d->llava_hidden;
-        float sd = 1.7320508f / sqrtf((float)D);
-        lead = "";
-        ADD("multi_modal_projector.linear_1.weight", sh, 0, D, H);
-        ADD("multi_modal_projector.linear_1.bias", 0.1f, 0, D);
-        ADD("multi_modal_projector.linear_2.weight", sd, 0, D, D);
-        ADD("multi_modal_projector.linear_2.bias", 0.1f, 0, D);
-    }
-#undef ADD
-    sp_error err;
-    if (bad || sp_st_writer_to_buffer(w, &out->st, &out->st_len, &err)) {
-        fprintf(stderr, "bench-encode: cannot build the %s image\n", d->name);
-        return 1;
-    }
-    sp_st_writer_free(w);
-    free(buf);
-    if (d->llava_hidden) {
-        snprintf(out->config, sizeof out->config,
-                 "{\"architectures\": [\"LlavaForConditionalGeneration\"], \"vision_config\": "
-                 "{\"model_type\": \"clip_vision_model\", \"hidden_size\": %u, "
-                 "\"intermediate_size\": %u, \"num_attention_heads\": %u, "
-                 "\"num_hidden_layers\": %u, \"image_size\": %u, \"patch_size\": %u, "
-                 "\"hidden_act\": \"quick_gelu\"}, \"text_config\": {\"hidden_size\": %u}, "
-                 "\"projector_hidden_act\": \"gelu\", \"vision_feature_layer\": -2, "
-                 "\"vision_feature_select_strategy\": \"default\"}",
-                 d->hidden, d->inter, d->heads, d->layers, d->image, d->patch, d->llava_hidden);
-        return 0;
-    }
-    snprintf(out->config, sizeof out->config,
-             "{\"model_type\": \"clip_vision_model\", \"hidden_size\": %u, "
-             "\"intermediate_size\": %u, \"num_attention_heads\": %u, \"num_hidden_layers\": %u, "
-             "\"image_size\": %u, \"patch_size\": %u, \"hidden_act\": \"quick_gelu\", "
-             "\"projection_dim\": %u}",
-             d->hidden, d->inter, d->heads, d->layers, d->image, d->patch, d->projection);
-    return 0;
-}
-
-/* FLOPs of one encode (matrix products), counted from the dimensions independently of the
- * library: patch embedding, per layer q/k/v + attention + output + MLP, the projection. */
-static double model_flops(const vit_dims *d) {
-    double H = d->hidden, F = d->inter, g = d->image / d->patch, n = g * g, T = n + 1;
-    double K = 3.0 * d->patch * d->patch;
-    double layer = 2 * T * H * 3 * H + 2 * 2 * T * T * H + 2 * T * H * H + 2 * 2 * T * H * F;
-    return 2 * n * K * H + d->layers * layer + 2 * n * H * d->projection;
-}
 
 /* Process CPU time in ms (all threads). */
 static double cpu_now_ms(void) {
@@ -322,14 +171,10 @@ static double sgemm_gflops(const vit_dims *d, size_t reps) {
 static int bench_clip(const vit_dims *d, int threads, size_t reps) {
     model_image mi;
     double t0 = bench_now_ms();
-    if (build_model(d, &mi))
+    if (vit_build_model(d, &mi))
         return 1;
     sp_model_blobs blobs;
-    memset(&blobs, 0, sizeof blobs);
-    blobs.safetensors = mi.st;
-    blobs.safetensors_len = mi.st_len;
-    blobs.config_json = mi.config;
-    blobs.config_json_len = strlen(mi.config);
+    vit_model_blobs(&mi, &blobs);
     sp_encoder_config c;
     sp_encoder_config_init(&c);
     sp_encoder *enc;
@@ -342,7 +187,7 @@ static int bench_clip(const vit_dims *d, int threads, size_t reps) {
     }
     double load_ms = bench_now_ms() - t1, build_ms = t1 - t0;
     free(mi.st);
-    uint8_t *px = make_frame(1920, 1080, 4);
+    uint8_t *px = vit_make_frame(1920, 1080, 4, 3);
     double *t = malloc(reps * sizeof *t);
     if (!px || !t)
         return 1;
@@ -358,7 +203,7 @@ static int bench_clip(const vit_dims *d, int threads, size_t reps) {
         sp_encode(ctx, &img, &r, &err);
         t[k] = bench_now_ms() - a;
     }
-    double median = bench_median(t, reps), flops = model_flops(d);
+    double median = bench_median(t, reps), flops = vit_model_flops(d);
     double rate = flops / (median * 1e6), peak = sgemm_gflops(d, reps > 5 ? reps : 5);
     sp_encoder_info in;
     sp_encoder_get_info(enc, &in);
@@ -442,7 +287,7 @@ static double in_encoder_projector_ms(const model_image *mi, size_t reps, double
     sp_encode_ctx *ctx[2] = {NULL, NULL};
     sp_encoding r[2];
     double *t[2] = {malloc(reps * sizeof(double)), malloc(reps * sizeof(double))};
-    uint8_t *px = make_frame(1920, 1080, 4);
+    uint8_t *px = vit_make_frame(1920, 1080, 4, 3);
     sp_image img = {px, 1920, 1080, 1920 * 4, SP_PIXFMT_RGBX};
     sp_error err;
     double ms = -1;
@@ -481,14 +326,10 @@ static double in_encoder_projector_ms(const model_image *mi, size_t reps, double
  * the same blobs), the projector's work timed alone, and timed inside a one-layer encoder. */
 static int bench_llava(const vit_dims *d, int threads, size_t reps) {
     model_image mi;
-    if (build_model(d, &mi))
+    if (vit_build_model(d, &mi))
         return 1;
     sp_model_blobs blobs;
-    memset(&blobs, 0, sizeof blobs);
-    blobs.safetensors = mi.st;
-    blobs.safetensors_len = mi.st_len;
-    blobs.config_json = mi.config;
-    blobs.config_json_len = strlen(mi.config);
+    vit_model_blobs(&mi, &blobs);
     sp_encoder *enc[2] = {NULL, NULL};
     sp_encode_ctx *ctx[2] = {NULL, NULL};
     sp_error err;
@@ -504,7 +345,7 @@ static int bench_llava(const vit_dims *d, int threads, size_t reps) {
     }
     double short_ms = 0, inside = in_encoder_projector_ms(&mi, 3 * reps, &short_ms);
     free(mi.st);
-    uint8_t *px = make_frame(1920, 1080, 4);
+    uint8_t *px = vit_make_frame(1920, 1080, 4, 3);
     double *t[2] = {malloc(reps * sizeof(double)), malloc(reps * sizeof(double))};
     if (!px || !t[0] || !t[1])
         return 1;

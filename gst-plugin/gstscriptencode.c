@@ -1,7 +1,11 @@
 /* scriptencode: runs core's vision encoder on video frames and attaches the tokens as
  * GstScriptTokensMeta. The pixels pass through untouched (in place, mapped read-only, so shared
  * memory is never copied). Planar YUV is converted into a scratch RGB frame first, since the core
- * encoder reads packed RGB only. Frames left out by sample-every / max-fps pass without meta. */
+ * encoder reads packed RGB only. Frames left out by sample-every / max-fps pass without meta.
+ * With the clip backend (and share, the default) elements with equal settings share one encoder
+ * and batch their frames into one forward pass (encodepool.h); the streaming thread waits for its
+ * frame's pass. The patch encoder always runs on the streaming thread: it is small, and a batch
+ * gains it nothing while one worker would serialise streams that now run in parallel. */
 #include "gstscriptencode.h"
 
 #include <errno.h>
@@ -11,6 +15,8 @@
 #include <gst/script/script.h>
 
 #include "elements.h"
+#include "encodegate.h"
+#include "encodepool.h"
 #include "enums.h"
 #include "scriptprune/encode.h"
 #include "scriptprune/select.h"
@@ -25,6 +31,9 @@ GST_DEBUG_CATEGORY_STATIC(gst_script_encode_debug);
 #define DEFAULT_THREADS 0
 #define DEFAULT_SAMPLE_EVERY 1
 #define DEFAULT_MAX_FPS 0.0
+#define DEFAULT_SHARE TRUE
+#define DEFAULT_MAX_BATCH ENCODE_POOL_DEFAULT_MAX_BATCH
+#define DEFAULT_BATCH_WINDOW_MS (ENCODE_POOL_DEFAULT_WINDOW_US / 1000)
 
 enum {
     PROP_0,
@@ -37,6 +46,14 @@ enum {
     PROP_THREADS,
     PROP_SAMPLE_EVERY,
     PROP_MAX_FPS,
+    PROP_SKIP_UNCHANGED,
+    PROP_CHANGE_THRESHOLD,
+    PROP_MAX_SKIP_S,
+    PROP_FRAMES_ENCODED,
+    PROP_FRAMES_SKIPPED,
+    PROP_SHARE,
+    PROP_MAX_BATCH,
+    PROP_BATCH_WINDOW,
 };
 
 struct _GstScriptEncode {
@@ -52,13 +69,22 @@ struct _GstScriptEncode {
     guint threads;
     guint sample_every;
     gdouble max_fps;
+    GstScriptSkipUnchanged skip_unchanged;
+    gfloat change_threshold;
+    gdouble max_skip_s;
+    gboolean share;
+    guint max_batch;
+    guint batch_window_ms;
 
     /* state, from start() to stop() (streaming thread) */
-    sp_encoder *enc;
+    sp_encoder *enc; /* share=false: this element's own encoder and context */
     sp_encode_ctx *ctx;
+    EncodePool *pool;   /* share=true: the encoder shared with equal elements (encodepool.h) */
+    gboolean pool_idle; /* told the pool that our input ended (EOS) */
     sp_encoding result;
     guint64 frames;               /* frames seen since start (index of the next one) */
     GstClockTime last_encoded_rt; /* running time of the last encoded frame */
+    EncodeGate gate;              /* skips the encoder on unchanged frames (encodegate.h) */
 
     /* per caps (set_info) */
     sp_pixfmt pixfmt;
@@ -112,6 +138,24 @@ static void gst_script_encode_set_property(GObject *object, guint prop_id, const
         case PROP_MAX_FPS:
             self->max_fps = g_value_get_double(value);
             break;
+        case PROP_SKIP_UNCHANGED:
+            self->skip_unchanged = g_value_get_enum(value);
+            break;
+        case PROP_CHANGE_THRESHOLD:
+            self->change_threshold = g_value_get_float(value);
+            break;
+        case PROP_MAX_SKIP_S:
+            self->max_skip_s = g_value_get_double(value);
+            break;
+        case PROP_SHARE:
+            self->share = g_value_get_boolean(value);
+            break;
+        case PROP_MAX_BATCH:
+            self->max_batch = g_value_get_uint(value);
+            break;
+        case PROP_BATCH_WINDOW:
+            self->batch_window_ms = g_value_get_uint(value);
+            break;
         default:
             G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
             break;
@@ -151,6 +195,31 @@ static void gst_script_encode_get_property(GObject *object, guint prop_id, GValu
         case PROP_MAX_FPS:
             g_value_set_double(value, self->max_fps);
             break;
+        case PROP_SKIP_UNCHANGED:
+            g_value_set_enum(value, self->skip_unchanged);
+            break;
+        case PROP_CHANGE_THRESHOLD:
+            g_value_set_float(value, self->change_threshold);
+            break;
+        case PROP_MAX_SKIP_S:
+            g_value_set_double(value, self->max_skip_s);
+            break;
+        case PROP_FRAMES_ENCODED:
+        case PROP_FRAMES_SKIPPED: {
+            guint64 encoded, skipped;
+            encode_gate_counts(&self->gate, &encoded, &skipped);
+            g_value_set_uint64(value, prop_id == PROP_FRAMES_ENCODED ? encoded : skipped);
+            break;
+        }
+        case PROP_SHARE:
+            g_value_set_boolean(value, self->share);
+            break;
+        case PROP_MAX_BATCH:
+            g_value_set_uint(value, self->max_batch);
+            break;
+        case PROP_BATCH_WINDOW:
+            g_value_set_uint(value, self->batch_window_ms);
+            break;
         default:
             G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
             break;
@@ -163,7 +232,38 @@ static void free_state(GstScriptEncode *self) {
     self->ctx = NULL;
     sp_encoder_free(self->enc);
     self->enc = NULL;
+    if (self->pool && self->pool_idle)
+        encode_pool_set_idle(self->pool, FALSE);
+    self->pool_idle = FALSE;
+    if (self->pool) {
+        EncodePoolStats st;
+        encode_pool_get_stats(self->pool, &st);
+        GST_INFO_OBJECT(self,
+                        "shared encoder: %" G_GUINT64_FORMAT
+                        " frames of %u streams in %" G_GUINT64_FORMAT " passes, at most %u a pass",
+                        st.frames, st.streams, st.passes, st.largest);
+    }
+    encode_pool_release(self->pool);
+    self->pool = NULL;
     sp_encoding_free(&self->result);
+    encode_gate_clear(&self->gate);
+}
+
+/* The encoder in use: the pool's or this element's own. */
+static const sp_encoder *encoder_of(const GstScriptEncode *self) {
+    return self->pool ? encode_pool_encoder(self->pool) : self->enc;
+}
+
+/* share=true: the pool of the elements with these settings (opened by the first of them). */
+static sp_status open_shared(GstScriptEncode *self, const sp_encoder_config *cfg, sp_error *err) {
+    EncodePoolConfig pc;
+    encode_pool_config_init(&pc);
+    pc.encoder = *cfg;
+    GST_OBJECT_LOCK(self);
+    pc.max_batch = self->max_batch;
+    pc.batch_window_us = self->batch_window_ms * 1000u;
+    GST_OBJECT_UNLOCK(self);
+    return encode_pool_acquire(&pc, &self->pool, err);
 }
 
 static gboolean gst_script_encode_start(GstBaseTransform *trans) {
@@ -178,6 +278,9 @@ static gboolean gst_script_encode_start(GstBaseTransform *trans) {
     cfg.patch_size = self->patch_size;
     cfg.layer = self->output_layer;
     guint threads = self->threads;
+    encode_gate_start(&self->gate, self->skip_unchanged, backend == GST_SCRIPT_BACKEND_CLIP,
+                      self->change_threshold, self->max_skip_s);
+    gboolean share = self->share && backend == GST_SCRIPT_BACKEND_CLIP;
     GST_OBJECT_UNLOCK(self);
 
     cfg.kind = backend == GST_SCRIPT_BACKEND_CLIP ? SP_ENCODER_CLIP : SP_ENCODER_PATCH;
@@ -211,7 +314,9 @@ static gboolean gst_script_encode_start(GstBaseTransform *trans) {
     sp_error err;
     sp_error_clear(&err);
     sp_encoding_init(&self->result);
-    if (sp_encoder_open(&cfg, &self->enc, &err) != SP_OK) {
+    sp_status opened =
+        share ? open_shared(self, &cfg, &err) : sp_encoder_open(&cfg, &self->enc, &err);
+    if (opened != SP_OK) {
         if (cfg.model_dir)
             GST_ELEMENT_ERROR(self, RESOURCE, OPEN_READ,
                               ("cannot open model \"%s\": %s", model, err.message), (NULL));
@@ -226,7 +331,7 @@ static gboolean gst_script_encode_start(GstBaseTransform *trans) {
     }
     g_free(model);
     g_free(text_model);
-    if (sp_encode_ctx_new(self->enc, &self->ctx, &err) != SP_OK) {
+    if (!share && sp_encode_ctx_new(self->enc, &self->ctx, &err) != SP_OK) {
         GST_ELEMENT_ERROR(self, RESOURCE, NO_SPACE_LEFT, ("%s", err.message), (NULL));
         free_state(self);
         return FALSE;
@@ -255,8 +360,17 @@ static gboolean gst_script_encode_sink_event(GstBaseTransform *trans, GstEvent *
     switch (GST_EVENT_TYPE(event)) {
         case GST_EVENT_FLUSH_STOP:
         case GST_EVENT_SEGMENT:
-            /* Running times restart: the next frame is encoded whatever max-fps says. */
+            /* Running times restart: the next frame is encoded whatever max-fps or the change
+             * gate says. */
             self->last_encoded_rt = GST_CLOCK_TIME_NONE;
+            encode_gate_reset(&self->gate);
+            break;
+        case GST_EVENT_EOS:
+            /* No more frames from us: the shared encoder's passes stop waiting for ours. */
+            if (self->pool && !self->pool_idle) {
+                encode_pool_set_idle(self->pool, TRUE);
+                self->pool_idle = TRUE;
+            }
             break;
         default:
             break;
@@ -352,8 +466,11 @@ static void fill_preprocess(GstScriptPreprocess *out, const sp_preprocess *pre,
     out->patch_size = info->patch_size;
 }
 
-/* Encodes frame into self->result; FALSE with an element error posted. */
-static gboolean encode_frame(GstScriptEncode *self, GstVideoFrame *frame) {
+/* Encodes frame into self->result, unless the change gate finds it unchanged since the last
+ * encoded frame (*encoded FALSE: self->result still holds that frame's tokens); FALSE with an
+ * element error posted. */
+static gboolean encode_frame(GstScriptEncode *self, GstVideoFrame *frame, GstClockTime t,
+                             gboolean *encoded) {
     GstVideoFrame rgb;
     GstVideoFrame *src = frame;
     if (self->convert) {
@@ -373,7 +490,16 @@ static gboolean encode_frame(GstScriptEncode *self, GstVideoFrame *frame) {
     };
     sp_error err;
     sp_error_clear(&err);
-    sp_status st = sp_encode(self->ctx, &img, &self->result, &err);
+    if (self->pool && self->pool_idle) { /* frames again after EOS (a flush, a new segment) */
+        encode_pool_set_idle(self->pool, FALSE);
+        self->pool_idle = FALSE;
+    }
+    sp_status st = SP_OK;
+    if (!encode_gate_decide(&self->gate, encoder_of(self), &img, t, encoded, &err))
+        st = err.status ? err.status : SP_ERR_STATE;
+    else if (*encoded)
+        st = self->pool ? encode_pool_encode(self->pool, &img, &self->result, &err)
+                        : sp_encode(self->ctx, &img, &self->result, &err);
     if (self->convert)
         gst_video_frame_unmap(&rgb);
     if (st != SP_OK) {
@@ -400,18 +526,26 @@ static GstFlowReturn gst_script_encode_transform_ip(GstBaseTransform *trans, Gst
         GST_ELEMENT_ERROR(self, STREAM, FAILED, ("cannot map the video frame"), (NULL));
         return GST_FLOW_ERROR;
     }
-    gboolean ok = encode_frame(self, &frame);
+    gboolean encoded = TRUE;
+    gboolean ok = encode_frame(self, &frame, pts, &encoded);
     gst_video_frame_unmap(&frame);
     if (!ok)
         return GST_FLOW_ERROR;
 
     const sp_encoding *r = &self->result;
     sp_encoder_info info;
-    sp_encoder_get_info(self->enc, &info);
-    GstBuffer *tokens = gst_script_buffer_new_copy(r->tokens, r->n * r->d * sizeof(float));
-    GstBuffer *embed = NULL;
-    if (r->embed && r->embed != r->tokens)
-        embed = gst_script_buffer_new_copy(r->embed, r->n * r->e * sizeof(float));
+    sp_encoder_get_info(encoder_of(self), &info);
+    GstBuffer *tokens = NULL, *embed = NULL;
+    if (encoded) {
+        tokens = gst_script_buffer_new_copy(r->tokens, r->n * r->d * sizeof(float));
+        if (r->embed && r->embed != r->tokens)
+            embed = gst_script_buffer_new_copy(r->embed, r->n * r->e * sizeof(float));
+        encode_gate_keep(&self->gate, tokens, embed);
+    } else {
+        /* Unchanged: the last encoded frame's tokens, the same bytes, stand for this one. */
+        tokens = gst_buffer_ref(self->gate.tokens);
+        embed = self->gate.embed ? gst_buffer_ref(self->gate.embed) : NULL;
+    }
     GstScriptTokensMeta *meta = gst_buffer_add_script_tokens_meta(
         buf, tokens, r->n, r->d, embed, embed ? r->e : 0, r->grid_h, r->grid_w);
     gst_buffer_unref(tokens);
@@ -427,8 +561,40 @@ static GstFlowReturn gst_script_encode_transform_ip(GstBaseTransform *trans, Gst
                     (guint)GST_VIDEO_INFO_WIDTH(&filter->in_info),
                     (guint)GST_VIDEO_INFO_HEIGHT(&filter->in_info));
     self->last_encoded_rt = rt;
-    GST_LOG_OBJECT(self, "frame %" G_GUINT64_FORMAT ": %zu x %zu tokens", index, r->n, r->d);
+    GST_LOG_OBJECT(self, "frame %" G_GUINT64_FORMAT ": %zu x %zu tokens%s", index, r->n, r->d,
+                   encoded ? "" : " (unchanged, not encoded)");
     return GST_FLOW_OK;
+}
+
+/* The change gate's properties: defaults and ranges from core's parameter table. */
+static void install_gate_properties(GObjectClass *gc) {
+    const GParamFlags rw = G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY;
+    const GParamFlags ro = G_PARAM_READABLE | G_PARAM_STATIC_STRINGS;
+    const sp_param_info *skip = sp_param_of(SP_PARAM_SKIP_UNCHANGED);
+    const sp_param_info *thr = sp_param_of(SP_PARAM_CHANGE_THRESHOLD);
+    const sp_param_info *max = sp_param_of(SP_PARAM_MAX_SKIP_S);
+    g_object_class_install_property(gc, PROP_SKIP_UNCHANGED,
+                                    g_param_spec_enum("skip-unchanged", "Skip unchanged", skip->doc,
+                                                      GST_TYPE_SCRIPT_SKIP_UNCHANGED,
+                                                      (gint)skip->def, rw));
+    g_object_class_install_property(gc, PROP_CHANGE_THRESHOLD,
+                                    g_param_spec_float("change-threshold", "Change threshold",
+                                                       thr->doc, (gfloat)thr->min, (gfloat)thr->max,
+                                                       (gfloat)thr->def, rw));
+    g_object_class_install_property(gc, PROP_MAX_SKIP_S,
+                                    g_param_spec_double("max-skip-s", "Longest skip", max->doc,
+                                                        max->min, max->max, max->def, rw));
+    g_object_class_install_property(
+        gc, PROP_FRAMES_ENCODED,
+        g_param_spec_uint64("frames-encoded", "Frames encoded",
+                            "Sampled frames the encoder ran on since start", 0, G_MAXUINT64, 0,
+                            ro));
+    g_object_class_install_property(
+        gc, PROP_FRAMES_SKIPPED,
+        g_param_spec_uint64("frames-skipped", "Frames skipped",
+                            "Sampled frames the change gate found unchanged since start: they "
+                            "carry the last encoded frame's tokens again",
+                            0, G_MAXUINT64, 0, ro));
 }
 
 static void gst_script_encode_finalize(GObject *object) {
@@ -506,6 +672,30 @@ static void gst_script_encode_class_init(GstScriptEncodeClass *klass) {
                             "Encode at most this many frames per second of running time (0 = no "
                             "limit); the others pass through untouched, without meta",
                             0.0, 1000.0, DEFAULT_MAX_FPS, rw | GST_PARAM_MUTABLE_PLAYING));
+    install_gate_properties(gobject_class);
+    g_object_class_install_property(
+        gobject_class, PROP_SHARE,
+        g_param_spec_boolean("share", "Share",
+                             "clip backend: share one encoder (weights, worker thread) with the "
+                             "other scriptencode elements of the process whose encoder, "
+                             "max-batch and batch-window settings are equal, and encode the "
+                             "frames they have waiting together in one forward pass; false: a "
+                             "private encoder run on the streaming thread (as the patch backend "
+                             "always does)",
+                             DEFAULT_SHARE, rw | GST_PARAM_MUTABLE_READY));
+    g_object_class_install_property(
+        gobject_class, PROP_MAX_BATCH,
+        g_param_spec_uint("max-batch", "Maximum batch",
+                          "share: most frames of the sharing elements encoded in one forward "
+                          "pass (1 = one at a time)",
+                          1, SP_ENCODE_MAX_BATCH, DEFAULT_MAX_BATCH, rw | GST_PARAM_MUTABLE_READY));
+    g_object_class_install_property(
+        gobject_class, PROP_BATCH_WINDOW,
+        g_param_spec_uint("batch-window", "Batch window",
+                          "share: when fewer frames wait than elements share the encoder, how "
+                          "long (ms) a pass waits for the others after the oldest arrived",
+                          0, ENCODE_POOL_MAX_WINDOW_US / 1000, DEFAULT_BATCH_WINDOW_MS,
+                          rw | GST_PARAM_MUTABLE_READY));
 
     gst_element_class_add_static_pad_template(element_class, &sink_template);
     gst_element_class_add_static_pad_template(element_class, &src_template);
@@ -523,6 +713,7 @@ static void gst_script_encode_class_init(GstScriptEncodeClass *klass) {
     filter_class->set_info = GST_DEBUG_FUNCPTR(gst_script_encode_set_info);
 
     gst_type_mark_as_plugin_api(GST_TYPE_SCRIPT_BACKEND, 0);
+    gst_type_mark_as_plugin_api(GST_TYPE_SCRIPT_SKIP_UNCHANGED, 0);
 }
 
 static void gst_script_encode_init(GstScriptEncode *self) {
@@ -533,6 +724,13 @@ static void gst_script_encode_init(GstScriptEncode *self) {
     self->threads = DEFAULT_THREADS;
     self->sample_every = DEFAULT_SAMPLE_EVERY;
     self->max_fps = DEFAULT_MAX_FPS;
+    self->share = DEFAULT_SHARE;
+    self->max_batch = DEFAULT_MAX_BATCH;
+    self->batch_window_ms = DEFAULT_BATCH_WINDOW_MS;
     self->last_encoded_rt = GST_CLOCK_TIME_NONE;
+    self->skip_unchanged = (GstScriptSkipUnchanged)sp_param_of(SP_PARAM_SKIP_UNCHANGED)->def;
+    self->change_threshold = (gfloat)sp_param_of(SP_PARAM_CHANGE_THRESHOLD)->def;
+    self->max_skip_s = sp_param_of(SP_PARAM_MAX_SKIP_S)->def;
+    encode_gate_init(&self->gate);
     gst_base_transform_set_in_place(GST_BASE_TRANSFORM(self), TRUE);
 }

@@ -11,13 +11,19 @@
  *                                      (sp_token_fate: 0 candidate, 1 temporal repeat, 2 GSP
  *                                      drop), raster order
  *   {"packet": w, "frame_first": a, "frame_last": b, "tokens": [[frame, y, x], ...]}
- *   {"summary": ..., "encode_ms": mean ms per frame, "grid": g, ...} */
+ *   {"summary": ..., "encode_ms": mean ms per frame, "grid": g, ...}
+ *
+ * --gate T puts core's change gate (scriptprune/change_gate.h, threshold T levels, --max-skip-s
+ * S, default 10) before the encoder, as scriptencode does: a frame without a change pushes the
+ * last encoded frame's tokens again. */
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "scriptprune/change_gate.h"
 #include "scriptprune/encode.h"
 #include "scriptprune/stream.h"
 
@@ -66,6 +72,9 @@ int main(int argc, char **argv) {
     sp_stream_params p;
     sp_stream_params_init(&p);
     const char *dump = NULL;
+    sp_change_gate_params gp;
+    sp_change_gate_params_init(&gp);
+    bool gated = false;
     enum {
         O_TAU = 256,
         O_SIGMA,
@@ -77,7 +86,9 @@ int main(int argc, char **argv) {
         O_QSIZE,
         O_QMODE,
         O_DUMP,
-        O_CUT
+        O_CUT,
+        O_GATE,
+        O_MAX_SKIP
     };
     static const struct option opts[] = {{"video", required_argument, 0, 'v'},
                                          {"size", required_argument, 0, 's'},
@@ -95,6 +106,8 @@ int main(int argc, char **argv) {
                                          {"hop", required_argument, 0, O_HOP},
                                          {"dump-tokens", required_argument, 0, O_DUMP},
                                          {"cut-fraction", required_argument, 0, O_CUT},
+                                         {"gate", required_argument, 0, O_GATE},
+                                         {"max-skip-s", required_argument, 0, O_MAX_SKIP},
                                          {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -151,11 +164,19 @@ int main(int argc, char **argv) {
             case O_DUMP:
                 dump = optarg;
                 break;
+            case O_GATE:
+                gated = true;
+                gp.threshold = strtof(optarg, NULL);
+                break;
+            case O_MAX_SKIP:
+                gp.max_skip_ns = (int64_t)(strtod(optarg, NULL) * 1e9);
+                break;
             default:
-                fprintf(stderr, "usage: real-stream --video RAW --size WxH --frames T [--fps F] "
-                                "[--query RAW --query-size WxH [--query-mode pooled|mean|all]] "
-                                "[--tau-t T] [--kernel-sigma S] [--mass-gamma G] [--gsp-keep K] "
-                                "[--budget B] [--window W] [--hop H]\n");
+                fprintf(stderr,
+                        "usage: real-stream --video RAW --size WxH --frames T [--fps F] "
+                        "[--query RAW --query-size WxH [--query-mode pooled|mean|all]] "
+                        "[--tau-t T] [--kernel-sigma S] [--mass-gamma G] [--gsp-keep K] "
+                        "[--budget B] [--window W] [--hop H] [--gate T [--max-skip-s S]]\n");
                 return 2;
         }
     }
@@ -193,6 +214,14 @@ int main(int argc, char **argv) {
     FILE *dump_f = dump ? fopen(dump, "wb") : NULL;
     if (dump && !dump_f)
         die("--dump-tokens: cannot create the file", NULL);
+    sp_change_gate *gate = NULL;
+    if (gated) {
+        sp_change_gate_params_for_encoder(&gp, enc, W, H);
+        if (sp_change_gate_new(&gp, &gate, &err))
+            die("gate", &err);
+    }
+    unsigned long encoded = 0;
+    float change_max_skipped = 0;
     double encode_ns = 0;
     uint8_t *fates = NULL;
     char *text = NULL;
@@ -200,14 +229,24 @@ int main(int argc, char **argv) {
         sp_image img = {pix + t * frame_bytes, W, H, (size_t)W * 3, SP_PIXFMT_RGB};
         struct timespec a, b;
         clock_gettime(CLOCK_MONOTONIC, &a);
-        if (sp_encode(ctx, &img, &r, &err))
-            die("encode", &err);
+        int64_t pts = (int64_t)((double)t * 1e9 / fps);
+        sp_gate_verdict v = SP_GATE_FIRST;
+        float change = 0;
+        if (gate && sp_change_gate_test(gate, &img, pts, &v, &change, &err))
+            die("gate", &err);
+        if (v == SP_GATE_SKIP && change > change_max_skipped)
+            change_max_skipped = change;
+        if (v != SP_GATE_SKIP) {
+            if (sp_encode(ctx, &img, &r, &err))
+                die("encode", &err);
+            encoded++;
+        }
         clock_gettime(CLOCK_MONOTONIC, &b);
         encode_ns += (double)(b.tv_sec - a.tv_sec) * 1e9 + (double)(b.tv_nsec - a.tv_nsec);
         if (dump_f && fwrite(r.tokens, sizeof(float), r.n * r.d, dump_f) != r.n * r.d)
             die("--dump-tokens: write failed", NULL);
         sp_frame f;
-        sp_encoding_frame(&r, (int64_t)((double)t * 1e9 / fps), &f);
+        sp_encoding_frame(&r, pts, &f);
         if (sp_stream_push(s, &f, &err))
             die("push", &err);
         size_t n = f.n;
@@ -235,10 +274,12 @@ int main(int argc, char **argv) {
     printf("{\"summary\": true, \"frames\": %u, \"grid\": %u, \"encode_ms\": %.3f, "
            "\"scene_cuts\": %llu, \"candidates\": %llu, \"tau_t\": %g, "
            "\"kernel_sigma\": %g, \"mass_gamma\": %g, \"gsp_keep\": %g, \"budget\": %zu, "
-           "\"window\": %u, \"hop\": %u}\n",
+           "\"window\": %u, \"hop\": %u, \"frames_encoded\": %lu, \"change_max_skipped\": %.3f}\n",
            T, info.grid_h, encode_ns / 1e6 / T, (unsigned long long)st.scene_cuts,
            (unsigned long long)st.candidates, (double)p.tau_t, (double)p.kernel_sigma,
-           (double)p.mass_gamma, (double)p.gsp_keep, p.window_budget, p.window, p.hop);
+           (double)p.mass_gamma, (double)p.gsp_keep, p.window_budget, p.window, p.hop, encoded,
+           (double)change_max_skipped);
+    sp_change_gate_free(gate);
     free(fates);
     free(text);
     free(pix);

@@ -13,13 +13,18 @@ sp_status clip_open(const sp_encoder_config *c, const sp_model_blobs *blobs, sp_
                     sp_error *err);
 void clip_model_free(clip_model *m);
 
-sp_status clip_scratch_new(const clip_model *m, clip_scratch **out, sp_error *err);
+/* Scratch whose vision buffers hold `batch` (>= 1) images at once. */
+sp_status clip_scratch_new(const clip_model *m, size_t batch, clip_scratch **out, sp_error *err);
 void clip_scratch_free(clip_scratch *s);
 
-/* Vision tower on the preprocessed planes (3 x S x S, normalised): the selected layer's patch
- * tokens (n x d), per-patch joint-space embeddings (n x e) and the pooled embedding (e). */
-sp_status clip_encode_image(const clip_model *m, clip_scratch *s, const float *planes,
-                            float *tokens, float *embed, float *pooled, sp_error *err);
+/* Vision tower on B (1 <= B <= s->batch) preprocessed images, planes[b] its 3 x S x S normalised
+ * input, in one forward pass: the transformer's linear layers are GEMMs over the B T stacked
+ * tokens, attention stays within each image. Per image b: the selected layer's patch tokens
+ * tokens[b] (n x d), per-patch joint-space embeddings embed[b] (n x e) and the pooled embedding
+ * pooled[b] (e). Each image's result equals its encode alone up to float rounding. */
+sp_status clip_encode_images(const clip_model *m, clip_scratch *s, size_t B,
+                             const float *const *planes, float *const *tokens, float *const *embed,
+                             float *const *pooled, sp_error *err);
 
 /* Text tower. A text is tokenized whole (*ids: its tokens without start/end tokens, sp_free) and
  * encoded in segments of at most *room tokens, each with the model's start/end tokens (one

@@ -50,13 +50,17 @@ struct clip_model {
     size_t nblocks, blocks_cap;
 };
 
+/* Vision buffers hold `batch` images at once (their rows stacked: image b from row b T). */
 struct clip_scratch {
-    float *x;       /* [T, H] residual stream */
-    float *patches; /* [n, 3 P P] */
-    float *post;    /* [T, H] after the final layer norm */
+    size_t batch;   /* images the vision buffers hold, >= 1 */
+    float *x;       /* [batch T, H] residual stream */
+    float *patches; /* [batch n, 3 P P] */
+    float *post;    /* [batch T, H] after the final layer norm (also the patch embedding's
+                       output before it is placed in x) */
     float *vblock;
     vit_scratch vs;
-    float *tx; /* [context, Ht] */
+    float *head; /* SigLIP head: 4 H + T + I floats after the tower's scratch in vblock */
+    float *tx;   /* [context, Ht] */
     float *tblock;
     vit_scratch ts;
     int32_t *ids; /* [context] */
@@ -79,9 +83,11 @@ sp_status clip_text_forward(const clip_model *m, clip_scratch *s, const int32_t 
 /* Analytic FLOPs of one image encode (matrix products), for benchmarks. */
 double clip_image_flops(const clip_model *m);
 
-/* LLaVA: the vision features of the selected layer (T x H rows, the class token first when the
- * model has one) into feats; then the projector on `rows` of them into out (rows x D). */
-void clip_llava_features(const clip_model *m, clip_scratch *s, const float *planes, float *feats);
+/* LLaVA: the vision features of the selected layer of B images (B <= s->batch; planes[b] the
+ * image's 3 x S x S input) into s->x (image b: T x H rows from row b T, the class token first when
+ * the model has one); then the projector on `rows` of them into out (rows x D). */
+void clip_llava_features(const clip_model *m, clip_scratch *s, const float *const *planes,
+                         size_t B);
 void clip_llava_project(const clip_model *m, clip_scratch *s, const float *feats, size_t rows,
                         float *out);
 /* FLOPs of the projector on the model's tokens (0 without one), for benchmarks. */

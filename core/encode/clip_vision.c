@@ -52,34 +52,39 @@ static size_t head_floats(const clip_model *m) {
     return m->has_head ? 4 * (size_t)m->vis.hidden + m->T + m->vis.inter : 0;
 }
 
-sp_status clip_scratch_new(const clip_model *m, clip_scratch **out, sp_error *err) {
+sp_status clip_scratch_new(const clip_model *m, size_t batch, clip_scratch **out, sp_error *err) {
     *out = NULL;
+    if (batch < 1)
+        batch = 1;
     clip_scratch *s = sp_calloc(1, sizeof *s);
     if (!s)
         return sp_error_set(err, SP_ERR_NOMEM, "clip: out of memory for a context");
-    size_t H = m->vis.hidden, K = 3 * (size_t)m->P * m->P;
-    size_t vis = vit_scratch_floats(&m->vis, m->T) + head_floats(m);
-    s->x = sp_aligned_alloc(m->T * H * sizeof(float));
-    s->post = sp_aligned_alloc(m->T * H * sizeof(float));
-    s->patches = sp_aligned_alloc(m->n * K * sizeof(float));
-    s->vblock = sp_aligned_alloc(vis * sizeof(float));
+    size_t H = m->vis.hidden, K = 3 * (size_t)m->P * m->P, R = batch * m->T;
+    size_t tower = vit_scratch_floats(&m->vis, m->T, batch);
+    s->batch = batch;
+    s->x = sp_aligned_alloc(R * H * sizeof(float));
+    s->post = sp_aligned_alloc(R * H * sizeof(float));
+    s->patches = sp_aligned_alloc(batch * m->n * K * sizeof(float));
+    s->vblock = sp_aligned_alloc((tower + head_floats(m)) * sizeof(float));
     int ok = s->x && s->post && s->patches && s->vblock;
     if (ok && m->project)
         ok = (s->mid = sp_aligned_alloc(m->T * m->proj_d * sizeof(float))) != NULL;
     if (ok && m->has_text) {
         size_t C = m->cfg.context, Ht = m->txt.hidden;
         s->tx = sp_aligned_alloc(C * Ht * sizeof(float));
-        s->tblock = sp_aligned_alloc(vit_scratch_floats(&m->txt, C) * sizeof(float));
+        s->tblock = sp_aligned_alloc(vit_scratch_floats(&m->txt, C, 1) * sizeof(float));
         s->ids = sp_alloc_array(C, sizeof *s->ids);
         ok = s->tx && s->tblock && s->ids;
         if (ok)
-            vit_scratch_bind(&m->txt, C, s->tblock, &s->ts);
+            vit_scratch_bind(&m->txt, C, 1, s->tblock, &s->ts);
     }
     if (!ok) {
         clip_scratch_free(s);
-        return sp_error_set(err, SP_ERR_NOMEM, "clip: out of memory for a context's buffers");
+        return sp_error_set(err, SP_ERR_NOMEM,
+                            "clip: out of memory for a context's buffers (%zu images)", batch);
     }
-    vit_scratch_bind(&m->vis, m->T, s->vblock, &s->vs);
+    vit_scratch_bind(&m->vis, m->T, batch, s->vblock, &s->vs);
+    s->head = s->vblock + tower;
     *out = s;
     return SP_OK;
 }
@@ -123,14 +128,15 @@ static void head_mlp(const clip_model *m, float *x, size_t rows, float *h, float
 
 /* SigLIP: pooled = head(post) with the probe attending over all tokens; per-patch embeddings =
  * the head applied as if each patch were attended alone (value and output projections, then the
- * residual MLP), the same per-token reading of a pooling layer as CLIP's projected patches. */
-static void siglip_head(const clip_model *m, clip_scratch *s, float *embed, float *pooled) {
+ * residual MLP), the same per-token reading of a pooling layer as CLIP's projected patches.
+ * post: one image's T rows. */
+static void siglip_head(const clip_model *m, clip_scratch *s, const float *post, float *embed,
+                        float *pooled) {
     const size_t H = m->vis.hidden, T = m->T, heads = m->vis.heads, dh = H / heads;
     float *K = s->vs.qkv, *V = s->vs.attn, *h = s->vs.h, *mlp = s->vs.mlp;
-    float *extra = s->vblock + vit_scratch_floats(&m->vis, T);
-    float *q = extra, *att = q + H, *o = att + H, *tmp = o + H, *p = tmp + H;
-    vit_linear(s->post, T, H, m->head_qkv_w + H * H, m->head_qkv_b + H, H, K, 0.0f);
-    vit_linear(s->post, T, H, m->head_qkv_w + 2 * H * H, m->head_qkv_b + 2 * H, H, V, 0.0f);
+    float *q = s->head, *att = q + H, *o = att + H, *tmp = o + H, *p = tmp + H;
+    vit_linear(post, T, H, m->head_qkv_w + H * H, m->head_qkv_b + H, H, K, 0.0f);
+    vit_linear(post, T, H, m->head_qkv_w + 2 * H * H, m->head_qkv_b + 2 * H, H, V, 0.0f);
     vit_linear(m->probe, 1, H, m->head_qkv_w, m->head_qkv_b, H, q, 0.0f);
     const float scale = (float)(1.0 / sqrt((double)dh));
     for (size_t hd = 0; hd < heads; hd++) {
@@ -146,26 +152,35 @@ static void siglip_head(const clip_model *m, clip_scratch *s, float *embed, floa
     head_mlp(m, embed, T, h, mlp);
 }
 
-/* x = the embeddings of the image (class token, patches, positions, CLIP's pre layer norm). */
-static void embed_patches(const clip_model *m, clip_scratch *s, const float *planes, float *x) {
+/* x = the embeddings of B images, image b from row b T (class token, patches, positions, CLIP's
+ * pre layer norm). The patch embedding is one GEMM over the B n patches, into s->post first since
+ * each image's patch rows follow its class token in x. */
+static void embed_patches(const clip_model *m, clip_scratch *s, const float *const *planes,
+                          size_t B, float *x) {
     const size_t H = m->vis.hidden, K = 3 * (size_t)m->P * m->P, T = m->T, n = m->n;
     const size_t off = m->has_cls ? 1 : 0;
-    im2col(m, planes, s->patches);
-    vit_linear(s->patches, n, K, m->patch_w, m->patch_b, H, x + off * H, 0.0f);
-    if (m->has_cls)
-        memcpy(x, m->cls, H * sizeof(float));
-    for (size_t i = 0; i < T * H; i++)
-        x[i] += m->pos[i];
+    for (size_t b = 0; b < B; b++)
+        im2col(m, planes[b], s->patches + b * n * K);
+    vit_linear(s->patches, B * n, K, m->patch_w, m->patch_b, H, s->post, 0.0f);
+    for (size_t b = 0; b < B; b++) {
+        float *xb = x + b * T * H;
+        memcpy(xb + off * H, s->post + b * n * H, n * H * sizeof(float));
+        if (m->has_cls)
+            memcpy(xb, m->cls, H * sizeof(float));
+        for (size_t i = 0; i < T * H; i++)
+            xb[i] += m->pos[i];
+    }
     if (m->pre_ln_w)
-        vm_layernorm(x, x, T, H, m->pre_ln_w, m->pre_ln_b, m->vis.eps);
+        vm_layernorm(x, x, B * T, H, m->pre_ln_w, m->pre_ln_b, m->vis.eps);
 }
 
-void clip_llava_features(const clip_model *m, clip_scratch *s, const float *planes, float *feats) {
+void clip_llava_features(const clip_model *m, clip_scratch *s, const float *const *planes,
+                         size_t B) {
     /* only the layers up to the feature layer were loaded: the last of them leaves the features
      * in place */
-    embed_patches(m, s, planes, feats);
+    embed_patches(m, s, planes, B, s->x);
     for (uint32_t l = 0; l < m->vis.layers; l++)
-        vit_layer_forward(&m->vis, &m->vis.layer[l], feats, m->T, 0, &s->vs);
+        vit_layer_forward_batch(&m->vis, &m->vis.layer[l], s->x, m->T, B, 0, &s->vs);
 }
 
 void clip_llava_project(const clip_model *m, clip_scratch *s, const float *feats, size_t rows,
@@ -183,40 +198,60 @@ double clip_projector_flops(const clip_model *m) {
     return 2.0 * rows * H * D + 2.0 * rows * D * D;
 }
 
-sp_status clip_encode_image(const clip_model *m, clip_scratch *s, const float *planes,
-                            float *tokens, float *embed, float *pooled, sp_error *err) {
-    (void)err;
-    const size_t H = m->vis.hidden, T = m->T, n = m->n;
-    const size_t off = m->has_cls ? 1 : 0;
-    float *x = s->x;
-    embed_patches(m, s, planes, x);
-    for (uint32_t l = 0; l < m->vis.layers; l++) {
-        if (l == m->layer)
-            memcpy(tokens, x + off * H, n * H * sizeof(float));
-        vit_layer_forward(&m->vis, &m->vis.layer[l], x, T, 0, &s->vs);
-    }
-    if (m->layer == m->vis.layers)
-        memcpy(tokens, x + off * H, n * H * sizeof(float));
-    vm_layernorm(x, s->post, T, H, m->post_ln_w, m->post_ln_b, m->vis.eps);
+/* The selected layer's patch tokens of each image of the batch in x. */
+static void copy_tokens(const clip_model *m, const float *x, size_t B, float *const *tokens) {
+    const size_t H = m->vis.hidden, T = m->T, off = m->has_cls ? 1 : 0;
+    for (size_t b = 0; b < B; b++)
+        memcpy(tokens[b], x + (b * T + off) * H, m->n * H * sizeof(float));
+}
+
+/* Joint-space outputs of one image from its post-norm rows. */
+static void joint_outputs(const clip_model *m, clip_scratch *s, const float *post, float *embed,
+                          float *pooled) {
+    const size_t H = m->vis.hidden, n = m->n, off = m->has_cls ? 1 : 0;
     if (m->has_head) {
-        siglip_head(m, s, embed, pooled);
+        siglip_head(m, s, post, embed, pooled);
     } else if (m->proj) {
-        vit_linear(s->post + off * H, n, H, m->proj, NULL, m->e, embed, 0.0f);
-        vit_linear(s->post, 1, H, m->proj, NULL, m->e, pooled, 0.0f);
+        vit_linear(post + off * H, n, H, m->proj, NULL, m->e, embed, 0.0f);
+        vit_linear(post, 1, H, m->proj, NULL, m->e, pooled, 0.0f);
     } else {
         /* no projection (vision-only checkpoints): the post-norm tokens; pooled is the class
          * token, or the mean token without one */
-        memcpy(embed, s->post + off * H, n * H * sizeof(float));
+        memcpy(embed, post + off * H, n * H * sizeof(float));
         if (m->has_cls) {
-            memcpy(pooled, s->post, H * sizeof(float));
+            memcpy(pooled, post, H * sizeof(float));
         } else {
             for (size_t j = 0; j < H; j++)
                 pooled[j] = 0;
             for (size_t i = 0; i < n; i++)
                 for (size_t j = 0; j < H; j++)
-                    pooled[j] += s->post[i * H + j] / (float)n;
+                    pooled[j] += post[i * H + j] / (float)n;
         }
     }
+}
+
+sp_status clip_encode_images(const clip_model *m, clip_scratch *s, size_t B,
+                             const float *const *planes, float *const *tokens, float *const *embed,
+                             float *const *pooled, sp_error *err) {
+    if (B < 1 || B > s->batch)
+        return sp_error_set(err, SP_ERR_INVALID,
+                            "clip: a batch of %zu images does not fit a context for %zu", B,
+                            s->batch);
+    const size_t H = m->vis.hidden, T = m->T;
+    float *x = s->x;
+    embed_patches(m, s, planes, B, x);
+    for (uint32_t l = 0; l < m->vis.layers; l++) {
+        if (l == m->layer)
+            copy_tokens(m, x, B, tokens);
+        vit_layer_forward_batch(&m->vis, &m->vis.layer[l], x, T, B, 0, &s->vs);
+    }
+    if (m->layer == m->vis.layers)
+        copy_tokens(m, x, B, tokens);
+    vm_layernorm(x, s->post, B * T, H, m->post_ln_w, m->post_ln_b, m->vis.eps);
+    /* The projection is small next to the tower (CLIP: under 1 % of the FLOPs) and the SigLIP head
+     * reads one image at a time: both run per image. */
+    for (size_t b = 0; b < B; b++)
+        joint_outputs(m, s, s->post + b * T * H, embed[b], pooled[b]);
     return SP_OK;
 }
 

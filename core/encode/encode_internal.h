@@ -27,15 +27,18 @@ struct sp_encoder {
     float jscale[3], jbias[3];
 };
 
+/* Buffers for `batch` frames at once (slot b for frame b of a batch); sp_encode uses slot 0,
+ * sp_encode_batch grows them to its batch. */
 struct sp_encode_ctx {
     const sp_encoder *enc;
-    rs_state rs;
-    float *input;   /* 3 planes of S x S: the preprocessed frame */
-    float *scratch; /* patch backend scratch */
+    size_t batch;   /* frames the buffers hold, >= 1 */
+    rs_state *rs;   /* [batch]: each slot keeps the taps of its last frame size */
+    float *input;   /* [batch] x 3 planes of S x S: the preprocessed frames */
+    float *scratch; /* patch backend scratch (one frame at a time) */
     clip_scratch *clip;
     clip_scratch *joint;
-    float *jinput;  /* 3 planes of S x S for the joint model */
-    float *jtokens; /* its hidden-state tokens (unused, n x its width) */
+    float *jinput;  /* [batch] x 3 planes of S x S for the joint model */
+    float *jtokens; /* [batch] x its hidden-state tokens (unused, n x its width) */
 };
 
 /* Byte offsets of R, G, B in a pixel of a valid format. */

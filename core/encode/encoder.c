@@ -210,6 +210,76 @@ void sp_encoder_plan(const sp_encoder *enc, uint32_t width, uint32_t height, sp_
             enc->info.fit, enc->info.resample, enc->pad, out);
 }
 
+/* New buffers for `batch` frames, swapped into ctx only when all of them were allocated, so a
+ * failed growth leaves the context as it was. */
+typedef struct ctx_buffers {
+    rs_state *rs;
+    float *input, *jinput, *jtokens;
+    clip_scratch *clip, *joint;
+} ctx_buffers;
+
+static void buffers_free(ctx_buffers *b, size_t slots) {
+    for (size_t i = 0; b->rs && i < slots; i++)
+        rs_state_free(&b->rs[i]);
+    sp_free(b->rs);
+    sp_free(b->input);
+    sp_free(b->jinput);
+    sp_free(b->jtokens);
+    clip_scratch_free(b->clip);
+    clip_scratch_free(b->joint);
+    memset(b, 0, sizeof *b);
+}
+
+static sp_status buffers_new(const sp_encoder *enc, size_t batch, ctx_buffers *b, sp_error *err) {
+    memset(b, 0, sizeof *b);
+    const size_t S = enc->info.image_size, planes = 3 * S * S;
+    b->rs = sp_calloc(batch, sizeof *b->rs);
+    b->input = sp_alloc_array(batch * planes, sizeof *b->input);
+    sp_status s = b->rs && b->input ? SP_OK
+                                    : sp_error_set(err, SP_ERR_NOMEM,
+                                                   "encode context: out of memory for %zu "
+                                                   "%zux%zu inputs",
+                                                   batch, S, S);
+    if (!s && enc->clip)
+        s = clip_scratch_new(enc->clip, batch, &b->clip, err);
+    if (!s && enc->joint) {
+        const clip_model *j = enc->joint;
+        s = clip_scratch_new(j, batch, &b->joint, err);
+        b->jinput = s ? NULL : sp_alloc_array(batch * planes, sizeof *b->jinput);
+        b->jtokens = s ? NULL : sp_alloc_array(batch * j->n * j->vis.hidden, sizeof *b->jtokens);
+        if (!s && (!b->jinput || !b->jtokens))
+            s = sp_error_set(err, SP_ERR_NOMEM, "encode context: out of memory");
+    }
+    if (s)
+        buffers_free(b, 0);
+    return s;
+}
+
+/* Grows ctx's per-frame buffers to hold `batch` frames; the resamplers of the slots it had keep
+ * their cached taps. */
+static sp_status ctx_reserve(sp_encode_ctx *ctx, size_t batch, sp_error *err) {
+    if (batch <= ctx->batch)
+        return SP_OK;
+    ctx_buffers b;
+    sp_status s = buffers_new(ctx->enc, batch, &b, err);
+    if (s)
+        return s;
+    if (ctx->rs)
+        memcpy(b.rs, ctx->rs, ctx->batch * sizeof *b.rs);
+    ctx_buffers old = {ctx->rs, ctx->input, ctx->jinput, ctx->jtokens, ctx->clip, ctx->joint};
+    sp_free(old.rs); /* its states moved to b.rs */
+    old.rs = NULL;
+    buffers_free(&old, 0);
+    ctx->rs = b.rs;
+    ctx->input = b.input;
+    ctx->jinput = b.jinput;
+    ctx->jtokens = b.jtokens;
+    ctx->clip = b.clip;
+    ctx->joint = b.joint;
+    ctx->batch = batch;
+    return SP_OK;
+}
+
 sp_status sp_encode_ctx_new(const sp_encoder *enc, sp_encode_ctx **out, sp_error *err) {
     if (!out)
         return sp_error_set(err, SP_ERR_INVALID, "encode context: NULL output pointer");
@@ -220,28 +290,14 @@ sp_status sp_encode_ctx_new(const sp_encoder *enc, sp_encode_ctx **out, sp_error
     if (!ctx)
         return sp_error_set(err, SP_ERR_NOMEM, "encode context: out of memory");
     ctx->enc = enc;
-    size_t S = enc->info.image_size;
-    ctx->input = sp_alloc_array(3 * S * S, sizeof *ctx->input);
-    sp_status s = ctx->input ? SP_OK
-                             : sp_error_set(err, SP_ERR_NOMEM,
-                                            "encode context: out of memory "
-                                            "for a %zux%zu input",
-                                            S, S);
-    if (!s && enc->patch) {
+    sp_status s = SP_OK;
+    if (enc->patch) {
         ctx->scratch = sp_alloc_array(patch_scratch_floats(enc->patch), sizeof *ctx->scratch);
         if (!ctx->scratch)
             s = sp_error_set(err, SP_ERR_NOMEM, "encode context: out of memory");
     }
-    if (!s && enc->clip)
-        s = clip_scratch_new(enc->clip, &ctx->clip, err);
-    if (!s && enc->joint) {
-        const clip_model *j = enc->joint;
-        s = clip_scratch_new(j, &ctx->joint, err);
-        ctx->jinput = s ? NULL : sp_alloc_array(3 * S * S, sizeof *ctx->jinput);
-        ctx->jtokens = s ? NULL : sp_alloc_array(j->n * j->vis.hidden, sizeof *ctx->jtokens);
-        if (!s && (!ctx->jinput || !ctx->jtokens))
-            s = sp_error_set(err, SP_ERR_NOMEM, "encode context: out of memory");
-    }
+    if (!s)
+        s = ctx_reserve(ctx, 1, err);
     if (s) {
         sp_encode_ctx_free(ctx);
         return s;
@@ -253,13 +309,9 @@ sp_status sp_encode_ctx_new(const sp_encoder *enc, sp_encode_ctx **out, sp_error
 void sp_encode_ctx_free(sp_encode_ctx *ctx) {
     if (!ctx)
         return;
-    rs_state_free(&ctx->rs);
-    sp_free(ctx->input);
+    ctx_buffers b = {ctx->rs, ctx->input, ctx->jinput, ctx->jtokens, ctx->clip, ctx->joint};
+    buffers_free(&b, ctx->batch);
     sp_free(ctx->scratch);
-    clip_scratch_free(ctx->clip);
-    clip_scratch_free(ctx->joint);
-    sp_free(ctx->jinput);
-    sp_free(ctx->jtokens);
     sp_free(ctx);
 }
 
@@ -328,22 +380,27 @@ static sp_status reserve_result(const sp_encoder *enc, sp_encoding *out, sp_erro
     return s;
 }
 
-/* LLaVA: the selected layer's features (class token dropped for "default", kept apart in
- * out->cls for "full"), through the projector unless it is off. */
-static void encode_llava(sp_encode_ctx *ctx, sp_encoding *out) {
+/* LLaVA: the selected layer's features of the batch (class token dropped for "default", kept
+ * apart in out->cls for "full"), through the projector unless it is off; the projector runs per
+ * frame. */
+static void encode_llava(sp_encode_ctx *ctx, const float *const *planes, size_t B,
+                         sp_encoding *const *outs) {
     const clip_model *m = ctx->enc->clip;
     clip_scratch *cs = ctx->clip;
     const size_t H = m->vis.hidden, off = m->has_cls ? 1 : 0;
-    clip_llava_features(m, cs, ctx->input, cs->x);
-    const float *patches = cs->x + off * H;
-    if (m->project) {
-        clip_llava_project(m, cs, patches, m->n, out->tokens);
-        if (m->keep_cls)
-            clip_llava_project(m, cs, cs->x, 1, out->cls);
-    } else {
-        memcpy(out->tokens, patches, m->n * H * sizeof(float));
-        if (m->keep_cls)
-            memcpy(out->cls, cs->x, H * sizeof(float));
+    clip_llava_features(m, cs, planes, B);
+    for (size_t b = 0; b < B; b++) {
+        const float *feats = cs->x + b * m->T * H, *patches = feats + off * H;
+        sp_encoding *out = outs[b];
+        if (m->project) {
+            clip_llava_project(m, cs, patches, m->n, out->tokens);
+            if (m->keep_cls)
+                clip_llava_project(m, cs, feats, 1, out->cls);
+        } else {
+            memcpy(out->tokens, patches, m->n * H * sizeof(float));
+            if (m->keep_cls)
+                memcpy(out->cls, feats, H * sizeof(float));
+        }
     }
 }
 
@@ -358,54 +415,138 @@ static void mean_token(const float *tokens, size_t n, size_t d, float *out) {
         out[j] /= (float)n;
 }
 
-/* embed and pooled from the joint model on the renormalised input. */
-static sp_status encode_joint(sp_encode_ctx *ctx, sp_encoding *out, sp_error *err) {
+/* embed and pooled of the batch from the joint model on the renormalised inputs. */
+static sp_status encode_joint(sp_encode_ctx *ctx, size_t B, sp_encoding *const *outs,
+                              sp_error *err) {
     const sp_encoder *enc = ctx->enc;
+    const clip_model *j = enc->joint;
     const size_t plane = (size_t)enc->info.image_size * enc->info.image_size;
-    for (size_t k = 0; k < 3; k++)
-        for (size_t i = 0; i < plane; i++)
-            ctx->jinput[k * plane + i] = ctx->input[k * plane + i] * enc->jscale[k] + enc->jbias[k];
-    return clip_encode_image(enc->joint, ctx->joint, ctx->jinput, ctx->jtokens, out->embed,
-                             out->pooled, err);
+    const float *planes[SP_ENCODE_MAX_BATCH] = {0};
+    float *tokens[SP_ENCODE_MAX_BATCH] = {0}, *embed[SP_ENCODE_MAX_BATCH] = {0};
+    float *pooled[SP_ENCODE_MAX_BATCH] = {0};
+    for (size_t b = 0; b < B; b++) {
+        const float *in = ctx->input + b * 3 * plane;
+        float *jin = ctx->jinput + b * 3 * plane;
+        for (size_t k = 0; k < 3; k++)
+            for (size_t i = 0; i < plane; i++)
+                jin[k * plane + i] = in[k * plane + i] * enc->jscale[k] + enc->jbias[k];
+        planes[b] = jin;
+        tokens[b] = ctx->jtokens + b * j->n * j->vis.hidden;
+        embed[b] = outs[b]->embed;
+        pooled[b] = outs[b]->pooled;
+    }
+    return clip_encode_images(j, ctx->joint, B, planes, tokens, embed, pooled, err);
+}
+
+/* The frames' checks that need no work: valid images, distinct results. */
+static sp_status check_batch(const sp_image *imgs, size_t count, sp_encoding *const *outs,
+                             sp_error *err) {
+    for (size_t b = 0; b < count; b++) {
+        sp_status s = sp_image_validate(&imgs[b], err);
+        if (s)
+            return count > 1 ? sp_error_prefix(err, "encode batch: frame %zu of %zu", b, count) : s;
+    }
+    for (size_t b = 0; b < count; b++)
+        for (size_t c = b + 1; c < count; c++)
+            if (outs[b] == outs[c])
+                return sp_error_set(err, SP_ERR_INVALID,
+                                    "encode batch: frames %zu and %zu share one result; each "
+                                    "frame needs its own sp_encoding",
+                                    b, c);
+    return SP_OK;
+}
+
+/* Preprocesses frame b into input slot b and sizes its result. */
+static sp_status prepare_frame(sp_encode_ctx *ctx, size_t b, const sp_image *img, sp_encoding *out,
+                               sp_error *err) {
+    const sp_encoder *enc = ctx->enc;
+    const size_t S = enc->info.image_size;
+    sp_encoder_plan(enc, img->width, img->height, &out->pre);
+    sp_status s = rs_run(&ctx->rs[b], img, &out->pre, enc->info.image_size, enc->scale, enc->bias,
+                         enc->pad_value, ctx->input + b * 3 * S * S, err);
+    if (!s)
+        s = reserve_result(enc, out, err);
+    return s;
+}
+
+/* The backend on the prepared inputs of the batch. */
+static sp_status run_backend(sp_encode_ctx *ctx, size_t B, sp_encoding *const *outs,
+                             sp_error *err) {
+    const sp_encoder *enc = ctx->enc;
+    const size_t S = enc->info.image_size;
+    const float *planes[SP_ENCODE_MAX_BATCH] = {0};
+    float *tokens[SP_ENCODE_MAX_BATCH] = {0}, *embed[SP_ENCODE_MAX_BATCH] = {0};
+    float *pooled[SP_ENCODE_MAX_BATCH] = {0};
+    for (size_t b = 0; b < B; b++) {
+        planes[b] = ctx->input + b * 3 * S * S;
+        tokens[b] = outs[b]->tokens;
+        embed[b] = outs[b]->embed;
+        pooled[b] = outs[b]->pooled;
+    }
+    sp_status s = SP_OK;
+    if (enc->kind == SP_ENCODER_PATCH) {
+        for (size_t b = 0; b < B; b++) {
+            const sp_preprocess *pre = &outs[b]->pre;
+            patch_region image = {pre->grid_x, pre->grid_y, pre->grid_w, pre->grid_h};
+            patch_encode(enc->patch, planes[b], &image, ctx->scratch, tokens[b], pooled[b]);
+        }
+    } else if (enc->clip->llava) {
+        encode_llava(ctx, planes, B, outs);
+    } else {
+        s = clip_encode_images(enc->clip, ctx->clip, B, planes, tokens, embed, pooled, err);
+    }
+    if (!s && enc->joint)
+        s = encode_joint(ctx, B, outs, err);
+    else if (!s && enc->kind == SP_ENCODER_CLIP && enc->info.embed_is_tokens)
+        for (size_t b = 0; b < B; b++)
+            mean_token(tokens[b], enc->info.n, enc->info.d, pooled[b]);
+    return s;
+}
+
+sp_status sp_encode_batch(sp_encode_ctx *ctx, const sp_image *imgs, size_t count,
+                          sp_encoding *const *outs, sp_error *err) {
+    if (!ctx || !imgs || !outs)
+        return sp_error_set(err, SP_ERR_INVALID, "encode batch: NULL %s",
+                            !ctx    ? "context"
+                            : !imgs ? "frames"
+                                    : "results");
+    for (size_t b = 0; b < count && b < SP_ENCODE_MAX_BATCH; b++) {
+        if (!outs[b])
+            return sp_error_set(err, SP_ERR_INVALID, "encode batch: NULL result for frame %zu", b);
+        outs[b]->n = 0;
+    }
+    if (count < 1 || count > SP_ENCODE_MAX_BATCH)
+        return sp_error_set(err, SP_ERR_INVALID,
+                            "encode batch: %zu frames; a batch holds 1 to %d frames", count,
+                            SP_ENCODE_MAX_BATCH);
+    sp_status s = check_batch(imgs, count, outs, err);
+    if (!s)
+        s = ctx_reserve(ctx, count, err);
+    for (size_t b = 0; b < count && !s; b++)
+        s = prepare_frame(ctx, b, &imgs[b], outs[b], err);
+    if (!s)
+        s = run_backend(ctx, count, outs, err);
+    if (s)
+        return s;
+    const sp_encoder_info *in = &ctx->enc->info;
+    for (size_t b = 0; b < count; b++) {
+        sp_encoding *out = outs[b];
+        out->n = in->n;
+        out->d = in->d;
+        out->e = in->e;
+        out->grid_h = in->grid_h;
+        out->grid_w = in->grid_w;
+    }
+    return SP_OK;
 }
 
 sp_status sp_encode(sp_encode_ctx *ctx, const sp_image *img, sp_encoding *out, sp_error *err) {
     if (!ctx || !out)
         return sp_error_set(err, SP_ERR_INVALID, "encode: NULL %s", ctx ? "result" : "context");
     out->n = 0;
-    sp_status s = sp_image_validate(img, err);
-    if (s)
-        return s;
-    const sp_encoder *enc = ctx->enc;
-    sp_preprocess pre;
-    sp_encoder_plan(enc, img->width, img->height, &pre);
-    s = rs_run(&ctx->rs, img, &pre, enc->info.image_size, enc->scale, enc->bias, enc->pad_value,
-               ctx->input, err);
-    if (!s)
-        s = reserve_result(enc, out, err);
-    if (s)
-        return s;
-    if (enc->kind == SP_ENCODER_PATCH) {
-        patch_region image = {pre.grid_x, pre.grid_y, pre.grid_w, pre.grid_h};
-        patch_encode(enc->patch, ctx->input, &image, ctx->scratch, out->tokens, out->pooled);
-    } else if (enc->clip->llava)
-        encode_llava(ctx, out);
-    else
-        s = clip_encode_image(enc->clip, ctx->clip, ctx->input, out->tokens, out->embed,
-                              out->pooled, err);
-    if (!s && enc->joint)
-        s = encode_joint(ctx, out, err);
-    else if (!s && enc->kind == SP_ENCODER_CLIP && enc->info.embed_is_tokens)
-        mean_token(out->tokens, enc->info.n, enc->info.d, out->pooled);
-    if (s)
-        return s;
-    out->n = enc->info.n;
-    out->d = enc->info.d;
-    out->e = enc->info.e;
-    out->grid_h = enc->info.grid_h;
-    out->grid_w = enc->info.grid_w;
-    out->pre = pre;
-    return SP_OK;
+    if (!img)
+        return sp_image_validate(img, err);
+    return sp_encode_batch(ctx, img, 1, &out, err);
 }
 
 /* ---- query rows ---- */

@@ -4,17 +4,17 @@
 #include <cblas.h>
 #include <math.h>
 
-size_t vit_scratch_floats(const vit_tower *t, size_t T) {
-    size_t H = t->hidden, F = t->inter;
-    return T * H + T * 3 * H + T * H + T * T + T * F;
+size_t vit_scratch_floats(const vit_tower *t, size_t T, size_t B) {
+    size_t H = t->hidden, F = t->inter, R = B * T;
+    return R * H + R * 3 * H + R * H + T * T + R * F;
 }
 
-void vit_scratch_bind(const vit_tower *t, size_t T, float *block, vit_scratch *s) {
-    size_t H = t->hidden;
+void vit_scratch_bind(const vit_tower *t, size_t T, size_t B, float *block, vit_scratch *s) {
+    size_t H = t->hidden, R = B * T;
     s->h = block;
-    s->qkv = s->h + T * H;
-    s->attn = s->qkv + T * 3 * H;
-    s->scores = s->attn + T * H;
+    s->qkv = s->h + R * H;
+    s->attn = s->qkv + R * 3 * H;
+    s->scores = s->attn + R * H;
     s->mlp = s->scores + T * T;
 }
 
@@ -42,17 +42,24 @@ void vit_attention(const float *qkv, size_t T, uint32_t H, uint32_t heads, int c
     }
 }
 
+void vit_layer_forward_batch(const vit_tower *t, const vit_layer *L, float *x, size_t T, size_t B,
+                             int causal, vit_scratch *s) {
+    const size_t H = t->hidden, F = t->inter, R = B * T;
+    vm_layernorm(x, s->h, R, H, L->ln1_w, L->ln1_b, t->eps);
+    vit_linear(s->h, R, H, L->qkv_w, L->qkv_b, 3 * H, s->qkv, 0.0f);
+    for (size_t b = 0; b < B; b++)
+        vit_attention(s->qkv + b * T * 3 * H, T, t->hidden, t->heads, causal, s->scores,
+                      s->attn + b * T * H);
+    vit_linear(s->attn, R, H, L->o_w, L->o_b, H, x, 1.0f); /* residual: accumulate into x */
+    vm_layernorm(x, s->h, R, H, L->ln2_w, L->ln2_b, t->eps);
+    vit_linear(s->h, R, H, L->fc1_w, L->fc1_b, F, s->mlp, 0.0f);
+    vm_activate(t->act, s->mlp, R * F);
+    vit_linear(s->mlp, R, F, L->fc2_w, L->fc2_b, H, x, 1.0f);
+}
+
 void vit_layer_forward(const vit_tower *t, const vit_layer *L, float *x, size_t T, int causal,
                        vit_scratch *s) {
-    const size_t H = t->hidden, F = t->inter;
-    vm_layernorm(x, s->h, T, H, L->ln1_w, L->ln1_b, t->eps);
-    vit_linear(s->h, T, H, L->qkv_w, L->qkv_b, 3 * H, s->qkv, 0.0f);
-    vit_attention(s->qkv, T, t->hidden, t->heads, causal, s->scores, s->attn);
-    vit_linear(s->attn, T, H, L->o_w, L->o_b, H, x, 1.0f); /* residual: accumulate into x */
-    vm_layernorm(x, s->h, T, H, L->ln2_w, L->ln2_b, t->eps);
-    vit_linear(s->h, T, H, L->fc1_w, L->fc1_b, F, s->mlp, 0.0f);
-    vm_activate(t->act, s->mlp, T * F);
-    vit_linear(s->mlp, T, F, L->fc2_w, L->fc2_b, H, x, 1.0f);
+    vit_layer_forward_batch(t, L, x, T, 1, causal, s);
 }
 
 double vit_layer_flops(const vit_tower *t, size_t T) {

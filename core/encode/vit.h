@@ -25,16 +25,16 @@ typedef struct vit_tower {
     vit_layer *layer; /* layers entries */
 } vit_tower;
 
-/* Scratch for a sequence of at most T tokens: h [T, H], qkv [T, 3H], attn [T, H], scores [T, T],
- * mlp [T, I]. */
+/* Scratch for B sequences of at most T rows each: h [B T, H], qkv [B T, 3H], attn [B T, H],
+ * mlp [B T, I], and scores [T, T] (attention runs one sequence at a time). */
 typedef struct vit_scratch {
     float *h, *qkv, *attn, *scores, *mlp;
 } vit_scratch;
 
-/* Floats of scratch for T tokens of tower t. */
-size_t vit_scratch_floats(const vit_tower *t, size_t T);
-/* Carves a scratch block of vit_scratch_floats floats into the buffers. */
-void vit_scratch_bind(const vit_tower *t, size_t T, float *block, vit_scratch *s);
+/* Floats of scratch for B sequences of T tokens of tower t (B >= 1). */
+size_t vit_scratch_floats(const vit_tower *t, size_t T, size_t B);
+/* Carves a scratch block of vit_scratch_floats(t, T, B) floats into the buffers. */
+void vit_scratch_bind(const vit_tower *t, size_t T, size_t B, float *block, vit_scratch *s);
 
 /* y[T, out] = x[T, in] W^T (+ b), W row-major [out, in]; beta = 1 accumulates into y. */
 void vit_linear(const float *x, size_t T, size_t in, const float *W, const float *b, size_t out,
@@ -47,6 +47,15 @@ void vit_attention(const float *qkv, size_t T, uint32_t H, uint32_t heads, int c
 /* One layer in place on x [T, H]. */
 void vit_layer_forward(const vit_tower *t, const vit_layer *L, float *x, size_t T, int causal,
                        vit_scratch *s);
+
+/* One layer in place on B sequences of T tokens stacked in x [B T, H]: the linear layers are one
+ * GEMM over all B T rows (the weights are read once for the batch), attention runs within each
+ * sequence. Row for row the arithmetic of vit_layer_forward, but not always the same bits: a BLAS
+ * may split a product between its threads and kernels differently for another row count, which
+ * changes the order of the sums (OpenBLAS 0.3.21 on 2 threads does). B = 1 is
+ * vit_layer_forward. */
+void vit_layer_forward_batch(const vit_tower *t, const vit_layer *L, float *x, size_t T, size_t B,
+                             int causal, vit_scratch *s);
 
 /* FLOPs of one layer on T tokens (matrix products only), for benchmarks. */
 double vit_layer_flops(const vit_tower *t, size_t T);

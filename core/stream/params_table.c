@@ -4,6 +4,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "scriptprune/change_gate.h"
 #include "scriptprune/params.h"
 
 #define KIB 1024.0
@@ -18,6 +19,7 @@
 static const char *const emit_choices[] = {"frame", "window", NULL};
 static const char *const packet_mode_choices[] = {"snapshot", "delta", NULL};
 static const char *const graph_choices[] = {"bipartite", "full", NULL};
+static const char *const skip_choices[] = {"auto", "true", "false", NULL};
 
 static const sp_param_info table[SP_PARAM_COUNT] = {
     {SP_PARAM_METHOD, "method", SP_PARAM_TYPE_METHOD, IN_SELECT, SP_METHOD_SCRIPT, 0,
@@ -88,6 +90,18 @@ static const sp_param_info table[SP_PARAM_COUNT] = {
     /* Any 64-bit seed: the maximum, as a double, is 2^64; interfaces read seeds as integers. */
     {SP_PARAM_SEED, "seed", SP_PARAM_TYPE_UINT, IN_SELECT, 0, 0, (double)UINT64_MAX, false, NULL,
      "Seed of the random method."},
+    {SP_PARAM_SKIP_UNCHANGED, "skip_unchanged", SP_PARAM_TYPE_ENUM, SP_PARAM_IN_ENCODER,
+     SP_SKIP_AUTO, 0, 2, false, skip_choices,
+     "Skip the encoder on frames where no cell changed beyond change_threshold since the last "
+     "encoded frame (its tokens are sent again); auto = on for clip, off for patch."},
+    {SP_PARAM_CHANGE_THRESHOLD, "change_threshold", SP_PARAM_TYPE_FLOAT, SP_PARAM_IN_ENCODER,
+     SP_GATE_DEFAULT_THRESHOLD, 0, 255, false, NULL,
+     "A cell changed when the mean absolute difference of its 4x4 block means (R, G, B) "
+     "against the last encoded frame exceeds this many 8-bit levels."},
+    {SP_PARAM_MAX_SKIP_S, "max_skip_s", SP_PARAM_TYPE_FLOAT, SP_PARAM_IN_ENCODER,
+     SP_GATE_DEFAULT_MAX_SKIP_S, 0, 86400, false, NULL,
+     "A frame is encoded at least every this many seconds of stream time, changed or not "
+     "(slow drifts); 0 = every frame."},
 };
 
 const sp_param_info *sp_param_table(size_t *count) {

@@ -26,6 +26,7 @@
 #define SCD_CONFIG_MAX_DEPTH 8             /* mappings/sequences nested deeper are refused */
 #define SCD_CONFIG_MAX_STREAMS 256
 #define SCD_CONFIG_MAX_SINKS 16
+#define SCD_CONFIG_MAX_WATCHES 16
 #define SCD_STREAM_ID_MAX 64
 
 typedef enum scd_log_format_cfg {
@@ -87,7 +88,12 @@ typedef struct scd_encoder_cfg {
     int image_size;  /* 0 = the backend's default (patch 336, clip the model's own) */
     int patch_size;
     int output_layer;
-    int threads; /* 0 = automatic */
+    int threads;   /* 0 = automatic */
+    int max_batch; /* clip: most frames of the sharing streams per forward pass */
+    /* The change gate before the encoder (core's scriptprune/change_gate.h). */
+    int skip_unchanged;      /* sp_skip_unchanged: auto (on for clip), true, false */
+    double change_threshold; /* 8-bit levels */
+    double max_skip_s;       /* seconds; 0 = every sampled frame is encoded */
 } scd_encoder_cfg;
 
 typedef struct scd_pruning_cfg {
@@ -142,6 +148,13 @@ typedef struct scd_sink_cfg {
     int dtype;            /* scd_wire_dtype of the token values in the wire bytes */
 } scd_sink_cfg;
 
+/* A standing question (runtime/watch.h): asked of the MLLM over the latest windows of a stream. */
+typedef struct scd_watch_cfg {
+    char *question;    /* sent as the chat's question and encoded by the text tower */
+    int every_windows; /* asked on every N-th emitted packet, over the latest N */
+    int budget;        /* tokens reselected over those packets; 0 = the stream's packet budget */
+} scd_watch_cfg;
+
 typedef struct scd_stream_cfg {
     char *id;
     scd_source_kind source_kind;
@@ -156,6 +169,8 @@ typedef struct scd_stream_cfg {
     scd_query_cfg query;
     scd_sink_cfg *sinks;
     size_t n_sinks;
+    scd_watch_cfg *watch;
+    size_t n_watch;
 } scd_stream_cfg;
 
 typedef enum scd_cameras_from { SCD_CAMERAS_CONFIG = 0, SCD_CAMERAS_REDIS } scd_cameras_from;

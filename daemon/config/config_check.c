@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "config/config_internal.h"
+#include "scriptprune/encode.h"
 
 /* The node of root.a.b.c... (NULL-terminated keys), or NULL. */
 static const ynode *lookup(const ynode *map, const char *const *keys, const ynode **key_node) {
@@ -73,6 +74,62 @@ static void check_one(checker *c, const char *path, want w, const ynode *at, con
     g_free(why);
 }
 
+/* A stream with standing questions needs a text tower. The reader refused the patch encoder;
+ * whether a clip model has one (a CLIP/SigLIP folder with its tokenizer, or a LLaVA folder with
+ * text_model) is only known from its files: open it as the daemon will. A model that cannot be
+ * opened because a file is missing was reported above. */
+static void check_text_tower(checker *c, const scd_stream_cfg *sc, size_t i, const ynode *at) {
+    const scd_encoder_cfg *e = &sc->encoder;
+    if (sc->n_watch == 0 || e->backend != SCD_ENCODER_CLIP || !e->model[0])
+        return;
+    sp_status st;
+    char *missing = unusable(e->model, WANT_FILE_OR_DIR, &st);
+    if (!missing && e->text_model && e->text_model[0])
+        missing = unusable(e->text_model, WANT_FILE_OR_DIR, &st);
+    if (missing) {
+        g_free(missing);
+        return;
+    }
+    sp_encoder_config ec;
+    sp_encoder_config_init(&ec);
+    ec.kind = SP_ENCODER_CLIP;
+    ec.image_size = (uint32_t)e->image_size;
+    ec.patch_size = (uint32_t)e->patch_size;
+    ec.layer = e->output_layer;
+    ec.model_dir = e->model;
+    ec.text_model_dir = e->text_model && e->text_model[0] ? e->text_model : NULL;
+    sp_encoder *enc = NULL;
+    sp_error err;
+    sp_error_clear(&err);
+    char *why = NULL;
+    st = sp_encoder_open(&ec, &enc, &err);
+    if (st != SP_OK) {
+        why = g_strdup_printf("the encoder cannot be opened to encode the questions: %s",
+                              err.message);
+    } else {
+        sp_encoder_info info;
+        sp_encoder_get_info(enc, &info);
+        if (!info.has_text || !info.has_tokenizer)
+            why = g_strdup_printf(
+                "standing questions need a text tower: the encoder model %s has %s (a LLaVA "
+                "model needs encoder.text_model, a CLIP/SigLIP folder with text tower and "
+                "tokenizer)",
+                e->model, info.has_text ? "no tokenizer files" : "no text tower");
+        sp_encoder_free(enc);
+    }
+    if (!why)
+        return;
+    char key[128];
+    g_snprintf(key, sizeof key, "streams[%zu].watch", i);
+    cfg_pos_error perr = {0};
+    cfg_pos_fail(&perr, st != SP_OK ? st : SP_ERR_UNSUPPORTED, at, key, "%s", why);
+    scd_config_error rendered;
+    cfg_render_error(&perr, c->name, c->text, c->len, &rendered);
+    g_string_append_printf(c->out, "%s\n", rendered.message);
+    c->problems++;
+    g_free(why);
+}
+
 unsigned scd_config_check_files(const scd_config *cfg, const char *text, size_t len, GString *out) {
     checker c = {.name = cfg->source_name, .text = text, .len = len, .out = out};
     ynode *root = NULL;
@@ -112,6 +169,12 @@ unsigned scd_config_check_files(const scd_config *cfg, const char *text, size_t 
             check_one(&c, sc->query.embedding, WANT_FILE, lookup(sn, ek, NULL), key,
                       "query embedding");
         }
+    }
+    for (size_t i = 0; i < cfg->n_streams; i++) {
+        const char *wk[] = {"watch", NULL};
+        const ynode *wkey = NULL;
+        lookup(stream_node(root, i), wk, &wkey);
+        check_text_tower(&c, &cfg->streams[i], i, wkey);
     }
     ynode_free(root);
     return c.problems;

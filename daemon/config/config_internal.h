@@ -65,6 +65,7 @@ typedef enum cfg_section {
     SEC_SINK,
     SEC_CLUSTER,
     SEC_MLLM,
+    SEC_WATCH,
     SEC_COUNT
 } cfg_section;
 

@@ -224,6 +224,29 @@ static sp_status validate_pruning(parse_ctx *c, const scd_pruning_cfg *p, const 
     return SP_OK;
 }
 
+/* Standing questions need someone to ask (mllm.url, read before the streams) and a text tower
+ * to encode the question with. The patch encoder has none; whether a clip model has one is
+ * known only from its files, which --check opens (config_check.c). */
+static sp_status validate_watch(parse_ctx *c, const scd_stream_cfg *st, const ynode *map,
+                                const char *path) {
+    if (st->n_watch == 0)
+        return SP_OK;
+    const char *why = NULL;
+    if (!c->cfg->mllm.url[0])
+        why = "standing questions need an MLLM to ask: set mllm.url (an OpenAI-compatible chat "
+              "completions URL)";
+    else if (st->encoder.backend == SCD_ENCODER_PATCH)
+        why = "standing questions need an encoder with a text tower: the patch encoder has none "
+              "(use encoder.backend clip with a CLIP/SigLIP model, or a LLaVA model with "
+              "encoder.text_model)";
+    if (!why)
+        return SP_OK;
+    char *full = join_path(path, "watch");
+    cfg_pos_fail(c->err, SP_ERR_INVALID, blame(map, "watch", map), full, "%s", why);
+    g_free(full);
+    return SP_ERR_INVALID;
+}
+
 static sp_status validate_section(parse_ctx *c, cfg_section s, const ynode *map, void *base,
                                   const char *path) {
     switch (s) {
@@ -281,6 +304,8 @@ static sp_status validate_section(parse_ctx *c, cfg_section s, const ynode *map,
                 validate_encoder(c, &st->encoder, enc, blame(map, "encoder", map), epath);
             if (!rc)
                 rc = validate_pruning(c, &st->pruning, pru, blame(map, "pruning", map), ppath);
+            if (!rc)
+                rc = validate_watch(c, st, map, path);
             g_free(epath);
             g_free(ppath);
             return rc;
@@ -455,6 +480,9 @@ void scd_config_free(scd_config *cfg) {
         for (size_t j = 0; j < st->n_sinks; j++)
             cfg_free_section(SEC_SINK, &st->sinks[j]);
         g_free(st->sinks);
+        for (size_t j = 0; j < st->n_watch; j++)
+            cfg_free_section(SEC_WATCH, &st->watch[j]);
+        g_free(st->watch);
     }
     g_free(cfg->streams);
     cfg_free_section(SEC_SERVER, &cfg->server);

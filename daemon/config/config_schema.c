@@ -19,6 +19,7 @@
 #define CFG(f) offsetof(scd_config, f)
 #define CLU(f) offsetof(scd_cluster_cfg, f)
 #define MLM(f) offsetof(scd_mllm_cfg, f)
+#define WCH(f) offsetof(scd_watch_cfg, f)
 #define PARAM(id) ((id) + 1)
 
 static const char *const log_levels[] = {"debug", "info", "warning", "error", NULL};
@@ -396,6 +397,34 @@ static const cfg_key keys[] = {
      .min = 0,
      .max = 256,
      .doc = "Encoder threads; 0 = automatic."},
+    {.section = SEC_ENCODER,
+     .name = "max_batch",
+     .type = T_INT,
+     .offset = ENC(max_batch),
+     .def = "8",
+     .min = 1,
+     .max = 64,
+     .doc = "`clip`: streams with the same encoder settings share one encoder, and its worker "
+            "encodes the frames they have waiting together in one forward pass of at most this "
+            "many frames (docs/encoders.md, \"Streams sharing an encoder\"); 1 = one frame at a "
+            "time."},
+    /* The change gate: names, defaults, ranges and docs from core's table. */
+    {.section = SEC_ENCODER,
+     .type = T_ENUM,
+     .offset = ENC(skip_unchanged),
+     .param = PARAM(SP_PARAM_SKIP_UNCHANGED),
+     .doc = "Skip the encoder on sampled frames where no patch cell changed beyond "
+            "`change_threshold` since the last encoded frame: the stream records the last "
+            "tokens as seen again (docs/encoders.md). `auto`: on for `clip`, off for `patch` "
+            "(which costs about what the test does)."},
+    {.section = SEC_ENCODER,
+     .type = T_FLOAT,
+     .offset = ENC(change_threshold),
+     .param = PARAM(SP_PARAM_CHANGE_THRESHOLD)},
+    {.section = SEC_ENCODER,
+     .type = T_FLOAT,
+     .offset = ENC(max_skip_s),
+     .param = PARAM(SP_PARAM_MAX_SKIP_S)},
 
     /* ---- pruning (defaults.pruning and streams[].pruning) ----
      * Every stream parameter of core's table and the method: names, defaults, ranges and docs
@@ -588,6 +617,17 @@ static const cfg_key keys[] = {
      .max_items = SCD_CONFIG_MAX_SINKS,
      .child = SEC_SINK,
      .doc = "Where pruned tokens go; each item has exactly one key."},
+    {.section = SEC_STREAM,
+     .name = "watch",
+     .type = T_LIST,
+     .offset = STR(watch),
+     .count_offset = STR(n_watch),
+     .elem_size = sizeof(scd_watch_cfg),
+     .max_items = SCD_CONFIG_MAX_WATCHES,
+     .child = SEC_WATCH,
+     .doc = "Standing questions asked of the MLLM (`mllm.url`) over the stream's latest windows; "
+            "answers are follow events, log lines and metrics (docs/mllm.md). Needs an encoder "
+            "with a text tower: `backend: clip` with a CLIP/SigLIP model, or `text_model`."},
 
     /* ---- streams[].query ---- */
     {.section = SEC_QUERY,
@@ -615,6 +655,35 @@ static const cfg_key keys[] = {
      .one_of_value = SCD_QUERY_IMAGE,
      .max = 4096,
      .doc = "An exemplar image whose tokens form the query."},
+
+    /* ---- streams[].watch[] ---- */
+    {.section = SEC_WATCH,
+     .name = "question",
+     .type = T_STRING,
+     .offset = WCH(question),
+     .max = 8192,
+     .flags = KEY_NON_EMPTY,
+     .doc = "The question, sent with the tokens and encoded once by the text tower to reselect "
+            "them."},
+    {.section = SEC_WATCH,
+     .name = "every_windows",
+     .type = T_INT,
+     .offset = WCH(every_windows),
+     .def = "1",
+     .min = 1,
+     .max = 1000000,
+     .doc = "Asked on every N-th packet the stream emits (window, or frame with `emit: frame`), "
+            "over the latest N. While an answer is awaited, a question that falls due is "
+            "skipped and counted."},
+    {.section = SEC_WATCH,
+     .name = "budget",
+     .type = T_INT,
+     .offset = WCH(budget),
+     .def = "0",
+     .min = 0,
+     .max = 100000,
+     .doc = "Tokens reselected with the question over those packets; 0 = the stream's packet "
+            "budget (`window_budget`, or `frame_budget` with `emit: frame`), as for `ask`."},
 
     /* ---- streams[].sinks[] ---- */
     {.section = SEC_SINK,
@@ -725,6 +794,7 @@ static const cfg_section_info sections[SEC_COUNT] = {
     [SEC_SINK] = {.path = "streams[].sinks[]", .kind_offset = SNK(kind), .one_of_what = "sink"},
     [SEC_CLUSTER] = {.path = "cluster"},
     [SEC_MLLM] = {.path = "mllm"},
+    [SEC_WATCH] = {.path = "streams[].watch[]"},
 };
 
 /* Shortest decimal that reads back to v ("0.2", "3600"). */

@@ -10,7 +10,7 @@
 #include "http/http_query.h"
 #include "http/http_routes.h"
 #include "http/http_util.h"
-#include "http/vllm_chat.h"
+#include "runtime/ask_flow.h"
 #include "runtime/mllm_client.h"
 #include "runtime/query.h"
 #include "runtime/streams.h"
@@ -23,10 +23,8 @@ typedef struct ask {
     gulong finished_handler;
     gboolean gone;        /* the exchange ended before the answer (the client went away) */
     GCancellable *cancel; /* cancelled when the client goes away */
-    scd_chat_summary summary;
-    guint tokens;
+    scd_ask_request req;  /* what was sent */
     char *selected_with;
-    double select_ms, build_ms;
 } ask;
 
 static void ask_free(ask *a) {
@@ -34,7 +32,7 @@ static void ask_free(ask *a) {
         g_signal_handler_disconnect(a->msg, a->finished_handler);
         g_object_remove_weak_pointer(G_OBJECT(a->msg), (gpointer *)&a->msg);
     }
-    scd_chat_summary_clear(&a->summary);
+    scd_ask_request_clear(&a->req);
     g_object_unref(a->cancel);
     g_free(a->selected_with);
     g_free(a);
@@ -63,13 +61,13 @@ static void reply_answer(ask *a, const scd_mllm_result *r) {
     else
         json_builder_add_null_value(b);
     json_builder_set_member_name(b, "tokens");
-    json_builder_add_int_value(b, a->tokens);
+    json_builder_add_int_value(b, a->req.tokens);
     json_builder_set_member_name(b, "selected_with");
     json_builder_add_string_value(b, a->selected_with);
     json_builder_set_member_name(b, "windows");
     json_builder_begin_array(b);
-    for (guint i = 0; i < a->summary.windows->len; i++) {
-        const scd_chat_window *w = &g_array_index(a->summary.windows, scd_chat_window, i);
+    for (guint i = 0; i < a->req.summary.windows->len; i++) {
+        const scd_chat_window *w = &g_array_index(a->req.summary.windows, scd_chat_window, i);
         json_builder_begin_object(b);
         json_builder_set_member_name(b, "pts_first");
         json_builder_add_double_value(b, (double)w->pts_first / 1e9);
@@ -82,8 +80,8 @@ static void reply_answer(ask *a, const scd_mllm_result *r) {
     json_builder_end_array(b);
     json_builder_set_member_name(b, "evidence");
     json_builder_begin_array(b);
-    for (guint i = 0; i < a->summary.evidence->len; i++) {
-        const scd_chat_evidence *e = &g_array_index(a->summary.evidence, scd_chat_evidence, i);
+    for (guint i = 0; i < a->req.summary.evidence->len; i++) {
+        const scd_chat_evidence *e = &g_array_index(a->req.summary.evidence, scd_chat_evidence, i);
         json_builder_begin_object(b);
         json_builder_set_member_name(b, "pts");
         json_builder_add_double_value(b, (double)e->pts / 1e9);
@@ -98,8 +96,8 @@ static void reply_answer(ask *a, const scd_mllm_result *r) {
     json_builder_end_array(b);
     json_builder_set_member_name(b, "latency_ms");
     json_builder_begin_object(b);
-    add_ms(b, "select", a->select_ms);
-    add_ms(b, "build", a->build_ms);
+    add_ms(b, "select", a->req.select_ms);
+    add_ms(b, "build", a->req.build_ms);
     add_ms(b, "mllm", r->elapsed_ms);
     json_builder_end_object(b);
     json_builder_end_object(b);
@@ -234,8 +232,7 @@ void scd_route_stream_ask(scd_route_ctx *c) {
     JsonObject *o = scd_http_json_body(c->msg, &parser);
     if (!o)
         return;
-    const scd_pruning_cfg *p = &scd_stream_cfg_of(st)->pruning;
-    guint64 budget = (guint64)(p->emit == SCD_EMIT_FRAME ? p->frame_budget : p->window_budget);
+    guint64 budget = scd_ask_default_budget(scd_stream_cfg_of(st));
     guint64 since = 0, until = G_MAXUINT64;
     const char *question = NULL;
     scd_query *q = NULL;
@@ -245,49 +242,30 @@ void scd_route_stream_ask(scd_route_ctx *c) {
         g_object_unref(parser);
         return;
     }
-    gint64 t0 = g_get_monotonic_time();
-    GBytes *tokens = NULL;
-    guint count = 0;
+    ask *a = g_new0(ask, 1);
+    a->selected_with = with;
+    a->cancel = g_cancellable_new();
+    scd_ask_step failed = 0;
     sp_error err;
     sp_error_clear(&err);
-    sp_status rc =
-        scd_stream_reselect_with(st, q, (guint)budget, since, until, &tokens, &count, &err);
+    sp_status rc = scd_ask_prepare(st, &cfg->mllm, q, (guint)budget, since, until, question,
+                                   &a->req, &failed, &err);
     scd_query_unref(q);
-    if (rc != SP_OK) {
-        scd_http_error_status(c->msg, rc, "reselect_failed", err.message);
-        g_free(with);
-        g_object_unref(parser);
-        return;
-    }
-    if (count == 0) {
-        scd_http_error(c->msg, SOUP_STATUS_CONFLICT, "no_tokens",
-                       "stream '%s' has no tokens in that time range to ask about", c->id);
-        g_bytes_unref(tokens);
-        g_free(with);
-        g_object_unref(parser);
-        return;
-    }
-    gint64 t1 = g_get_monotonic_time();
-    ask *a = g_new0(ask, 1);
-    a->tokens = count;
-    a->selected_with = with;
-    GBytes *body = scd_vllm_chat_request(tokens, (guint)p->hop, &cfg->mllm, question,
-                                         cfg->mllm.max_tokens, &a->summary, &err);
-    g_bytes_unref(tokens);
     g_object_unref(parser); /* question is not used below */
-    if (!body) {
-        scd_http_error(c->msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, "internal", "%s", err.message);
-        a->cancel = g_cancellable_new();
+    if (rc != SP_OK) {
+        if (failed == SCD_ASK_SELECT)
+            scd_http_error_status(c->msg, rc, "reselect_failed", err.message);
+        else if (failed == SCD_ASK_EMPTY)
+            scd_http_error(c->msg, SOUP_STATUS_CONFLICT, "no_tokens", "%s", err.message);
+        else
+            scd_http_error(c->msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, "internal", "%s",
+                           err.message);
         ask_free(a);
         return;
     }
-    a->select_ms = (double)(t1 - t0) / 1000.0;
-    a->build_ms = (double)(g_get_monotonic_time() - t1) / 1000.0;
-    a->cancel = g_cancellable_new();
     a->msg = c->msg;
     g_object_add_weak_pointer(G_OBJECT(a->msg), (gpointer *)&a->msg);
     a->finished_handler = g_signal_connect(a->msg, "finished", G_CALLBACK(on_client_gone), a);
     soup_server_message_pause(c->msg);
-    scd_mllm_chat(c->app->mllm, &cfg->mllm, body, a->cancel, on_answer, a);
-    g_bytes_unref(body);
+    scd_mllm_chat(c->app->mllm, &cfg->mllm, a->req.body, a->cancel, on_answer, a);
 }

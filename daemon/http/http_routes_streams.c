@@ -161,5 +161,13 @@ void scd_route_stream_follow(scd_route_ctx *c) {
                        scd_stream_id(st), scd_stream_state_name(state), scd_stream_id(st));
         return;
     }
-    scd_follow_attach(f, c->msg, scd_http_message_socket(c->msg));
+    guint events = 0;
+    const char *wanted = c->query ? g_hash_table_lookup(c->query, "events") : NULL;
+    char *why = NULL;
+    if (wanted && !scd_follow_events_parse(wanted, &events, &why)) {
+        scd_http_error(c->msg, SOUP_STATUS_BAD_REQUEST, "invalid_events", "%s", why);
+        g_free(why);
+        return;
+    }
+    scd_follow_attach(f, c->msg, scd_http_message_socket(c->msg), events);
 }

@@ -7,6 +7,7 @@
 
 #include "broker/broker_sink.h"
 #include "http/json_members.h"
+#include "scriptprune/params.h"
 
 static void json_source(JsonBuilder *b, const scd_stream_cfg *c) {
     json_builder_set_member_name(b, "source");
@@ -81,6 +82,8 @@ void scd_stream_to_json(scd_stream *st, JsonBuilder *b) {
         scd_json_member_u64(b, "damaged", sm.damaged);
     scd_json_member_u64(b, "frames_seen", sm.frames_seen);
     scd_json_member_u64(b, "frames", sm.frames);
+    scd_json_member_u64(b, "frames_encoded", sm.frames_encoded);
+    scd_json_member_u64(b, "frames_skipped", sm.frames_skipped);
     scd_json_member_u64(b, "tokens_in", sm.tokens_in);
     scd_json_member_u64(b, "tokens_out", sm.tokens_out);
     scd_json_member_u64(b, "packets", sm.packets);
@@ -140,6 +143,10 @@ void scd_stream_to_json(scd_stream *st, JsonBuilder *b) {
     scd_json_member_str(b, "backend", c->encoder.backend == SCD_ENCODER_CLIP ? "clip" : "patch");
     scd_json_member_u64(b, "image_size", (uint64_t)c->encoder.image_size);
     scd_json_member_u64(b, "patch_size", (uint64_t)c->encoder.patch_size);
+    scd_json_member_str(b, "skip_unchanged",
+                        sp_param_of(SP_PARAM_SKIP_UNCHANGED)->choices[c->encoder.skip_unchanged]);
+    scd_json_member_double(b, "change_threshold", c->encoder.change_threshold);
+    scd_json_member_double(b, "max_skip_s", c->encoder.max_skip_s);
     json_builder_end_object(b);
     json_builder_set_member_name(b, "sinks");
     json_builder_begin_array(b);

@@ -43,6 +43,10 @@ void scd_print_summary(scd_app *app, FILE *out) {
         else
             fprintf(out, "  frames      %" PRIu64 " sampled of %" PRIu64 " decoded\n", s.frames,
                     s.frames_seen);
+        fprintf(out,
+                "  encoder     frames_encoded %" PRIu64 ", frames_skipped %" PRIu64
+                " (unchanged: the last tokens stood for them)\n",
+                s.frames_encoded, s.frames_skipped);
         double reduction = s.tokens_in ? 100.0 * (1.0 - (double)s.tokens_out / s.tokens_in) : 0;
         fprintf(out,
                 "  tokens      %" PRIu64 " in -> %" PRIu64 " out in %" PRIu64

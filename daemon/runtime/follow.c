@@ -15,6 +15,7 @@ typedef struct client {
     uint64_t appended; /* bytes handed to libsoup */
     uint64_t written;  /* bytes libsoup reported written */
     gulong finished_id, wrote_id;
+    guint events; /* event kinds asked for (SCD_FOLLOW_EVENT_BIT) */
     bool closing;
 } client;
 
@@ -202,9 +203,10 @@ static void delivery_free(gpointer data) {
     g_free(d);
 }
 
-void scd_follow_attach(scd_follow *f, SoupServerMessage *msg, GSocket *sock) {
+void scd_follow_attach(scd_follow *f, SoupServerMessage *msg, GSocket *sock, guint events) {
     client *c = g_new0(client, 1);
     c->owner = f;
+    c->events = events;
     c->msg = g_object_ref(msg);
     c->sock = sock ? g_object_ref(sock) : NULL;
     soup_server_message_set_status(msg, SOUP_STATUS_OK, NULL);
@@ -223,6 +225,17 @@ void scd_follow_attach(scd_follow *f, SoupServerMessage *msg, GSocket *sock) {
     }
     const char *l[] = {f->id};
     scd_metric_gauge_set(f->m->follow_clients, l, f->clients->len);
+}
+
+void scd_follow_event(scd_follow *f, unsigned kind, GBytes *record) {
+    /* Copy: dropping a client that fell behind removes it from the array. */
+    GPtrArray *snapshot = g_ptr_array_copy(f->clients, NULL, NULL);
+    for (guint i = 0; i < snapshot->len; i++) {
+        client *c = g_ptr_array_index(snapshot, i);
+        if (c->gen != 0 && (c->events & SCD_FOLLOW_EVENT_BIT(kind)))
+            client_append(c, record);
+    }
+    g_ptr_array_unref(snapshot);
 }
 
 void scd_follow_close_all(scd_follow *f) {

@@ -18,6 +18,7 @@
 #include <libsoup/soup.h>
 #include <stdint.h>
 
+#include "runtime/follow_event.h"
 #include "telemetry/metric_families.h"
 
 #define SCD_FOLLOW_CONTENT_TYPE "application/vnd.scriptd.tokens"
@@ -38,8 +39,12 @@ void scd_follow_packet(scd_follow *f, const GstScriptPacket *p);
 void scd_follow_set_limit(scd_follow *f, uint64_t queue_limit);
 /* Turns msg into a chunked response that receives the stream from now on. sock is the socket of
  * msg's connection (scd_http_message_socket(), may be NULL): a client that falls too far behind
- * is disconnected by shutting it down. */
-void scd_follow_attach(scd_follow *f, SoupServerMessage *msg, GSocket *sock);
+ * is disconnected by shutting it down. events: the event kinds (SCD_FOLLOW_EVENT_BIT of
+ * follow_event.h) whose records the client asked for; 0 = packets only, a plain token stream. */
+void scd_follow_attach(scd_follow *f, SoupServerMessage *msg, GSocket *sock, guint events);
+/* Main thread: hands an event record (scd_follow_event_encode) of that kind to the clients that
+ * asked for it and already have the stream header (events are never sent before it). */
+void scd_follow_event(scd_follow *f, unsigned kind, GBytes *record);
 /* Ends every client's response (stream stopped or daemon shutting down). */
 void scd_follow_close_all(scd_follow *f);
 guint scd_follow_clients(scd_follow *f);

@@ -32,6 +32,8 @@ struct scd_run {
     bool playing_sent;
     scd_run_callbacks cb;
     void *user;
+    /* scriptencode, for its counters */
+    GstElement *encode;
 };
 
 /* ---- element helpers ------------------------------------------------------------------------ */
@@ -393,6 +395,12 @@ static void set_encoder(GstElement *enc, const scd_encoder_cfg *e) {
                  "output-layer", e->output_layer, NULL);
     if (e->threads > 0)
         g_object_set(enc, "threads", (guint)e->threads, NULL);
+    const char *skip = sp_param_of(SP_PARAM_SKIP_UNCHANGED)->choices[e->skip_unchanged];
+    set_arg(enc, "skip-unchanged", skip);
+    g_object_set(enc, "change-threshold", (gfloat)e->change_threshold, "max-skip-s", e->max_skip_s,
+                 NULL);
+    if (e->max_batch > 0)
+        g_object_set(enc, "max-batch", (guint)e->max_batch, NULL);
 }
 
 /* Sets a number-valued property (uint, uint64, float, boolean or enum) from a table value. */
@@ -564,6 +572,7 @@ static sp_status build(scd_run *run, const scd_run_spec *spec, sp_error *err) {
     add(run, pr);
     add(run, tee);
     run->prune = pr;
+    run->encode = enc;
     GstElement *before = spec->kind == SCD_SOURCE_FILE
                              ? g_object_get_data(G_OBJECT(run->pipeline), "scd-appsrc")
                              : g_object_get_data(G_OBJECT(run->pipeline), "scd-convert");
@@ -703,6 +712,14 @@ GstStructure *scd_run_stats(scd_run *run) {
     if (run && run->prune)
         g_object_get(run->prune, "stats", &s, NULL);
     return s;
+}
+
+void scd_run_encode_counters(const scd_run *run, uint64_t *encoded, uint64_t *skipped) {
+    guint64 e = 0, s = 0;
+    if (run && run->encode)
+        g_object_get(run->encode, "frames-encoded", &e, "frames-skipped", &s, NULL);
+    *encoded = e;
+    *skipped = s;
 }
 
 size_t scd_run_n_queues(const scd_run *run) {

@@ -101,6 +101,9 @@ gboolean scd_run_send_query(scd_run *run, const scd_query *q);
 /* scriptprune's `reselect` action: a new "scriptprune-reselect" structure (caller frees). */
 GstStructure *scd_run_reselect(scd_run *run, const scd_query *q, guint budget, guint64 since_ns,
                                guint64 until_ns);
+/* scriptencode's counters: sampled frames the encoder ran on, and frames the change gate found
+ * unchanged (they carried the last tokens again); 0 and 0 for NULL. Any thread. */
+void scd_run_encode_counters(const scd_run *run, uint64_t *encoded, uint64_t *skipped);
 /* scriptprune's `stats` structure (caller frees); NULL when unavailable. */
 GstStructure *scd_run_stats(scd_run *run);
 

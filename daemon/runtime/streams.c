@@ -13,6 +13,7 @@
 #include "packetview.h"
 #include "runtime/runner.h"
 #include "runtime/sinks.h"
+#include "runtime/watch.h"
 
 /* A scriptsink's packets written, dropped and reconnections, as already counted. */
 typedef guint64 sink_counts[3];
@@ -47,8 +48,9 @@ struct scd_stream {
     char *query_npy; /* the query as a file, for the element's property at start */
 
     scd_follow *follow;
-    GPtrArray *st_dirs; /* safetensors_dir sinks (borrowed strings of cfg) */
-    GPtrArray *ov_dirs; /* overlay_dir sinks */
+    scd_watches *watches; /* standing questions, NULL when it has none */
+    GPtrArray *st_dirs;   /* safetensors_dir sinks (borrowed strings of cfg) */
+    GPtrArray *ov_dirs;   /* overlay_dir sinks */
     GPtrArray *scriptsinks;
     GPtrArray *brokers;   /* scd_redis_sink*: they live as long as the stream */
     sink_counts *ss_last; /* per scriptsink: written, dropped, reconnects already counted */
@@ -61,9 +63,11 @@ struct scd_stream {
     ScriptPacketView view; /* the app branch's packet view (one streaming thread) */
 
     /* Main thread. */
-    uint64_t seen_prev_runs; /* frames seen by runs already freed */
-    uint64_t seen_reported;  /* frames_seen already added to the metric */
-    uint64_t wd_seen;        /* frames seen at the previous watchdog tick */
+    uint64_t seen_prev_runs;    /* frames seen by runs already freed */
+    uint64_t seen_reported;     /* frames_seen already added to the metric */
+    uint64_t gate_prev_runs[2]; /* frames encoded, skipped by runs already freed */
+    uint64_t gate_reported[2];  /* ... already added to the metrics */
+    uint64_t wd_seen;           /* frames seen at the previous watchdog tick */
     uint64_t temporal_drops, spatial_drops, emissions, select_ns_total, select_ns_max;
 };
 
@@ -115,10 +119,21 @@ static uint64_t frames_seen(const scd_stream *st) {
     return st->seen_prev_runs + scd_run_frames_seen(st->run);
 }
 
+/* Frames the encoder ran on [0] and frames the change gate skipped [1], all runs. */
+static void gate_counts(const scd_stream *st, uint64_t out[2]) {
+    scd_run_encode_counters(st->run, &out[0], &out[1]);
+    out[0] += st->gate_prev_runs[0];
+    out[1] += st->gate_prev_runs[1];
+}
+
 static void free_run(scd_stream *st) {
     if (!st->run)
         return;
     st->seen_prev_runs += scd_run_frames_seen(st->run);
+    uint64_t e, k;
+    scd_run_encode_counters(st->run, &e, &k);
+    st->gate_prev_runs[0] += e;
+    st->gate_prev_runs[1] += k;
     scd_run_free(st->run);
     st->run = NULL;
 }
@@ -179,6 +194,7 @@ static void on_packet(void *user, const GstScriptPacket *p) {
     scd_metric_counter_add(st->app->m->tokens_out, lbl(st), p->count);
     if (st->follow)
         scd_follow_packet(st->follow, p);
+    scd_watches_packet(st->watches, p);
     sp_error err;
     sp_error_clear(&err);
     for (guint i = 0; i < st->brokers->len; i++) {
@@ -490,6 +506,7 @@ static void start_run(scd_stream *st) {
     };
     if (st->follow)
         scd_follow_new_run(st->follow);
+    scd_watches_new_run(st->watches);
     set_state(st, SCD_STREAM_STARTING);
     if (scd_run_start(&spec, &cb, st, &st->run, &err) != SP_OK)
         goto fail;
@@ -556,6 +573,7 @@ static scd_stream *stream_new(scd_streams *owner, scd_config_ref *ref, const scd
         }
     }
     st->ss_last = g_new0(sink_counts, MAX(st->scriptsinks->len, 1u));
+    st->watches = scd_watches_new(st->app, st);
     /* Counters exist (at 0) from the start, so a scrape shows every stream. */
     scd_metric_counter_add(st->app->m->frames, lbl(st), 0);
     scd_metric_counter_add(st->app->m->frames_seen, lbl(st), 0);
@@ -580,7 +598,9 @@ static void stream_free(scd_stream *st) {
     if (st->stop_idle)
         g_source_remove(st->stop_idle);
     free_run(st);
-    /* After the pipeline: no packet comes any more; what is queued gets a moment to leave. */
+    /* After the pipeline: no packet comes any more. Questions in flight are cancelled. */
+    scd_watches_free(st->watches);
+    /* What is queued gets a moment to leave. */
     for (guint i = 0; i < st->brokers->len; i++)
         scd_redis_sink_free(g_ptr_array_index(st->brokers, i), 2000);
     g_ptr_array_unref(st->brokers);
@@ -626,6 +646,17 @@ static void load_config_query(scd_stream *st) {
         scd_metric_counter_add(st->app->m->queries, lbl(st), 1);
         scd_log(SCD_LOG_INFO, "stream", "%s: query %s", st->id, q->describe);
     }
+}
+
+/* The standing questions, encoded when the stream is created: a model without a text tower is
+ * an error of this stream from the start (logged, in its last_error); it runs all the same. */
+static void load_watch_questions(scd_stream *st) {
+    char *problems = scd_watches_prepare(st->watches);
+    if (!problems)
+        return;
+    g_free(st->last_error);
+    st->last_error = g_strdup_printf("standing questions: %s", problems);
+    g_free(problems);
 }
 
 /* ---- the registry --------------------------------------------------------------------------- */
@@ -678,6 +709,7 @@ guint scd_streams_apply(scd_streams *s, scd_config_ref *ref) {
         if (!st) {
             st = stream_new(s, ref, &cfg->streams[j]);
             load_config_query(st);
+            load_watch_questions(st);
             g_ptr_array_add(s->items, st);
             start_run(st);
             started++;
@@ -826,6 +858,13 @@ void scd_streams_refresh_metrics(scd_streams *s) {
             scd_metric_counter_add(m->frames_seen, lbl(st), (double)(seen - st->seen_reported));
             st->seen_reported = seen;
         }
+        uint64_t gate[2];
+        gate_counts(st, gate);
+        scd_metric *gate_fam[2] = {m->frames_encoded, m->frames_skipped};
+        for (int j = 0; j < 2; j++) {
+            scd_metric_counter_add(gate_fam[j], lbl(st), (double)(gate[j] - st->gate_reported[j]));
+            st->gate_reported[j] = gate[j];
+        }
         for (size_t q = 0; q < scd_run_n_queues(st->run); q++) {
             const char *l[] = {st->id, scd_run_queue_name(st->run, q)};
             scd_metric_gauge_set(m->queue_depth, l, scd_run_queue_level(st->run, q));
@@ -884,6 +923,10 @@ void scd_stream_get_summary(scd_stream *st, scd_stream_summary *out) {
     out->state = st->state;
     out->frames_seen = frames_seen(st);
     out->frames = atomic_load(&st->frames);
+    uint64_t gate[2];
+    gate_counts(st, gate);
+    out->frames_encoded = gate[0];
+    out->frames_skipped = gate[1];
     out->tokens_in = atomic_load(&st->tokens_in);
     out->tokens_out = atomic_load(&st->tokens_out);
     out->packets = atomic_load(&st->packets);

@@ -47,6 +47,8 @@ typedef struct scd_stream_summary {
     scd_stream_state state;
     uint64_t frames_seen;    /* decoded frames entering the sampling stage */
     uint64_t frames;         /* sampled frames encoded and pruned */
+    uint64_t frames_encoded; /* of those, frames the vision encoder ran on */
+    uint64_t frames_skipped; /* ... and frames the change gate found unchanged (last tokens) */
     uint64_t tokens_in;      /* tokens of those frames */
     uint64_t tokens_out;     /* tokens in emitted packets */
     uint64_t packets;        /* emitted packets */

@@ -22,6 +22,8 @@ static const char *const by_stream_reason[] = {"stream", "reason"};
 static const char *const by_stream_queue[] = {"stream", "queue"};
 static const char *const by_stream_sink[] = {"stream", "sink"};
 static const char *const by_stream_sink_reason[] = {"stream", "sink", "reason"};
+static const char *const by_stream_watch[] = {"stream", "watch"};
+static const char *const by_stream_watch_reason[] = {"stream", "watch", "reason"};
 static const char *const by_route_status[] = {"route", "status"};
 static const char *const by_state[] = {"state"};
 static const char *const by_result[] = {"result"};
@@ -53,6 +55,14 @@ static const family_decl families[] = {
      "Decoded frames that reached the stream's sampling stage", LABELS(by_stream), NO_BOUNDS},
     {offsetof(scd_metric_families, frames), SCD_METRIC_COUNTER, "scriptd_frames_total",
      "Sampled frames encoded into tokens and pruned", LABELS(by_stream), NO_BOUNDS},
+    {offsetof(scd_metric_families, frames_encoded), SCD_METRIC_COUNTER,
+     "scriptd_frames_encoded_total", "Sampled frames the vision encoder ran on", LABELS(by_stream),
+     NO_BOUNDS},
+    {offsetof(scd_metric_families, frames_skipped), SCD_METRIC_COUNTER,
+     "scriptd_frames_skipped_total",
+     "Sampled frames the change gate found unchanged since the last encoded one: the encoder "
+     "did not run and the last tokens were sent to the stream again",
+     LABELS(by_stream), NO_BOUNDS},
     {offsetof(scd_metric_families, tokens_in), SCD_METRIC_COUNTER, "scriptd_tokens_in_total",
      "Tokens produced by the vision encoder", LABELS(by_stream), NO_BOUNDS},
     {offsetof(scd_metric_families, tokens_out), SCD_METRIC_COUNTER, "scriptd_tokens_out_total",
@@ -112,6 +122,19 @@ static const family_decl families[] = {
      "Bytes queued for follow clients, not yet sent", LABELS(by_stream), NO_BOUNDS},
     {offsetof(scd_metric_families, queries), SCD_METRIC_COUNTER, "scriptd_queries_total",
      "Queries applied to the stream", LABELS(by_stream), NO_BOUNDS},
+    {offsetof(scd_metric_families, watch_asked), SCD_METRIC_COUNTER, "scriptd_watch_asked_total",
+     "Standing questions sent to the MLLM (watch: index in streams[].watch)",
+     LABELS(by_stream_watch), NO_BOUNDS},
+    {offsetof(scd_metric_families, watch_answered), SCD_METRIC_COUNTER,
+     "scriptd_watch_answered_total", "Standing questions the MLLM answered",
+     LABELS(by_stream_watch), NO_BOUNDS},
+    {offsetof(scd_metric_families, watch_failed), SCD_METRIC_COUNTER, "scriptd_watch_failed_total",
+     "Standing questions without an answer, by reason: upstream_error, upstream_timeout, local",
+     LABELS(by_stream_watch_reason), NO_BOUNDS},
+    {offsetof(scd_metric_families, watch_skipped), SCD_METRIC_COUNTER,
+     "scriptd_watch_skipped_total",
+     "Standing questions not asked because the previous one was still awaiting its answer",
+     LABELS(by_stream_watch), NO_BOUNDS},
     {offsetof(scd_metric_families, http_requests), SCD_METRIC_COUNTER,
      "scriptd_http_requests_total", "HTTP requests by route and status", LABELS(by_route_status),
      NO_BOUNDS},

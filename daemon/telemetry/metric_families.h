@@ -15,6 +15,8 @@ typedef struct scd_metric_families {
     /* per stream: label "stream" */
     scd_metric *frames_seen;    /* decoded frames that entered the pipeline tail */
     scd_metric *frames;         /* sampled frames encoded and pruned */
+    scd_metric *frames_encoded; /* of those, frames the vision encoder ran on */
+    scd_metric *frames_skipped; /* ... and frames the change gate skipped (last tokens again) */
     scd_metric *tokens_in;      /* tokens of those frames */
     scd_metric *tokens_out;     /* tokens in emitted packets */
     scd_metric *packets;        /* emitted packets */
@@ -36,6 +38,11 @@ typedef struct scd_metric_families {
     scd_metric *follow_dropped;   /* clients disconnected for falling behind */
     scd_metric *follow_bytes;     /* gauge: bytes queued for follow clients */
     scd_metric *queries;          /* queries applied (config, HTTP) */
+    /* standing questions (runtime/watch.h): labels "stream", "watch" (its index in the list) */
+    scd_metric *watch_asked;    /* chat requests sent */
+    scd_metric *watch_answered; /* answers received */
+    scd_metric *watch_failed;   /* + label "reason": upstream_error, upstream_timeout, local */
+    scd_metric *watch_skipped;  /* due while the previous one was still in flight */
     /* process */
     scd_metric *http_requests; /* labels "route", "status" */
     scd_metric *jobs;          /* gauge, label "state" */

@@ -169,7 +169,8 @@ static void example_config_sets_every_key(void **state) {
                                            [SEC_QUERY] = "streams[].query",
                                            [SEC_SINK] = "streams[].sinks[]",
                                            [SEC_CLUSTER] = "cluster",
-                                           [SEC_MLLM] = "mllm"};
+                                           [SEC_MLLM] = "mllm",
+                                           [SEC_WATCH] = "streams[].watch[]"};
     size_t n;
     const cfg_key *keys = cfg_keys(&n);
     for (size_t i = 0; i < n; i++) {
@@ -575,6 +576,70 @@ static void cluster_needs_a_redis_for_redis_cameras(void **state) {
                  "");
 }
 
+#define WATCH_STREAM                                                                               \
+    "streams:\n"                                                                                   \
+    "  - id: gate\n"                                                                               \
+    "    file: /v.mp4\n"                                                                           \
+    "    encoder:\n"                                                                               \
+    "      backend: clip\n"                                                                        \
+    "      model: /m\n"
+
+static void standing_questions_are_read_and_refused_with_their_key(void **state) {
+    (void)state;
+    const char *url = "mllm:\n  url: \"http://127.0.0.1:8000/v1/chat/completions\"\n";
+    char *yaml = g_strconcat(url, WATCH_STREAM,
+                             "    watch:\n"
+                             "      - question: \"Anyone at the gate?\"\n"
+                             "      - question: \"A red car?\"\n"
+                             "        every_windows: 3\n"
+                             "        budget: 40\n",
+                             NULL);
+    scd_config *cfg = load_ok(yaml);
+    const scd_stream_cfg *st = &cfg->streams[0];
+    assert_int_equal(st->n_watch, 2);
+    assert_string_equal(st->watch[0].question, "Anyone at the gate?");
+    assert_int_equal(st->watch[0].every_windows, 1); /* defaults */
+    assert_int_equal(st->watch[0].budget, 0);
+    assert_int_equal(st->watch[1].every_windows, 3);
+    assert_int_equal(st->watch[1].budget, 40);
+    /* --print-config writes them and reads them back. */
+    char *printed = scd_config_to_yaml(cfg);
+    scd_config *again = load_ok(printed);
+    assert_int_equal(again->streams[0].n_watch, 2);
+    assert_string_equal(again->streams[0].watch[1].question, "A red car?");
+    assert_int_equal(again->streams[0].watch[1].budget, 40);
+    scd_config_free(again);
+    g_free(printed);
+    scd_config_free(cfg);
+    g_free(yaml);
+
+    /* No mllm.url: nobody to ask. */
+    expect_error(WATCH_STREAM "    watch:\n      - question: q\n", 7, 5, "streams[0].watch",
+                 "set mllm.url");
+    /* The patch encoder has no text tower. */
+    yaml = g_strconcat(url,
+                       "streams:\n  - id: gate\n    file: /v.mp4\n    watch:\n"
+                       "      - question: q\n",
+                       NULL);
+    expect_error(yaml, 6, 5, "streams[0].watch", "the patch encoder has none");
+    g_free(yaml);
+    /* A question must be asked, at least every window. */
+    yaml = g_strconcat(url, WATCH_STREAM, "    watch:\n      - question: \"\"\n", NULL);
+    expect_error(yaml, 10, 19, "streams[0].watch[0].question", "empty");
+    g_free(yaml);
+    yaml = g_strconcat(url, WATCH_STREAM, "    watch:\n      - every_windows: 2\n", NULL);
+    expect_error(yaml, 10, 9, "streams[0].watch[0].question", "required key missing");
+    g_free(yaml);
+    yaml = g_strconcat(url, WATCH_STREAM,
+                       "    watch:\n      - question: q\n        every_windows: 0\n", NULL);
+    expect_error(yaml, 11, 24, "streams[0].watch[0].every_windows", "");
+    g_free(yaml);
+    yaml = g_strconcat(url, WATCH_STREAM, "    watch:\n      - question: q\n        budget: -1\n",
+                       NULL);
+    expect_error(yaml, 11, 17, "streams[0].watch[0].budget", "");
+    g_free(yaml);
+}
+
 static void yaml_syntax_errors_carry_positions(void **state) {
     (void)state;
     scd_config *cfg;
@@ -715,6 +780,7 @@ int main(void) {
         cmocka_unit_test(renamed_keys_keep_working_and_are_refused_next_to_the_new_name),
         cmocka_unit_test(redis_sinks_take_their_options_and_check_the_url),
         cmocka_unit_test(cluster_needs_a_redis_for_redis_cameras),
+        cmocka_unit_test(standing_questions_are_read_and_refused_with_their_key),
         cmocka_unit_test(yaml_syntax_errors_carry_positions),
         cmocka_unit_test(file_errors_and_relative_paths),
         cmocka_unit_test(path_limits_apply_to_the_resolved_path),

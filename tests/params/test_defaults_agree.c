@@ -58,6 +58,8 @@ static double pspec_number(const GValue *v) {
             return (double)g_value_get_uint64(v);
         case G_TYPE_FLOAT:
             return g_value_get_float(v);
+        case G_TYPE_DOUBLE:
+            return g_value_get_double(v);
         case G_TYPE_BOOLEAN:
             return g_value_get_boolean(v);
         case G_TYPE_ENUM:
@@ -78,6 +80,9 @@ static bool pspec_range(GParamSpec *ps, double *lo, double *hi) {
     } else if (G_IS_PARAM_SPEC_FLOAT(ps)) {
         *lo = G_PARAM_SPEC_FLOAT(ps)->minimum;
         *hi = G_PARAM_SPEC_FLOAT(ps)->maximum;
+    } else if (G_IS_PARAM_SPEC_DOUBLE(ps)) {
+        *lo = G_PARAM_SPEC_DOUBLE(ps)->minimum;
+        *hi = G_PARAM_SPEC_DOUBLE(ps)->maximum;
     } else {
         return false;
     }
@@ -233,6 +238,63 @@ static void test_config_keys_have_the_tables_defaults_and_ranges(void **state) {
     scd_config_free(cfg);
 }
 
+/* The change gate's parameters (SP_PARAM_IN_ENCODER): scriptencode properties and scriptd
+ * encoder keys with the table's default and range; the example config writes the defaults. */
+static void test_encoder_parameters_have_the_tables_defaults(void **state) {
+    (void)state;
+    GstElement *e = gst_element_factory_make("scriptencode", NULL);
+    assert_non_null(e);
+    GObjectClass *gc = G_OBJECT_GET_CLASS(e);
+    scd_config *cfg = scd_config_new_default();
+    char *example =
+        g_build_filename(g_getenv("SCRIPTD_SOURCE_ROOT"), "configs", "scriptd.yaml", NULL);
+    scd_config *ex = NULL;
+    scd_config_error cerr;
+    if (scd_config_load_file(example, &ex, &cerr) != SP_OK)
+        fail_msg("%s", cerr.message);
+    size_t n, nk, found = 0;
+    const sp_param_info *t = sp_param_table(&n);
+    const cfg_key *keys = cfg_keys(&nk);
+    for (size_t i = 0; i < n; i++) {
+        if (!(t[i].scope & SP_PARAM_IN_ENCODER))
+            continue;
+        found++;
+        char *prop = dashed(t[i].name);
+        GParamSpec *ps = g_object_class_find_property(gc, prop);
+        if (!ps)
+            fail_msg("scriptencode has no property %s", prop);
+        double def = pspec_number(g_param_spec_get_default_value(ps));
+        if (!same_value(&t[i], def, t[i].def))
+            fail_msg("scriptencode %s: default %.17g, table %.17g", prop, def, t[i].def);
+        double lo, hi;
+        if (pspec_range(ps, &lo, &hi) &&
+            (!same_value(&t[i], lo, t[i].min) || !same_value(&t[i], hi, t[i].max)))
+            fail_msg("scriptencode %s: range [%g, %g], table [%g, %g]", prop, lo, hi, t[i].min,
+                     t[i].max);
+        g_free(prop);
+        const cfg_key *k = NULL;
+        for (size_t j = 0; j < nk; j++)
+            if (keys[j].section == SEC_ENCODER && keys[j].param == (int)t[i].id + 1)
+                k = &keys[j];
+        if (!k)
+            fail_msg("scriptd has no encoder key for %s", t[i].name);
+        for (int which = 0; which < 2; which++) {
+            const scd_encoder_cfg *enc = which ? &ex->encoder : &cfg->encoder;
+            const char *at = (const char *)enc + k->offset;
+            double v = k->type == T_ENUM ? *(const int *)at : *(const double *)at;
+            if (!same_value(&t[i], v, t[i].def))
+                fail_msg("%s: defaults.encoder.%s is %.17g, table %.17g",
+                         which ? "configs/scriptd.yaml" : "the built-in default", k->name, v,
+                         t[i].def);
+        }
+    }
+    assert_int_equal(found, 3);
+    scd_config_free(ex);
+    scd_config_free(cfg);
+    g_free(example);
+    gst_object_unref(e);
+}
+
 /* Runs the CLI; returns its exit status, stdout and stderr (g_free). */
 static int run_cli(const char *const *args, char **out, char **err) {
     const char *cli = g_getenv("SCRIPTPRUNE_CLI");
@@ -363,6 +425,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_element_properties_have_the_tables_defaults_and_ranges),
         cmocka_unit_test(test_old_property_names_set_the_new_ones),
         cmocka_unit_test(test_config_keys_have_the_tables_defaults_and_ranges),
+        cmocka_unit_test(test_encoder_parameters_have_the_tables_defaults),
         cmocka_unit_test(test_cli_options_have_the_tables_defaults_and_ranges),
         cmocka_unit_test(test_old_cli_options_warn_and_set_the_new_parameter),
     };

@@ -7,7 +7,8 @@
  *          and text towers in float32 on OpenBLAS; or a LLaVA folder, whose tokens are its vision
  *          tower's features after its multimodal projector (the language model's input space).
  * Thread-safety: an sp_encoder is immutable after open and may be shared; each thread encodes
- * through its own sp_encode_ctx (scratch memory). docs/encoders.md describes both backends. */
+ * through its own sp_encode_ctx (scratch memory); sp_encode_batch encodes several frames in one
+ * forward pass. docs/encoders.md describes both backends. */
 #ifndef SCRIPTPRUNE_ENCODE_H
 #define SCRIPTPRUNE_ENCODE_H
 
@@ -233,6 +234,25 @@ SP_API void sp_encode_ctx_free(sp_encode_ctx *ctx);
 /* Encodes one frame into out. Safe in parallel on distinct contexts. */
 SP_API sp_status sp_encode(sp_encode_ctx *ctx, const sp_image *img, sp_encoding *out,
                            sp_error *err);
+
+/* Most frames sp_encode_batch takes in one call. */
+#define SP_ENCODE_MAX_BATCH 64
+
+/* Encodes `count` frames (1..SP_ENCODE_MAX_BATCH) in one forward pass: imgs[i] into *outs[i] (the
+ * outs distinct). Frames may differ in size and format: each is preprocessed on its own to the
+ * S x S model input, so all of them make sequences of the same length. The clip backend then runs
+ * the transformer's linear layers as GEMMs over the stacked count x T tokens, reading the weights
+ * once for the batch (attention stays within each frame); the patch backend encodes the frames one
+ * after the other. Each result equals sp_encode of that frame up to float rounding: the same
+ * arithmetic per row, but a BLAS may split a product between its kernels and threads differently
+ * for another row count and so sum in another order (OpenBLAS does: relative differences of about
+ * 1e-6), so a frame's last bits can depend on the frames batched with it. A batch of one is
+ * sp_encode, bit for bit; the patch backend is bit for bit in any batch. The context's buffers grow
+ * to the largest batch it has seen. Every frame is checked before any work: an invalid one fails
+ * the call with a message naming its index, and on any error no out holds a result (n == 0). Safe
+ * in parallel on distinct contexts. */
+SP_API sp_status sp_encode_batch(sp_encode_ctx *ctx, const sp_image *imgs, size_t count,
+                                 sp_encoding *const *outs, sp_error *err);
 
 /* ---- Queries ------------------------------------------------------------------------------------
  */

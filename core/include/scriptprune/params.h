@@ -53,6 +53,9 @@ typedef enum sp_param_id {
     SP_PARAM_BUDGET,
     SP_PARAM_RHO,
     SP_PARAM_SEED,
+    SP_PARAM_SKIP_UNCHANGED,
+    SP_PARAM_CHANGE_THRESHOLD,
+    SP_PARAM_MAX_SKIP_S,
     SP_PARAM_COUNT
 } sp_param_id;
 
@@ -68,8 +71,16 @@ typedef enum sp_param_type {
 
 /* Where a parameter lives. Streams (the CLI's stream command, the element, scriptd) expose every
  * SP_PARAM_IN_STREAM parameter and the method; the CLI's select command the SP_PARAM_IN_SELECT
- * ones. */
-enum { SP_PARAM_IN_STREAM = 1u << 0, SP_PARAM_IN_SELECT = 1u << 1 };
+ * ones. SP_PARAM_IN_ENCODER: the change gate before the encoder (scriptprune/change_gate.h),
+ * scriptd's encoder keys and the scriptencode element's properties. */
+enum { SP_PARAM_IN_STREAM = 1u << 0, SP_PARAM_IN_SELECT = 1u << 1, SP_PARAM_IN_ENCODER = 1u << 2 };
+
+/* Values of skip_unchanged: auto = on for the clip backend, off for patch. */
+typedef enum sp_skip_unchanged {
+    SP_SKIP_AUTO = 0,
+    SP_SKIP_ON = 1,
+    SP_SKIP_OFF = 2
+} sp_skip_unchanged;
 
 typedef struct sp_param_info {
     sp_param_id id;
