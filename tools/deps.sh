@@ -6,7 +6,7 @@ set -eu
 
 PACKAGES="
 meson ninja-build pkgconf gcc libc6-dev
-libopenblas-dev libcmocka-dev
+libopenblas-dev libcmocka-dev libpng-dev libjpeg62-turbo-dev
 python3 python3-numpy python3-torch python3-skimage python3-matplotlib python3-pil
 libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev gstreamer1.0-tools
 gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-libav

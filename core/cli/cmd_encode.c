@@ -7,15 +7,16 @@
 #include <string.h>
 
 #include "cli.h"
-#include "image_npy.h"
+#include "image_file.h"
 #include "scriptprune/encode.h"
 #include "scriptprune/safetensors.h"
 
 static void encode_usage(FILE *to) {
     fprintf(to,
-            "usage: scriptprune encode --model DIR --image IMG.npy --out OUT.safetensors\n"
+            "usage: scriptprune encode --model DIR --image IMG --out OUT.safetensors\n"
             "         [--layer L] [--no-projector] [--text-model DIR] [--image-size S]\n"
-            "Encodes one image (a .npy uint8 array of shape (H, W, 3) RGB or (H, W, 4) RGBA)\n"
+            "Encodes one image (a PNG, a JPEG, or a .npy uint8 array of shape (H, W, 3) RGB or\n"
+            "(H, W, 4) RGBA; told apart by their first bytes; PNG and JPEG convert to 8-bit RGB)\n"
             "with a Hugging Face CLIP, SigLIP or LLaVA folder and writes:\n"
             "  tokens F32 [N, D]  LLaVA: after the multimodal projector (the language model's\n"
             "                     input) unless --no-projector; CLIP/SigLIP: the hidden state\n"
@@ -177,12 +178,12 @@ int cli_cmd_encode(int argc, char **argv) {
         return rc;
     sp_error err;
     sp_error_clear(&err);
-    npy_image im = {0};
+    cli_image im = {0};
     sp_encoder *enc = NULL;
     sp_encode_ctx *ctx = NULL;
     sp_encoding r;
     sp_encoding_init(&r);
-    sp_status st = npy_image_read(a.image, &im, &err);
+    sp_status st = cli_image_read(a.image, &im, &err);
     if (st)
         sp_error_prefix(&err, "--image");
     sp_encoder_config c;
@@ -209,6 +210,6 @@ int cli_cmd_encode(int argc, char **argv) {
     sp_encoding_free(&r);
     sp_encode_ctx_free(ctx);
     sp_encoder_free(enc);
-    npy_image_free(&im);
+    cli_image_free(&im);
     return rc;
 }

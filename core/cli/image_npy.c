@@ -3,53 +3,12 @@
 #include "image_npy.h"
 
 #include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-enum { MAX_IMAGE_FILE = 1 << 28, MAX_SIDE = 1 << 15 };
+#include "image_file.h"
 
-static sp_status read_all(const char *path, uint8_t **buf, size_t *len, sp_error *err) {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return sp_error_set(err, errno == ENOENT ? SP_ERR_NOT_FOUND : SP_ERR_IO, "%s: %s", path,
-                            strerror(errno));
-    uint8_t *b = NULL;
-    size_t n = 0, cap = 0;
-    sp_status s = SP_OK;
-    for (;;) {
-        if (n == cap) {
-            size_t ncap = cap ? 2 * cap : 1 << 16;
-            if (ncap > MAX_IMAGE_FILE + (size_t)1) {
-                s = sp_error_set(err, SP_ERR_UNSUPPORTED, "%s: larger than %d bytes", path,
-                                 MAX_IMAGE_FILE);
-                break;
-            }
-            uint8_t *nb = realloc(b, ncap);
-            if (!nb) {
-                s = sp_error_set(err, SP_ERR_NOMEM, "%s: out of memory", path);
-                break;
-            }
-            b = nb;
-            cap = ncap;
-        }
-        size_t got = fread(b + n, 1, cap - n, f);
-        n += got;
-        if (got == 0) {
-            if (ferror(f))
-                s = sp_error_set(err, SP_ERR_IO, "%s: read error", path);
-            break;
-        }
-    }
-    fclose(f);
-    if (s) {
-        free(b);
-        return s;
-    }
-    *buf = b;
-    *len = n;
-    return SP_OK;
-}
+enum { MAX_SIDE = CLI_IMAGE_MAX_SIDE };
 
 /* The value text after 'key': in the header dictionary, or NULL. */
 static const char *value_of(const char *header, const char *key) {
@@ -95,13 +54,10 @@ static sp_status parse_shape(const char *path, const char *v, size_t dims[3], sp
     return SP_OK;
 }
 
-sp_status npy_image_read(const char *path, npy_image *out, sp_error *err) {
-    memset(out, 0, sizeof *out);
-    uint8_t *b = NULL;
-    size_t len = 0;
-    sp_status s = read_all(path, &b, &len, err);
-    if (s)
-        return s;
+sp_status npy_image_parse(const char *path, const uint8_t *b, size_t len, sp_image *img,
+                          sp_error *err) {
+    memset(img, 0, sizeof *img);
+    sp_status s = SP_OK;
     size_t hlen = 0, hoff = 0;
     if (len < 10 || memcmp(b, "\x93NUMPY", 6) != 0) {
         s = sp_error_set(err, SP_ERR_FORMAT, "%s: not a .npy file (no \\x93NUMPY magic)", path);
@@ -141,20 +97,12 @@ sp_status npy_image_read(const char *path, npy_image *out, sp_error *err) {
         s = sp_error_set(err, SP_ERR_FORMAT,
                          "%s: %zu data bytes but the shape (%zu, %zu, %zu) needs %zu", path,
                          len - hoff - hlen, dims[0], dims[1], dims[2], need);
-    if (s) {
-        free(b);
+    if (s)
         return s;
-    }
-    out->file = b;
-    out->img.data = b + hoff + hlen;
-    out->img.height = (uint32_t)dims[0];
-    out->img.width = (uint32_t)dims[1];
-    out->img.stride = dims[1] * dims[2];
-    out->img.format = dims[2] == 3 ? SP_PIXFMT_RGB : SP_PIXFMT_RGBX;
+    img->data = b + hoff + hlen;
+    img->height = (uint32_t)dims[0];
+    img->width = (uint32_t)dims[1];
+    img->stride = dims[1] * dims[2];
+    img->format = dims[2] == 3 ? SP_PIXFMT_RGB : SP_PIXFMT_RGBX;
     return SP_OK;
-}
-
-void npy_image_free(npy_image *im) {
-    free(im->file);
-    memset(im, 0, sizeof *im);
 }

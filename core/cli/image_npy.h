@@ -8,13 +8,9 @@
 
 #include "scriptprune/encode.h"
 
-typedef struct npy_image {
-    uint8_t *file; /* the whole file; img.data points into it */
-    sp_image img;
-} npy_image;
-
-/* Reads path into out; SP_ERR_FORMAT / SP_ERR_UNSUPPORTED name the file and the problem. */
-sp_status npy_image_read(const char *path, npy_image *out, sp_error *err);
-void npy_image_free(npy_image *im);
+/* Parses the .npy file held in b (len bytes) into img, whose data points into b. SP_ERR_FORMAT /
+ * SP_ERR_UNSUPPORTED name the file (path) and the problem. */
+sp_status npy_image_parse(const char *path, const uint8_t *b, size_t len, sp_image *img,
+                          sp_error *err);
 
 #endif

@@ -1,12 +1,14 @@
 /* QCSP's greedy MAP inference for the DPP with kernel L = diag(r) S diag(r) (Chen et al. 2018,
  * incremental Cholesky; docs/algorithm.md, "QCSP"). Only the kernel rows of picked tokens are ever
  * needed: they come from a similarity cache when GSP already built one, else one GEMV per pick,
- * or one SSYRK up front when the budget is a large share of the candidates. The Cholesky state is
+ * or batches of likely picks through one SGEMM each, or one SSYRK up front when the budget is a
+ * large share of the candidates. The Cholesky state is
  * kept in double so that residual gains are not lost to float32 cancellation. */
 #include <cblas.h>
 #include <math.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "choose.h"
 #include "dpp.h"
 #include "scriptprune/qcsp.h"
@@ -19,8 +21,87 @@ static double rel(const sp_kernel *k, size_t i) {
     return k->r ? (double)k->r[i] : 1.0;
 }
 
-/* S(j, .) over all candidates into row. */
-static void kernel_row(const sp_kernel *k, size_t j, float *row) {
+/* Rows of a batched lazy kernel (sp_kernel.batch), computed and cached by sp_dpp_run. */
+typedef struct row_cache {
+    float *rows;     /* cap x n kernel rows */
+    int32_t *slot;   /* n: the cache row of each candidate, or -1 */
+    float *gather;   /* batch x d: the batch's candidate rows, contiguous */
+    uint32_t *order; /* batch: candidates of the batch */
+    uint8_t *mask;   /* n */
+    size_t cap, used, batch;
+} row_cache;
+
+static void row_cache_free(row_cache *c) {
+    sp_free(c->rows);
+    sp_free(c->slot);
+    sp_free(c->gather);
+    sp_free(c->order);
+    sp_free(c->mask);
+}
+
+static sp_status row_cache_init(row_cache *c, const sp_kernel *k, size_t picks, sp_error *err) {
+    memset(c, 0, sizeof *c);
+    size_t n = k->n, d = k->rows->d;
+    c->batch = k->batch < n ? k->batch : n;
+    c->cap = 2 * picks + c->batch < n ? 2 * picks + c->batch : n;
+    c->rows = sp_alloc_array(c->cap, n * sizeof(float));
+    c->slot = sp_alloc_array(n, sizeof(int32_t));
+    c->gather = sp_alloc_array(c->batch, d * sizeof(float));
+    c->order = sp_alloc_array(c->batch, sizeof(uint32_t));
+    c->mask = sp_malloc(n);
+    if (!c->rows || !c->slot || !c->gather || !c->order || !c->mask) {
+        row_cache_free(c);
+        return sp_err_nomem(err, "DPP kernel rows", c->cap * n * sizeof(float));
+    }
+    for (size_t i = 0; i < n; i++)
+        c->slot[i] = -1;
+    return SP_OK;
+}
+
+/* Scales raw products row[i] = x_j . x_i to S(j, i). */
+static void finish_row(const sp_kernel *k, size_t j, float *row) {
+    const sp_rows *x = k->rows;
+    float ij = x->inv[j];
+    for (size_t i = 0; i < k->n; i++)
+        row[i] *= x->inv[i] * ij;
+    if (k->transform)
+        for (size_t i = 0; i < k->n; i++)
+            row[i] = k->transform(row[i], k->transform_param);
+}
+
+/* Computes into the cache the rows of j and of the unpicked, uncached candidates of largest
+ * residual d, as many as the batch and the cache allow (none when the cache is full). */
+static void fill_batch(const sp_kernel *k, row_cache *c, size_t j, const double *d,
+                       const uint8_t *picked, void *rank) {
+    size_t n = k->n, dim = k->rows->d, free_rows = c->cap - c->used, avail = 0;
+    if (free_rows == 0)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        c->mask[i] = picked[i] || c->slot[i] >= 0 || i == j;
+        avail += !c->mask[i];
+    }
+    size_t m = c->batch < free_rows ? c->batch : free_rows;
+    m = m - 1 < avail ? m : avail + 1;
+    c->order[0] = (uint32_t)j;
+    if (m > 1)
+        sp_rank_first(d, c->mask, n, m - 1, c->order + 1, rank);
+    const float *x = k->rows->x;
+    for (size_t b = 0; b < m; b++)
+        memcpy(c->gather + b * dim, x + (size_t)c->order[b] * dim, dim * sizeof(float));
+    float *out = c->rows + c->used * n;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)n, (int)dim, 1.0f, c->gather,
+                (int)dim, x, (int)dim, 0.0f, out, (int)n);
+    for (size_t b = 0; b < m; b++) {
+        finish_row(k, c->order[b], out + b * n);
+        c->slot[c->order[b]] = (int32_t)(c->used + b);
+    }
+    c->used += m;
+}
+
+/* S(j, .) over all candidates into row. cache: the batched kernel's rows (else NULL); d, picked
+ * and rank: the greedy state it picks a batch from. */
+static void kernel_row(const sp_kernel *k, row_cache *cache, size_t j, const double *d,
+                       const uint8_t *picked, void *rank, float *row) {
     if (k->sim) {
         uint32_t mj = k->map ? k->map[j] : (uint32_t)j;
         for (size_t i = 0; i < k->n; i++)
@@ -36,14 +117,20 @@ static void kernel_row(const sp_kernel *k, size_t j, float *row) {
             memcpy(row, g, k->n * sizeof(float));
         return;
     }
+    if (cache) {
+        if (cache->slot[j] < 0)
+            fill_batch(k, cache, j, d, picked, rank);
+        if (cache->slot[j] >= 0) {
+            memcpy(row, cache->rows + (size_t)cache->slot[j] * k->n, k->n * sizeof(float));
+            return;
+        }
+    }
     /* A matrix-vector product: the next pick is unknown until this row is applied, so the rows
-     * cannot be batched into a GEMM. */
+     * cannot be batched into a GEMM (unless batches guess the next picks, above). */
     const sp_rows *x = k->rows;
     cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)k->n, (int)x->d, 1.0f, x->x, (int)x->d,
                 x->x + j * x->d, 1, 0.0f, row, 1);
-    float ij = x->inv[j];
-    for (size_t i = 0; i < k->n; i++)
-        row[i] *= x->inv[i] * ij;
+    finish_row(k, j, row);
 }
 
 static double kernel_diag(const sp_kernel *k, size_t i) {
@@ -57,7 +144,8 @@ static double kernel_diag(const sp_kernel *k, size_t i) {
     }
     const sp_rows *x = k->rows;
     const float *xi = x->x + i * x->d;
-    return (double)cblas_sdot((int)x->d, xi, 1, xi, 1) * x->inv[i] * x->inv[i];
+    float c = cblas_sdot((int)x->d, xi, 1, xi, 1) * x->inv[i] * x->inv[i];
+    return k->transform ? (double)k->transform(c, k->transform_param) : (double)c;
 }
 
 sp_status sp_dpp_run(sp_workspace *ws, const sp_kernel *kern, size_t k, uint32_t *picks,
@@ -77,6 +165,13 @@ sp_status sp_dpp_run(sp_workspace *ws, const sp_kernel *kern, size_t k, uint32_t
     void *rank = sp_rank_scratch(ws, n);
     if (!c || !d || !proj || !row || !picked || !rank)
         return sp_err_nomem(err, "DPP state", (k + 2) * n * sizeof(double));
+    row_cache cache_store, *cache = NULL;
+    if (kern->rows && kern->batch > 1 && !kern->sim && !kern->g) {
+        sp_status st = row_cache_init(&cache_store, kern, k, err);
+        if (st)
+            return st;
+        cache = &cache_store;
+    }
     memset(picked, 0, n);
     for (size_t i = 0; i < n; i++) {
         double ri = rel(kern, i);
@@ -98,7 +193,7 @@ sp_status sp_dpp_run(sp_workspace *ws, const sp_kernel *kern, size_t k, uint32_t
         }
         if (j == SIZE_MAX || d[j] <= SP_DPP_EPS)
             break;
-        kernel_row(kern, j, row);
+        kernel_row(kern, cache, j, d, picked, rank, row);
         /* proj_i = sum over earlier steps t of this round of c_t[j] c_t[i]. */
         if (got > base)
             cblas_dgemv(CblasRowMajor, CblasTrans, (int)(got - base), (int)n, 1.0, c + base * n,
@@ -117,6 +212,8 @@ sp_status sp_dpp_run(sp_workspace *ws, const sp_kernel *kern, size_t k, uint32_t
         d[j] = -INFINITY;
         picks[got++] = (uint32_t)j;
     }
+    if (cache)
+        row_cache_free(cache);
     if (got < k) {
         /* Kernel exhausted: fill with the most relevant remaining candidates. */
         for (size_t i = 0; i < n; i++)

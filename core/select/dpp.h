@@ -22,8 +22,16 @@ typedef struct sp_kernel {
     const uint32_t *map;
     /* or a similarity cache in either layout, S(i, j) = sp_sim_at(sim, map[i], map[j]) */
     const struct sp_sim *sim;
-    /* or prepared contiguous candidate rows for lazy GEMV rows */
+    /* or prepared contiguous candidate rows for lazy rows: one GEMV per pick, or, with batch > 0,
+     * one SGEMM for the missing row and the batch - 1 unpicked candidates of largest residual
+     * (the likely next picks), kept in a cache of min(n, 2k + batch) rows. Batches keep the
+     * arithmetic in matrix products (a GEMV is memory bound) without the n x n Gram matrix when
+     * k is a small share of n. */
     const struct sp_rows *rows;
+    size_t batch;
+    /* with rows: S = transform(cosine, transform_param) (NULL: the cosine itself) */
+    float (*transform)(float cosine, float param);
+    float transform_param;
     /* Exhaustion policy (streams, docs/streams.md): false (the default, docs/algorithm.md) fills
      * the rest by relevance; true starts a new greedy round over the unpicked candidates, with
      * fresh residuals, and fills by relevance only when no candidate has a residual left. */

@@ -9,8 +9,12 @@
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#endif
 
 #include "alloc.h"
+#include "cpu_features.h"
 #include "history.h"
 
 /* Records per block: blocks of about 1 MiB keep allocation counts low without making a small
@@ -31,6 +35,7 @@ sp_status sp_history_init(sp_history *h, size_t bound, size_t d, size_t e, sp_dt
     h->d = d;
     h->e = e;
     h->dtype = dtype;
+    h->f16c = sp_cpu_has_f16c();
     size_t vals = (d + e) * value_size(dtype);
     if (vals / value_size(dtype) != d + e || vals > SIZE_MAX / 2)
         return sp_error_set(err, SP_ERR_OVERFLOW, "history record of %zu values is too large",
@@ -120,9 +125,27 @@ static void decode_f16(const uint8_t *src, float *dst, size_t n) {
     }
 }
 
+#if defined(__x86_64__) && defined(__GNUC__)
+#define SP_HAVE_F16C_PATH 1
+/* The same values with the F16C instruction (exact for every float16), eight per instruction
+ * and without the SSE2 path's bit arithmetic: reselect decodes the shortlist's rows with it. */
+__attribute__((target("avx,f16c"))) static void decode_f16c(const uint8_t *src, float *dst,
+                                                            size_t n) {
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128(
+                                      (const __m128i *)(const void *)(src + 2 * i))));
+    decode_f16(src + 2 * i, dst + i, n - i);
+}
+#endif
+
 static void load_values(const sp_history *h, const uint8_t *src, float *dst, size_t n) {
     if (h->dtype == SP_DTYPE_F32)
         memcpy(dst, src, n * sizeof(float));
+#ifdef SP_HAVE_F16C_PATH
+    else if (h->f16c)
+        decode_f16c(src, dst, n);
+#endif
     else
         decode_f16(src, dst, n);
 }

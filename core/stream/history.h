@@ -2,6 +2,7 @@
 #ifndef SP_STREAM_HISTORY_H
 #define SP_STREAM_HISTORY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -35,6 +36,7 @@ typedef struct sp_history {
     size_t head, count; /* ring position of the oldest record; records held */
     size_t bytes;       /* allocated: table + blocks */
     uint64_t evicted, aged, clamped, lost_nomem;
+    bool f16c; /* the CPU converts float16 in hardware (asked once: CPUID traps in a VM) */
 } sp_history;
 
 /* Lays out the ring for records of d (+ e) values; bound 0 keeps nothing. Allocates the table. */

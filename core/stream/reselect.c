@@ -4,7 +4,8 @@
  * "Reselect"): with a query, the candidates with the highest cosine to any query row; without one,
  * the candidates that were emitted before, then the others, each group thinned by an even stride
  * over time. The shortlist and its values are copied under the state lock; relevance and the DPP
- * run after it is released. */
+ * run after it is released, with the whole kernel or, for a budget that is a small share of the
+ * shortlist, only the picks' rows in batches (dpp.h). */
 #include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
@@ -12,9 +13,15 @@
 
 #include "../select/dpp.h"
 #include "../select/relevance.h"
+#include "../select/similarity.h"
+#include "../select/workspace.h"
 #include "alloc.h"
 #include "scriptprune/qcsp.h"
 #include "stream_internal.h"
+
+/* Kernel rows per SGEMM of the batched DPP (dpp.h): enough rows to keep the product compute
+ * bound, few enough that the guesses past the next pick stay cheap (bench/bench_ask.c). */
+enum { RESELECT_ROW_BATCH = 64 };
 
 typedef struct ref {
     uint64_t frame;
@@ -349,7 +356,24 @@ static sp_status select_unlocked(sp_workspace *ws, reselect *r, sp_packet_buf *o
             return st;
         memcpy(r->quality, r->rel, n * sizeof(float)); /* with a query, relevance is the quality */
     }
-    if (k < n) {
+    if (k < n && 5 * k < n) {
+        /* A budget that is a small share of the shortlist (256 of 2048): only the picks' kernel
+         * rows, computed in batches of likely picks (dpp.h), instead of the n x n matrix. */
+        sp_rows rows;
+        st = sp_rows_prepare(ws, out->tokens, n, d, SP_WS_NORMS, SP_WS_XN, "token", &rows, err);
+        if (st)
+            return st;
+        sp_kernel kern = {.n = n,
+                          .r = r->quality,
+                          .rows = &rows,
+                          .batch = RESELECT_ROW_BATCH,
+                          .transform = sp_stream_kernel,
+                          .transform_param = r->sigma,
+                          .rounds = true};
+        st = sp_dpp_run(ws, &kern, k, r->picks, err);
+        if (st)
+            return st;
+    } else if (k < n) {
         st = shortlist_kernel(out->tokens, n, d, r->sigma, &r->gram, err);
         if (st)
             return st;

@@ -1,8 +1,10 @@
 #!/usr/bin/python3
 """scriptprune encode against gen_clip.py's LLaVA fixtures: the written tokens match the PyTorch
 reference (post-projector, --no-projector, the class token first under "full"), yx and the
-metadata say where each row comes from, --text-model adds the CLIP joint space, and bad input
-exits 2 with a message naming the problem.
+metadata say where each row comes from, --text-model adds the CLIP joint space, PNG and JPEG
+images (told apart by their first bytes) give the tokens of their pixels given as .npy, and bad
+input (corrupt or truncated PNG/JPEG and CMYK JPEG included) exits 2 with a message naming the
+problem.
 
 Usage: cli_encode.py SCRIPTPRUNE FIXTURE_DIR
 """
@@ -12,8 +14,10 @@ import struct
 import subprocess
 import sys
 import tempfile
+import zlib
 
 import numpy as np
+from PIL import Image
 
 CLI, FX = sys.argv[1], sys.argv[2]
 TOL = 1e-4
@@ -85,6 +89,76 @@ r = run("--model", fx(lv["dir"]), "--image", fx(j["npy"]), "--out", out, "--laye
 assert r.returncode == 0, r.stderr
 assert read_st(out)[1]["layer"] == "3"
 
+# PNG and JPEG: the same tokens as the same pixels given as .npy (the file names say nothing of
+# the kind: it comes from the first bytes).
+
+
+def png_bytes(samples, color_type, depth, palette=None, trns=None):
+    """A PNG written by hand (zlib, filter 0) so that every colour type and depth is covered."""
+    h, w = samples.shape[:2]
+
+    def chunk(tag, data):
+        return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data))
+
+    rows = samples.astype(">u2" if depth == 16 else np.uint8).reshape(h, -1)
+    raw = b"".join(b"\0" + r.tobytes() for r in rows)
+    out = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, depth, color_type, 0, 0, 0))
+    if palette is not None:
+        out += chunk(b"PLTE", palette.astype(np.uint8).tobytes())
+    if trns is not None:
+        out += chunk(b"tRNS", trns)
+    return out + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
+
+
+def tokens_of(image_path):
+    r = run("--model", model, "--image", image_path, "--out", out)
+    assert r.returncode == 0, (image_path, r.stderr)
+    return read_st(out)[0]["tokens"].copy()
+
+
+def same_tokens_as_npy(name, data, pixels):
+    path = os.path.join(tmp, name)
+    with open(path, "wb") as f:
+        f.write(data)
+    npy = os.path.join(tmp, name + ".npy")
+    np.save(npy, np.ascontiguousarray(pixels, dtype=np.uint8))
+    got, want = tokens_of(path), tokens_of(npy)
+    assert np.array_equal(got, want), f"{name}: tokens differ from the .npy of the same pixels"
+
+
+def scale16(v):
+    return ((v.astype(np.uint32) * 255 + 32895) >> 16).astype(np.uint8)
+
+
+model = fx(lv["dir"])
+rgb = np.load(fx(lv["cases"][0]["npy"]))
+rng = np.random.default_rng(5)
+grey = rgb[:, :, 1]
+alpha = rng.integers(0, 256, grey.shape, dtype=np.uint8)
+palette = rng.integers(0, 256, (8, 3), dtype=np.uint8)
+index = grey // 32
+rgb16 = rgb.astype(np.uint16) * 257 + rng.integers(0, 257, rgb.shape, dtype=np.uint16)
+grey16 = rgb16[:, :, 0]
+pngs = [
+    ("rgb8.img", png_bytes(rgb, 2, 8), rgb),
+    ("grey8.img", png_bytes(grey, 0, 8), np.stack([grey] * 3, -1)),
+    ("rgba8.img", png_bytes(np.dstack([rgb, alpha]), 6, 8), rgb),
+    ("greyalpha8.img", png_bytes(np.dstack([grey, alpha]), 4, 8), np.stack([grey] * 3, -1)),
+    ("palette.img", png_bytes(index, 3, 8, palette, bytes(range(0, 256, 32))), palette[index]),
+    ("rgb16.img", png_bytes(rgb16, 2, 16), scale16(rgb16)),
+    ("grey16.img", png_bytes(grey16, 0, 16), np.stack([scale16(grey16)] * 3, -1)),
+]
+for name, data, pixels in pngs:
+    same_tokens_as_npy(name, data, pixels)
+    checked += 1
+# JPEG: against the pixels PIL decodes (Debian's python3-pil uses the same libjpeg-turbo)
+for name, im in (("colour.jpg", Image.fromarray(rgb)), ("grey.jpg", Image.fromarray(grey))):
+    path = os.path.join(tmp, name + ".src")
+    im.save(path, "JPEG", quality=90)
+    data = open(path, "rb").read()
+    same_tokens_as_npy(name, data, np.asarray(Image.open(path).convert("RGB")))
+    checked += 1
+
 # bad input: exit 2, one clear line, no output file
 bad = {}
 img = np.load(fx(lv["cases"][0]["npy"]))
@@ -95,14 +169,36 @@ with open(os.path.join(tmp, "trunc.npy"), "wb") as f:
     f.write(open(fx(lv["cases"][0]["npy"]), "rb").read()[:-5])
 with open(os.path.join(tmp, "text.npy"), "w") as f:
     f.write("not numpy")
-model = fx(lv["dir"])
+good_png = png_bytes(rgb, 2, 8)
+good_jpg = open(os.path.join(tmp, "colour.jpg.src"), "rb").read()
+idat = good_png.index(b"IDAT") + 4
+idat_crc = idat + struct.unpack(">I", good_png[idat - 8:idat - 4])[0]
+broken = {
+    "trunc.png": good_png[: len(good_png) // 2],
+    "sig.png": good_png[:8],
+    "zlib.png": good_png[:idat] + bytes([good_png[idat] ^ 0xFF]) + good_png[idat + 1:],
+    "crc.png": good_png[:idat_crc] + bytes([good_png[idat_crc] ^ 0xFF]) + good_png[idat_crc + 1:],
+    "trunc.jpg": good_jpg[: len(good_jpg) // 2],
+    "junk.jpg": b"\xff\xd8\xff" + bytes(rng.integers(0, 256, 500, dtype=np.uint8)),
+}
+for name, data in broken.items():
+    with open(os.path.join(tmp, name), "wb") as f:
+        f.write(data)
+Image.fromarray(rgb).convert("CMYK").save(os.path.join(tmp, "cmyk.jpg"), "JPEG")
 image = fx(lv["cases"][0]["npy"])
 cases = [
     (["--model", model, "--image", os.path.join(tmp, "float.npy")], "dtype uint8"),
     (["--model", model, "--image", os.path.join(tmp, "gray.npy")], "(H, W, 3)"),
     (["--model", model, "--image", os.path.join(tmp, "fortran.npy")], "Fortran-order"),
     (["--model", model, "--image", os.path.join(tmp, "trunc.npy")], "data bytes"),
-    (["--model", model, "--image", os.path.join(tmp, "text.npy")], "not a .npy file"),
+    (["--model", model, "--image", os.path.join(tmp, "text.npy")], "not a .npy, PNG or JPEG file"),
+    (["--model", model, "--image", os.path.join(tmp, "trunc.png")], "not a readable PNG"),
+    (["--model", model, "--image", os.path.join(tmp, "sig.png")], "truncated"),
+    (["--model", model, "--image", os.path.join(tmp, "zlib.png")], "not a readable PNG"),
+    (["--model", model, "--image", os.path.join(tmp, "crc.png")], "CRC error"),
+    (["--model", model, "--image", os.path.join(tmp, "trunc.jpg")], "not a readable JPEG"),
+    (["--model", model, "--image", os.path.join(tmp, "junk.jpg")], "not a readable JPEG"),
+    (["--model", model, "--image", os.path.join(tmp, "cmyk.jpg")], "CMYK"),
     (["--model", model, "--image", os.path.join(tmp, "missing.npy")], "missing.npy"),
     (["--model", fx("broken_llava_act"), "--image", image], "projector_hidden_act 'relu'"),
     (["--model", fx("broken_llava_shard"), "--image", image], "names shard"),
@@ -119,4 +215,5 @@ for args, needle in cases:
     assert needle in r.stderr, (args, r.stderr)
     assert len(r.stderr.strip().splitlines()) == 1, r.stderr
     assert not os.path.exists(out)
-print(f"scriptprune encode: {checked} outputs match PyTorch, {len(cases)} bad inputs exit 2")
+print(f"scriptprune encode: {checked} outputs match PyTorch or their .npy pixels, "
+      f"{len(cases)} bad inputs exit 2")

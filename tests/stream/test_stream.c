@@ -1268,6 +1268,66 @@ static void test_reselect_shortlists_large_ranges_and_keeps_the_budget(void **st
     free(tok);
 }
 
+/* The greedy picks of a budget are the first picks of any larger budget: a budget that is a
+ * small share of the candidates takes the batched kernel rows (dpp.h), a large one the whole
+ * matrix, and both must pick the same tokens. */
+static void test_reselect_batched_rows_pick_what_the_whole_kernel_picks(void **state) {
+    (void)state;
+    scene sc;
+    scene_init(&sc, GH, GW, D, 23);
+    sc.nobj = 2;
+    sp_stream_params p;
+    sp_stream_params_init(&p);
+    p.window = 2;
+    p.hop = 1;
+    capture c = {0};
+    sp_stream *s = new_stream(&p, &c);
+    float *tok = malloc(N * D * sizeof(float));
+    for (uint64_t t = 0; t < 10; t++) {
+        sc.scene_id = (uint32_t)t;
+        sc.obj[0] = (scene_object){3, 3, 2, 2, 30 + (uint32_t)t, 1};
+        sc.obj[1] = (scene_object){4, 2, 9, 8, 60 + (uint32_t)t, 1};
+        scene_render(&sc, t, tok, NULL);
+        push(s, tok, t);
+    }
+    float q[D];
+    sc.scene_id = 4;
+    scene_object_base(&sc, 34, q);
+    sp_query query = {q, 1, D};
+    sp_packet_buf all, few;
+    sp_packet_buf_init(&all);
+    sp_packet_buf_init(&few);
+    sp_error err;
+    assert_int_equal(
+        sp_stream_reselect(s, NULL, &query, 100000, SP_PTS_NONE, SP_PTS_NONE, &all, &err), SP_OK);
+    size_t n = all.packet.count, small = n / 8, large = n / 2;
+    assert_true(n >= 400 && 5 * small < n && 5 * large >= n);
+    assert_int_equal(
+        sp_stream_reselect(s, NULL, &query, small, SP_PTS_NONE, SP_PTS_NONE, &few, &err), SP_OK);
+    assert_int_equal(
+        sp_stream_reselect(s, NULL, &query, large, SP_PTS_NONE, SP_PTS_NONE, &all, &err), SP_OK);
+    assert_int_equal(few.packet.count, small);
+    size_t found = 0;
+    for (size_t i = 0; i < small; i++) {
+        const sp_token_info *a = &few.packet.info[i];
+        for (size_t j = 0; j < large; j++) {
+            const sp_token_info *b = &all.packet.info[j];
+            if (a->frame == b->frame && a->y == b->y && a->x == b->x) {
+                assert_memory_equal(few.packet.tokens + i * D, all.packet.tokens + j * D,
+                                    D * sizeof(float));
+                found++;
+                break;
+            }
+        }
+    }
+    assert_int_equal(found, small);
+    sp_packet_buf_free(&all);
+    sp_packet_buf_free(&few);
+    sp_stream_free(s);
+    capture_free(&c);
+    free(tok);
+}
+
 /* ---- QCSP in the stream: rounds, kernel, mass ---- */
 
 static sp_status keep_last(void *user, const sp_packet *p, sp_error *err) {
@@ -1510,6 +1570,7 @@ int main(void) {
         cmocka_unit_test(test_history_half_decoding_equals_the_reference_conversion),
         cmocka_unit_test(test_reselect_answers_from_window_and_history_by_time_range),
         cmocka_unit_test(test_reselect_shortlists_large_ranges_and_keeps_the_budget),
+        cmocka_unit_test(test_reselect_batched_rows_pick_what_the_whole_kernel_picks),
         cmocka_unit_test(test_exhausted_kernel_starts_new_rounds_instead_of_the_first_candidates),
         cmocka_unit_test(test_without_a_query_the_window_prefers_tokens_that_stand_for_many),
         cmocka_unit_test(test_queries_and_reselects_from_another_thread_during_pushes),
