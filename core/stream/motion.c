@@ -9,6 +9,7 @@
 #include <math.h>
 
 #include "alloc.h"
+#include "cosine.h"
 #include "motion.h"
 
 /* Positions sampled every SAMPLE cells in both directions, at least MIN_PAIRS of them with a

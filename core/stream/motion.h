@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "temporal.h"
+#include "temporal_refs.h"
 
 /* Content at grid position p = (y, x) of the new frame was at c + zoom (p - c) + (sy, sx) in the
  * anchors' frame, c the grid's centre: zoom > 1 is a zoom out (the picture shows more; content

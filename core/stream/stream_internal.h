@@ -1,5 +1,5 @@
 /* Internals of core/stream: the stream object, which owns the window (window.h), the history
- * (history.h) and the temporal references (temporal.h) and passes each module what it needs.
+ * (history.h) and the temporal references (temporal_refs.h) and passes each module what it needs.
  * docs/streams.md describes the algorithm; this header the data. stream.c and reselect.c use it. */
 #ifndef SP_STREAM_INTERNAL_H
 #define SP_STREAM_INTERNAL_H
@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cosine.h"
 #include "history.h"
 #include "scriptprune/stream.h"
 #include "temporal.h"

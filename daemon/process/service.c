@@ -22,6 +22,7 @@
 #include "runtime/runner.h"
 #include "runtime/sinks.h"
 #include "runtime/streams.h"
+#include "runtime/watch.h"
 #include "process/summary.h"
 #include "scriptprune/select.h"
 #include "telemetry/log.h"
@@ -258,6 +259,9 @@ int scd_service_run(const scd_run_options *o, scd_config *cfg) {
     scd_metric_gauge_set(app.m->build_info, ver, 1);
     app.encoders = scd_encoders_new();
     app.streams = scd_streams_new(&app);
+    scd_stream_observer watches;
+    scd_watches_observer(&app, &watches); /* the standing questions follow every stream */
+    scd_streams_set_observer(app.streams, &watches);
     app.jobs = scd_jobs_new(&app);
     app.mllm = scd_mllm_new();
     app.notify = scd_notify_new(&app);

@@ -13,7 +13,6 @@
 #include "packetview.h"
 #include "runtime/runner.h"
 #include "runtime/sinks.h"
-#include "runtime/watch.h"
 
 /* A scriptsink's packets written, dropped and reconnections, as already counted. */
 typedef guint64 sink_counts[3];
@@ -48,9 +47,10 @@ struct scd_stream {
     char *query_npy; /* the query as a file, for the element's property at start */
 
     scd_follow *follow;
-    scd_watches *watches; /* standing questions, NULL when it has none */
-    GPtrArray *st_dirs;   /* safetensors_dir sinks (borrowed strings of cfg) */
-    GPtrArray *ov_dirs;   /* overlay_dir sinks */
+    scd_stream_observer obs; /* the observer it was attached to (scd_streams_set_observer) */
+    void *obs_state;         /* its state for this stream, NULL when it follows none */
+    GPtrArray *st_dirs;      /* safetensors_dir sinks (borrowed strings of cfg) */
+    GPtrArray *ov_dirs;      /* overlay_dir sinks */
     GPtrArray *scriptsinks;
     GPtrArray *brokers;   /* scd_redis_sink*: they live as long as the stream */
     sink_counts *ss_last; /* per scriptsink: written, dropped, reconnects already counted */
@@ -73,7 +73,8 @@ struct scd_stream {
 
 struct scd_streams {
     scd_app *app;
-    GPtrArray *items; /* scd_stream* */
+    scd_stream_observer observer; /* of the streams created from now on; attach NULL: none */
+    GPtrArray *items;             /* scd_stream* */
     void (*on_drained)(void *user);
     void *drained_user;
     guint run_serial; /* numbers every pipeline run of the process: run tags never repeat */
@@ -194,7 +195,8 @@ static void on_packet(void *user, const GstScriptPacket *p) {
     scd_metric_counter_add(st->app->m->tokens_out, lbl(st), p->count);
     if (st->follow)
         scd_follow_packet(st->follow, p);
-    scd_watches_packet(st->watches, p);
+    if (st->obs_state)
+        st->obs.packet(st->obs_state, p);
     sp_error err;
     sp_error_clear(&err);
     for (guint i = 0; i < st->brokers->len; i++) {
@@ -506,7 +508,8 @@ static void start_run(scd_stream *st) {
     };
     if (st->follow)
         scd_follow_new_run(st->follow);
-    scd_watches_new_run(st->watches);
+    if (st->obs_state)
+        st->obs.new_run(st->obs_state);
     set_state(st, SCD_STREAM_STARTING);
     if (scd_run_start(&spec, &cb, st, &st->run, &err) != SP_OK)
         goto fail;
@@ -573,7 +576,6 @@ static scd_stream *stream_new(scd_streams *owner, scd_config_ref *ref, const scd
         }
     }
     st->ss_last = g_new0(sink_counts, MAX(st->scriptsinks->len, 1u));
-    st->watches = scd_watches_new(st->app, st);
     /* Counters exist (at 0) from the start, so a scrape shows every stream. */
     scd_metric_counter_add(st->app->m->frames, lbl(st), 0);
     scd_metric_counter_add(st->app->m->frames_seen, lbl(st), 0);
@@ -598,8 +600,9 @@ static void stream_free(scd_stream *st) {
     if (st->stop_idle)
         g_source_remove(st->stop_idle);
     free_run(st);
-    /* After the pipeline: no packet comes any more. Questions in flight are cancelled. */
-    scd_watches_free(st->watches);
+    /* After the pipeline: no packet comes any more. */
+    if (st->obs_state)
+        st->obs.detach(st->obs_state);
     /* What is queued gets a moment to leave. */
     for (guint i = 0; i < st->brokers->len; i++)
         scd_redis_sink_free(g_ptr_array_index(st->brokers, i), 2000);
@@ -648,15 +651,21 @@ static void load_config_query(scd_stream *st) {
     }
 }
 
-/* The standing questions, encoded when the stream is created: a model without a text tower is
- * an error of this stream from the start (logged, in its last_error); it runs all the same. */
-static void load_watch_questions(scd_stream *st) {
-    char *problems = scd_watches_prepare(st->watches);
-    if (!problems)
+/* The observer, attached once the stream has its configured query: a problem it reports (the
+ * standing questions: a model without a text tower) is an error of this stream from the start,
+ * in its last_error; the stream runs all the same. */
+static void attach_observer(scd_stream *st) {
+    const scd_stream_observer *o = &st->owner->observer;
+    if (!o->attach)
+        return;
+    char *problem = NULL;
+    st->obs_state = o->attach(o->user, st, &problem);
+    if (st->obs_state)
+        st->obs = *o;
+    if (!problem)
         return;
     g_free(st->last_error);
-    st->last_error = g_strdup_printf("standing questions: %s", problems);
-    g_free(problems);
+    st->last_error = problem;
 }
 
 /* ---- the registry --------------------------------------------------------------------------- */
@@ -667,6 +676,13 @@ scd_streams *scd_streams_new(scd_app *app) {
     s->items = g_ptr_array_new();
     s->rate_t_us = g_get_monotonic_time();
     return s;
+}
+
+void scd_streams_set_observer(scd_streams *s, const scd_stream_observer *obs) {
+    if (obs)
+        s->observer = *obs;
+    else
+        memset(&s->observer, 0, sizeof s->observer);
 }
 
 void scd_streams_free(scd_streams *s) {
@@ -709,7 +725,7 @@ guint scd_streams_apply(scd_streams *s, scd_config_ref *ref) {
         if (!st) {
             st = stream_new(s, ref, &cfg->streams[j]);
             load_config_query(st);
-            load_watch_questions(st);
+            attach_observer(st);
             g_ptr_array_add(s->items, st);
             start_run(st);
             started++;

@@ -22,6 +22,7 @@
 #define SCRIPTD_STREAMS_H
 
 #include <gst/gst.h>
+#include <gst/script/script.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -68,9 +69,34 @@ typedef struct scd_stream_summary {
 
 typedef struct scd_streams scd_streams;
 
+/* Something above the streams runtime that follows each stream's packets (the standing questions
+ * of streams[].watch, runtime/watch.h). The streams runtime knows it only through these hooks;
+ * the process registers it (process/service.c).
+ *
+ * attach: main thread, once per stream, after the stream is created with its configured query
+ *   and before its first run. Returns the observer's state for st (owned by the observer), or
+ *   NULL when it has nothing to follow on st: the other hooks are then never called for st. May
+ *   set *problem (g_malloc'd, taken by the stream) to an error that does not stop the stream: it
+ *   becomes the stream's last_error.
+ * packet: a streaming thread, for every packet the stream emits; must not block.
+ * new_run: main thread, before each pipeline run of the stream.
+ * detach: main thread, when the stream is freed, after its pipeline: no packet comes any more.
+ *   The state must let go of st (it may outlive it, but not use it).
+ * user: passed to attach. All four hooks are set. */
+typedef struct scd_stream_observer {
+    void *(*attach)(void *user, scd_stream *st, char **problem);
+    void (*packet)(void *state, const GstScriptPacket *p);
+    void (*new_run)(void *state);
+    void (*detach)(void *state);
+    void *user;
+} scd_stream_observer;
+
 scd_streams *scd_streams_new(scd_app *app);
 /* Stops and frees every stream. */
 void scd_streams_free(scd_streams *s);
+/* Sets the observer of every stream created from now on (copied; NULL: none). Main thread, before
+ * the first scd_streams_apply. */
+void scd_streams_set_observer(scd_streams *s, const scd_stream_observer *obs);
 
 /* Makes the running set match cfg: streams that are gone stop, new ones start, streams whose
  * settings changed restart; unchanged streams keep running untouched. Returns the number of

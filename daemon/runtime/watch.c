@@ -31,6 +31,8 @@ typedef struct watch {
     gboolean query_error_logged;
 } watch;
 
+/* The standing questions of one stream. */
+typedef struct scd_watches scd_watches;
 struct scd_watches {
     scd_app *app;
     struct scd_stream *st; /* NULL once freed by its stream */
@@ -79,7 +81,8 @@ static void watches_unref(scd_watches *w) {
     g_atomic_rc_box_release_full(w, watches_clear);
 }
 
-scd_watches *scd_watches_new(scd_app *app, struct scd_stream *st) {
+/* The standing questions of st (its config's watch list), or NULL when it has none. */
+static scd_watches *watches_new(scd_app *app, struct scd_stream *st) {
     const scd_stream_cfg *c = scd_stream_cfg_of(st);
     if (c->n_watch == 0)
         return NULL;
@@ -112,7 +115,9 @@ scd_watches *scd_watches_new(scd_app *app, struct scd_stream *st) {
     return w;
 }
 
-void scd_watches_free(scd_watches *w) {
+/* Cancels what is in flight, forgets what is due, and releases w (NULL is accepted). The stream may
+ * be freed right after. */
+static void watches_free(scd_watches *w) {
     if (!w)
         return;
     w->st = NULL;
@@ -120,7 +125,8 @@ void scd_watches_free(scd_watches *w) {
     watches_unref(w);
 }
 
-void scd_watches_new_run(scd_watches *w) {
+/* A new pipeline run: counts and spans start over (its times may start over too). */
+static void watches_new_run(scd_watches *w) {
     if (!w)
         return;
     g_mutex_lock(&w->lock);
@@ -319,7 +325,9 @@ static scd_query *question_query(scd_watches *w, watch *x, const seen_packet *fi
     return NULL;
 }
 
-char *scd_watches_prepare(scd_watches *w) {
+/* Encodes every question now. NULL when all are ready (or w is NULL), else what went wrong (g_free
+ * it). */
+static char *watches_prepare(scd_watches *w) {
     if (!w)
         return NULL;
     const scd_encoder_cfg *enc = &scd_stream_cfg_of(w->st)->encoder;
@@ -394,7 +402,8 @@ static void due_free(gpointer data) {
 
 /* ---- the streaming thread ------------------------------------------------------------------- */
 
-void scd_watches_packet(scd_watches *w, const GstScriptPacket *p) {
+/* A packet the stream emitted (window or frame packets). */
+static void watches_packet(scd_watches *w, const GstScriptPacket *p) {
     if (!w || p->kind == GST_SCRIPT_PACKET_KIND_RESELECT)
         return;
     seen_packet now = {p->window_id, p->pts_first, p->pts_last};
@@ -414,4 +423,35 @@ void scd_watches_packet(scd_watches *w, const GstScriptPacket *p) {
         g_idle_add_full(G_PRIORITY_DEFAULT, on_due, d, due_free);
     }
     g_mutex_unlock(&w->lock);
+}
+
+/* ---- the stream observer (streams.h) -------------------------------------------------------- */
+
+static void *observer_attach(void *user, scd_stream *st, char **problem) {
+    scd_watches *w = watches_new(user, st);
+    char *problems = watches_prepare(w);
+    if (problems)
+        *problem = g_strdup_printf("standing questions: %s", problems);
+    g_free(problems);
+    return w;
+}
+
+static void observer_packet(void *state, const GstScriptPacket *p) {
+    watches_packet(state, p);
+}
+
+static void observer_new_run(void *state) {
+    watches_new_run(state);
+}
+
+static void observer_detach(void *state) {
+    watches_free(state); /* questions in flight are cancelled */
+}
+
+void scd_watches_observer(scd_app *app, scd_stream_observer *out) {
+    *out = (scd_stream_observer){.attach = observer_attach,
+                                 .packet = observer_packet,
+                                 .new_run = observer_new_run,
+                                 .detach = observer_detach,
+                                 .user = app};
 }

@@ -10,31 +10,21 @@
  * span and, when a question is due, posts it to the main thread: it never waits for the
  * encoder, the reselection or the MLLM.
  *
- * Threads: scd_watches_packet from the streaming thread; everything else from the main thread.
+ * The streams runtime knows the questions only as its stream observer (streams.h): the process
+ * registers scd_watches_observer with scd_streams_set_observer, and every stream with a watch list
+ * gets its questions when it is created. They are encoded then, so a model that cannot encode
+ * text is reported when the stream starts (in its last_error) rather than at the first due
+ * question; a question that failed is then reported as a local error each time it falls due.
+ *
+ * Threads: the packet hook runs on the streaming thread; everything else on the main thread.
  * Reference-counted inside, so questions due or in flight outlive a stream that is removed. */
 #ifndef SCRIPTD_WATCH_H
 #define SCRIPTD_WATCH_H
 
-#include <gst/script/script.h>
-
 #include "app.h"
+#include "runtime/streams.h"
 
-struct scd_stream;
-typedef struct scd_watches scd_watches;
-
-/* The standing questions of st (its config's watch list), or NULL when it has none. */
-scd_watches *scd_watches_new(scd_app *app, struct scd_stream *st);
-/* Main thread, when the stream starts: encodes every question now, so a model that cannot encode
- * text is reported when the stream starts rather than at the first due question. NULL when all
- * are ready (or w is NULL), else what went wrong (g_free it); the questions that failed are then
- * reported as local errors each time they fall due. */
-char *scd_watches_prepare(scd_watches *w);
-/* Streaming thread: a packet the stream emitted (window or frame packets). */
-void scd_watches_packet(scd_watches *w, const GstScriptPacket *p);
-/* A new pipeline run: counts and spans start over (its times may start over too). */
-void scd_watches_new_run(scd_watches *w);
-/* Cancels what is in flight, forgets what is due, and releases w (NULL is accepted). The
- * stream may be freed right after. */
-void scd_watches_free(scd_watches *w);
+/* The standing questions as the observer of app's streams (streams.h), into *out. */
+void scd_watches_observer(scd_app *app, scd_stream_observer *out);
 
 #endif
