@@ -16,6 +16,7 @@ skipped frame pushes the last encoded frame's tokens again, as scriptencode does
                     temporal graph calls new), ungated and gated
   query_recall_b64  (scenes with objects) share of the target object's cells represented in each
                     window's packet with the object's exemplar as the query, ungated and gated
+  load              /proc/loadavg when the scene's runs ended (the machine may be shared)
 One JSON line per scene.
 
 Usage: /usr/bin/python3 bench/quality/real_gate.py --bin build/bench/real-stream [--gate 2]
@@ -82,6 +83,14 @@ def jaccards(pa, pb):
     return out
 
 
+def load_average():
+    try:
+        with open("/proc/loadavg") as fh:
+            return fh.read().strip()
+    except OSError:
+        return "?"
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--bin", default="build/bench/real-stream")
@@ -137,6 +146,7 @@ def main():
                 R.query_recall(frames, q1, R.QUERY_TARGET), 4)
             jq = jaccards(q0, q1)
             res["query_jaccard_min"] = round(min(jq), 4) if jq else None
+        res["load"] = load_average()
         line = json.dumps(res)
         print(line, flush=True)
         if out:
