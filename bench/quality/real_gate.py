@@ -16,6 +16,12 @@ skipped frame pushes the last encoded frame's tokens again, as scriptencode does
                     temporal graph calls new), ungated and gated
   query_recall_b64  (scenes with objects) share of the target object's cells represented in each
                     window's packet with the object's exemplar as the query, ungated and gated
+  held_jaccard_min  (scenes where the gate skipped frames) the same run encoding every frame of a
+                    video whose skipped frames are replaced by the last frame the gate let
+                    through, against the gated run: 1.0 when pushing the last tokens again is
+                    exactly encoding the held picture, so that all the difference between gated
+                    and ungated is the skipped frames' own content (sensor noise)
+  held_fates_differ tokens whose fate differs in that comparison (0 expected)
   load              /proc/loadavg when the scene's runs ended (the machine may be shared)
 One JSON line per scene.
 
@@ -91,6 +97,16 @@ def load_average():
         return "?"
 
 
+def held_frames(frames, encoded):
+    """frames with each one the gate skipped replaced by the last one it let through."""
+    out, last = [], None
+    for f, enc in zip(frames, encoded):
+        if enc or last is None:
+            last = f
+        out.append(last)
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--bin", default="build/bench/real-stream")
@@ -135,6 +151,11 @@ def main():
                    static_precision=R.ratio(c0["static_hit"], c0["static"]),
                    static_precision_gated=R.ratio(c1["static_hit"], c1["static"]),
                    ms_per_frame=s0["encode_ms"], ms_per_frame_gated=s1["encode_ms"])
+        if not all(s1["encoded"]):
+            f2, p2, _ = R.run_stream(args.bin, held_frames(frames, s1["encoded"]), args)
+            jh = jaccards(p2, p1)
+            res["held_jaccard_min"] = round(min(jh), 4) if jh else None
+            res["held_fates_differ"] = int(sum((f2[t] != f1[t]).sum() for t in f1))
         if scene in R.QUERY_SCENES or scene in MOVING:
             exemplar = R.objects_library()["cup"][1]
             b = ["--budget", str(args.budget)]
