@@ -16,6 +16,13 @@ skipped frame pushes the last encoded frame's tokens again, as scriptencode does
                     temporal graph calls new), ungated and gated
   query_recall_b64  (scenes with objects) share of the target object's cells represented in each
                     window's packet with the object's exemplar as the query, ungated and gated
+  held_jaccard_min  (scenes where the gate skipped frames) the same run encoding every frame of a
+                    video whose skipped frames are replaced by the last frame the gate let
+                    through, against the gated run: 1.0 when pushing the last tokens again is
+                    exactly encoding the held picture, so that all the difference between gated
+                    and ungated is the skipped frames' own content (sensor noise)
+  held_fates_differ tokens whose fate differs in that comparison (0 expected)
+  load              /proc/loadavg when the scene's runs ended (the machine may be shared)
 One JSON line per scene.
 
 Usage: /usr/bin/python3 bench/quality/real_gate.py --bin build/bench/real-stream [--gate 2]
@@ -82,6 +89,24 @@ def jaccards(pa, pb):
     return out
 
 
+def load_average():
+    try:
+        with open("/proc/loadavg") as fh:
+            return fh.read().strip()
+    except OSError:
+        return "?"
+
+
+def held_frames(frames, encoded):
+    """frames with each one the gate skipped replaced by the last one it let through."""
+    out, last = [], None
+    for f, enc in zip(frames, encoded):
+        if enc or last is None:
+            last = f
+        out.append(last)
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--bin", default="build/bench/real-stream")
@@ -126,6 +151,11 @@ def main():
                    static_precision=R.ratio(c0["static_hit"], c0["static"]),
                    static_precision_gated=R.ratio(c1["static_hit"], c1["static"]),
                    ms_per_frame=s0["encode_ms"], ms_per_frame_gated=s1["encode_ms"])
+        if not all(s1["encoded"]):
+            f2, p2, _ = R.run_stream(args.bin, held_frames(frames, s1["encoded"]), args)
+            jh = jaccards(p2, p1)
+            res["held_jaccard_min"] = round(min(jh), 4) if jh else None
+            res["held_fates_differ"] = int(sum((f2[t] != f1[t]).sum() for t in f1))
         if scene in R.QUERY_SCENES or scene in MOVING:
             exemplar = R.objects_library()["cup"][1]
             b = ["--budget", str(args.budget)]
@@ -137,6 +167,7 @@ def main():
                 R.query_recall(frames, q1, R.QUERY_TARGET), 4)
             jq = jaccards(q0, q1)
             res["query_jaccard_min"] = round(min(jq), 4) if jq else None
+        res["load"] = load_average()
         line = json.dumps(res)
         print(line, flush=True)
         if out:

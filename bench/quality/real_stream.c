@@ -7,9 +7,10 @@
  * with sp_encode_exemplar and set as the stream's query before the first frame.
  *
  * Output, one JSON object per line:
- *   {"frame": t, "fates": "0120..."}   the temporal/spatial fate of each token of frame t
+ *   {"frame": t, "fates": "0120...", "encoded": 1}
+ *                                      the temporal/spatial fate of each token of frame t
  *                                      (sp_token_fate: 0 candidate, 1 temporal repeat, 2 GSP
- *                                      drop), raster order
+ *                                      drop), raster order; encoded 0 when the gate skipped it
  *   {"packet": w, "frame_first": a, "frame_last": b, "tokens": [[frame, y, x], ...]}
  *   {"summary": ..., "encode_ms": mean ms per frame, "grid": g, ...}
  *
@@ -261,7 +262,7 @@ int main(int argc, char **argv) {
         for (size_t i = 0; i < n; i++)
             text[i] = (char)('0' + fates[i]);
         text[n] = 0;
-        printf("{\"frame\": %u, \"fates\": \"%s\"}\n", t, text);
+        printf("{\"frame\": %u, \"fates\": \"%s\", \"encoded\": %d}\n", t, text, v != SP_GATE_SKIP);
     }
     if (dump_f)
         fclose(dump_f);

@@ -381,15 +381,18 @@ def run_stream(binary, frames, args, extra=(), query=None):
                 fh.write(np.ascontiguousarray(query).tobytes())
             cmd += ["--query", q, "--query-size", f"{query.shape[1]}x{query.shape[0]}"]
         out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-    fates, packets, summary = {}, [], None
+    fates, packets, summary, encoded = {}, [], None, []
     for line in out.splitlines():
         j = json.loads(line)
         if "fates" in j:
             fates[j["frame"]] = np.frombuffer(j["fates"].encode(), np.uint8) - ord("0")
+            encoded.append(bool(j.get("encoded", 1)))
         elif "packet" in j:
             packets.append(j)
         else:
             summary = j
+    if summary is not None:
+        summary["encoded"] = encoded  # per frame: False where the change gate skipped it
     return fates, packets, summary
 
 
