@@ -37,6 +37,7 @@
 #include "config/config.h"
 #include "elements.h"
 #include "http/vllm_chat.h"
+#include "runtime/runner.h"
 #include "scriptprune/params.h"
 #include "scriptprune/select.h"
 
@@ -185,45 +186,9 @@ static scd_config *default_config(const opts *o) {
     return cfg;
 }
 
-/* The same loop as runtime/runner.c's set_prune: every stream parameter of core's table from the
- * stream's pruning config onto the scriptprune property of the same (dashed) name. */
+/* The stream's pruning config onto the element, by the daemon's own function. */
 static void set_prune(GstElement *pr, const scd_pruning_cfg *p) {
-    size_t n;
-    const sp_param_info *t = sp_param_table(&n);
-    for (size_t i = 0; i < n; i++) {
-        double v;
-        bool exposed = (t[i].scope & SP_PARAM_IN_STREAM) || t[i].id == SP_PARAM_METHOD;
-        if (!exposed || !scd_pruning_param(p, t[i].id, &v))
-            continue;
-        gchar *prop = g_strdelimit(g_strdup(t[i].name), "_", '-');
-        GParamSpec *ps = g_object_class_find_property(G_OBJECT_GET_CLASS(pr), prop);
-        if (ps) {
-            GValue gv = G_VALUE_INIT;
-            g_value_init(&gv, G_PARAM_SPEC_VALUE_TYPE(ps));
-            switch (G_TYPE_FUNDAMENTAL(G_PARAM_SPEC_VALUE_TYPE(ps))) {
-                case G_TYPE_UINT:
-                    g_value_set_uint(&gv, (guint)llround(v));
-                    break;
-                case G_TYPE_UINT64:
-                    g_value_set_uint64(&gv, (guint64)llround(v));
-                    break;
-                case G_TYPE_FLOAT:
-                    g_value_set_float(&gv, (gfloat)v);
-                    break;
-                case G_TYPE_BOOLEAN:
-                    g_value_set_boolean(&gv, v != 0.0);
-                    break;
-                case G_TYPE_ENUM:
-                    g_value_set_enum(&gv, (gint)v);
-                    break;
-                default:
-                    break;
-            }
-            g_object_set_property(G_OBJECT(pr), prop, &gv);
-            g_value_unset(&gv);
-        }
-        g_free(prop);
-    }
+    scd_run_set_pruning(pr, p); /* what the daemon's runs do */
     g_object_set(pr, "stream-name", "cam", NULL);
 }
 

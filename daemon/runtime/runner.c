@@ -437,18 +437,22 @@ static void set_number(GstElement *e, const char *prop, double v) {
 
 /* Every stream parameter of core's table (and the method) has a config key and a scriptprune
  * property of the same name, dashed: one loop sets them all. */
-static void set_prune(GstElement *pr, const scd_run_spec *spec) {
+void scd_run_set_pruning(GstElement *pr, const scd_pruning_cfg *p) {
     size_t n;
     const sp_param_info *t = sp_param_table(&n);
     for (size_t i = 0; i < n; i++) {
         double v;
         bool exposed = (t[i].scope & SP_PARAM_IN_STREAM) || t[i].id == SP_PARAM_METHOD;
-        if (!exposed || !scd_pruning_param(spec->pruning, t[i].id, &v))
+        if (!exposed || !scd_pruning_param(p, t[i].id, &v))
             continue;
         gchar *prop = g_strdelimit(g_strdup(t[i].name), "_", '-');
         set_number(pr, prop, v);
         g_free(prop);
     }
+}
+
+static void set_prune(GstElement *pr, const scd_run_spec *spec) {
+    scd_run_set_pruning(pr, spec->pruning);
     g_object_set(pr, "stream-name", spec->name, NULL);
     if (spec->query_npy)
         g_object_set(pr, "query-embedding", spec->query_npy, NULL);

@@ -115,4 +115,9 @@ guint scd_run_queue_level(const scd_run *run, size_t i);
 void scd_run_scriptsink_counters(const scd_run *run, size_t i, guint64 *written, guint64 *dropped,
                                  guint64 *reconnects);
 
+/* Sets every stream parameter of core's table (and the method) that p holds on a scriptprune
+ * element, as the runs do (config key = property name, dashed). Main thread, before the element
+ * starts. */
+void scd_run_set_pruning(GstElement *pr, const scd_pruning_cfg *p);
+
 #endif
