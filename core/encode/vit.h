@@ -26,9 +26,9 @@ typedef struct vit_tower {
 } vit_tower;
 
 /* Scratch for B sequences of at most T rows each: h [B T, H], qkv [B T, 3H], attn [B T, H],
- * mlp [B T, I], and scores [T, T] (attention runs one sequence at a time). */
+ * mlp [B T, I], scores [T, T] and inv_sum [T] (attention runs one sequence at a time). */
 typedef struct vit_scratch {
-    float *h, *qkv, *attn, *scores, *mlp;
+    float *h, *qkv, *attn, *scores, *mlp, *inv_sum;
 } vit_scratch;
 
 /* Floats of scratch for B sequences of T tokens of tower t (B >= 1). */
@@ -40,9 +40,10 @@ void vit_scratch_bind(const vit_tower *t, size_t T, size_t B, float *block, vit_
 void vit_linear(const float *x, size_t T, size_t in, const float *W, const float *b, size_t out,
                 float *y, float beta);
 
-/* Multi-head scaled dot-product attention of the fused qkv [T, 3H] into out [T, H]. */
+/* Multi-head scaled dot-product attention of the fused qkv [T, 3H] into out [T, H]; scores holds
+ * T x T floats and inv_sum T. */
 void vit_attention(const float *qkv, size_t T, uint32_t H, uint32_t heads, int causal,
-                   float *scores, float *out);
+                   float *scores, float *inv_sum, float *out);
 
 /* One layer in place on x [T, H]. */
 void vit_layer_forward(const vit_tower *t, const vit_layer *L, float *x, size_t T, int causal,
