@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "pair.h"
 #include "vmath.h"
 
 typedef struct vit_layer {
@@ -29,11 +30,12 @@ typedef struct vit_tower {
  * mlp [B T, I], scores [T, T] and inv_sum [T] (attention runs one sequence at a time). */
 typedef struct vit_scratch {
     float *h, *qkv, *attn, *scores, *mlp, *inv_sum;
+    vm_pair *pair; /* splits the elementwise kernels across two cores; NULL: one (not owned) */
 } vit_scratch;
 
 /* Floats of scratch for B sequences of T tokens of tower t (B >= 1). */
 size_t vit_scratch_floats(const vit_tower *t, size_t T, size_t B);
-/* Carves a scratch block of vit_scratch_floats(t, T, B) floats into the buffers. */
+/* Carves a scratch block of vit_scratch_floats(t, T, B) floats into the buffers (pair NULL). */
 void vit_scratch_bind(const vit_tower *t, size_t T, size_t B, float *block, vit_scratch *s);
 
 /* y[T, out] = x[T, in] W^T (+ b), W row-major [out, in]; beta = 1 accumulates into y. */
@@ -43,7 +45,7 @@ void vit_linear(const float *x, size_t T, size_t in, const float *W, const float
 /* Multi-head scaled dot-product attention of the fused qkv [T, 3H] into out [T, H]; scores holds
  * T x T floats and inv_sum T. */
 void vit_attention(const float *qkv, size_t T, uint32_t H, uint32_t heads, int causal,
-                   float *scores, float *inv_sum, float *out);
+                   float *scores, float *inv_sum, vm_pair *pair, float *out);
 
 /* One layer in place on x [T, H]. */
 void vit_layer_forward(const vit_tower *t, const vit_layer *L, float *x, size_t T, int causal,
