@@ -59,8 +59,9 @@ struct clip_scratch {
                        output before it is placed in x) */
     float *vblock;
     vit_scratch vs;
-    float *head; /* SigLIP head: 4 H + T + I floats after the tower's scratch in vblock */
-    float *tx;   /* [context, Ht] */
+    vm_pair *pair; /* the second core of the vision tower's elementwise kernels (vs.pair) */
+    float *head;   /* SigLIP head: 4 H + T + I floats after the tower's scratch in vblock */
+    float *tx;     /* [context, Ht] */
     float *tblock;
     vit_scratch ts;
     int32_t *ids; /* [context] */

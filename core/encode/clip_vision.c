@@ -83,7 +83,13 @@ sp_status clip_scratch_new(const clip_model *m, size_t batch, clip_scratch **out
         return sp_error_set(err, SP_ERR_NOMEM,
                             "clip: out of memory for a context's buffers (%zu images)", batch);
     }
+    sp_status st = vm_pair_new(&s->pair, err);
+    if (st != SP_OK) {
+        clip_scratch_free(s);
+        return st;
+    }
     vit_scratch_bind(&m->vis, m->T, batch, s->vblock, &s->vs);
+    s->vs.pair = s->pair;
     s->head = s->vblock + tower;
     *out = s;
     return SP_OK;
@@ -100,6 +106,7 @@ void clip_scratch_free(clip_scratch *s) {
     sp_free(s->tblock);
     sp_free(s->ids);
     sp_free(s->mid);
+    vm_pair_free(s->pair);
     sp_free(s);
 }
 

@@ -18,6 +18,11 @@ void vm_activate(vm_act act, float *x, size_t n);
 /* In-place softmax of each of `rows` rows of `cols` values (row i at s + i * ld). With causal set,
  * row i only covers columns 0..i and the rest become 0. */
 void vm_softmax_rows(float *s, size_t rows, size_t cols, size_t ld, int causal);
+/* vm_softmax_rows without the final division: row i becomes exp(s - max) and inv_sum[i] gets
+ * 1 / sum, so that a caller multiplying the rows into a narrower matrix (attention: P V with 64
+ * columns against T) can scale the product instead, saving a pass over the T x T scores. */
+void vm_softmax_rows_unscaled(float *s, size_t rows, size_t cols, size_t ld, int causal,
+                              float *inv_sum);
 /* y = (x - mean) / sqrt(var + eps) * w + b per row of dim values (rows at x + i * dim). */
 void vm_layernorm(const float *x, float *y, size_t rows, size_t dim, const float *w, const float *b,
                   float eps);
