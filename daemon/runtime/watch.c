@@ -305,21 +305,31 @@ static void on_answer(void *user, const scd_mllm_result *r) {
 
 /* ---- a question falls due (main thread) ----------------------------------------------------- */
 
-/* The question through the text tower, once. NULL after reporting why not. */
-static scd_query *question_query(scd_watches *w, watch *x, const seen_packet *first,
-                                 const seen_packet *last) {
+/* The question through the text tower, encoded once and kept; a failure is logged at error level
+ * the first time only (a later due question reports it as a local error event instead). */
+static sp_status encode_question(scd_watches *w, watch *x, sp_error *err) {
     if (x->query)
-        return x->query;
-    sp_error err;
-    sp_error_clear(&err);
+        return SP_OK;
+    sp_error_clear(err);
     const scd_encoder_cfg *enc = &scd_stream_cfg_of(w->st)->encoder;
-    if (scd_query_from_text(w->app->encoders, enc, x->question, &x->query, &err) == SP_OK)
-        return x->query;
-    char *message = g_strdup_printf("the question cannot be encoded: %s", err.message);
-    if (!x->query_error_logged) { /* reported each time below, logged at error once */
-        scd_log(SCD_LOG_ERROR, "watch", "%s: question %u: %s", w->stream_id, x->index, message);
+    sp_status st = scd_query_from_text(w->app->encoders, enc, x->question, &x->query, err);
+    if (st != SP_OK && !x->query_error_logged) {
+        scd_log(SCD_LOG_ERROR, "watch",
+                "%s: question %u cannot be encoded: %s (it is reported as a local error each "
+                "time it falls due)",
+                w->stream_id, x->index, err->message);
         x->query_error_logged = TRUE;
     }
+    return st;
+}
+
+/* The question's query when it falls due; NULL after reporting why not. */
+static scd_query *question_query(scd_watches *w, watch *x, const seen_packet *first,
+                                 const seen_packet *last) {
+    sp_error err;
+    if (encode_question(w, x, &err) == SP_OK)
+        return x->query;
+    char *message = g_strdup_printf("the question cannot be encoded: %s", err.message);
     report(w, x, first, last, NULL, NULL, "local", message);
     g_free(message);
     return NULL;
@@ -330,20 +340,11 @@ static scd_query *question_query(scd_watches *w, watch *x, const seen_packet *fi
 static char *watches_prepare(scd_watches *w) {
     if (!w)
         return NULL;
-    const scd_encoder_cfg *enc = &scd_stream_cfg_of(w->st)->encoder;
     GString *problems = NULL;
     for (guint i = 0; i < w->n; i++) {
-        watch *x = &w->items[i];
         sp_error err;
-        sp_error_clear(&err);
-        if (x->query ||
-            scd_query_from_text(w->app->encoders, enc, x->question, &x->query, &err) == SP_OK)
+        if (encode_question(w, &w->items[i], &err) == SP_OK)
             continue;
-        scd_log(SCD_LOG_ERROR, "watch",
-                "%s: question %u cannot be encoded: %s (it is reported as a local error each "
-                "time it falls due)",
-                w->stream_id, i, err.message);
-        x->query_error_logged = TRUE;
         if (!problems)
             problems = g_string_new(NULL);
         else
