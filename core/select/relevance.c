@@ -1,6 +1,7 @@
 /* Relevance of tokens to a query (docs/algorithm.md, "Relevance"): the half of the query rows most
  * about this frame vote by cosine, min-max normalised over the tokens. */
 #include <cblas.h>
+#include <stdbool.h>
 #include <math.h>
 #include <string.h>
 
@@ -88,40 +89,44 @@ sp_status sp_relevance_rows(sp_workspace *ws, const sp_rows *e, const sp_query *
     return SP_OK;
 }
 
-sp_status sp_relevance(sp_workspace *ws, const float *e, size_t n, size_t width, const sp_query *q,
-                       float *r, sp_error *err) {
+/* What sp_relevance and sp_relevance_any_row start with: the arguments checked (messages named
+ * after who), and the embedding rows prepared. Without a query every r is 1 and *none is set. */
+static sp_status relevance_begin(sp_workspace *ws, const float *e, size_t n, size_t width,
+                                 const sp_query *q, float *r, const char *who, sp_rows *rows,
+                                 bool *none, sp_error *err) {
+    *none = false;
     if (!ws || !e || !r || n == 0 || width == 0)
-        return sp_error_set(err, SP_ERR_INVALID, "sp_relevance: empty input or NULL argument");
+        return sp_error_set(err, SP_ERR_INVALID, "%s: empty input or NULL argument", who);
     if (!q || q->m == 0) {
         fill_ones(r, n);
+        *none = true;
         return SP_OK;
     }
     sp_status st = sp_query_validate(q, width, err);
     if (st)
         return st;
+    return sp_rows_prepare(ws, e, n, width, SP_WS_REL_INV, SP_WS_REL_TMP, "embedding", rows, err);
+}
+
+sp_status sp_relevance(sp_workspace *ws, const float *e, size_t n, size_t width, const sp_query *q,
+                       float *r, sp_error *err) {
     sp_rows rows;
-    st = sp_rows_prepare(ws, e, n, width, SP_WS_REL_INV, SP_WS_REL_TMP, "embedding", &rows, err);
-    if (st)
+    bool none;
+    sp_status st = relevance_begin(ws, e, n, width, q, r, "sp_relevance", &rows, &none, err);
+    if (st || none)
         return st;
     return sp_relevance_rows(ws, &rows, q, r, err);
 }
 
 sp_status sp_relevance_any_row(sp_workspace *ws, const float *e, size_t n, size_t width,
                                const sp_query *q, float *r, sp_error *err) {
-    if (!ws || !e || !r || n == 0 || width == 0)
-        return sp_error_set(err, SP_ERR_INVALID, "relevance: empty input or NULL argument");
-    if (!q || q->m == 0) {
-        fill_ones(r, n);
-        return SP_OK;
-    }
-    sp_status st = sp_query_validate(q, width, err);
-    if (st)
-        return st;
     sp_rows rows;
-    st = sp_rows_prepare(ws, e, n, width, SP_WS_REL_INV, SP_WS_REL_TMP, "embedding", &rows, err);
+    bool none;
+    sp_status st = relevance_begin(ws, e, n, width, q, r, "relevance", &rows, &none, err);
+    if (st || none)
+        return st;
     float *c = NULL;
-    if (!st)
-        st = query_cosines(ws, &rows, q, &c, err);
+    st = query_cosines(ws, &rows, q, &c, err);
     if (st)
         return st;
     size_t m = q->m;
