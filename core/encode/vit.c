@@ -4,9 +4,16 @@
 #include <cblas.h>
 #include <math.h>
 
+#include "attention.h"
+
+/* A fused-attention workspace, rounded to whole 64-byte lines so that the two do not share one. */
+static size_t attn_ws_floats(const vit_tower *t, size_t T) {
+    return (va_workspace_floats(T, t->hidden / t->heads) + 15) / 16 * 16;
+}
+
 size_t vit_scratch_floats(const vit_tower *t, size_t T, size_t B) {
     size_t H = t->hidden, F = t->inter, R = B * T;
-    return R * H + R * 3 * H + R * H + T * T + R * F + T;
+    return R * H + R * 3 * H + R * H + T * T + R * F + T + 2 * attn_ws_floats(t, T);
 }
 
 void vit_scratch_bind(const vit_tower *t, size_t T, size_t B, float *block, vit_scratch *s) {
@@ -17,6 +24,9 @@ void vit_scratch_bind(const vit_tower *t, size_t T, size_t B, float *block, vit_
     s->scores = s->attn + R * H;
     s->mlp = s->scores + T * T;
     s->inv_sum = s->mlp + R * t->inter;
+    s->attn_ws[0] = s->inv_sum + T;
+    s->attn_ws[1] = s->attn_ws[0] + attn_ws_floats(t, T);
+    s->fused = va_available();
     s->pair = NULL;
 }
 
@@ -123,6 +133,33 @@ void vit_attention(const float *qkv, size_t T, uint32_t H, uint32_t heads, int c
     }
 }
 
+/* The fused attention of B sequences: their (sequence, head) pairs split in two halves, one per
+ * core; a head is computed whole by one thread, so the result does not depend on the split. */
+typedef struct fused_attn_job {
+    const float *qkv;
+    size_t T, H, heads, B;
+    int causal;
+    float *const *ws;
+    float *out;
+} fused_attn_job;
+
+static void fused_attn_half(void *arg, int half) {
+    const fused_attn_job *j = arg;
+    size_t items = j->B * j->heads, dh = j->H / j->heads;
+    float scale = (float)(1.0 / sqrt((double)dh));
+    for (size_t it = half_lo(items, half); it < half_hi(items, half); it++) {
+        size_t b = it / j->heads, h = it % j->heads;
+        va_heads(j->qkv + b * j->T * 3 * j->H, j->T, j->H, dh, h, h + 1, j->causal, scale,
+                 j->ws[half], j->out + b * j->T * j->H);
+    }
+}
+
+void vit_attention_fused(const float *qkv, size_t T, size_t B, uint32_t H, uint32_t heads,
+                         int causal, float *const ws[2], vm_pair *pair, float *out) {
+    fused_attn_job j = {qkv, T, H, heads, B, causal, ws, out};
+    vm_pair_run(pair, fused_attn_half, &j);
+}
+
 /* vit_linear with the bias (and optionally the activation, fused into the same pass over y) split
  * across the pair's two cores. */
 static void linear2(vm_pair *pair, const float *x, size_t T, size_t in, const float *W,
@@ -137,9 +174,14 @@ void vit_layer_forward_batch(const vit_tower *t, const vit_layer *L, float *x, s
     const size_t H = t->hidden, F = t->inter, R = B * T;
     layernorm2(s->pair, x, s->h, R, H, L->ln1_w, L->ln1_b, t->eps);
     linear2(s->pair, s->h, R, H, L->qkv_w, L->qkv_b, 3 * H, s->qkv, 0.0f, 0, t->act);
-    for (size_t b = 0; b < B; b++)
-        vit_attention(s->qkv + b * T * 3 * H, T, t->hidden, t->heads, causal, s->scores, s->inv_sum,
-                      s->pair, s->attn + b * T * H);
+    if (s->fused) {
+        vit_attention_fused(s->qkv, T, B, t->hidden, t->heads, causal, s->attn_ws, s->pair,
+                            s->attn);
+    } else {
+        for (size_t b = 0; b < B; b++)
+            vit_attention(s->qkv + b * T * 3 * H, T, t->hidden, t->heads, causal, s->scores,
+                          s->inv_sum, s->pair, s->attn + b * T * H);
+    }
     /* residual: accumulate into x */
     linear2(s->pair, s->attn, R, H, L->o_w, L->o_b, H, x, 1.0f, 0, t->act);
     layernorm2(s->pair, x, s->h, R, H, L->ln2_w, L->ln2_b, t->eps);

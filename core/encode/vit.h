@@ -27,25 +27,36 @@ typedef struct vit_tower {
 } vit_tower;
 
 /* Scratch for B sequences of at most T rows each: h [B T, H], qkv [B T, 3H], attn [B T, H],
- * mlp [B T, I], scores [T, T] and inv_sum [T] (attention runs one sequence at a time). */
+ * mlp [B T, I], scores [T, T] and inv_sum [T] (the BLAS attention path, one sequence at a time),
+ * and two workspaces of the fused attention kernel (attention.h), one per core. */
 typedef struct vit_scratch {
     float *h, *qkv, *attn, *scores, *mlp, *inv_sum;
+    float *attn_ws[2];
+    int fused;     /* attention takes the fused kernel (va_available() when bound) */
     vm_pair *pair; /* splits the elementwise kernels across two cores; NULL: one (not owned) */
 } vit_scratch;
 
 /* Floats of scratch for B sequences of T tokens of tower t (B >= 1). */
 size_t vit_scratch_floats(const vit_tower *t, size_t T, size_t B);
-/* Carves a scratch block of vit_scratch_floats(t, T, B) floats into the buffers (pair NULL). */
+/* Carves a scratch block of vit_scratch_floats(t, T, B) floats into the buffers (pair NULL) and
+ * picks the attention path for this CPU. */
 void vit_scratch_bind(const vit_tower *t, size_t T, size_t B, float *block, vit_scratch *s);
 
 /* y[T, out] = x[T, in] W^T (+ b), W row-major [out, in]; beta = 1 accumulates into y. */
 void vit_linear(const float *x, size_t T, size_t in, const float *W, const float *b, size_t out,
                 float *y, float beta);
 
-/* Multi-head scaled dot-product attention of the fused qkv [T, 3H] into out [T, H]; scores holds
- * T x T floats and inv_sum T. */
+/* Multi-head scaled dot-product attention of the fused qkv [T, 3H] into out [T, H] on BLAS (the
+ * path where the fused kernel of attention.h cannot run); scores holds T x T floats and
+ * inv_sum T. */
 void vit_attention(const float *qkv, size_t T, uint32_t H, uint32_t heads, int causal,
                    float *scores, float *inv_sum, vm_pair *pair, float *out);
+
+/* The same for B sequences stacked in qkv [B T, 3H] and out [B T, H] with the fused kernel
+ * (requires va_available()): the (sequence, head) pairs split between the caller and pair's
+ * helper, ws[0] and ws[1] their workspaces (va_workspace_floats each). */
+void vit_attention_fused(const float *qkv, size_t T, size_t B, uint32_t H, uint32_t heads,
+                         int causal, float *const ws[2], vm_pair *pair, float *out);
 
 /* One layer in place on x [T, H]. */
 void vit_layer_forward(const vit_tower *t, const vit_layer *L, float *x, size_t T, int causal,
