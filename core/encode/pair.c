@@ -1,8 +1,10 @@
 /* The helper thread of vm_pair (see pair.h). */
+#define _GNU_SOURCE
 #include "pair.h"
 
 #include <cblas.h>
 #include <pthread.h>
+#include <sched.h>
 
 #include "encode_internal.h"
 
@@ -14,6 +16,7 @@ struct vm_pair {
     void *arg;
     int busy; /* the helper is running a job */
     int quit;
+    int away_from; /* the CPU the helper was last kept off (the caller's), -1: none */
 };
 
 static void *pair_main(void *v) {
@@ -64,6 +67,7 @@ sp_status vm_pair_new(vm_pair **out, sp_error *err) {
         sp_free(p);
         return sp_error_set(err, SP_ERR_IO, "encode: cannot start a helper thread");
     }
+    p->away_from = -1;
     *out = p;
     return SP_OK;
 }
@@ -88,6 +92,15 @@ void vm_pair_run(vm_pair *p, vm_pair_fn fn, void *arg) {
         fn(arg, 0);
         fn(arg, 1);
         return;
+    }
+    int cpu = sched_getcpu();
+    if (cpu >= 0 && cpu != p->away_from) {
+        cpu_set_t set;
+        if (sched_getaffinity(0, sizeof set, &set) == 0) {
+            CPU_CLR(cpu, &set);
+            if (CPU_COUNT(&set) > 0 && pthread_setaffinity_np(p->thread, sizeof set, &set) == 0)
+                p->away_from = cpu;
+        }
     }
     pthread_mutex_lock(&p->mu);
     p->fn = fn;
