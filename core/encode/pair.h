@@ -2,7 +2,9 @@
  * Between its matrix products OpenBLAS uses two threads, but those kernels ran on one, so on 2
  * BLAS threads they cost the towers several points of their SGEMM rate. One helper thread per
  * encode context, created with the context and sleeping on a condition variable between jobs;
- * it is used only while BLAS runs on more than one thread. */
+ * it is used only while BLAS runs on more than one thread. The helper is kept off the CPU its
+ * caller runs on: OpenBLAS's idle workers spin for a while after each product, so the scheduler
+ * sees the other core as busy and would wake the helper beside its caller. */
 #ifndef SP_ENCODE_PAIR_H
 #define SP_ENCODE_PAIR_H
 
