@@ -222,9 +222,10 @@ static int bench_clip(const vit_dims *d, int threads, size_t reps) {
     return 0;
 }
 
-/* The projector's work alone on n tokens, as the encoder does it (two SGEMMs with W row-major
- * [out, in], bias, exact GELU): median ms over reps. Robust where the difference of two full
- * encodes drowns in the noise of a shared machine. */
+/* The projector's work alone on n tokens (two SGEMMs with W row-major [out, in], bias, GELU with
+ * libm's erff): median ms over reps. Robust where the difference of two full encodes drowns in
+ * the noise of a shared machine. The encoder's own GELU is vectorised and split across the two
+ * cores (core/encode/vmath.c), so this is an upper bound of its projector. */
 static double projector_ms(size_t n, size_t H, size_t D, size_t reps) {
     float *x = malloc(n * H * 4), *w1 = malloc(D * H * 4), *w2 = malloc(D * D * 4);
     float *mid = malloc(n * D * 4), *y = malloc(n * D * 4), *b = malloc(D * 4);

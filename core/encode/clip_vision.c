@@ -193,9 +193,9 @@ void clip_llava_features(const clip_model *m, clip_scratch *s, const float *cons
 void clip_llava_project(const clip_model *m, clip_scratch *s, const float *feats, size_t rows,
                         float *out) {
     const size_t H = m->vis.hidden, D = m->proj_d;
-    vit_linear(feats, rows, H, m->mm1_w, m->mm1_b, D, s->mid, 0.0f);
-    vm_activate(VM_ACT_GELU_ERF, s->mid, rows * D);
-    vit_linear(s->mid, rows, D, m->mm2_w, m->mm2_b, D, out, 0.0f);
+    vit_linear_act(s->pair, feats, rows, H, m->mm1_w, m->mm1_b, D, s->mid, 0.0f, 1,
+                   VM_ACT_GELU_ERF);
+    vit_linear_act(s->pair, s->mid, rows, D, m->mm2_w, m->mm2_b, D, out, 0.0f, 0, VM_ACT_GELU_ERF);
 }
 
 double clip_projector_flops(const clip_model *m) {

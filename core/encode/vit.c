@@ -160,9 +160,7 @@ void vit_attention_fused(const float *qkv, size_t T, size_t B, uint32_t H, uint3
     vm_pair_run(pair, fused_attn_half, &j);
 }
 
-/* vit_linear with the bias (and optionally the activation, fused into the same pass over y) split
- * across the pair's two cores. */
-static void linear2(vm_pair *pair, const float *x, size_t T, size_t in, const float *W,
+void vit_linear_act(vm_pair *pair, const float *x, size_t T, size_t in, const float *W,
                     const float *b, size_t out, float *y, float beta, int act, vm_act kind) {
     vit_linear(x, T, in, W, NULL, out, y, beta);
     bias_act_job j = {y, T, out, b, act, kind};
@@ -173,7 +171,7 @@ void vit_layer_forward_batch(const vit_tower *t, const vit_layer *L, float *x, s
                              int causal, vit_scratch *s) {
     const size_t H = t->hidden, F = t->inter, R = B * T;
     layernorm2(s->pair, x, s->h, R, H, L->ln1_w, L->ln1_b, t->eps);
-    linear2(s->pair, s->h, R, H, L->qkv_w, L->qkv_b, 3 * H, s->qkv, 0.0f, 0, t->act);
+    vit_linear_act(s->pair, s->h, R, H, L->qkv_w, L->qkv_b, 3 * H, s->qkv, 0.0f, 0, t->act);
     if (s->fused) {
         vit_attention_fused(s->qkv, T, B, t->hidden, t->heads, causal, s->attn_ws, s->pair,
                             s->attn);
@@ -183,10 +181,10 @@ void vit_layer_forward_batch(const vit_tower *t, const vit_layer *L, float *x, s
                           s->inv_sum, s->pair, s->attn + b * T * H);
     }
     /* residual: accumulate into x */
-    linear2(s->pair, s->attn, R, H, L->o_w, L->o_b, H, x, 1.0f, 0, t->act);
+    vit_linear_act(s->pair, s->attn, R, H, L->o_w, L->o_b, H, x, 1.0f, 0, t->act);
     layernorm2(s->pair, x, s->h, R, H, L->ln2_w, L->ln2_b, t->eps);
-    linear2(s->pair, s->h, R, H, L->fc1_w, L->fc1_b, F, s->mlp, 0.0f, 1, t->act);
-    linear2(s->pair, s->mlp, R, F, L->fc2_w, L->fc2_b, H, x, 1.0f, 0, t->act);
+    vit_linear_act(s->pair, s->h, R, H, L->fc1_w, L->fc1_b, F, s->mlp, 0.0f, 1, t->act);
+    vit_linear_act(s->pair, s->mlp, R, F, L->fc2_w, L->fc2_b, H, x, 1.0f, 0, t->act);
 }
 
 void vit_layer_forward(const vit_tower *t, const vit_layer *L, float *x, size_t T, int causal,

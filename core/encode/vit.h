@@ -46,6 +46,11 @@ void vit_scratch_bind(const vit_tower *t, size_t T, size_t B, float *block, vit_
 void vit_linear(const float *x, size_t T, size_t in, const float *W, const float *b, size_t out,
                 float *y, float beta);
 
+/* vit_linear, then the bias and (act != 0) the activation `kind` in one pass over y, that pass
+ * split across pair's two cores (pair NULL: one). */
+void vit_linear_act(vm_pair *pair, const float *x, size_t T, size_t in, const float *W,
+                    const float *b, size_t out, float *y, float beta, int act, vm_act kind);
+
 /* Multi-head scaled dot-product attention of the fused qkv [T, 3H] into out [T, H] on BLAS (the
  * path where the fused kernel of attention.h cannot run); scores holds T x T floats and
  * inv_sum T. */

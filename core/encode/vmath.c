@@ -60,21 +60,43 @@ static inline v4f v4_gelu_tanh(v4f x) {
     return v4_splat(0.5f) * x * (one + t);
 }
 
+/* 0.5 x (1 + erf(x / sqrt 2)), erf by Abramowitz and Stegun 7.1.26: erf(u) = 1 - t (a1 + t (a2 +
+ * t (a3 + t (a4 + t a5)))) e^(-u^2), t = 1 / (1 + p u) for u >= 0, odd in u; absolute error below
+ * 1.5e-7 (2e-7 in float arithmetic), so the activation differs from libm's erff by at most
+ * 1e-7 |x|: far inside the towers' 1e-4 tolerance, at a tenth of erff's time per value. */
+static inline v4f v4_gelu_erf(v4f x) {
+    const v4f one = v4_splat(1.0f), zero = v4_splat(0.0f);
+    v4f u = x * v4_splat(0.70710678118654752f);
+    v4f a = v4_select(u < zero, -u, u);
+    v4f t = one / (one + v4_splat(0.3275911f) * a);
+    v4f p = v4_splat(1.061405429f);
+    p = p * t + v4_splat(-1.453152027f);
+    p = p * t + v4_splat(1.421413741f);
+    p = p * t + v4_splat(-0.284496736f);
+    p = p * t + v4_splat(0.254829592f);
+    v4f e = one - p * t * v4_exp(-(a * a));
+    e = v4_select(u < zero, -e, e);
+    return v4_splat(0.5f) * x * (one + e);
+}
+
+static inline v4f v4_act(vm_act act, v4f v) {
+    switch (act) {
+        case VM_ACT_QUICK_GELU:
+            return v4_quick_gelu(v);
+        case VM_ACT_GELU_ERF:
+            return v4_gelu_erf(v);
+        default:
+            return v4_gelu_tanh(v);
+    }
+}
+
 void vm_activate(vm_act act, float *x, size_t n) {
     size_t i = 0;
-    if (act == VM_ACT_GELU_ERF) {
-        for (; i < n; i++)
-            x[i] = 0.5f * x[i] * (1.0f + erff(x[i] * 0.70710678118654752f));
-        return;
-    }
-    for (; i + 4 <= n; i += 4) {
-        v4f v = v4_load(x + i);
-        v4_store(x + i, act == VM_ACT_QUICK_GELU ? v4_quick_gelu(v) : v4_gelu_tanh(v));
-    }
+    for (; i + 4 <= n; i += 4)
+        v4_store(x + i, v4_act(act, v4_load(x + i)));
     for (; i < n; i++) {
         float b[4] = {x[i], 0, 0, 0};
-        v4f v = v4_load(b);
-        v4_store(b, act == VM_ACT_QUICK_GELU ? v4_quick_gelu(v) : v4_gelu_tanh(v));
+        v4_store(b, v4_act(act, v4_load(b)));
         x[i] = b[0];
     }
 }
