@@ -789,8 +789,8 @@ static size_t drop_padding(sp_stream *s) {
 /* Step 1, the temporal graph (reads the window as it was before this frame): s->match and
  * s->is_new, the number of new tokens in *fresh, and whether the frame is a scene cut (then every
  * token is new). The first frame has nothing to match. */
-static sp_status classify_temporal(sp_stream *s, uint64_t cur, size_t *fresh, bool *cut,
-                                   sp_error *err) {
+static sp_status classify_temporal(sp_stream *s, const sp_frame *f, uint64_t cur, size_t *fresh,
+                                   bool *cut, sp_error *err) {
     size_t n = s->n;
     *fresh = s->n_img;
     *cut = false;
@@ -807,7 +807,8 @@ static sp_status classify_temporal(sp_stream *s, uint64_t cur, size_t *fresh, bo
                                  .match_all = s->p.match_all,
                                  .max_shift = SP_TEMPORAL_MAX_SHIFT,
                                  .own_d = s->own_d,
-                                 .tau_own = sp_temporal_own_tau(s->p.tau_t)};
+                                 .tau_own = sp_temporal_own_tau(s->p.tau_t),
+                                 .evidence = f->evidence};
         sp_temporal_scratch scratch = {.motion = s->motion,
                                        .gather = s->ftmp,
                                        .rows = s->gsp_idx,
@@ -1003,7 +1004,7 @@ static sp_status process(sp_stream *s, const sp_frame *f, bool *emit, sp_error *
     }
     size_t fresh = 0, ncand = 0;
     bool cut;
-    sp_status st = classify_temporal(s, cur, &fresh, &cut, err);
+    sp_status st = classify_temporal(s, f, cur, &fresh, &cut, err);
     if (!st)
         st = prune_spatial(s, f, cur, fresh, &ncand, err);
     if (!st)

@@ -101,6 +101,52 @@ static void match_around(const sp_temporal_refs *refs, const probe *pr, int cy, 
     }
 }
 
+/* What the pixels decided for token p (see sp_temporal_rule.evidence): true when they settled it,
+ * with *slot the candidate credited (-1: none) or *fresh set. SEEN: the anchor at the nearest cell
+ * of its source, if there is one, whatever the features say (two patches of grass look alike; the
+ * pixels at the source are the cell's). NEW: not the anchor at its place nor its neighbours (the
+ * pixels showed something else there a frame ago; a neighbour that looks alike is not where it
+ * came from); only the candidates taken at its own position earlier in the window, which it may
+ * show again (ground an object uncovers that the window saw before), and only while the camera is
+ * still (when it moves, its position showed other content). */
+static bool pixel_verdict(const sp_temporal_refs *refs, const sp_temporal_rule *rule,
+                          const probe *pr, size_t p, bool still, int32_t *slot, bool *fresh) {
+    const sp_pixel_evidence *ev = &rule->evidence[p];
+    int gw = (int)refs->gw, gh = (int)refs->gh;
+    if (ev->verdict == SP_PIXELS_SEEN) {
+        long qy = lroundf((float)(p / (size_t)gw) + ev->dy);
+        long qx = lroundf((float)(p % (size_t)gw) + ev->dx);
+        if (qy < 0 || qx < 0 || qy >= gh || qx >= gw)
+            return false;
+        size_t q = (size_t)qy * (size_t)gw + (size_t)qx;
+        if (refs->anc_kind[q] == SP_ANC_NONE)
+            return false;
+        *slot = refs->anc_slot[q];
+        *fresh = false;
+        return true;
+    }
+    if (ev->verdict != SP_PIXELS_NEW)
+        return false;
+    *fresh = true;
+    *slot = -1;
+    if (!still)
+        return true;
+    const sp_window *w = refs->win;
+    int32_t self = refs->anc_kind[p] == SP_ANC_SELF ? refs->anc_slot[p] : -1;
+    best_match b = {.sim = -INFINITY, .slot = -1, .any = false, .pass = false};
+    for (int32_t c = w->head[p]; c >= 0; c = w->c[c].next)
+        if (c != self) {
+            const float *a = w->xn + (size_t)c * w->d;
+            float sim = sp_stream_dot(pr->x, a, w->d);
+            consider(&b, pr, sim, c, sim < pr->tau && own_agrees(pr, a));
+        }
+    if (b.any && b.pass) {
+        *slot = b.slot;
+        *fresh = false;
+    }
+    return true;
+}
+
 /* Matches every token of the frame under one motion: none (its own position, then its radius-r
  * neighbourhood) or the camera's (only the anchor blended where its content came from, and the
  * candidates taken at the nearest cell: its own position and neighbours show other parts of the
@@ -121,6 +167,14 @@ static size_t match_frame(const sp_temporal_refs *refs, const sp_temporal_rule *
             pr.own_norm = cblas_snrm2((int)pr.own_d, pr.x, 1);
         best_match b = {.sim = -INFINITY, .slot = -1, .any = false, .pass = false};
         int y = (int)(p / (size_t)gw), xx = (int)(p % (size_t)gw);
+        int32_t slot;
+        bool pnew;
+        if (rule->evidence && pixel_verdict(refs, rule, &pr, p, still, &slot, &pnew)) {
+            match[p] = pnew ? -1 : slot;
+            is_new[p] = pnew;
+            fresh += pnew;
+            continue;
+        }
         if (!still) {
             float fy, fx, c;
             size_t q;

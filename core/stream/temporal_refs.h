@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "scriptprune/frame.h"
 #include "window.h"
 
 /* What an anchor is: none (start), the candidate taken at that position, or a token GSP pruned
@@ -36,6 +37,10 @@ typedef struct sp_temporal_rule {
     uint32_t max_shift; /* largest global shift searched, in cells (0: no camera motion) */
     size_t own_d;       /* the frame's sp_frame.own_d (0: tokens not split) */
     float tau_own;      /* the own parts' threshold at the token's own place (own_d > 0) */
+    /* The frame's pixel evidence (sp_frame.evidence, one per position) or NULL: a SEEN token
+     * repeats the anchor at its source, a NEW one is matched with its own position's earlier
+     * candidates only, an UNKNOWN one as without evidence. */
+    const sp_pixel_evidence *evidence;
     bool match_all;
 } sp_temporal_rule;
 

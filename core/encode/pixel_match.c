@@ -1,0 +1,520 @@
+/* Pixel evidence (scriptprune/pixel_match.h): block matching of each grid cell of a frame against
+ * the previous frame's thumbnail. Cost for a 24 x 24 grid: the thumbnail (a regular sample of at
+ * most 3 x 3 frame pixels per thumbnail pixel), a global shift search on a half-size luma copy
+ * (every other pixel), then per cell a luma search at half size around no motion and around the
+ * global shift, refined at full size and to half a pixel: a few milliseconds a frame. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "encode_internal.h"
+#include "scriptprune/pixel_match.h"
+
+enum {
+    B = SP_PIXEL_MATCH_BLOCK,
+    HB = B / 2,          /* half-size pixels per cell side */
+    SAMPLES = 3,         /* frame pixels sampled per thumbnail pixel side, at most */
+    MAX_SHIFT_CELLS = 3, /* the global shift searched, cells each way (the stream's) */
+    LOCAL_HALF = 6,      /* the per-cell search, half-size pixels each way: 1.5 cells */
+};
+/* The noise floor: this quantile of the cells' best errors, at most NOISE_CAP levels (more is not
+ * noise but content: after a cut every cell's best error is large). */
+static const float NOISE_QUANTILE = 0.1f;
+static const float NOISE_CAP = 4.0f;
+/* SEEN within max(K_NOISE noise, K_TEX texture, FLOOR); NEW beyond K_FAR times that. */
+static const float K_NOISE = 3.0f;
+static const float K_TEX = 0.5f;
+static const float FLOOR = 1.0f;
+static const float K_FAR = 1.25f;
+
+struct sp_pixel_match {
+    uint32_t gh, gw; /* the encoder's grid */
+    uint32_t S, P;   /* its input side and patch size */
+    /* the geometry of the thumbnails: frame size, plan; ref valid for it */
+    uint32_t width, height;
+    sp_preprocess pre;
+    bool have_ref;
+    uint32_t tw, th;                 /* thumbnail size: the plan's image cells x B */
+    float *cur, *ref;                /* th x tw x 3 */
+    float *lcur, *lref;              /* (th / 2) x (tw / 2) luma */
+    float *err;                      /* per image cell: best error */
+    float *tex;                      /* per image cell: texture */
+    float *fy, *fx;                  /* per image cell: best displacement, thumbnail pixels */
+    uint32_t *xs0, *xs1, *ys0, *ys1; /* frame pixel spans of thumbnail columns and rows */
+    size_t cap;                      /* cells the per-cell arrays hold */
+    size_t tcap;                     /* floats cur / ref hold */
+    sp_pixel_match_stats stats;
+};
+
+sp_status sp_pixel_match_new(const sp_encoder *enc, sp_pixel_match **out, sp_error *err) {
+    if (!out)
+        return sp_error_set(err, SP_ERR_INVALID, "pixel match: NULL output pointer");
+    *out = NULL;
+    if (!enc)
+        return sp_error_set(err, SP_ERR_INVALID, "pixel match: NULL encoder");
+    sp_encoder_info in;
+    sp_encoder_get_info(enc, &in);
+    if (!in.grid_h || !in.grid_w || !in.patch_size)
+        return sp_error_set(err, SP_ERR_INVALID, "pixel match: the encoder has no patch grid");
+    sp_pixel_match *m = sp_calloc(1, sizeof *m);
+    if (!m)
+        return sp_error_set(err, SP_ERR_NOMEM, "pixel match: out of memory");
+    m->gh = in.grid_h;
+    m->gw = in.grid_w;
+    m->S = in.image_size;
+    m->P = in.patch_size;
+    *out = m;
+    return SP_OK;
+}
+
+static void free_buffers(sp_pixel_match *m) {
+    float **f[] = {&m->cur, &m->ref, &m->lcur, &m->lref, &m->err, &m->tex, &m->fy, &m->fx};
+    for (size_t i = 0; i < sizeof f / sizeof *f; i++) {
+        sp_free(*f[i]);
+        *f[i] = NULL;
+    }
+    uint32_t **u[] = {&m->xs0, &m->xs1, &m->ys0, &m->ys1};
+    for (size_t i = 0; i < sizeof u / sizeof *u; i++) {
+        sp_free(*u[i]);
+        *u[i] = NULL;
+    }
+    m->cap = m->tcap = 0;
+}
+
+void sp_pixel_match_free(sp_pixel_match *m) {
+    if (!m)
+        return;
+    free_buffers(m);
+    sp_free(m);
+}
+
+void sp_pixel_match_reset(sp_pixel_match *m) {
+    if (m)
+        m->have_ref = false;
+}
+
+void sp_pixel_match_get_stats(const sp_pixel_match *m, sp_pixel_match_stats *out) {
+    if (m)
+        *out = m->stats;
+    else
+        memset(out, 0, sizeof *out);
+}
+
+static bool same_plan(const sp_preprocess *a, const sp_preprocess *b) {
+    return a->src_x == b->src_x && a->src_y == b->src_y && a->src_w == b->src_w &&
+           a->src_h == b->src_h && a->dst_x == b->dst_x && a->dst_y == b->dst_y &&
+           a->dst_w == b->dst_w && a->dst_h == b->dst_h && a->grid_x == b->grid_x &&
+           a->grid_y == b->grid_y && a->grid_w == b->grid_w && a->grid_h == b->grid_h;
+}
+
+/* Frame pixel spans of the n thumbnail pixels along one axis: thumbnail pixel i covers model input
+ * [(g0 B + i) P / B, + P / B), which is frame [src + (v - dst) src_len / dst_len, ...). */
+static void spans(uint32_t n, uint32_t g0, uint32_t P, double src, double src_len, uint32_t dst,
+                  uint32_t dst_len, uint32_t limit, uint32_t *a, uint32_t *b) {
+    double k = dst_len ? src_len / (double)dst_len : 0.0;
+    for (uint32_t i = 0; i < n; i++) {
+        double v0 = ((double)g0 * B + i) * P / B, v1 = v0 + (double)P / B;
+        double f0 = src + (v0 - dst) * k, f1 = src + (v1 - dst) * k;
+        double lo = fmax(0.0, floor(f0 + 1e-9)), hi = fmin((double)limit, ceil(f1 - 1e-9));
+        uint32_t s = lo < (double)limit ? (uint32_t)lo : limit - 1;
+        uint32_t e = hi > (double)s ? (uint32_t)hi : s + 1;
+        a[i] = s;
+        b[i] = e;
+    }
+}
+
+/* Sizes the buffers and spans for img's size and r's plan; drops the reference when they changed.
+ */
+static sp_status geometry(sp_pixel_match *m, const sp_image *img, const sp_preprocess *pre,
+                          sp_error *err) {
+    if (m->have_ref && img->width == m->width && img->height == m->height &&
+        same_plan(pre, &m->pre))
+        return SP_OK;
+    m->have_ref = false;
+    m->width = img->width;
+    m->height = img->height;
+    m->pre = *pre;
+    m->tw = pre->grid_w * B;
+    m->th = pre->grid_h * B;
+    size_t cells = (size_t)pre->grid_w * pre->grid_h, t = 0;
+    if (!sp_mul3_size(m->tw, m->th, 3, &t))
+        return sp_error_set(err, SP_ERR_OVERFLOW, "pixel match: thumbnail too large");
+    if (t > m->tcap || cells > m->cap || !m->xs0) {
+        free_buffers(m);
+        m->cur = sp_alloc_array(t, sizeof(float));
+        m->ref = sp_alloc_array(t, sizeof(float));
+        m->lcur = sp_alloc_array(t / 12 + 1, sizeof(float));
+        m->lref = sp_alloc_array(t / 12 + 1, sizeof(float));
+        m->err = sp_alloc_array(cells + 1, sizeof(float));
+        m->tex = sp_alloc_array(cells + 1, sizeof(float));
+        m->fy = sp_alloc_array(cells + 1, sizeof(float));
+        m->fx = sp_alloc_array(cells + 1, sizeof(float));
+        m->xs0 = sp_alloc_array((size_t)m->tw + 1, sizeof(uint32_t));
+        m->xs1 = sp_alloc_array((size_t)m->tw + 1, sizeof(uint32_t));
+        m->ys0 = sp_alloc_array((size_t)m->th + 1, sizeof(uint32_t));
+        m->ys1 = sp_alloc_array((size_t)m->th + 1, sizeof(uint32_t));
+        if (!m->cur || !m->ref || !m->lcur || !m->lref || !m->err || !m->tex || !m->fy || !m->fx ||
+            !m->xs0 || !m->xs1 || !m->ys0 || !m->ys1) {
+            free_buffers(m);
+            return sp_error_set(err, SP_ERR_NOMEM,
+                                "pixel match: out of memory for a %ux%u thumbnail", m->tw, m->th);
+        }
+        m->tcap = t;
+        m->cap = cells;
+    }
+    spans(m->tw, pre->grid_x, m->P, pre->src_x, pre->src_w, pre->dst_x, pre->dst_w, img->width,
+          m->xs0, m->xs1);
+    spans(m->th, pre->grid_y, m->P, pre->src_y, pre->src_h, pre->dst_y, pre->dst_h, img->height,
+          m->ys0, m->ys1);
+    return SP_OK;
+}
+
+/* The thumbnail of img into m->cur, its half-size luma into m->lcur. */
+static void thumbnail(sp_pixel_match *m, const sp_image *img) {
+    size_t off[3];
+    enc_pixfmt_offsets(img->format, off);
+    size_t bpp = sp_pixfmt_bpp(img->format);
+    for (uint32_t v = 0; v < m->th; v++) {
+        uint32_t y0 = m->ys0[v], y1 = m->ys1[v];
+        uint32_t sy = (y1 - y0 + SAMPLES - 1) / SAMPLES;
+        for (uint32_t u = 0; u < m->tw; u++) {
+            uint32_t x0 = m->xs0[u], x1 = m->xs1[u];
+            uint32_t sx = (x1 - x0 + SAMPLES - 1) / SAMPLES;
+            uint32_t sum[3] = {0, 0, 0}, count = 0;
+            for (uint32_t y = y0; y < y1; y += sy) {
+                const uint8_t *row = img->data + (size_t)y * img->stride;
+                for (uint32_t x = x0; x < x1; x += sx) {
+                    const uint8_t *px = row + (size_t)x * bpp;
+                    sum[0] += px[off[0]];
+                    sum[1] += px[off[1]];
+                    sum[2] += px[off[2]];
+                    count++;
+                }
+            }
+            float *o = m->cur + ((size_t)v * m->tw + u) * 3;
+            for (int c = 0; c < 3; c++)
+                o[c] = (float)sum[c] / (float)count;
+        }
+    }
+    uint32_t hw = m->tw / 2, hh = m->th / 2;
+    for (uint32_t v = 0; v < hh; v++)
+        for (uint32_t u = 0; u < hw; u++) {
+            float s = 0;
+            for (uint32_t k = 0; k < 4; k++) {
+                const float *p = m->cur + ((size_t)(2 * v + k / 2) * m->tw + 2 * u + k % 2) * 3;
+                s += p[0] + p[1] + p[2];
+            }
+            m->lcur[(size_t)v * hw + u] = s / 12.0f;
+        }
+}
+
+/* Mean absolute luma difference of the current frame against the reference shifted by (dy, dx)
+ * half-size pixels over their overlap, every other pixel; INFINITY when the overlap is below half
+ * the picture. */
+static float global_error(const sp_pixel_match *m, int dy, int dx) {
+    int hw = (int)m->tw / 2, hh = (int)m->th / 2;
+    int y0 = dy < 0 ? -dy : 0, y1 = dy > 0 ? hh - dy : hh;
+    int x0 = dx < 0 ? -dx : 0, x1 = dx > 0 ? hw - dx : hw;
+    if (2 * (y1 - y0) * (x1 - x0) < hh * hw)
+        return INFINITY;
+    float sum = 0;
+    size_t count = 0;
+    for (int y = y0; y < y1; y += 2)
+        for (int x = x0; x < x1; x += 2) {
+            sum += fabsf(m->lcur[(size_t)y * hw + x] - m->lref[(size_t)(y + dy) * hw + x + dx]);
+            count++;
+        }
+    return count ? sum / (float)count : INFINITY;
+}
+
+/* The global shift, half-size pixels: content at p was at p + shift in the reference. */
+static void global_shift(const sp_pixel_match *m, int *sy, int *sx) {
+    int r = MAX_SHIFT_CELLS * HB;
+    float best = global_error(m, 0, 0);
+    *sy = *sx = 0;
+    for (int dy = -r; dy <= r; dy++)
+        for (int dx = -r; dx <= r; dx++) {
+            float e = global_error(m, dy, dx);
+            if (e < best * 0.98f) { /* a clear improvement moves it */
+                best = e;
+                *sy = dy;
+                *sx = dx;
+            }
+        }
+}
+
+/* Half-size luma block error of cell (cy, cx) against the reference at displacement (dy, dx);
+ * INFINITY when the displaced block leaves the reference. */
+static float half_error(const sp_pixel_match *m, uint32_t cy, uint32_t cx, int dy, int dx) {
+    int hw = (int)m->tw / 2, hh = (int)m->th / 2;
+    int y0 = (int)cy * HB + dy, x0 = (int)cx * HB + dx;
+    if (y0 < 0 || x0 < 0 || y0 + HB > hh || x0 + HB > hw)
+        return INFINITY;
+    float sum = 0;
+    for (int y = 0; y < HB; y++) {
+        const float *a = m->lcur + (size_t)((int)cy * HB + y) * hw + (size_t)cx * HB;
+        const float *b = m->lref + (size_t)(y0 + y) * hw + x0;
+        for (int x = 0; x < HB; x++)
+            sum += fabsf(a[x] - b[x]);
+    }
+    return sum / (HB * HB);
+}
+
+/* The reference's value of channel c at (y, x), bilinear, (y, x) inside [0, th - 1] x [0, tw - 1].
+ */
+static float ref_at(const sp_pixel_match *m, float y, float x, int c) {
+    int y0 = (int)floorf(y), x0 = (int)floorf(x);
+    float wy = y - (float)y0, wx = x - (float)x0;
+    int y1 = wy > 0 ? y0 + 1 : y0, x1 = wx > 0 ? x0 + 1 : x0;
+    const float *r = m->ref;
+    size_t tw = m->tw;
+    float a = r[((size_t)y0 * tw + x0) * 3 + c], b = r[((size_t)y0 * tw + x1) * 3 + c];
+    float d = r[((size_t)y1 * tw + x0) * 3 + c], e = r[((size_t)y1 * tw + x1) * 3 + c];
+    return (1 - wy) * ((1 - wx) * a + wx * b) + wy * ((1 - wx) * d + wx * e);
+}
+
+/* Full-size R, G, B block error of cell (cy, cx) against the reference at the displacement
+ * (dy, dx) thumbnail pixels (halves allowed); INFINITY outside the reference. */
+static float full_error(const sp_pixel_match *m, uint32_t cy, uint32_t cx, float dy, float dx) {
+    float y0 = (float)(cy * B) + dy, x0 = (float)(cx * B) + dx;
+    if (y0 < 0 || x0 < 0 || y0 + B - 1 > (float)(m->th - 1) || x0 + B - 1 > (float)(m->tw - 1))
+        return INFINITY;
+    bool whole = dy == floorf(dy) && dx == floorf(dx);
+    float sum = 0;
+    for (int y = 0; y < B; y++) {
+        const float *a = m->cur + ((size_t)(cy * B + y) * m->tw + (size_t)cx * B) * 3;
+        if (whole) {
+            const float *b = m->ref + ((size_t)((int)y0 + y) * m->tw + (size_t)x0) * 3;
+            for (int k = 0; k < B * 3; k++)
+                sum += fabsf(a[k] - b[k]);
+        } else {
+            for (int x = 0; x < B; x++)
+                for (int c = 0; c < 3; c++)
+                    sum += fabsf(a[x * 3 + c] - ref_at(m, y0 + (float)y, x0 + (float)x, c));
+        }
+    }
+    return sum / (B * B * 3);
+}
+
+/* The same error, robust: the mean of the block's per-pixel errors (R + G + B) without its worst
+ * TRIM pixels: an object's cell that shows a sliver of what is behind it, which moved otherwise,
+ * still matches where the object was. */
+enum { TRIM = B * B / 8 };
+static float trimmed_error(const sp_pixel_match *m, uint32_t cy, uint32_t cx, float dy, float dx) {
+    float y0 = (float)(cy * B) + dy, x0 = (float)(cx * B) + dx;
+    if (y0 < 0 || x0 < 0 || y0 + B - 1 > (float)(m->th - 1) || x0 + B - 1 > (float)(m->tw - 1))
+        return INFINITY;
+    float px[B * B], worst[TRIM];
+    for (int y = 0; y < B; y++) {
+        const float *a = m->cur + ((size_t)(cy * B + y) * m->tw + (size_t)cx * B) * 3;
+        for (int x = 0; x < B; x++) {
+            float e = 0;
+            for (int c = 0; c < 3; c++)
+                e += fabsf(a[x * 3 + c] - ref_at(m, y0 + (float)y, x0 + (float)x, c));
+            px[y * B + x] = e;
+        }
+    }
+    /* the TRIM largest, kept sorted descending */
+    int kept = 0;
+    float sum = 0;
+    for (int i = 0; i < B * B; i++) {
+        float e = px[i];
+        sum += e;
+        if (kept < TRIM || e > worst[kept - 1]) {
+            int j = kept < TRIM ? kept++ : TRIM - 1;
+            while (j > 0 && worst[j - 1] < e) {
+                worst[j] = worst[j - 1];
+                j--;
+            }
+            worst[j] = e;
+        }
+    }
+    for (int i = 0; i < kept; i++)
+        sum -= worst[i];
+    return sum / (float)((B * B - TRIM) * 3);
+}
+
+/* The cell's texture: its mean absolute difference with itself moved by one thumbnail pixel
+ * across and down (inside the thumbnail). */
+static float texture(const sp_pixel_match *m, uint32_t cy, uint32_t cx) {
+    float sum = 0;
+    size_t count = 0;
+    for (uint32_t y = cy * B; y < (cy + 1) * B; y++)
+        for (uint32_t x = cx * B; x < (cx + 1) * B; x++) {
+            const float *a = m->cur + ((size_t)y * m->tw + x) * 3;
+            if (x + 1 < m->tw) {
+                for (int c = 0; c < 3; c++)
+                    sum += fabsf(a[c] - a[3 + c]);
+                count += 3;
+            }
+            if (y + 1 < m->th) {
+                for (int c = 0; c < 3; c++)
+                    sum += fabsf(a[c] - a[(size_t)m->tw * 3 + c]);
+                count += 3;
+            }
+        }
+    return count ? sum / (float)count : 0.0f;
+}
+
+/* The best match of cell (cy, cx): the half-size luma search around no motion and around the
+ * global shift (gy, gx), then full size at the best, at no motion and at the global shift, +-1
+ * pixel and +-1/2. */
+static void match_cell(sp_pixel_match *m, uint32_t cy, uint32_t cx, int gy, int gx, float *err,
+                       float *fy, float *fx) {
+    int by = 0, bx = 0;
+    float best = INFINITY;
+    int centres[2][2] = {{0, 0}, {gy, gx}};
+    int nc = (gy || gx) ? 2 : 1;
+    for (int k = 0; k < nc; k++)
+        for (int dy = centres[k][0] - LOCAL_HALF; dy <= centres[k][0] + LOCAL_HALF; dy++)
+            for (int dx = centres[k][1] - LOCAL_HALF; dx <= centres[k][1] + LOCAL_HALF; dx++) {
+                float e = half_error(m, cy, cx, dy, dx);
+                if (e < best) {
+                    best = e;
+                    by = dy;
+                    bx = dx;
+                }
+            }
+    /* full size: the integer neighbourhoods of the coarse best, no motion and the global shift */
+    float bestf = INFINITY, ry = 0, rx = 0;
+    int seeds[3][2] = {{2 * by, 2 * bx}, {0, 0}, {2 * gy, 2 * gx}};
+    for (int k = 0; k < 3; k++) {
+        if (k == 0 && !isfinite(best))
+            continue;
+        for (int dy = -1; dy <= 1; dy++)
+            for (int dx = -1; dx <= 1; dx++) {
+                float y = (float)(seeds[k][0] + dy), x = (float)(seeds[k][1] + dx);
+                float e = full_error(m, cy, cx, y, x);
+                if (e < bestf || (e == bestf && fabsf(y) + fabsf(x) < fabsf(ry) + fabsf(rx))) {
+                    bestf = e;
+                    ry = y;
+                    rx = x;
+                }
+            }
+    }
+    if (isfinite(bestf)) {
+        float cy0 = ry, cx0 = rx;
+        bestf = trimmed_error(m, cy, cx, cy0, cx0);
+        for (int dy = -1; dy <= 1; dy++)
+            for (int dx = -1; dx <= 1; dx++) {
+                if (!dy && !dx)
+                    continue;
+                float y = cy0 + 0.5f * (float)dy, x = cx0 + 0.5f * (float)dx;
+                float e = trimmed_error(m, cy, cx, y, x);
+                if (e < bestf) {
+                    bestf = e;
+                    ry = y;
+                    rx = x;
+                }
+            }
+    }
+    *err = bestf;
+    *fy = ry;
+    *fx = rx;
+}
+
+/* The cell's best error elsewhere: the smallest at 2 thumbnail pixels from (fy, fx) across or
+ * down. Content that looks alike along a direction (stripes, an edge, a flat area) matches there
+ * as well, so where it matched says little. */
+static float aside_error(const sp_pixel_match *m, uint32_t cy, uint32_t cx, float fy, float fx) {
+    static const float off[4][2] = {{0, 2}, {0, -2}, {2, 0}, {-2, 0}};
+    float best = INFINITY;
+    for (int k = 0; k < 4; k++)
+        best = fminf(best, trimmed_error(m, cy, cx, fy + off[k][0], fx + off[k][1]));
+    return best;
+}
+
+static int cmp_float(const void *a, const void *b) {
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+sp_status sp_pixel_match_run(sp_pixel_match *m, const sp_image *img, sp_encoding *r,
+                             sp_error *err) {
+    if (!m || !r)
+        return sp_error_set(err, SP_ERR_INVALID, "pixel match: NULL %s", m ? "result" : "matcher");
+    sp_status s = sp_image_validate(img, err);
+    if (s)
+        return sp_error_prefix(err, "pixel match");
+    if (r->n == 0 || r->grid_h != m->gh || r->grid_w != m->gw)
+        return sp_error_set(err, SP_ERR_INVALID,
+                            "pixel match: the result is not an encoding of this encoder (n = %zu, "
+                            "grid %ux%u, expected %ux%u)",
+                            r->n, r->grid_h, r->grid_w, m->gh, m->gw);
+    const sp_preprocess *pre = &r->pre;
+    if (!pre->grid_w || !pre->grid_h || (uint64_t)pre->grid_x + pre->grid_w > m->gw ||
+        (uint64_t)pre->grid_y + pre->grid_h > m->gh)
+        return sp_error_set(err, SP_ERR_INVALID,
+                            "pixel match: the result's picture grid %ux%u at (%u, %u) is outside "
+                            "the %ux%u grid",
+                            pre->grid_w, pre->grid_h, pre->grid_x, pre->grid_y, m->gw, m->gh);
+    s = enc_reserve_evidence(r, err);
+    if (s)
+        return s;
+    s = geometry(m, img, pre, err);
+    if (s)
+        return s;
+    thumbnail(m, img);
+    memset(&m->stats, 0, sizeof m->stats);
+    for (size_t p = 0; p < r->n; p++)
+        r->evidence[p] = (sp_pixel_evidence){0.0f, 0.0f, SP_PIXELS_UNKNOWN};
+    size_t cells = (size_t)pre->grid_w * pre->grid_h;
+    if (m->have_ref) {
+        int gy, gx;
+        global_shift(m, &gy, &gx);
+        for (uint32_t cy = 0; cy < pre->grid_h; cy++)
+            for (uint32_t cx = 0; cx < pre->grid_w; cx++) {
+                size_t i = (size_t)cy * pre->grid_w + cx;
+                match_cell(m, cy, cx, gy, gx, &m->err[i], &m->fy[i], &m->fx[i]);
+                m->tex[i] = texture(m, cy, cx);
+            }
+        /* the noise floor: a low quantile of the best errors, sorted in the reference's luma
+         * (16 floats a cell, no longer needed: it is replaced below) */
+        float *sorted = m->lref;
+        memcpy(sorted, m->err, cells * sizeof(float));
+        qsort(sorted, cells, sizeof(float), cmp_float);
+        float q = sorted[(size_t)(NOISE_QUANTILE * (float)(cells - 1))];
+        float noise = isfinite(q) && q < NOISE_CAP ? q : NOISE_CAP;
+        m->stats.noise = noise;
+        for (uint32_t cy = 0; cy < pre->grid_h; cy++)
+            for (uint32_t cx = 0; cx < pre->grid_w; cx++) {
+                size_t i = (size_t)cy * pre->grid_w + cx;
+                size_t p = (size_t)(pre->grid_y + cy) * m->gw + pre->grid_x + cx;
+                float t = fmaxf(fmaxf(K_NOISE * noise, K_TEX * m->tex[i]), FLOOR);
+                sp_pixel_evidence *e = &r->evidence[p];
+                /* a flat cell (its texture below the noise's share) or one that matches as well
+                 * two pixels aside (stripes, an edge) matches in many places: where it matched
+                 * says nothing unless it is where the camera's motion puts it */
+                bool flat = K_TEX * m->tex[i] <= fmaxf(K_NOISE * noise, FLOOR) ||
+                            (m->err[i] <= t && aside_error(m, cy, cx, m->fy[i], m->fx[i]) <= t);
+                bool at_global = fabsf(m->fy[i] - 2.0f * (float)gy) <= 1.0f &&
+                                 fabsf(m->fx[i] - 2.0f * (float)gx) <= 1.0f;
+                if (m->err[i] <= t && flat && !at_global) {
+                    m->stats.unknown++;
+                } else if (m->err[i] <= t) {
+                    e->verdict = SP_PIXELS_SEEN;
+                    e->dy = m->fy[i] / (float)B;
+                    e->dx = m->fx[i] / (float)B;
+                    m->stats.seen++;
+                } else if (m->err[i] > K_FAR * t) {
+                    e->verdict = SP_PIXELS_NEW;
+                    m->stats.fresh++;
+                } else {
+                    m->stats.unknown++;
+                }
+            }
+    } else {
+        m->stats.unknown = cells;
+    }
+    /* the current thumbnail becomes the reference */
+    float *t = m->ref;
+    m->ref = m->cur;
+    m->cur = t;
+    t = m->lref;
+    m->lref = m->lcur;
+    m->lcur = t;
+    m->have_ref = true;
+    r->has_evidence = true;
+    return SP_OK;
+}
