@@ -1,8 +1,9 @@
 /* Pixel evidence (scriptprune/pixel_match.h): block matching of each grid cell of a frame against
  * the previous frame's thumbnail. Cost for a 24 x 24 grid: the thumbnail (a regular sample of at
- * most 3 x 3 frame pixels per thumbnail pixel), a global shift search on a half-size luma copy
- * (every other pixel), then per cell a luma search at half size around no motion and around the
- * global shift, refined at full size and to half a pixel: a few milliseconds a frame. */
+ * most 3 x 3 frame pixels per thumbnail pixel), a global shift search on its luma (every fourth
+ * pixel each way, shifts of two pixels), then per cell a sparse luma search (every other pixel)
+ * around no motion and around the global shift, its best candidates refined on R, G, B at full
+ * size, to half a pixel, then motion propagated into flat cells. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,20 +14,23 @@
 
 enum {
     B = SP_PIXEL_MATCH_BLOCK,
-    HB = B / 2,          /* half-size pixels per cell side */
     SAMPLES = 3,         /* frame pixels sampled per thumbnail pixel side, at most */
     MAX_SHIFT_CELLS = 3, /* the global shift searched, cells each way (the stream's) */
-    LOCAL_HALF = 6,      /* the per-cell search, half-size pixels each way: 1.5 cells */
+    LOCAL = 12,          /* the per-cell search, thumbnail pixels each way: 1.5 cells */
 };
 /* The noise floor: this quantile of the cells' best errors, at most NOISE_CAP levels (more is not
  * noise but content: after a cut every cell's best error is large). */
 static const float NOISE_QUANTILE = 0.1f;
 static const float NOISE_CAP = 4.0f;
-/* SEEN within max(K_NOISE noise, K_TEX texture, FLOOR); NEW beyond K_FAR times that. */
+/* SEEN within max(K_NOISE noise, K_SEEN texture, FLOOR); NEW beyond max(K_FAR K_NOISE noise,
+ * K_NEW texture, K_FAR FLOOR). */
 static const float K_NOISE = 3.0f;
-static const float K_TEX = 0.5f;
+static const float K_SEEN = 0.25f;
+static const float K_NEW = 0.45f;
 static const float FLOOR = 1.0f;
 static const float K_FAR = 1.25f;
+/* Passes of motion propagation into ambiguous cells (each reaches one cell further). */
+enum { PROPAGATE = 2 };
 
 struct sp_pixel_match {
     uint32_t gh, gw; /* the encoder's grid */
@@ -37,10 +41,11 @@ struct sp_pixel_match {
     bool have_ref;
     uint32_t tw, th;                 /* thumbnail size: the plan's image cells x B */
     float *cur, *ref;                /* th x tw x 3 */
-    float *lcur, *lref;              /* (th / 2) x (tw / 2) luma */
+    float *lcur, *lref;              /* th x tw luma */
     float *err;                      /* per image cell: best error */
     float *tex;                      /* per image cell: texture */
     float *fy, *fx;                  /* per image cell: best displacement, thumbnail pixels */
+    uint8_t *state;                  /* per image cell: ST_* */
     uint32_t *xs0, *xs1, *ys0, *ys1; /* frame pixel spans of thumbnail columns and rows */
     size_t cap;                      /* cells the per-cell arrays hold */
     size_t tcap;                     /* floats cur / ref hold */
@@ -74,6 +79,8 @@ static void free_buffers(sp_pixel_match *m) {
         sp_free(*f[i]);
         *f[i] = NULL;
     }
+    sp_free(m->state);
+    m->state = NULL;
     uint32_t **u[] = {&m->xs0, &m->xs1, &m->ys0, &m->ys1};
     for (size_t i = 0; i < sizeof u / sizeof *u; i++) {
         sp_free(*u[i]);
@@ -144,18 +151,19 @@ static sp_status geometry(sp_pixel_match *m, const sp_image *img, const sp_prepr
         free_buffers(m);
         m->cur = sp_alloc_array(t, sizeof(float));
         m->ref = sp_alloc_array(t, sizeof(float));
-        m->lcur = sp_alloc_array(t / 12 + 1, sizeof(float));
-        m->lref = sp_alloc_array(t / 12 + 1, sizeof(float));
+        m->lcur = sp_alloc_array(t / 3 + 1, sizeof(float));
+        m->lref = sp_alloc_array(t / 3 + 1, sizeof(float));
         m->err = sp_alloc_array(cells + 1, sizeof(float));
         m->tex = sp_alloc_array(cells + 1, sizeof(float));
         m->fy = sp_alloc_array(cells + 1, sizeof(float));
         m->fx = sp_alloc_array(cells + 1, sizeof(float));
+        m->state = sp_alloc_array(cells + 1, 1);
         m->xs0 = sp_alloc_array((size_t)m->tw + 1, sizeof(uint32_t));
         m->xs1 = sp_alloc_array((size_t)m->tw + 1, sizeof(uint32_t));
         m->ys0 = sp_alloc_array((size_t)m->th + 1, sizeof(uint32_t));
         m->ys1 = sp_alloc_array((size_t)m->th + 1, sizeof(uint32_t));
         if (!m->cur || !m->ref || !m->lcur || !m->lref || !m->err || !m->tex || !m->fy || !m->fx ||
-            !m->xs0 || !m->xs1 || !m->ys0 || !m->ys1) {
+            !m->state || !m->xs0 || !m->xs1 || !m->ys0 || !m->ys1) {
             free_buffers(m);
             return sp_error_set(err, SP_ERR_NOMEM,
                                 "pixel match: out of memory for a %ux%u thumbnail", m->tw, m->th);
@@ -170,7 +178,7 @@ static sp_status geometry(sp_pixel_match *m, const sp_image *img, const sp_prepr
     return SP_OK;
 }
 
-/* The thumbnail of img into m->cur, its half-size luma into m->lcur. */
+/* The thumbnail of img into m->cur, its luma into m->lcur. */
 static void thumbnail(sp_pixel_match *m, const sp_image *img) {
     size_t off[3];
     enc_pixfmt_offsets(img->format, off);
@@ -197,44 +205,38 @@ static void thumbnail(sp_pixel_match *m, const sp_image *img) {
                 o[c] = (float)sum[c] / (float)count;
         }
     }
-    uint32_t hw = m->tw / 2, hh = m->th / 2;
-    for (uint32_t v = 0; v < hh; v++)
-        for (uint32_t u = 0; u < hw; u++) {
-            float s = 0;
-            for (uint32_t k = 0; k < 4; k++) {
-                const float *p = m->cur + ((size_t)(2 * v + k / 2) * m->tw + 2 * u + k % 2) * 3;
-                s += p[0] + p[1] + p[2];
-            }
-            m->lcur[(size_t)v * hw + u] = s / 12.0f;
-        }
+    size_t np = (size_t)m->tw * m->th;
+    for (size_t i = 0; i < np; i++)
+        m->lcur[i] = (m->cur[3 * i] + m->cur[3 * i + 1] + m->cur[3 * i + 2]) / 3.0f;
 }
 
 /* Mean absolute luma difference of the current frame against the reference shifted by (dy, dx)
- * half-size pixels over their overlap, every other pixel; INFINITY when the overlap is below half
- * the picture. */
+ * thumbnail pixels over their overlap, every GSTEP-th pixel each way; INFINITY when the overlap is
+ * below half the picture. */
+enum { GSTEP = 4 };
 static float global_error(const sp_pixel_match *m, int dy, int dx) {
-    int hw = (int)m->tw / 2, hh = (int)m->th / 2;
-    int y0 = dy < 0 ? -dy : 0, y1 = dy > 0 ? hh - dy : hh;
-    int x0 = dx < 0 ? -dx : 0, x1 = dx > 0 ? hw - dx : hw;
-    if (2 * (y1 - y0) * (x1 - x0) < hh * hw)
+    int tw = (int)m->tw, th = (int)m->th;
+    int y0 = dy < 0 ? -dy : 0, y1 = dy > 0 ? th - dy : th;
+    int x0 = dx < 0 ? -dx : 0, x1 = dx > 0 ? tw - dx : tw;
+    if (2 * (y1 - y0) * (x1 - x0) < th * tw)
         return INFINITY;
     float sum = 0;
     size_t count = 0;
-    for (int y = y0; y < y1; y += 2)
-        for (int x = x0; x < x1; x += 2) {
-            sum += fabsf(m->lcur[(size_t)y * hw + x] - m->lref[(size_t)(y + dy) * hw + x + dx]);
+    for (int y = y0; y < y1; y += GSTEP)
+        for (int x = x0; x < x1; x += GSTEP) {
+            sum += fabsf(m->lcur[(size_t)y * tw + x] - m->lref[(size_t)(y + dy) * tw + x + dx]);
             count++;
         }
     return count ? sum / (float)count : INFINITY;
 }
 
-/* The global shift, half-size pixels: content at p was at p + shift in the reference. */
+/* The global shift, thumbnail pixels (even): content at p was at p + shift in the reference. */
 static void global_shift(const sp_pixel_match *m, int *sy, int *sx) {
-    int r = MAX_SHIFT_CELLS * HB;
+    int r = MAX_SHIFT_CELLS * B;
     float best = global_error(m, 0, 0);
     *sy = *sx = 0;
-    for (int dy = -r; dy <= r; dy++)
-        for (int dx = -r; dx <= r; dx++) {
+    for (int dy = -r; dy <= r; dy += 2)
+        for (int dx = -r; dx <= r; dx += 2) {
             float e = global_error(m, dy, dx);
             if (e < best * 0.98f) { /* a clear improvement moves it */
                 best = e;
@@ -244,21 +246,22 @@ static void global_shift(const sp_pixel_match *m, int *sy, int *sx) {
         }
 }
 
-/* Half-size luma block error of cell (cy, cx) against the reference at displacement (dy, dx);
- * INFINITY when the displaced block leaves the reference. */
-static float half_error(const sp_pixel_match *m, uint32_t cy, uint32_t cx, int dy, int dx) {
-    int hw = (int)m->tw / 2, hh = (int)m->th / 2;
-    int y0 = (int)cy * HB + dy, x0 = (int)cx * HB + dx;
-    if (y0 < 0 || x0 < 0 || y0 + HB > hh || x0 + HB > hw)
+/* Sparse luma block error of cell (cy, cx) (every other pixel each way) against the reference at
+ * displacement (dy, dx) thumbnail pixels; INFINITY when the displaced block leaves the reference.
+ */
+static float sparse_error(const sp_pixel_match *m, uint32_t cy, uint32_t cx, int dy, int dx) {
+    int tw = (int)m->tw, th = (int)m->th;
+    int y0 = (int)cy * B + dy, x0 = (int)cx * B + dx;
+    if (y0 < 0 || x0 < 0 || y0 + B > th || x0 + B > tw)
         return INFINITY;
     float sum = 0;
-    for (int y = 0; y < HB; y++) {
-        const float *a = m->lcur + (size_t)((int)cy * HB + y) * hw + (size_t)cx * HB;
-        const float *b = m->lref + (size_t)(y0 + y) * hw + x0;
-        for (int x = 0; x < HB; x++)
+    for (int y = 0; y < B; y += 2) {
+        const float *a = m->lcur + (size_t)((int)cy * B + y) * tw + (size_t)cx * B;
+        const float *b = m->lref + (size_t)(y0 + y) * tw + x0;
+        for (int x = 0; x < B; x += 2)
             sum += fabsf(a[x] - b[x]);
     }
-    return sum / (HB * HB);
+    return sum / (B * B / 4);
 }
 
 /* The reference's value of channel c at (y, x), bilinear, (y, x) inside [0, th - 1] x [0, tw - 1].
@@ -357,31 +360,62 @@ static float texture(const sp_pixel_match *m, uint32_t cy, uint32_t cx) {
     return count ? sum / (float)count : 0.0f;
 }
 
-/* The best match of cell (cy, cx): the half-size luma search around no motion and around the
- * global shift (gy, gx), then full size at the best, at no motion and at the global shift, +-1
- * pixel and +-1/2. */
+/* The COARSE best candidates of the sparse search of a cell, kept apart: on fine texture the
+ * sparse error of the true displacement can lose to some unrelated place; the full search around
+ * each finds it. */
+enum { COARSE = 4 };
+typedef struct coarse {
+    float e[COARSE];
+    int y[COARSE], x[COARSE];
+    int n;
+} coarse;
+
+static void coarse_add(coarse *c, float e, int y, int x) {
+    if (!isfinite(e))
+        return;
+    for (int i = 0; i < c->n; i++)
+        if (abs(c->y[i] - y) <= 1 && abs(c->x[i] - x) <= 1) { /* a neighbour: keep the better */
+            if (e < c->e[i]) {
+                c->e[i] = e;
+                c->y[i] = y;
+                c->x[i] = x;
+            }
+            return;
+        }
+    int at = c->n < COARSE ? c->n++ : -1;
+    if (at < 0) { /* full: replace the worst if this is better */
+        at = 0;
+        for (int i = 1; i < COARSE; i++)
+            if (c->e[i] > c->e[at])
+                at = i;
+        if (!(e < c->e[at]))
+            return;
+    }
+    c->e[at] = e;
+    c->y[at] = y;
+    c->x[at] = x;
+}
+
+/* The best match of cell (cy, cx): the sparse luma search around no motion and around the
+ * global shift (gy, gx), then full size +-1 pixel around its best candidates, no motion and the
+ * global shift, then +-1/2. */
 static void match_cell(sp_pixel_match *m, uint32_t cy, uint32_t cx, int gy, int gx, float *err,
                        float *fy, float *fx) {
-    int by = 0, bx = 0;
-    float best = INFINITY;
+    coarse c = {.n = 0};
     int centres[2][2] = {{0, 0}, {gy, gx}};
     int nc = (gy || gx) ? 2 : 1;
     for (int k = 0; k < nc; k++)
-        for (int dy = centres[k][0] - LOCAL_HALF; dy <= centres[k][0] + LOCAL_HALF; dy++)
-            for (int dx = centres[k][1] - LOCAL_HALF; dx <= centres[k][1] + LOCAL_HALF; dx++) {
-                float e = half_error(m, cy, cx, dy, dx);
-                if (e < best) {
-                    best = e;
-                    by = dy;
-                    bx = dx;
-                }
-            }
-    /* full size: the integer neighbourhoods of the coarse best, no motion and the global shift */
+        for (int dy = centres[k][0] - LOCAL; dy <= centres[k][0] + LOCAL; dy++)
+            for (int dx = centres[k][1] - LOCAL; dx <= centres[k][1] + LOCAL; dx++)
+                if (k == 0 || abs(dy) > LOCAL || abs(dx) > LOCAL)
+                    coarse_add(&c, sparse_error(m, cy, cx, dy, dx), dy, dx);
     float bestf = INFINITY, ry = 0, rx = 0;
-    int seeds[3][2] = {{2 * by, 2 * bx}, {0, 0}, {2 * gy, 2 * gx}};
-    for (int k = 0; k < 3; k++) {
-        if (k == 0 && !isfinite(best))
-            continue;
+    int seeds[COARSE + 2][2] = {{0, 0}, {gy, gx}};
+    for (int i = 0; i < c.n; i++) {
+        seeds[2 + i][0] = c.y[i];
+        seeds[2 + i][1] = c.x[i];
+    }
+    for (int k = 0; k < 2 + c.n; k++) {
         for (int dy = -1; dy <= 1; dy++)
             for (int dx = -1; dx <= 1; dx++) {
                 float y = (float)(seeds[k][0] + dy), x = (float)(seeds[k][1] + dx);
@@ -428,6 +462,94 @@ static float aside_error(const sp_pixel_match *m, uint32_t cy, uint32_t cx, floa
 static int cmp_float(const void *a, const void *b) {
     float x = *(const float *)a, y = *(const float *)b;
     return (x > y) - (x < y);
+}
+
+/* The thresholds of cell i: SEEN within *t, NEW beyond *t_new. */
+static void thresholds(const sp_pixel_match *m, size_t i, float noise, float *t, float *t_new) {
+    *t = fmaxf(fmaxf(K_NOISE * noise, K_SEEN * m->tex[i]), FLOOR);
+    *t_new = fmaxf(fmaxf(K_FAR * K_NOISE * noise, K_NEW * m->tex[i]), K_FAR * FLOOR);
+}
+
+/* Per image cell: SEEN where it matched (m->fy, m->fx), NEW, UNKNOWN, or AMBIGUOUS: it matched,
+ * but a flat cell (its texture below the noise's share) or one that matches as well two pixels
+ * aside (stripes, an edge) matches in many places, so where it matched says nothing unless it is
+ * where the camera's motion puts it (then SEEN) or where a neighbour's content came from
+ * (propagate). */
+enum { ST_UNKNOWN = 0, ST_SEEN = 1, ST_NEW = 2, ST_AMBIGUOUS = 3 };
+
+static void classify(sp_pixel_match *m, float noise, int gy, int gx) {
+    uint32_t gw = m->pre.grid_w, gh = m->pre.grid_h;
+    for (uint32_t cy = 0; cy < gh; cy++)
+        for (uint32_t cx = 0; cx < gw; cx++) {
+            size_t i = (size_t)cy * gw + cx;
+            float t, t_new;
+            thresholds(m, i, noise, &t, &t_new);
+            uint8_t st = ST_UNKNOWN;
+            if (m->err[i] <= t) {
+                bool flat = K_SEEN * m->tex[i] <= fmaxf(K_NOISE * noise, FLOOR) ||
+                            aside_error(m, cy, cx, m->fy[i], m->fx[i]) <= t;
+                bool at_global =
+                    fabsf(m->fy[i] - (float)gy) <= 1.0f && fabsf(m->fx[i] - (float)gx) <= 1.0f;
+                st = flat && !at_global ? ST_AMBIGUOUS : ST_SEEN;
+            } else if (m->err[i] > t_new) {
+                st = ST_NEW;
+            }
+            m->state[i] = st;
+        }
+}
+
+/* One pass of motion propagation: an AMBIGUOUS cell that matches (within its SEEN threshold) at
+ * the displacement of a SEEN neighbour is SEEN there: the flat inside of an object moves with its
+ * textured parts. */
+static void propagate(sp_pixel_match *m, float noise) {
+    uint32_t gw = m->pre.grid_w, gh = m->pre.grid_h;
+    for (uint32_t cy = 0; cy < gh; cy++)
+        for (uint32_t cx = 0; cx < gw; cx++) {
+            size_t i = (size_t)cy * gw + cx;
+            if (m->state[i] != ST_AMBIGUOUS)
+                continue;
+            float t, t_new;
+            thresholds(m, i, noise, &t, &t_new);
+            for (int dy = -1; dy <= 1 && m->state[i] == ST_AMBIGUOUS; dy++)
+                for (int dx = -1; dx <= 1; dx++) {
+                    long ny = (long)cy + dy, nx = (long)cx + dx;
+                    if ((!dy && !dx) || ny < 0 || nx < 0 || ny >= gh || nx >= gw)
+                        continue;
+                    size_t j = (size_t)ny * gw + (size_t)nx;
+                    if (m->state[j] != ST_SEEN)
+                        continue;
+                    float e = trimmed_error(m, cy, cx, m->fy[j], m->fx[j]);
+                    if (e <= t) {
+                        m->state[i] = ST_SEEN;
+                        m->err[i] = e;
+                        m->fy[i] = m->fy[j];
+                        m->fx[i] = m->fx[j];
+                        break;
+                    }
+                }
+        }
+}
+
+/* The cells' states into r's evidence (padding and AMBIGUOUS: UNKNOWN). */
+static void write_evidence(sp_pixel_match *m, sp_encoding *r) {
+    const sp_preprocess *pre = &m->pre;
+    for (uint32_t cy = 0; cy < pre->grid_h; cy++)
+        for (uint32_t cx = 0; cx < pre->grid_w; cx++) {
+            size_t i = (size_t)cy * pre->grid_w + cx;
+            size_t p = (size_t)(pre->grid_y + cy) * m->gw + pre->grid_x + cx;
+            sp_pixel_evidence *e = &r->evidence[p];
+            if (m->state[i] == ST_SEEN) {
+                e->verdict = SP_PIXELS_SEEN;
+                e->dy = m->fy[i] / (float)B;
+                e->dx = m->fx[i] / (float)B;
+                m->stats.seen++;
+            } else if (m->state[i] == ST_NEW) {
+                e->verdict = SP_PIXELS_NEW;
+                m->stats.fresh++;
+            } else {
+                m->stats.unknown++;
+            }
+        }
 }
 
 sp_status sp_pixel_match_run(sp_pixel_match *m, const sp_image *img, sp_encoding *r,
@@ -477,33 +599,10 @@ sp_status sp_pixel_match_run(sp_pixel_match *m, const sp_image *img, sp_encoding
         float q = sorted[(size_t)(NOISE_QUANTILE * (float)(cells - 1))];
         float noise = isfinite(q) && q < NOISE_CAP ? q : NOISE_CAP;
         m->stats.noise = noise;
-        for (uint32_t cy = 0; cy < pre->grid_h; cy++)
-            for (uint32_t cx = 0; cx < pre->grid_w; cx++) {
-                size_t i = (size_t)cy * pre->grid_w + cx;
-                size_t p = (size_t)(pre->grid_y + cy) * m->gw + pre->grid_x + cx;
-                float t = fmaxf(fmaxf(K_NOISE * noise, K_TEX * m->tex[i]), FLOOR);
-                sp_pixel_evidence *e = &r->evidence[p];
-                /* a flat cell (its texture below the noise's share) or one that matches as well
-                 * two pixels aside (stripes, an edge) matches in many places: where it matched
-                 * says nothing unless it is where the camera's motion puts it */
-                bool flat = K_TEX * m->tex[i] <= fmaxf(K_NOISE * noise, FLOOR) ||
-                            (m->err[i] <= t && aside_error(m, cy, cx, m->fy[i], m->fx[i]) <= t);
-                bool at_global = fabsf(m->fy[i] - 2.0f * (float)gy) <= 1.0f &&
-                                 fabsf(m->fx[i] - 2.0f * (float)gx) <= 1.0f;
-                if (m->err[i] <= t && flat && !at_global) {
-                    m->stats.unknown++;
-                } else if (m->err[i] <= t) {
-                    e->verdict = SP_PIXELS_SEEN;
-                    e->dy = m->fy[i] / (float)B;
-                    e->dx = m->fx[i] / (float)B;
-                    m->stats.seen++;
-                } else if (m->err[i] > K_FAR * t) {
-                    e->verdict = SP_PIXELS_NEW;
-                    m->stats.fresh++;
-                } else {
-                    m->stats.unknown++;
-                }
-            }
+        classify(m, noise, gy, gx);
+        for (int pass = 0; pass < PROPAGATE; pass++)
+            propagate(m, noise);
+        write_evidence(m, r);
     } else {
         m->stats.unknown = cells;
     }
