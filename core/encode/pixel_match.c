@@ -26,7 +26,7 @@ static const float NOISE_CAP = 4.0f;
  * K_NEW texture, K_FAR FLOOR). */
 static const float K_NOISE = 3.0f;
 static const float K_SEEN = 0.25f;
-static const float K_NEW = 0.45f;
+static const float K_NEW = 0.4f;
 static const float FLOOR = 1.0f;
 static const float K_FAR = 1.25f;
 /* Passes of motion propagation into ambiguous cells (each reaches one cell further). */

@@ -102,28 +102,48 @@ static void match_around(const sp_temporal_refs *refs, const probe *pr, int cy, 
 }
 
 /* What the pixels decided for token p (see sp_temporal_rule.evidence): true when they settled it,
- * with *slot the candidate credited (-1: none) or *fresh set. SEEN: the anchor at the nearest cell
- * of its source, if there is one, whatever the features say (two patches of grass look alike; the
- * pixels at the source are the cell's). NEW: not the anchor at its place nor its neighbours (the
- * pixels showed something else there a frame ago; a neighbour that looks alike is not where it
- * came from); only the candidates taken at its own position earlier in the window, which it may
- * show again (ground an object uncovers that the window saw before), and only while the camera is
- * still (when it moves, its position showed other content). */
+ * with *slot the candidate credited (-1: none) or *fresh set. SEEN: the candidate of an anchor
+ * around its source whose content lies within half a cell of it (off: where, from the token's
+ * cell), whatever the features say (two patches of grass look alike; the pixels at the source are
+ * the cell's); with none that close, the features decide. NEW: not the anchor at its place nor its
+ * neighbours (the pixels showed something else there a frame ago; a neighbour that looks alike is
+ * not where it came from); only the candidates taken at its own position earlier in the window,
+ * which it may show again (ground an object uncovers that the window saw before), and only while
+ * the camera is still (when it moves, its position showed other content). */
 static bool pixel_verdict(const sp_temporal_refs *refs, const sp_temporal_rule *rule,
-                          const probe *pr, size_t p, bool still, int32_t *slot, bool *fresh) {
+                          const probe *pr, size_t p, bool still, int32_t *slot, bool *fresh,
+                          float off[2]) {
     const sp_pixel_evidence *ev = &rule->evidence[p];
     int gw = (int)refs->gw, gh = (int)refs->gh;
     if (ev->verdict == SP_PIXELS_SEEN) {
-        long qy = lroundf((float)(p / (size_t)gw) + ev->dy);
-        long qx = lroundf((float)(p % (size_t)gw) + ev->dx);
-        if (qy < 0 || qx < 0 || qy >= gh || qx >= gw)
-            return false;
-        size_t q = (size_t)qy * (size_t)gw + (size_t)qx;
-        if (refs->anc_kind[q] == SP_ANC_NONE)
-            return false;
-        *slot = refs->anc_slot[q];
+        /* the (up to) four anchors around the source: the one whose candidate's content lies
+         * closest to it (anchors that followed a moving part carry where their candidate's content
+         * is), within half a cell each way, else the features decide */
+        float sy = (float)(p / (size_t)gw) + ev->dy, sx = (float)(p % (size_t)gw) + ev->dx;
+        long y0 = (long)floorf(sy), x0 = (long)floorf(sx);
+        float best = INFINITY;
+        for (long qy = y0; qy <= y0 + 1; qy++)
+            for (long qx = x0; qx <= x0 + 1; qx++) {
+                if (qy < 0 || qx < 0 || qy >= gh || qx >= gw)
+                    continue;
+                size_t q = (size_t)qy * (size_t)gw + (size_t)qx;
+                if (refs->anc_kind[q] == SP_ANC_NONE)
+                    continue;
+                float oy = (float)qy - sy, ox = (float)qx - sx;
+                if (refs->anc_off) {
+                    oy += refs->anc_off[2 * q];
+                    ox += refs->anc_off[2 * q + 1];
+                }
+                float far = fmaxf(fabsf(oy), fabsf(ox));
+                if (far <= 0.5f && far < best) {
+                    best = far;
+                    *slot = refs->anc_slot[q];
+                    off[0] = oy;
+                    off[1] = ox;
+                }
+            }
         *fresh = false;
-        return true;
+        return best <= 0.5f;
     }
     if (ev->verdict != SP_PIXELS_NEW)
         return false;
@@ -154,7 +174,7 @@ static bool pixel_verdict(const sp_temporal_refs *refs, const sp_temporal_rule *
  * origin). Returns the number of new tokens. */
 static size_t match_frame(const sp_temporal_refs *refs, const sp_temporal_rule *rule,
                           const float *fxn, const sp_motion *mo, float *motion_scratch,
-                          float *own_blend, int32_t *match, uint8_t *is_new) {
+                          float *own_blend, float *match_off, int32_t *match, uint8_t *is_new) {
     size_t n = refs->win->npos, d = refs->win->d;
     int r = (int)rule->radius;
     int gw = (int)refs->gw;
@@ -169,7 +189,9 @@ static size_t match_frame(const sp_temporal_refs *refs, const sp_temporal_rule *
         int y = (int)(p / (size_t)gw), xx = (int)(p % (size_t)gw);
         int32_t slot;
         bool pnew;
-        if (rule->evidence && pixel_verdict(refs, rule, &pr, p, still, &slot, &pnew)) {
+        float *off = match_off + 2 * p;
+        off[0] = off[1] = 0.0f;
+        if (rule->evidence && pixel_verdict(refs, rule, &pr, p, still, &slot, &pnew, off)) {
             match[p] = pnew ? -1 : slot;
             is_new[p] = pnew;
             fresh += pnew;
@@ -211,8 +233,8 @@ size_t sp_temporal_classify(const sp_temporal_refs *refs, const sp_temporal_rule
     if (rule->max_shift > 0)
         sp_motion_estimate(refs, rule, fxn, scratch->motion, &mo);
     /* scratch->gather is free until the all-candidates product: the blended own part */
-    size_t fresh =
-        match_frame(refs, rule, fxn, &mo, scratch->motion, scratch->gather, match, is_new);
+    size_t fresh = match_frame(refs, rule, fxn, &mo, scratch->motion, scratch->gather,
+                               scratch->match_off, match, is_new);
     if (!rule->match_all || fresh == 0 || win->n == 0)
         return fresh;
 

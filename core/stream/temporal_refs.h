@@ -22,6 +22,8 @@ typedef struct sp_temporal_refs {
     const float *anc;        /* gh * gw rows of width win->d */
     const int32_t *anc_slot; /* candidate that is (or represents) the anchor, or -1 */
     const uint8_t *anc_kind; /* SP_ANC_* */
+    const float *anc_off;    /* 2 per position: where the anchor's candidate's content lies from
+                                the anchor's cell, in cells (y, x); NULL: all 0 */
     uint32_t gh, gw;
 } sp_temporal_refs;
 
