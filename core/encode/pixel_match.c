@@ -249,7 +249,8 @@ static void global_shift(const sp_pixel_match *m, int *sy, int *sx) {
 /* Sparse luma block error of cell (cy, cx) (every other pixel each way) against the reference at
  * displacement (dy, dx) thumbnail pixels; INFINITY when the displaced block leaves the reference.
  */
-static float sparse_error(const sp_pixel_match *m, uint32_t cy, uint32_t cx, int dy, int dx) {
+static float sparse_error(const sp_pixel_match *m, uint32_t cy, uint32_t cx, int dy, int dx,
+                          float limit) {
     int tw = (int)m->tw, th = (int)m->th;
     int y0 = (int)cy * B + dy, x0 = (int)cx * B + dx;
     if (y0 < 0 || x0 < 0 || y0 + B > th || x0 + B > tw)
@@ -260,47 +261,30 @@ static float sparse_error(const sp_pixel_match *m, uint32_t cy, uint32_t cx, int
         const float *b = m->lref + (size_t)(y0 + y) * tw + x0;
         for (int x = 0; x < B; x += 2)
             sum += fabsf(a[x] - b[x]);
+        if (sum > limit * (B * B / 4))
+            return INFINITY; /* worse than every candidate kept: stop early */
     }
     return sum / (B * B / 4);
 }
 
-/* The reference's value of channel c at (y, x), bilinear, (y, x) inside [0, th - 1] x [0, tw - 1].
- */
-static float ref_at(const sp_pixel_match *m, float y, float x, int c) {
-    int y0 = (int)floorf(y), x0 = (int)floorf(x);
-    float wy = y - (float)y0, wx = x - (float)x0;
-    int y1 = wy > 0 ? y0 + 1 : y0, x1 = wx > 0 ? x0 + 1 : x0;
-    const float *r = m->ref;
-    size_t tw = m->tw;
-    float a = r[((size_t)y0 * tw + x0) * 3 + c], b = r[((size_t)y0 * tw + x1) * 3 + c];
-    float d = r[((size_t)y1 * tw + x0) * 3 + c], e = r[((size_t)y1 * tw + x1) * 3 + c];
-    return (1 - wy) * ((1 - wx) * a + wx * b) + wy * ((1 - wx) * d + wx * e);
-}
-
-/* Full-size R, G, B block error of cell (cy, cx) against the reference at the displacement
- * (dy, dx) thumbnail pixels (halves allowed); INFINITY outside the reference. */
-static float full_error(const sp_pixel_match *m, uint32_t cy, uint32_t cx, float dy, float dx) {
-    float y0 = (float)(cy * B) + dy, x0 = (float)(cx * B) + dx;
-    if (y0 < 0 || x0 < 0 || y0 + B - 1 > (float)(m->th - 1) || x0 + B - 1 > (float)(m->tw - 1))
+/* R, G, B block error of cell (cy, cx) against the reference at the whole displacement (dy, dx)
+ * thumbnail pixels; INFINITY outside the reference. */
+static float full_error(const sp_pixel_match *m, uint32_t cy, uint32_t cx, int dy, int dx) {
+    int y0 = (int)(cy * B) + dy, x0 = (int)(cx * B) + dx;
+    if (y0 < 0 || x0 < 0 || y0 + B > (int)m->th || x0 + B > (int)m->tw)
         return INFINITY;
-    bool whole = dy == floorf(dy) && dx == floorf(dx);
     float sum = 0;
     for (int y = 0; y < B; y++) {
         const float *a = m->cur + ((size_t)(cy * B + y) * m->tw + (size_t)cx * B) * 3;
-        if (whole) {
-            const float *b = m->ref + ((size_t)((int)y0 + y) * m->tw + (size_t)x0) * 3;
-            for (int k = 0; k < B * 3; k++)
-                sum += fabsf(a[k] - b[k]);
-        } else {
-            for (int x = 0; x < B; x++)
-                for (int c = 0; c < 3; c++)
-                    sum += fabsf(a[x * 3 + c] - ref_at(m, y0 + (float)y, x0 + (float)x, c));
-        }
+        const float *b = m->ref + ((size_t)(y0 + y) * m->tw + (size_t)x0) * 3;
+        for (int k = 0; k < B * 3; k++)
+            sum += fabsf(a[k] - b[k]);
     }
     return sum / (B * B * 3);
 }
 
-/* The same error, robust: the mean of the block's per-pixel errors (R + G + B) without its worst
+/* The block error at (dy, dx) thumbnail pixels, halves allowed (the reference blended
+ * bilinearly), robust: the mean of the block's per-pixel errors (R + G + B) without its worst
  * TRIM pixels: an object's cell that shows a sliver of what is behind it, which moved otherwise,
  * still matches where the object was. */
 enum { TRIM = B * B / 8 };
@@ -309,12 +293,21 @@ static float trimmed_error(const sp_pixel_match *m, uint32_t cy, uint32_t cx, fl
     if (y0 < 0 || x0 < 0 || y0 + B - 1 > (float)(m->th - 1) || x0 + B - 1 > (float)(m->tw - 1))
         return INFINITY;
     float px[B * B], worst[TRIM];
+    /* the bilinear blend's weights and rows, found once for the block */
+    int iy = (int)floorf(y0), ix = (int)floorf(x0);
+    float wy = y0 - (float)iy, wx = x0 - (float)ix;
+    size_t row = (size_t)m->tw * 3, down = wy > 0 ? row : 0, right = wx > 0 ? 3 : 0;
     for (int y = 0; y < B; y++) {
         const float *a = m->cur + ((size_t)(cy * B + y) * m->tw + (size_t)cx * B) * 3;
+        const float *r = m->ref + ((size_t)(iy + y) * m->tw + (size_t)ix) * 3;
         for (int x = 0; x < B; x++) {
             float e = 0;
-            for (int c = 0; c < 3; c++)
-                e += fabsf(a[x * 3 + c] - ref_at(m, y0 + (float)y, x0 + (float)x, c));
+            for (int c = 0; c < 3; c++) {
+                const float *q = r + x * 3 + c;
+                float v = (1 - wy) * ((1 - wx) * q[0] + wx * q[right]) +
+                          wy * ((1 - wx) * q[down] + wx * q[down + right]);
+                e += fabsf(a[x * 3 + c] - v);
+            }
             px[y * B + x] = e;
         }
     }
@@ -370,6 +363,16 @@ typedef struct coarse {
     int n;
 } coarse;
 
+/* The error a candidate must beat to be kept: the worst kept once the list is full. */
+static float coarse_limit(const coarse *c) {
+    if (c->n < COARSE)
+        return INFINITY;
+    float worst = c->e[0];
+    for (int i = 1; i < COARSE; i++)
+        worst = fmaxf(worst, c->e[i]);
+    return worst;
+}
+
 static void coarse_add(coarse *c, float e, int y, int x) {
     if (!isfinite(e))
         return;
@@ -408,7 +411,7 @@ static void match_cell(sp_pixel_match *m, uint32_t cy, uint32_t cx, int gy, int 
         for (int dy = centres[k][0] - LOCAL; dy <= centres[k][0] + LOCAL; dy++)
             for (int dx = centres[k][1] - LOCAL; dx <= centres[k][1] + LOCAL; dx++)
                 if (k == 0 || abs(dy) > LOCAL || abs(dx) > LOCAL)
-                    coarse_add(&c, sparse_error(m, cy, cx, dy, dx), dy, dx);
+                    coarse_add(&c, sparse_error(m, cy, cx, dy, dx, coarse_limit(&c)), dy, dx);
     float bestf = INFINITY, ry = 0, rx = 0;
     int seeds[COARSE + 2][2] = {{0, 0}, {gy, gx}};
     for (int i = 0; i < c.n; i++) {
@@ -418,8 +421,8 @@ static void match_cell(sp_pixel_match *m, uint32_t cy, uint32_t cx, int gy, int 
     for (int k = 0; k < 2 + c.n; k++) {
         for (int dy = -1; dy <= 1; dy++)
             for (int dx = -1; dx <= 1; dx++) {
-                float y = (float)(seeds[k][0] + dy), x = (float)(seeds[k][1] + dx);
-                float e = full_error(m, cy, cx, y, x);
+                int iy = seeds[k][0] + dy, ix = seeds[k][1] + dx;
+                float y = (float)iy, x = (float)ix, e = full_error(m, cy, cx, iy, ix);
                 if (e < bestf || (e == bestf && fabsf(y) + fabsf(x) < fabsf(ry) + fabsf(rx))) {
                     bestf = e;
                     ry = y;
