@@ -3,7 +3,7 @@
  * a still noisy frame is seen in place, a moving object's cells are seen where it was and the
  * ground it uncovers is new, a pan is seen at its shift and the entering column is not, an
  * encode without the matcher carries no evidence, a new frame size or a reset starts again, and
- * bad input is refused with a message. */
+ * bad input is refused with a message, and every allocation failure is reported. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,6 +14,7 @@
 
 #include <cmocka.h>
 
+#include "alloc.h"
 #include "scriptprune/encode.h"
 #include "scriptprune/pixel_match.h"
 
@@ -244,6 +245,48 @@ static void test_bad_input_is_refused_with_a_message(void **s) {
     rig_free(&g);
 }
 
+/* Every allocation of the matcher and of the evidence fails in turn: the call reports it, and the
+ * same calls succeed once memory is back. */
+static void test_every_allocation_failure_is_reported(void **s) {
+    (void)s;
+    rig g;
+    rig_make(&g);
+    render(&g.w, g.pix, 8, 8, 0, 0, 0);
+    sp_image img = {g.pix, W, H, (size_t)W * 3, SP_PIXFMT_RGB};
+    sp_error err;
+    for (long n = 0;; n++) {
+        sp_encoding r;
+        sp_encoding_init(&r);
+        assert_int_equal(sp_encode(g.ctx, &img, &r, &err), SP_OK);
+        sp_fault_fail_after(n);
+        sp_pixel_match *m = NULL;
+        sp_status st = sp_pixel_match_new(g.enc, &m, &err);
+        if (!st)
+            st = sp_pixel_match_run(m, &img, &r, &err);
+        if (!st)
+            st = sp_pixel_match_run(m, &img, &r, &err);
+        long injected = sp_fault_injected();
+        sp_fault_fail_after(-1);
+        if (!injected) {
+            assert_int_equal(st, SP_OK);
+            assert_int_not_equal(r.evidence[0].verdict, SP_PIXELS_UNKNOWN);
+            sp_pixel_match_free(m);
+            sp_encoding_free(&r);
+            assert_true(n >= 10);
+            break;
+        }
+        assert_int_equal(st, SP_ERR_NOMEM);
+        assert_non_null(strstr(err.message, "out of memory"));
+        if (m) { /* the matcher works again once memory is back */
+            assert_int_equal(sp_pixel_match_run(m, &img, &r, &err), SP_OK);
+            assert_true(r.has_evidence);
+        }
+        sp_pixel_match_free(m);
+        sp_encoding_free(&r);
+    }
+    rig_free(&g);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_the_first_frame_has_no_evidence_and_a_still_frame_is_seen_in_place),
@@ -252,6 +295,7 @@ int main(void) {
         cmocka_unit_test(test_a_pan_is_seen_at_its_shift_and_the_entering_column_is_not),
         cmocka_unit_test(test_evidence_only_from_the_matcher_and_a_new_size_or_reset_starts_again),
         cmocka_unit_test(test_bad_input_is_refused_with_a_message),
+        cmocka_unit_test(test_every_allocation_failure_is_reported),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
