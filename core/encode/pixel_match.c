@@ -273,13 +273,17 @@ static float full_error(const sp_pixel_match *m, uint32_t cy, uint32_t cx, int d
     int y0 = (int)(cy * B) + dy, x0 = (int)(cx * B) + dx;
     if (y0 < 0 || x0 < 0 || y0 + B > (int)m->th || x0 + B > (int)m->tw)
         return INFINITY;
-    float sum = 0;
+    float lane[B] = {0}; /* B independent partial sums: the loop vectorises */
     for (int y = 0; y < B; y++) {
         const float *a = m->cur + ((size_t)(cy * B + y) * m->tw + (size_t)cx * B) * 3;
         const float *b = m->ref + ((size_t)(y0 + y) * m->tw + (size_t)x0) * 3;
-        for (int k = 0; k < B * 3; k++)
-            sum += fabsf(a[k] - b[k]);
+        for (int k = 0; k < B * 3; k += B)
+            for (int l = 0; l < B; l++)
+                lane[l] += fabsf(a[k + l] - b[k + l]);
     }
+    float sum = 0;
+    for (int l = 0; l < B; l++)
+        sum += lane[l];
     return sum / (B * B * 3);
 }
 
