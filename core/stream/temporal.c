@@ -167,6 +167,16 @@ static bool pixel_verdict(const sp_temporal_refs *refs, const sp_temporal_rule *
     return true;
 }
 
+/* is_new value of a token the pixel evidence calls new, until sp_temporal_classify returns: the
+ * all-candidates product leaves it new (a token that looks like one elsewhere is not where it came
+ * from). */
+enum { PIXEL_NEW = 2 };
+
+static void settle(uint8_t *is_new, size_t n) {
+    for (size_t p = 0; p < n; p++)
+        is_new[p] = is_new[p] != 0;
+}
+
 /* Matches every token of the frame under one motion: none (its own position, then its radius-r
  * neighbourhood) or the camera's (only the anchor blended where its content came from, and the
  * candidates taken at the nearest cell: its own position and neighbours show other parts of the
@@ -187,13 +197,13 @@ static size_t match_frame(const sp_temporal_refs *refs, const sp_temporal_rule *
             pr.own_norm = cblas_snrm2((int)pr.own_d, pr.x, 1);
         best_match b = {.sim = -INFINITY, .slot = -1, .any = false, .pass = false};
         int y = (int)(p / (size_t)gw), xx = (int)(p % (size_t)gw);
-        int32_t slot;
-        bool pnew;
+        int32_t slot = -1;
+        bool pnew = false;
         float *off = match_off + 2 * p;
         off[0] = off[1] = 0.0f;
         if (rule->evidence && pixel_verdict(refs, rule, &pr, p, still, &slot, &pnew, off)) {
             match[p] = pnew ? -1 : slot;
-            is_new[p] = pnew;
+            is_new[p] = pnew ? PIXEL_NEW : 0;
             fresh += pnew;
             continue;
         }
@@ -235,15 +245,17 @@ size_t sp_temporal_classify(const sp_temporal_refs *refs, const sp_temporal_rule
     /* scratch->gather is free until the all-candidates product: the blended own part */
     size_t fresh = match_frame(refs, rule, fxn, &mo, scratch->motion, scratch->gather,
                                scratch->match_off, match, is_new);
-    if (!rule->match_all || fresh == 0 || win->n == 0)
+    if (!rule->match_all || fresh == 0 || win->n == 0) {
+        settle(is_new, n);
         return fresh;
+    }
 
     /* The whole kept set: the tokens still new against every used slot, one SGEMM (holes are
      * skipped when the best is taken). */
     size_t m = 0, wn = win->hi;
     uint32_t *rows = scratch->rows;
     for (size_t p = 0; p < n; p++)
-        if (is_new[p]) {
+        if (is_new[p] == 1) { /* not the tokens the pixels call new */
             memcpy(scratch->gather + m * d, fxn + p * d, d * sizeof(float));
             rows[m++] = (uint32_t)p;
         }
@@ -277,5 +289,6 @@ size_t sp_temporal_classify(const sp_temporal_refs *refs, const sp_temporal_rule
             fresh--;
         }
     }
+    settle(is_new, n);
     return fresh;
 }

@@ -74,7 +74,7 @@ static sp_status on_packet(void *user, const sp_packet *p, sp_error *err) {
     return SP_OK;
 }
 
-static void run_start(run *r, sp_emit_policy policy) {
+static void run_start_all(run *r, sp_emit_policy policy, bool match_all) {
     memset(r, 0, sizeof *r);
     sp_stream_params p;
     sp_stream_params_init(&p);
@@ -82,11 +82,16 @@ static void run_start(run *r, sp_emit_policy policy) {
     p.hop = 2;
     p.window = 4;
     p.gsp_keep = 1.0f; /* every new token a candidate: positions are what the tests look at */
+    p.match_all = match_all;
     p.on_packet = on_packet;
     p.user = r;
     sp_error err;
     if (sp_stream_new(&p, &r->s, &err))
         fail_msg("sp_stream_new: %s", err.message);
+}
+
+static void run_start(run *r, sp_emit_policy policy) {
+    run_start_all(r, policy, false);
 }
 
 static void push(run *r, const float *tok, uint64_t t, const sp_pixel_evidence *ev,
@@ -143,7 +148,8 @@ static void test_without_evidence_or_with_unknown_verdicts_nothing_changes(void 
 
 /* Grass: every cell looks like its neighbours. An object on cell (3, 3) moves to (3, 4): the
  * uncovered cell (3, 3) matches the grass beside it, so without evidence it is a repeat; the
- * pixels say it is content the previous frame did not show, so with evidence it is new. */
+ * pixels say it is content the previous frame did not show, so with evidence it is new, also when
+ * every alive candidate is searched (match_all). */
 static void test_a_disoccluded_cell_that_looks_like_its_neighbours_is_new_with_evidence(void **s) {
     (void)s;
     float base[D], obj[D];
@@ -160,9 +166,9 @@ static void test_a_disoccluded_cell_that_looks_like_its_neighbours_is_new_with_e
     seen_everywhere(ev);
     ev[to] = (sp_pixel_evidence){0.0f, -1.0f, SP_PIXELS_SEEN};
     ev[from] = (sp_pixel_evidence){0.0f, 0.0f, SP_PIXELS_NEW};
-    for (int with = 0; with <= 1; with++) {
+    for (int with = 0; with <= 2; with++) {
         run r;
-        run_start(&r, SP_EMIT_FRAME);
+        run_start_all(&r, SP_EMIT_FRAME, with == 2);
         uint8_t fates[N];
         push(&r, a, 0, NULL, fates);
         push(&r, b, 1, with ? ev : NULL, fates);
