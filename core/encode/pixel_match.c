@@ -34,7 +34,7 @@ enum { PROPAGATE = 2 };
 
 struct sp_pixel_match {
     uint32_t gh, gw; /* the encoder's grid */
-    uint32_t S, P;   /* its input side and patch size */
+    uint32_t P;      /* its patch size (input pixels) */
     /* the geometry of the thumbnails: frame size, plan; ref valid for it */
     uint32_t width, height;
     sp_preprocess pre;
@@ -67,7 +67,6 @@ sp_status sp_pixel_match_new(const sp_encoder *enc, sp_pixel_match **out, sp_err
         return sp_error_set(err, SP_ERR_NOMEM, "pixel match: out of memory");
     m->gh = in.grid_h;
     m->gw = in.grid_w;
-    m->S = in.image_size;
     m->P = in.patch_size;
     *out = m;
     return SP_OK;

@@ -6,12 +6,14 @@
  * encoder reads (sp_encoding.pre), at SP_PIXEL_MATCH_BLOCK x SP_PIXEL_MATCH_BLOCK R, G, B means
  * per grid cell. For each cell of the next frame it searches that thumbnail for the best-matching
  * block within 1.5 cells of the cell itself and of the frame's global shift (up to 3 cells each
- * way), to half a thumbnail pixel, and compares the best error with the frame's noise floor (a low
- * percentile of the cells' best errors, capped: sensor and compression noise, not content) and
- * with the cell's own texture (its error against itself moved by one thumbnail pixel: what a
- * misalignment of half a pixel costs it). SEEN: within the larger of the two; NEW: more than
- * twice that; UNKNOWN between, on the first frame, after a change of frame size or plan, and for
- * letterbox padding. docs/streams.md ("Pixel evidence") has the measurements.
+ * way), to half a thumbnail pixel, and compares the best error (without the block's worst eighth
+ * of pixels) with the frame's noise floor (a low percentile of the cells' best errors, capped:
+ * sensor and compression noise, not content) and with the cell's own texture (its error against
+ * itself moved by one thumbnail pixel: what a misalignment costs it). SEEN: within a few times the
+ * noise or a quarter of the texture; NEW: clearly above both; UNKNOWN between, on the first frame,
+ * after a change of frame size or plan, and for letterbox padding. A flat or striped cell, which
+ * matches in many places, is SEEN only at the global shift or at a SEEN neighbour's displacement.
+ * docs/streams.md ("Pixel evidence") has the rule and the measurements.
  *
  * Independent of the encoder's backend (it reads the frame, not the tokens) and of its batching:
  * keep one matcher per stream, give it every frame that is encoded and pushed, in order, and
