@@ -29,6 +29,14 @@ static const float K_SEEN = 0.25f;
 static const float K_NEW = 0.4f;
 static const float FLOOR = 1.0f;
 static const float K_FAR = 1.25f;
+/* NEW only for a cell whose texture is above K_NEW_TEXTURE times the noise: a smoother cell that
+ * matches nowhere is left to the features (UNKNOWN). Smooth ground an object uncovers looks like
+ * the ground beside it, and an MLLM learns nothing from it; textured ground (grass, gravel) is what
+ * the features cannot tell apart. bench/quality: 8 keeps the real scenes' new-content recall
+ * above 0.95 (grass unchanged at 0.971, the fast zoom 0.966 -> 0.957; 10 loses 3 of the 34 cells
+ * over grass) and gives the synthetic scenes' objects their budget back (object recall at 128
+ * tokens a window 0.746 -> 0.796). */
+static const float K_NEW_TEXTURE = 8.0f;
 /* Passes of motion propagation into ambiguous cells (each reaches one cell further). */
 enum { PROPAGATE = 2 };
 
@@ -497,7 +505,7 @@ static void classify(sp_pixel_match *m, float noise, int gy, int gx) {
                 bool at_global =
                     fabsf(m->fy[i] - (float)gy) <= 1.0f && fabsf(m->fx[i] - (float)gx) <= 1.0f;
                 st = flat && !at_global ? ST_AMBIGUOUS : ST_SEEN;
-            } else if (m->err[i] > t_new) {
+            } else if (m->err[i] > t_new && m->tex[i] > K_NEW_TEXTURE * noise) {
                 st = ST_NEW;
             }
             m->state[i] = st;

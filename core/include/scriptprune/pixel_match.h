@@ -10,7 +10,8 @@
  * of pixels) with the frame's noise floor (a low percentile of the cells' best errors, capped:
  * sensor and compression noise, not content) and with the cell's own texture (its error against
  * itself moved by one thumbnail pixel: what a misalignment costs it). SEEN: within a few times the
- * noise or a quarter of the texture; NEW: clearly above both; UNKNOWN between, on the first frame,
+ * noise or a quarter of the texture; NEW: clearly above both, for a textured cell (a smooth one is
+ * left to the features); UNKNOWN otherwise, on the first frame,
  * after a change of frame size or plan, and for letterbox padding. A flat or striped cell, which
  * matches in many places, is SEEN only at the global shift or at a SEEN neighbour's displacement.
  * docs/streams.md ("Pixel evidence") has the rule and the measurements.
