@@ -46,12 +46,12 @@
 typedef struct clip {
     int scene;
     uint32_t T, n, d, gh, gw;
-    size_t own_d;   /* the encoder's split of a token (sp_frame.own_d), as the pipeline passes it */
-    float *tok;     /* T x n x d */
-    float *ref;     /* T x n x d scoring tokens (--score-local), or NULL: score with tok */
+    size_t own_d; /* the encoder's split of a token (sp_frame.own_d), as the pipeline passes it */
+    float *tok;   /* T x n x d */
+    float *ref;   /* T x n x d scoring tokens (--score-local), or NULL: score with tok */
     sp_pixel_evidence *ev; /* T x n pixel evidence (scriptprune/pixel_match.h), or NULL */
-    uint8_t *label; /* T x n: 0 background, k + 1 object k */
-    float *query;   /* m x d: the target's exemplar tokens on the object */
+    uint8_t *label;        /* T x n: 0 background, k + 1 object k */
+    float *query;          /* m x d: the target's exemplar tokens on the object */
     size_t qm;
     uint8_t target; /* label of the query's target */
     double encode_ms;
@@ -502,14 +502,22 @@ static void report(const run_ctx *r, const char *name, double tau_t) {
 
 int main(int argc, char **argv) {
     static const struct option opts[] = {
-        {"frames", required_argument, 0, 'f'},     {"budgets", required_argument, 0, 'b'},
-        {"taus", required_argument, 0, 't'},       {"scenes", required_argument, 0, 's'},
-        {"window", required_argument, 0, 'w'},     {"hop", required_argument, 0, 'h'},
-        {"recall-cos", required_argument, 0, 'r'}, {"threads", required_argument, 0, 'j'},
-        {"dump", required_argument, 0, 'D'},       {"gsp-keep", required_argument, 0, 'g'},
-        {"sigma", required_argument, 0, 'x'},      {"gamma", required_argument, 0, 'y'},
-        {"streams-only", no_argument, 0, 'S'},     {"score-local", no_argument, 0, 'L'},
-        {"select-local", no_argument, 0, 'l'},     {"no-pixels", no_argument, 0, 'P'},
+        {"frames", required_argument, 0, 'f'},
+        {"budgets", required_argument, 0, 'b'},
+        {"taus", required_argument, 0, 't'},
+        {"scenes", required_argument, 0, 's'},
+        {"window", required_argument, 0, 'w'},
+        {"hop", required_argument, 0, 'h'},
+        {"recall-cos", required_argument, 0, 'r'},
+        {"threads", required_argument, 0, 'j'},
+        {"dump", required_argument, 0, 'D'},
+        {"gsp-keep", required_argument, 0, 'g'},
+        {"sigma", required_argument, 0, 'x'},
+        {"gamma", required_argument, 0, 'y'},
+        {"streams-only", no_argument, 0, 'S'},
+        {"score-local", no_argument, 0, 'L'},
+        {"select-local", no_argument, 0, 'l'},
+        {"no-pixels", no_argument, 0, 'P'},
         {0, 0, 0, 0},
     };
     uint32_t T = 64, window = 16, hop = 8;
@@ -572,9 +580,10 @@ int main(int argc, char **argv) {
                 gamma = strtof(optarg, NULL);
                 break;
             default:
-                fprintf(stderr, "usage: bench-quality [--frames T] [--budgets B,B] [--taus X,X] "
-                                "[--scenes 0,1,2,3] [--window W] [--hop H] [--recall-cos C] "
-                                "[--streams-only [--score-local]] [--select-local] [--no-pixels]\n");
+                fprintf(stderr,
+                        "usage: bench-quality [--frames T] [--budgets B,B] [--taus X,X] "
+                        "[--scenes 0,1,2,3] [--window W] [--hop H] [--recall-cos C] "
+                        "[--streams-only [--score-local]] [--select-local] [--no-pixels]\n");
                 return 2;
         }
     }
