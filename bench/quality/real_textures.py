@@ -375,7 +375,7 @@ def run_stream(binary, frames, args, extra=(), query=None):
             if v is not None:
                 cmd += ["--" + opt.replace("_", "-"), str(v)]
         cmd += list(extra)
-        if args.no_pixels:
+        if getattr(args, "no_pixels", False):
             cmd += ["--no-pixels"]
         if query is not None:
             q = os.path.join(d, "query.rgb")
