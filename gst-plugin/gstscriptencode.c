@@ -589,9 +589,21 @@ static GstFlowReturn gst_script_encode_transform_ip(GstBaseTransform *trans, Gst
     meta->pts = pts;
     meta->frame_index = index;
     meta->tokens_of = encoded ? index : self->last_encoded;
-    if (encoded && r->has_evidence && self->have_encoded &&
-        !attach_evidence(meta, r, self->last_encoded)) {
-        GST_ELEMENT_ERROR(self, STREAM, FAILED, ("cannot attach the pixel evidence"), (NULL));
+    /* An encoded frame: its evidence against the last encoded one. A skipped frame carries the
+     * last encoded frame's tokens: every cell seen in place, against that frame, which is what
+     * encoding the held picture gives (so the stream decides the next frames alike). */
+    sp_error err;
+    sp_error_clear(&err);
+    gboolean ev_ok = TRUE;
+    if (!encoded && self->pm && self->have_encoded)
+        ev_ok = sp_pixel_match_repeat(&self->result, &err) == SP_OK;
+    if (ev_ok && r->has_evidence && self->have_encoded)
+        ev_ok = attach_evidence(meta, r, self->last_encoded);
+    if (!ev_ok) {
+        GST_ELEMENT_ERROR(
+            self, STREAM, FAILED,
+            ("cannot attach the pixel evidence: %s", err.message[0] ? err.message : "bad size"),
+            (NULL));
         return GST_FLOW_ERROR;
     }
     if (encoded) {

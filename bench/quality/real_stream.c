@@ -16,7 +16,7 @@
  *
  * --gate T puts core's change gate (scriptprune/change_gate.h, threshold T levels, --max-skip-s
  * S, default 10) before the encoder, as scriptencode does: a frame without a change pushes the
- * last encoded frame's tokens again (without pixel evidence).
+ * last encoded frame's tokens again (with sp_pixel_match_repeat's evidence: seen in place).
  *
  * Pixel evidence (scriptprune/pixel_match.h) goes with every encoded frame unless --no-pixels. */
 #include <getopt.h>
@@ -260,9 +260,10 @@ int main(int argc, char **argv) {
         if (dump_f && fwrite(r.tokens, sizeof(float), r.n * r.d, dump_f) != r.n * r.d)
             die("--dump-tokens: write failed", NULL);
         sp_frame f;
+        /* a skipped frame: the last encoded frame's tokens again, seen in place */
+        if (v == SP_GATE_SKIP && pm && sp_pixel_match_repeat(&r, &err))
+            die("pixel match", &err);
         sp_encoding_frame(&r, pts, &f);
-        if (v == SP_GATE_SKIP)
-            f.evidence = NULL; /* the last encoded frame's tokens again: they repeat in place */
         if (sp_stream_push(s, &f, &err))
             die("push", &err);
         size_t n = f.n;

@@ -631,3 +631,22 @@ sp_status sp_pixel_match_run(sp_pixel_match *m, const sp_image *img, sp_encoding
     r->has_evidence = true;
     return SP_OK;
 }
+
+sp_status sp_pixel_match_repeat(sp_encoding *r, sp_error *err) {
+    if (!r || r->n == 0 || !r->grid_w)
+        return sp_error_set(err, SP_ERR_INVALID, "pixel match: repeat of an empty result");
+    sp_status s = enc_reserve_evidence(r, err);
+    if (s)
+        return s;
+    const sp_preprocess *pre = &r->pre;
+    bool plan = pre->grid_w && pre->grid_h;
+    for (size_t p = 0; p < r->n; p++) {
+        uint32_t y = (uint32_t)(p / r->grid_w), x = (uint32_t)(p % r->grid_w);
+        bool picture = !plan || (y >= pre->grid_y && y - pre->grid_y < pre->grid_h &&
+                                 x >= pre->grid_x && x - pre->grid_x < pre->grid_w);
+        r->evidence[p] =
+            (sp_pixel_evidence){0.0f, 0.0f, picture ? SP_PIXELS_SEEN : SP_PIXELS_UNKNOWN};
+    }
+    r->has_evidence = true;
+    return SP_OK;
+}

@@ -227,13 +227,6 @@ static size_t match_frame(const sp_temporal_refs *refs, const sp_temporal_rule *
         match[p] = redundant ? b.slot : -1;
         is_new[p] = !redundant;
         fresh += !redundant;
-        /* Still, and crediting its own anchor's candidate: the content stayed where the anchor
-         * says its candidate's content is (a frame pushed again without evidence keeps the
-         * offsets a frame with evidence would). */
-        if (redundant && still && refs->anc_off && b.slot >= 0 && b.slot == refs->anc_slot[p]) {
-            off[0] = refs->anc_off[2 * p];
-            off[1] = refs->anc_off[2 * p + 1];
-        }
     }
     return fresh;
 }

@@ -220,6 +220,39 @@ static void test_evidence_only_from_the_matcher_and_a_new_size_or_reset_starts_a
     rig_free(&g);
 }
 
+/* A frame the change gate skipped carries the last encoded frame's tokens again: its evidence
+ * (sp_pixel_match_repeat) is what the matcher gives the held picture encoded again, every cell
+ * seen in place, and the matcher's reference stays the last encoded frame. */
+static void test_a_repeated_frame_gets_what_encoding_the_held_picture_gives(void **s) {
+    (void)s;
+    rig g;
+    rig_make(&g);
+    render(&g.w, g.pix, 8, 8, 6 * CELL, 6 * CELL, 4 * CELL);
+    step(&g, W, H);
+    step(&g, W, H); /* the held picture encoded again: the same pixels */
+    sp_pixel_evidence held[G * G];
+    memcpy(held, g.r.evidence, sizeof held);
+    sp_error err;
+    assert_int_equal(sp_pixel_match_repeat(&g.r, &err), SP_OK);
+    assert_true(g.r.has_evidence);
+    assert_memory_equal(held, g.r.evidence, sizeof held);
+    for (size_t p = 0; p < G * G; p++)
+        assert_int_equal(held[p].verdict, SP_PIXELS_SEEN);
+    /* letterbox padding is unknown */
+    sp_image wide = {g.pix, W, H - 96, (size_t)W * 3, SP_PIXFMT_RGB};
+    assert_int_equal(sp_encode(g.ctx, &wide, &g.r, &err), SP_OK);
+    assert_int_equal(sp_pixel_match_repeat(&g.r, &err), SP_OK);
+    size_t unknown = 0;
+    for (size_t p = 0; p < G * G; p++)
+        unknown += g.r.evidence[p].verdict == SP_PIXELS_UNKNOWN;
+    assert_true(unknown > 0 && unknown < G * G);
+    sp_encoding empty;
+    sp_encoding_init(&empty);
+    assert_int_equal(sp_pixel_match_repeat(&empty, &err), SP_ERR_INVALID);
+    assert_int_equal(sp_pixel_match_repeat(NULL, &err), SP_ERR_INVALID);
+    rig_free(&g);
+}
+
 static void test_bad_input_is_refused_with_a_message(void **s) {
     (void)s;
     rig g;
@@ -294,6 +327,7 @@ int main(void) {
             test_a_moved_object_is_seen_where_it_was_and_the_ground_it_uncovered_is_new),
         cmocka_unit_test(test_a_pan_is_seen_at_its_shift_and_the_entering_column_is_not),
         cmocka_unit_test(test_evidence_only_from_the_matcher_and_a_new_size_or_reset_starts_again),
+        cmocka_unit_test(test_a_repeated_frame_gets_what_encoding_the_held_picture_gives),
         cmocka_unit_test(test_bad_input_is_refused_with_a_message),
         cmocka_unit_test(test_every_allocation_failure_is_reported),
     };

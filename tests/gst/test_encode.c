@@ -278,9 +278,10 @@ GST_START_TEST(test_sample_every_and_max_fps) {
 }
 GST_END_TEST;
 
-/* Pixel evidence rides the meta: none on the first frame, none on a frame the change gate skipped
- * (it carries frame 0's tokens: tokens_of 0), FLOAT32 [N, 3] against frame 0 on the next encoded
- * frame, whose picture changed (other block colours). */
+/* Pixel evidence rides the meta: none on the first frame; on a frame the change gate skipped (it
+ * carries frame 0's tokens: tokens_of 0) every picture cell seen in place against frame 0, as
+ * encoding the held picture gives; FLOAT32 [N, 3] against frame 0 on the next encoded frame, whose
+ * picture changed (other block colours). */
 GST_START_TEST(test_pixel_evidence_in_the_meta_against_the_last_encoded_frame) {
     GstHarness *h = gt_harness("scriptencode skip-unchanged=true max-skip-s=100",
                                "video/x-raw,format=RGBx,width=192,height=160,framerate=10/1");
@@ -299,8 +300,19 @@ GST_START_TEST(test_pixel_evidence_in_the_meta_against_the_last_encoded_frame) {
     }
     fail_if(gst_script_tensor_is_set(&m[0]->evidence));
     fail_unless_equals_uint64(m[0]->tokens_of, 0);
-    fail_if(gst_script_tensor_is_set(&m[1]->evidence), "a skipped frame carries evidence");
+    fail_unless(gst_script_tensor_is_set(&m[1]->evidence), "a skipped frame without evidence");
+    fail_unless_equals_uint64(m[1]->evidence_ref, 0);
     fail_unless_equals_uint64(m[1]->tokens_of, 0);
+    GstMapInfo held;
+    fail_unless(gst_script_tensor_map(&m[1]->evidence, &held));
+    const float *hv = (const float *)held.data;
+    gsize seen = 0;
+    for (gsize i = 0; i < 24 * 24; i++) {
+        fail_unless(hv[3 * i] == 0.0f && hv[3 * i + 1] == 0.0f);
+        seen += hv[3 * i + 2] == 1.0f;
+    }
+    gst_buffer_unmap(m[1]->evidence.data, &held);
+    fail_unless(seen > 0, "no cell of the held picture is seen in place");
     fail_unless(gst_script_tensor_is_set(&m[2]->evidence));
     fail_unless_equals_uint64(m[2]->tokens_of, 2);
     fail_unless_equals_uint64(m[2]->evidence_ref, 0);

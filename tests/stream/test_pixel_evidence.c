@@ -266,48 +266,6 @@ static void test_a_skipped_frame_pushed_again_keeps_the_next_evidence_consistent
     sp_stream_free(gated.s);
 }
 
-/* An object cell moving half a cell right per frame: frame 1's cell (0, 3) repeats the candidate
- * at (0, 2) (its content half a cell left), (0, 2) is new; the frame is held (the change gate
- * skips the next one: pushed again without evidence); frame 3 moves on. The stream must decide
- * frame 3 as it does when the held picture is encoded again (evidence: everything seen in place):
- * pushing tokens again keeps where each anchor's candidate's content lies. */
-static void test_a_held_frame_pushed_again_equals_encoding_the_held_picture(void **state) {
-    (void)state;
-    float a[N * D], b[N * D], c[N * D];
-    random_units(a, N, 51);
-    memcpy(b, a, sizeof a);
-    random_units(b + 2 * D, 2, 52); /* (0, 2) new ground, (0, 3) the object half a cell on */
-    memcpy(c, b, sizeof b);
-    random_units(c + 3 * D, 2, 53); /* (0, 3), (0, 4): the object another half cell on */
-    sp_pixel_evidence e1[N], held[N], e3[N];
-    seen_everywhere(e1);
-    seen_everywhere(held);
-    seen_everywhere(e3);
-    e1[2] = (sp_pixel_evidence){0.0f, 0.0f, SP_PIXELS_NEW};
-    e1[3] = (sp_pixel_evidence){0.0f, -0.5f, SP_PIXELS_SEEN};
-    e3[3] = (sp_pixel_evidence){0.0f, -0.5f, SP_PIXELS_SEEN};
-    e3[4] = (sp_pixel_evidence){0.0f, -0.5f, SP_PIXELS_SEEN};
-    run gated, encoded;
-    run_start(&gated, SP_EMIT_WINDOW);
-    run_start(&encoded, SP_EMIT_WINDOW);
-    uint8_t fg[N], fe[N];
-    push(&gated, a, 0, NULL, fg);
-    push(&encoded, a, 0, NULL, fe);
-    push(&gated, b, 1, e1, fg);
-    push(&encoded, b, 1, e1, fe);
-    push(&gated, b, 2, NULL, fg);   /* skipped: the tokens again, no evidence */
-    push(&encoded, b, 2, held, fe); /* the held picture encoded: seen in place */
-    assert_memory_equal(fg, fe, N);
-    push(&gated, c, 3, e3, fg);
-    push(&encoded, c, 3, e3, fe);
-    assert_memory_equal(fg, fe, N);
-    assert_int_equal(gated.packets, encoded.packets);
-    assert_int_equal(gated.last_count, encoded.last_count);
-    assert_memory_equal(gated.last, encoded.last, 4 * gated.last_count * sizeof(uint32_t));
-    sp_stream_free(gated.s);
-    sp_stream_free(encoded.s);
-}
-
 static void test_malformed_evidence_is_refused_with_a_message(void **state) {
     (void)state;
     float a[N * D];
@@ -346,7 +304,6 @@ int main(void) {
             test_a_disoccluded_cell_that_looks_like_its_neighbours_is_new_with_evidence),
         cmocka_unit_test(test_a_moved_objects_cells_repeat_the_candidates_where_it_was),
         cmocka_unit_test(test_a_skipped_frame_pushed_again_keeps_the_next_evidence_consistent),
-        cmocka_unit_test(test_a_held_frame_pushed_again_equals_encoding_the_held_picture),
         cmocka_unit_test(test_malformed_evidence_is_refused_with_a_message),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -18,8 +18,10 @@
  *
  * Independent of the encoder's backend (it reads the frame, not the tokens) and of its batching:
  * keep one matcher per stream, give it every frame that is encoded and pushed, in order, and
- * nothing else. A frame the change gate skipped is not given (its tokens are pushed again without
- * evidence: identical tokens repeat in place).
+ * nothing else. A frame the change gate skipped is not given: its tokens, the last encoded
+ * frame's, are pushed again with sp_pixel_match_repeat's evidence (every cell seen in place),
+ * which is what encoding the held picture gives, so the stream decides the frames after it as if
+ * the held picture had been encoded again.
  *
  * Ownership: the matcher owns its thumbnails; images and results are borrowed for the call.
  * Thread-safety: one user thread per matcher; distinct matchers are independent. */
@@ -53,6 +55,11 @@ SP_API void sp_pixel_match_reset(sp_pixel_match *m);
  * (n > 0). */
 SP_API sp_status sp_pixel_match_run(sp_pixel_match *m, const sp_image *img, sp_encoding *r,
                                     sp_error *err);
+
+/* Fills r's evidence (r holds the last encoded frame's encoding) for a frame that carries r's
+ * tokens again: every picture cell SEEN in place, letterbox padding UNKNOWN. The matcher's
+ * reference stays the last encoded frame. SP_ERR_NOMEM, SP_ERR_INVALID (r empty). */
+SP_API sp_status sp_pixel_match_repeat(sp_encoding *r, sp_error *err);
 
 /* Statistics of the last run: the noise floor used (8-bit levels) and the cells per verdict. */
 typedef struct sp_pixel_match_stats {

@@ -62,10 +62,10 @@ typedef struct {
     const gchar *backend; /* interned encoder name: "patch", "clip", "siglip" */
     /* Pixel evidence (core's scriptprune/pixel_match.h), when scriptencode computed it: FLOAT32
      * [N, 3], per token (dy, dx, verdict): verdict 0 unknown, 1 its pixels were at grid row
-     * y + dy, column x + dx (cells) of the frame evidence_ref, 2 they were nowhere near. Absent on
-     * frames the change gate skipped, the first frame, and from producers that do not compute it;
-     * a consumer uses it only when the previous frame it took carried the tokens of
-     * evidence_ref. */
+     * y + dy, column x + dx (cells) of the frame evidence_ref, 2 they were nowhere near. A frame
+     * the change gate skipped carries every picture cell seen in place. Absent on the first frame
+     * and from producers that do not compute it; a consumer uses it only when the previous frame
+     * it took carried the tokens of evidence_ref. */
     GstScriptTensor evidence;
     guint64 evidence_ref; /* frame_index of the encoded frame the evidence compares with */
     guint64 tokens_of;    /* frame_index of the encoded frame whose tokens these are (a skipped
