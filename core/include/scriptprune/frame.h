@@ -82,7 +82,9 @@ SP_API sp_status sp_check_finite(const float *x, size_t row0, size_t n, size_t d
 /* True when grid cell p (raster order) is outside f's picture rectangle. */
 SP_API int sp_frame_is_padding(const sp_frame *f, size_t p);
 
-/* Checks shapes and sizes only (what sp_frame_validate checks, minus the scan of the values). */
+/* Checks shapes and sizes only (what sp_frame_validate checks, minus the scan of the token and
+ * embedding values), and the pixel evidence when present: verdicts 0 to 2, finite displacements
+ * for SEEN. */
 SP_API sp_status sp_frame_validate_shape(const sp_frame *f, sp_error *err);
 
 /* Checks a query against the embedding dimension it will be compared with (the frame's e, or d
