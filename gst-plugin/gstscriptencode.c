@@ -19,6 +19,7 @@
 #include "encodepool.h"
 #include "enums.h"
 #include "scriptprune/encode.h"
+#include "scriptprune/pixel_match.h"
 #include "scriptprune/select.h"
 
 GST_DEBUG_CATEGORY_STATIC(gst_script_encode_debug);
@@ -85,6 +86,9 @@ struct _GstScriptEncode {
     guint64 frames;               /* frames seen since start (index of the next one) */
     GstClockTime last_encoded_rt; /* running time of the last encoded frame */
     EncodeGate gate;              /* skips the encoder on unchanged frames (encodegate.h) */
+    sp_pixel_match *pm;           /* pixel evidence against the last encoded frame */
+    gboolean have_encoded;        /* a frame was encoded since start, flush or segment */
+    guint64 last_encoded;         /* its frame index */
 
     /* per caps (set_info) */
     sp_pixfmt pixfmt;
@@ -228,6 +232,9 @@ static void gst_script_encode_get_property(GObject *object, guint prop_id, GValu
 }
 
 static void free_state(GstScriptEncode *self) {
+    sp_pixel_match_free(self->pm);
+    self->pm = NULL;
+    self->have_encoded = FALSE;
     sp_encode_ctx_free(self->ctx);
     self->ctx = NULL;
     sp_encoder_free(self->enc);
@@ -336,6 +343,13 @@ static gboolean gst_script_encode_start(GstBaseTransform *trans) {
         free_state(self);
         return FALSE;
     }
+    /* Pixel evidence for the stream (any backend: it reads the frames, not the tokens). */
+    if (sp_pixel_match_new(encoder_of(self), &self->pm, &err) != SP_OK) {
+        GST_ELEMENT_ERROR(self, RESOURCE, NO_SPACE_LEFT, ("%s", err.message), (NULL));
+        free_state(self);
+        return FALSE;
+    }
+    self->have_encoded = FALSE;
     self->frames = 0;
     self->last_encoded_rt = GST_CLOCK_TIME_NONE;
     return TRUE;
@@ -364,6 +378,8 @@ static gboolean gst_script_encode_sink_event(GstBaseTransform *trans, GstEvent *
              * gate says. */
             self->last_encoded_rt = GST_CLOCK_TIME_NONE;
             encode_gate_reset(&self->gate);
+            sp_pixel_match_reset(self->pm);
+            self->have_encoded = FALSE;
             break;
         case GST_EVENT_EOS:
             /* No more frames from us: the shared encoder's passes stop waiting for ours. */
@@ -500,6 +516,8 @@ static gboolean encode_frame(GstScriptEncode *self, GstVideoFrame *frame, GstClo
     else if (*encoded)
         st = self->pool ? encode_pool_encode(self->pool, &img, &self->result, &err)
                         : sp_encode(self->ctx, &img, &self->result, &err);
+    if (st == SP_OK && *encoded && self->pm)
+        st = sp_pixel_match_run(self->pm, &img, &self->result, &err);
     if (self->convert)
         gst_video_frame_unmap(&rgb);
     if (st != SP_OK) {
@@ -509,6 +527,20 @@ static gboolean encode_frame(GstScriptEncode *self, GstVideoFrame *frame, GstClo
         return FALSE;
     }
     return TRUE;
+}
+
+/* r's pixel evidence as the meta's FLOAT32 [N, 3] tensor (dy, dx, verdict), against frame ref. */
+static gboolean attach_evidence(GstScriptTokensMeta *meta, const sp_encoding *r, guint64 ref) {
+    float *v = g_malloc(r->n * 3 * sizeof(float));
+    for (size_t i = 0; i < r->n; i++) {
+        v[3 * i] = r->evidence[i].dy;
+        v[3 * i + 1] = r->evidence[i].dx;
+        v[3 * i + 2] = (float)r->evidence[i].verdict;
+    }
+    GstBuffer *b = gst_buffer_new_wrapped(v, r->n * 3 * sizeof(float));
+    gboolean ok = gst_script_tokens_meta_set_evidence(meta, b, ref);
+    gst_buffer_unref(b);
+    return ok;
 }
 
 static GstFlowReturn gst_script_encode_transform_ip(GstBaseTransform *trans, GstBuffer *buf) {
@@ -556,6 +588,28 @@ static GstFlowReturn gst_script_encode_transform_ip(GstBaseTransform *trans, Gst
     }
     meta->pts = pts;
     meta->frame_index = index;
+    meta->tokens_of = encoded ? index : self->last_encoded;
+    /* An encoded frame: its evidence against the last encoded one. A skipped frame carries the
+     * last encoded frame's tokens: every cell seen in place, against that frame, which is what
+     * encoding the held picture gives (so the stream decides the next frames alike). */
+    sp_error err;
+    sp_error_clear(&err);
+    gboolean ev_ok = TRUE;
+    if (!encoded && self->pm && self->have_encoded)
+        ev_ok = sp_pixel_match_repeat(&self->result, &err) == SP_OK;
+    if (ev_ok && r->has_evidence && self->have_encoded)
+        ev_ok = attach_evidence(meta, r, self->last_encoded);
+    if (!ev_ok) {
+        GST_ELEMENT_ERROR(
+            self, STREAM, FAILED,
+            ("cannot attach the pixel evidence: %s", err.message[0] ? err.message : "bad size"),
+            (NULL));
+        return GST_FLOW_ERROR;
+    }
+    if (encoded) {
+        self->have_encoded = TRUE;
+        self->last_encoded = index;
+    }
     meta->backend = g_intern_string(info.backend);
     fill_preprocess(&meta->preprocess, &r->pre, &info,
                     (guint)GST_VIDEO_INFO_WIDTH(&filter->in_info),

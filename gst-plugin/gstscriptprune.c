@@ -18,6 +18,7 @@
 
 #include "elements.h"
 #include "enums.h"
+#include "evidence.h"
 #include "fates.h"
 #include "packetwire.h"
 #include "pruneparams.h"
@@ -74,6 +75,7 @@ struct _GstScriptPrune {
     PruneEncoderSettings active_enc;
     float *rows; /* the active query, set again on every new stream */
     gsize rows_m, rows_w;
+    ScriptEvidence evidence;      /* the meta's pixel evidence, as the stream takes it */
     GstScriptTokensMeta *cb_meta; /* the packet callback's target, or NULL */
     GstEvent *cb_event;           /* a packet without a buffer, to push */
 };
@@ -304,6 +306,7 @@ static gboolean reset_stream(GstScriptPrune *self, gboolean emit_partial) {
     GST_DEBUG_OBJECT(self, "stream reset after %" G_GUINT64_FORMAT " frames",
                      self->frames_in_stream);
     self->frames_in_stream = self->windows_in_stream = 0;
+    script_evidence_restart(&self->evidence);
     self->last_pts = GST_CLOCK_TIME_NONE;
     memset(&self->last_emit_stats, 0, sizeof self->last_emit_stats);
     if (!fresh) {
@@ -420,6 +423,7 @@ static void free_state(GstScriptPrune *self) {
         gst_event_unref(self->cb_event);
     self->cb_event = NULL;
     self->cb_meta = NULL;
+    script_evidence_free(&self->evidence);
 }
 
 static gboolean gst_script_prune_start(GstBaseTransform *trans) {
@@ -436,6 +440,7 @@ static gboolean gst_script_prune_start(GstBaseTransform *trans) {
     g_mutex_unlock(&self->stream_lock);
 
     self->frames_in_stream = self->windows_in_stream = 0;
+    script_evidence_restart(&self->evidence);
     self->last_pts = GST_CLOCK_TIME_NONE;
     self->saw_meta = self->encoder_checked = FALSE;
     memset(&self->last_emit_stats, 0, sizeof self->last_emit_stats);
@@ -523,6 +528,15 @@ static GstFlowReturn push_frame(GstScriptPrune *self, GstScriptTokensMeta *meta,
     };
     /* Letterbox padding takes no part in the stream. */
     gst_script_tokens_meta_image_cells(meta, &f.image_y, &f.image_x, &f.image_h, &f.image_w);
+    gchar *emsg = NULL;
+    if (!script_evidence_read(&self->evidence, meta, &f.evidence, &emsg)) {
+        gst_buffer_unmap(meta->tokens.data, &tmap);
+        if (have_emb)
+            gst_buffer_unmap(meta->embeddings.data, &emap);
+        GST_ELEMENT_ERROR(self, STREAM, FORMAT, ("%s", emsg), (NULL));
+        g_free(emsg);
+        return GST_FLOW_ERROR;
+    }
     meta->stream_frame = self->frame_base + self->frames_in_stream;
     sp_error err;
     sp_error_clear(&err);
@@ -537,6 +551,7 @@ static GstFlowReturn push_frame(GstScriptPrune *self, GstScriptTokensMeta *meta,
         return GST_FLOW_ERROR;
     }
     self->frames_in_stream++;
+    script_evidence_took(&self->evidence, meta);
     self->last_pts = pts;
     meta->pruned = TRUE;
     gchar *msg = NULL;

@@ -37,6 +37,7 @@
 #include "../bench_util.h"
 #include "scriptprune/encode.h"
 #include "scriptprune/select.h"
+#include "scriptprune/pixel_match.h"
 #include "scriptprune/stream.h"
 #include "video.h"
 
@@ -45,11 +46,12 @@
 typedef struct clip {
     int scene;
     uint32_t T, n, d, gh, gw;
-    size_t own_d;   /* the encoder's split of a token (sp_frame.own_d), as the pipeline passes it */
-    float *tok;     /* T x n x d */
-    float *ref;     /* T x n x d scoring tokens (--score-local), or NULL: score with tok */
-    uint8_t *label; /* T x n: 0 background, k + 1 object k */
-    float *query;   /* m x d: the target's exemplar tokens on the object */
+    size_t own_d; /* the encoder's split of a token (sp_frame.own_d), as the pipeline passes it */
+    float *tok;   /* T x n x d */
+    float *ref;   /* T x n x d scoring tokens (--score-local), or NULL: score with tok */
+    sp_pixel_evidence *ev; /* T x n pixel evidence (scriptprune/pixel_match.h), or NULL */
+    uint8_t *label;        /* T x n: 0 background, k + 1 object k */
+    float *query;          /* m x d: the target's exemplar tokens on the object */
     size_t qm;
     uint8_t target; /* label of the query's target */
     double encode_ms;
@@ -105,7 +107,8 @@ static void patch_labels(const uint8_t *mask, const sp_preprocess *pre, uint32_t
         }
 }
 
-static void make_clip(int scene, uint32_t T, sp_encoder *enc, sp_encoder *ref_enc, clip *c) {
+static void make_clip(int scene, uint32_t T, sp_encoder *enc, sp_encoder *ref_enc, bool pixels,
+                      clip *c) {
     sp_error err;
     video v;
     if (video_scene(&v, scene, T))
@@ -132,6 +135,12 @@ static void make_clip(int scene, uint32_t T, sp_encoder *enc, sp_encoder *ref_en
         if (!c->ref || sp_encode_ctx_new(ref_enc, &ref_ctx, &err))
             die("allocation", NULL);
     }
+    sp_pixel_match *pm = NULL;
+    if (pixels) {
+        c->ev = malloc((size_t)T * c->n * sizeof *c->ev);
+        if (!c->ev || sp_pixel_match_new(enc, &pm, &err))
+            die("pixel match", &err);
+    }
     sp_encoding e;
     sp_encoding_init(&e);
     double t0 = bench_now_ms();
@@ -141,6 +150,11 @@ static void make_clip(int scene, uint32_t T, sp_encoder *enc, sp_encoder *ref_en
         if (sp_encode(ctx, &img, &e, &err))
             die("encode", &err);
         memcpy(c->tok + (size_t)t * c->n * c->d, e.tokens, (size_t)c->n * c->d * sizeof(float));
+        if (pm) {
+            if (sp_pixel_match_run(pm, &img, &e, &err))
+                die("pixel match", &err);
+            memcpy(c->ev + (size_t)t * c->n, e.evidence, c->n * sizeof *c->ev);
+        }
         if (ref_ctx) {
             sp_encoding re;
             sp_encoding_init(&re);
@@ -176,6 +190,7 @@ static void make_clip(int scene, uint32_t T, sp_encoder *enc, sp_encoder *ref_en
     if (c->qm == 0)
         die("exemplar has no object patch", NULL);
     sp_encoding_free(&e);
+    sp_pixel_match_free(pm);
     sp_encode_ctx_free(ctx);
     sp_encode_ctx_free(ref_ctx);
     free(rgb);
@@ -185,6 +200,7 @@ static void make_clip(int scene, uint32_t T, sp_encoder *enc, sp_encoder *ref_en
 
 static void free_clip(clip *c) {
     free(c->tok);
+    free(c->ev);
     free(c->ref);
     free(c->label);
     free(c->query);
@@ -338,6 +354,7 @@ static void run_stream(run_ctx *r, float tau_t, bool script_kernel) {
         f.grid_h = c->gh;
         f.grid_w = c->gw;
         f.own_d = c->own_d;
+        f.evidence = c->ev ? c->ev + (size_t)t * c->n : NULL;
         f.pts = (int64_t)llround(t * 1e9 / FPS);
         if (sp_stream_push(s, &f, &err))
             die("push", &err);
@@ -485,20 +502,29 @@ static void report(const run_ctx *r, const char *name, double tau_t) {
 
 int main(int argc, char **argv) {
     static const struct option opts[] = {
-        {"frames", required_argument, 0, 'f'},     {"budgets", required_argument, 0, 'b'},
-        {"taus", required_argument, 0, 't'},       {"scenes", required_argument, 0, 's'},
-        {"window", required_argument, 0, 'w'},     {"hop", required_argument, 0, 'h'},
-        {"recall-cos", required_argument, 0, 'r'}, {"threads", required_argument, 0, 'j'},
-        {"dump", required_argument, 0, 'D'},       {"gsp-keep", required_argument, 0, 'g'},
-        {"sigma", required_argument, 0, 'x'},      {"gamma", required_argument, 0, 'y'},
-        {"streams-only", no_argument, 0, 'S'},     {"score-local", no_argument, 0, 'L'},
-        {"select-local", no_argument, 0, 'l'},     {0, 0, 0, 0},
+        {"frames", required_argument, 0, 'f'},
+        {"budgets", required_argument, 0, 'b'},
+        {"taus", required_argument, 0, 't'},
+        {"scenes", required_argument, 0, 's'},
+        {"window", required_argument, 0, 'w'},
+        {"hop", required_argument, 0, 'h'},
+        {"recall-cos", required_argument, 0, 'r'},
+        {"threads", required_argument, 0, 'j'},
+        {"dump", required_argument, 0, 'D'},
+        {"gsp-keep", required_argument, 0, 'g'},
+        {"sigma", required_argument, 0, 'x'},
+        {"gamma", required_argument, 0, 'y'},
+        {"streams-only", no_argument, 0, 'S'},
+        {"score-local", no_argument, 0, 'L'},
+        {"select-local", no_argument, 0, 'l'},
+        {"no-pixels", no_argument, 0, 'P'},
+        {0, 0, 0, 0},
     };
     uint32_t T = 64, window = 16, hop = 8;
     int threads = 2;
     const char *dump = NULL;
     float gsp_keep = 0, sigma = -1, gamma = -1;
-    int streams_only = 0, score_local = 0, select_local = 0;
+    int streams_only = 0, score_local = 0, select_local = 0, pixels = 1;
     float recall_cos = 0.9f;
     char budgets_s[256] = "64,128,256,512", taus_s[256] = "0.85,0.90,0.92,0.93,0.94,0.95,0.97";
     char scenes_s[64] = "0,1,2,3";
@@ -544,6 +570,9 @@ int main(int argc, char **argv) {
             case 'l':
                 select_local = 1;
                 break;
+            case 'P':
+                pixels = 0;
+                break;
             case 'x':
                 sigma = strtof(optarg, NULL);
                 break;
@@ -551,9 +580,10 @@ int main(int argc, char **argv) {
                 gamma = strtof(optarg, NULL);
                 break;
             default:
-                fprintf(stderr, "usage: bench-quality [--frames T] [--budgets B,B] [--taus X,X] "
-                                "[--scenes 0,1,2,3] [--window W] [--hop H] [--recall-cos C] "
-                                "[--streams-only [--score-local]] [--select-local]\n");
+                fprintf(stderr,
+                        "usage: bench-quality [--frames T] [--budgets B,B] [--taus X,X] "
+                        "[--scenes 0,1,2,3] [--window W] [--hop H] [--recall-cos C] "
+                        "[--streams-only [--score-local]] [--select-local] [--no-pixels]\n");
                 return 2;
         }
     }
@@ -590,7 +620,7 @@ int main(int argc, char **argv) {
         scenes[ns++] = atoi(s);
     for (int si = 0; si < ns; si++) {
         clip cl;
-        make_clip(scenes[si], T, enc, ref_enc, &cl);
+        make_clip(scenes[si], T, enc, ref_enc, pixels, &cl);
         if (dump) {
             /* Raw float32 tokens, labels and query rows for offline analysis. */
             char path[512];

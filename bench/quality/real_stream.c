@@ -16,7 +16,9 @@
  *
  * --gate T puts core's change gate (scriptprune/change_gate.h, threshold T levels, --max-skip-s
  * S, default 10) before the encoder, as scriptencode does: a frame without a change pushes the
- * last encoded frame's tokens again. */
+ * last encoded frame's tokens again (with sp_pixel_match_repeat's evidence: seen in place).
+ *
+ * Pixel evidence (scriptprune/pixel_match.h) goes with every encoded frame unless --no-pixels. */
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -26,6 +28,7 @@
 
 #include "scriptprune/change_gate.h"
 #include "scriptprune/encode.h"
+#include "scriptprune/pixel_match.h"
 #include "scriptprune/stream.h"
 
 static void die(const char *what, const sp_error *err) {
@@ -75,7 +78,7 @@ int main(int argc, char **argv) {
     const char *dump = NULL;
     sp_change_gate_params gp;
     sp_change_gate_params_init(&gp);
-    bool gated = false;
+    bool gated = false, pixels = true;
     enum {
         O_TAU = 256,
         O_SIGMA,
@@ -89,7 +92,8 @@ int main(int argc, char **argv) {
         O_DUMP,
         O_CUT,
         O_GATE,
-        O_MAX_SKIP
+        O_MAX_SKIP,
+        O_NO_PIXELS
     };
     static const struct option opts[] = {{"video", required_argument, 0, 'v'},
                                          {"size", required_argument, 0, 's'},
@@ -109,6 +113,7 @@ int main(int argc, char **argv) {
                                          {"cut-fraction", required_argument, 0, O_CUT},
                                          {"gate", required_argument, 0, O_GATE},
                                          {"max-skip-s", required_argument, 0, O_MAX_SKIP},
+                                         {"no-pixels", no_argument, 0, O_NO_PIXELS},
                                          {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -172,12 +177,15 @@ int main(int argc, char **argv) {
             case O_MAX_SKIP:
                 gp.max_skip_ns = (int64_t)(strtod(optarg, NULL) * 1e9);
                 break;
+            case O_NO_PIXELS:
+                pixels = false;
+                break;
             default:
-                fprintf(stderr,
-                        "usage: real-stream --video RAW --size WxH --frames T [--fps F] "
-                        "[--query RAW --query-size WxH [--query-mode pooled|mean|all]] "
-                        "[--tau-t T] [--kernel-sigma S] [--mass-gamma G] [--gsp-keep K] "
-                        "[--budget B] [--window W] [--hop H] [--gate T [--max-skip-s S]]\n");
+                fprintf(stderr, "usage: real-stream --video RAW --size WxH --frames T [--fps F] "
+                                "[--query RAW --query-size WxH [--query-mode pooled|mean|all]] "
+                                "[--tau-t T] [--kernel-sigma S] [--mass-gamma G] [--gsp-keep K] "
+                                "[--budget B] [--window W] [--hop H] [--gate T [--max-skip-s S]] "
+                                "[--no-pixels]\n");
                 return 2;
         }
     }
@@ -221,6 +229,9 @@ int main(int argc, char **argv) {
         if (sp_change_gate_new(&gp, &gate, &err))
             die("gate", &err);
     }
+    sp_pixel_match *pm = NULL;
+    if (pixels && sp_pixel_match_new(enc, &pm, &err))
+        die("pixel match", &err);
     unsigned long encoded = 0;
     float change_max_skipped = 0;
     double encode_ns = 0;
@@ -240,6 +251,8 @@ int main(int argc, char **argv) {
         if (v != SP_GATE_SKIP) {
             if (sp_encode(ctx, &img, &r, &err))
                 die("encode", &err);
+            if (pm && sp_pixel_match_run(pm, &img, &r, &err))
+                die("pixel match", &err);
             encoded++;
         }
         clock_gettime(CLOCK_MONOTONIC, &b);
@@ -247,6 +260,9 @@ int main(int argc, char **argv) {
         if (dump_f && fwrite(r.tokens, sizeof(float), r.n * r.d, dump_f) != r.n * r.d)
             die("--dump-tokens: write failed", NULL);
         sp_frame f;
+        /* a skipped frame: the last encoded frame's tokens again, seen in place */
+        if (v == SP_GATE_SKIP && pm && sp_pixel_match_repeat(&r, &err))
+            die("pixel match", &err);
         sp_encoding_frame(&r, pts, &f);
         if (sp_stream_push(s, &f, &err))
             die("push", &err);
@@ -262,7 +278,17 @@ int main(int argc, char **argv) {
         for (size_t i = 0; i < n; i++)
             text[i] = (char)('0' + fates[i]);
         text[n] = 0;
-        printf("{\"frame\": %u, \"fates\": \"%s\", \"encoded\": %d}\n", t, text, v != SP_GATE_SKIP);
+        if (f.evidence) {
+            printf("{\"frame_evidence\": %u, \"verdicts\": \"", t);
+            for (size_t i = 0; i < n; i++)
+                putchar('0' + f.evidence[i].verdict);
+            printf("\"}\n");
+        }
+        sp_pixel_match_stats ps;
+        sp_pixel_match_get_stats(pm, &ps);
+        printf("{\"frame\": %u, \"fates\": \"%s\", \"encoded\": %d, \"pixels\": [%.3f, %zu, %zu, "
+               "%zu]}\n",
+               t, text, v != SP_GATE_SKIP, (double)ps.noise, ps.seen, ps.fresh, ps.unknown);
     }
     if (dump_f)
         fclose(dump_f);
@@ -281,6 +307,7 @@ int main(int argc, char **argv) {
            (double)p.mass_gamma, (double)p.gsp_keep, p.window_budget, p.window, p.hop, encoded,
            (double)change_max_skipped);
     sp_change_gate_free(gate);
+    sp_pixel_match_free(pm);
     free(fates);
     free(text);
     free(pix);

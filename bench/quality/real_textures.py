@@ -375,6 +375,8 @@ def run_stream(binary, frames, args, extra=(), query=None):
             if v is not None:
                 cmd += ["--" + opt.replace("_", "-"), str(v)]
         cmd += list(extra)
+        if getattr(args, "no_pixels", False):
+            cmd += ["--no-pixels"]
         if query is not None:
             q = os.path.join(d, "query.rgb")
             with open(q, "wb") as fh:
@@ -384,6 +386,8 @@ def run_stream(binary, frames, args, extra=(), query=None):
     fates, packets, summary, encoded = {}, [], None, []
     for line in out.splitlines():
         j = json.loads(line)
+        if "frame_evidence" in j:
+            continue
         if "fates" in j:
             fates[j["frame"]] = np.frombuffer(j["fates"].encode(), np.uint8) - ord("0")
             encoded.append(bool(j.get("encoded", 1)))
@@ -471,6 +475,8 @@ def main():
     ap.add_argument("--hop", type=int)
     ap.add_argument("--query-budgets", default="64,128")
     ap.add_argument("--no-query", action="store_true")
+    ap.add_argument("--no-pixels", action="store_true",
+                    help="push the tokens without pixel evidence (the token-only rule)")
     ap.add_argument("--per-frame", action="store_true")
     ap.add_argument("--label", default="")
     ap.add_argument("--out")

@@ -44,6 +44,9 @@ struct sp_encode_ctx {
 /* Byte offsets of R, G, B in a pixel of a valid format. */
 void enc_pixfmt_offsets(sp_pixfmt f, size_t off[3]);
 
+/* Sizes r->evidence to r->n entries (keeps nothing). */
+sp_status enc_reserve_evidence(sp_encoding *r, sp_error *err);
+
 /* Grows a float array to at least n elements (keeps nothing). */
 sp_status enc_reserve(float **p, size_t *cap, size_t n, const char *what, sp_error *err);
 

@@ -328,6 +328,7 @@ void sp_encoding_free(sp_encoding *r) {
     sp_free(r->tokens);
     sp_free(r->pooled);
     sp_free(r->cls);
+    sp_free(r->evidence);
     sp_encoding_init(r);
 }
 
@@ -346,6 +347,7 @@ void sp_encoding_frame(const sp_encoding *r, int64_t pts, sp_frame *out) {
     out->grid_w = r->grid_w;
     out->pts = pts;
     out->own_d = r->own_d;
+    out->evidence = r->has_evidence ? r->evidence : NULL;
     /* Letterbox fits pad around the picture; those tokens show no picture. */
     if (r->pre.grid_h && r->pre.grid_w &&
         (r->pre.grid_h != r->grid_h || r->pre.grid_w != r->grid_w)) {
@@ -384,6 +386,19 @@ static sp_status reserve_result(const sp_encoder *enc, sp_encoding *out, sp_erro
         out->embed_cap = 0;
     }
     return s;
+}
+
+sp_status enc_reserve_evidence(sp_encoding *r, sp_error *err) {
+    if (r->n <= r->evidence_cap)
+        return SP_OK;
+    sp_pixel_evidence *e = sp_alloc_array(r->n, sizeof *e);
+    if (!e)
+        return sp_error_set(err, SP_ERR_NOMEM, "encoder: out of memory for %zu evidence entries",
+                            r->n);
+    sp_free(r->evidence);
+    r->evidence = e;
+    r->evidence_cap = r->n;
+    return SP_OK;
 }
 
 /* LLaVA: the selected layer's features of the batch (class token dropped for "default", kept
@@ -520,6 +535,7 @@ sp_status sp_encode_batch(sp_encode_ctx *ctx, const sp_image *imgs, size_t count
         if (!outs[b])
             return sp_error_set(err, SP_ERR_INVALID, "encode batch: NULL result for frame %zu", b);
         outs[b]->n = 0;
+        outs[b]->has_evidence = false;
     }
     if (count < 1 || count > SP_ENCODE_MAX_BATCH)
         return sp_error_set(err, SP_ERR_INVALID,

@@ -22,6 +22,7 @@ void sp_frame_view(sp_frame *f, const float *tokens, size_t n, size_t d) {
     f->pts = SP_PTS_NONE;
     f->image_y = f->image_x = f->image_h = f->image_w = 0;
     f->own_d = 0;
+    f->evidence = NULL;
 }
 
 int sp_frame_is_padding(const sp_frame *f, size_t p) {
@@ -89,6 +90,20 @@ sp_status sp_frame_validate_shape(const sp_frame *f, sp_error *err) {
                             "own_d = %zu: the cell's own dimensions must leave some of the d = %zu "
                             "for its surroundings (0: not split)",
                             f->own_d, f->d);
+    if (f->evidence)
+        for (size_t p = 0; p < f->n; p++) {
+            const sp_pixel_evidence *v = &f->evidence[p];
+            if (v->verdict > SP_PIXELS_NEW)
+                return sp_error_set(err, SP_ERR_INVALID,
+                                    "pixel evidence of token %zu: verdict %u is not one of 0 "
+                                    "(unknown), 1 (seen), 2 (new)",
+                                    p, (unsigned)v->verdict);
+            if (v->verdict == SP_PIXELS_SEEN && !(isfinite(v->dy) && isfinite(v->dx)))
+                return sp_error_set(err, SP_ERR_INVALID,
+                                    "pixel evidence of token %zu: displacement (%g, %g) is not "
+                                    "finite",
+                                    p, (double)v->dy, (double)v->dx);
+        }
     if (f->embed) {
         if (f->e == 0)
             return sp_error_set(err, SP_ERR_INVALID, "embeddings have dimension 0 (E = 0)");

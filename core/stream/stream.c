@@ -117,6 +117,8 @@ static void free_shape(sp_stream *s) {
     sp_free(s->anc);
     sp_free(s->anc_slot);
     sp_free(s->anc_kind);
+    sp_free(s->anc_off);
+    sp_free(s->match_off);
     sp_free(s->motion);
     sp_free(s->sp_a);
     sp_free(s->sp_b);
@@ -307,6 +309,8 @@ static sp_status setup_shape(sp_stream *s, const sp_frame *f, sp_error *err) {
     s->anc = sp_aligned_alloc(nd);
     s->anc_slot = sp_alloc_array(n, sizeof(int32_t));
     s->anc_kind = sp_calloc(n, 1);
+    s->anc_off = sp_calloc(2 * n, sizeof(float));
+    s->match_off = sp_calloc(2 * n, sizeof(float));
     size_t motion = sp_motion_scratch_floats(f->grid_h, f->grid_w, d, SP_TEMPORAL_MAX_SHIFT);
     s->motion = motion ? sp_alloc_array(motion, sizeof(float)) : NULL;
     s->fxn = sp_aligned_alloc(nd);
@@ -320,9 +324,9 @@ static sp_status setup_shape(sp_stream *s, const sp_frame *f, sp_error *err) {
     s->rep_pos = sp_alloc_array(n, sizeof(int32_t));
     s->pos_of = sp_alloc_array(n, sizeof(int32_t));
     sp_status st = SP_OK;
-    if (!s->anc || !s->anc_slot || !s->anc_kind || !s->motion || !s->fxn || !s->ftmp || !s->match ||
-        !s->is_new || !s->pad || !s->kept || !s->gsp_idx || !s->new_slots || !s->rep_pos ||
-        !s->pos_of)
+    if (!s->anc || !s->anc_slot || !s->anc_kind || !s->anc_off || !s->match_off || !s->motion ||
+        !s->fxn || !s->ftmp || !s->match || !s->is_new || !s->pad || !s->kept || !s->gsp_idx ||
+        !s->new_slots || !s->rep_pos || !s->pos_of)
         st = sp_error_set(err, SP_ERR_NOMEM, "stream: out of memory for frames of %zu x %zu", n, d);
     if (!st)
         st = sp_window_init(&s->win, n, d, e, s->p.policy == SP_EMIT_WINDOW, err);
@@ -789,8 +793,8 @@ static size_t drop_padding(sp_stream *s) {
 /* Step 1, the temporal graph (reads the window as it was before this frame): s->match and
  * s->is_new, the number of new tokens in *fresh, and whether the frame is a scene cut (then every
  * token is new). The first frame has nothing to match. */
-static sp_status classify_temporal(sp_stream *s, uint64_t cur, size_t *fresh, bool *cut,
-                                   sp_error *err) {
+static sp_status classify_temporal(sp_stream *s, const sp_frame *f, uint64_t cur, size_t *fresh,
+                                   bool *cut, sp_error *err) {
     size_t n = s->n;
     *fresh = s->n_img;
     *cut = false;
@@ -800,6 +804,7 @@ static sp_status classify_temporal(sp_stream *s, uint64_t cur, size_t *fresh, bo
                                  .anc = s->anc,
                                  .anc_slot = s->anc_slot,
                                  .anc_kind = s->anc_kind,
+                                 .anc_off = s->anc_off,
                                  .gh = s->gh,
                                  .gw = s->gw};
         sp_temporal_rule rule = {.tau = s->p.tau_t,
@@ -807,12 +812,14 @@ static sp_status classify_temporal(sp_stream *s, uint64_t cur, size_t *fresh, bo
                                  .match_all = s->p.match_all,
                                  .max_shift = SP_TEMPORAL_MAX_SHIFT,
                                  .own_d = s->own_d,
-                                 .tau_own = sp_temporal_own_tau(s->p.tau_t)};
+                                 .tau_own = sp_temporal_own_tau(s->p.tau_t),
+                                 .evidence = f->evidence};
         sp_temporal_scratch scratch = {.motion = s->motion,
                                        .gather = s->ftmp,
                                        .rows = s->gsp_idx,
                                        .prod = &s->fsim,
-                                       .prod_cap = &s->fsim_cap};
+                                       .prod_cap = &s->fsim_cap,
+                                       .match_off = s->match_off};
         sp_temporal_classify(&refs, &rule, s->fxn, &scratch, s->match, s->is_new, err, &st);
         if (st)
             return st;
@@ -911,6 +918,8 @@ static void credit_matches(sp_stream *s, uint64_t cur, int64_t pts) {
             memcpy(s->anc + p * s->d, s->fxn + p * s->d, s->d * sizeof(float));
             s->anc_kind[p] = SP_ANC_REP;
             s->anc_slot[p] = m;
+            s->anc_off[2 * p] = s->match_off[2 * p];
+            s->anc_off[2 * p + 1] = s->match_off[2 * p + 1];
         }
     }
 }
@@ -948,6 +957,7 @@ static size_t add_candidates(sp_stream *s, const sp_frame *f, uint64_t cur) {
         memcpy(s->anc + p * d, s->fxn + p * d, d * sizeof(float));
         s->anc_kind[p] = SP_ANC_SELF;
         s->anc_slot[p] = (int32_t)slot;
+        s->anc_off[2 * p] = s->anc_off[2 * p + 1] = 0.0f;
         s->new_slots[nnew++] = (uint32_t)slot;
     }
     return nnew;
@@ -964,6 +974,7 @@ static void anchor_pruned(sp_stream *s) {
         s->anc_kind[p] = SP_ANC_REP;
         int32_t q = s->rep_pos[p];
         s->anc_slot[p] = q >= 0 ? s->anc_slot[q] : -1;
+        s->anc_off[2 * p] = s->anc_off[2 * p + 1] = 0.0f;
         if (q >= 0)
             s->win.c[s->anc_slot[q]].spatial++;
     }
@@ -1003,7 +1014,7 @@ static sp_status process(sp_stream *s, const sp_frame *f, bool *emit, sp_error *
     }
     size_t fresh = 0, ncand = 0;
     bool cut;
-    sp_status st = classify_temporal(s, cur, &fresh, &cut, err);
+    sp_status st = classify_temporal(s, f, cur, &fresh, &cut, err);
     if (!st)
         st = prune_spatial(s, f, cur, fresh, &ncand, err);
     if (!st)

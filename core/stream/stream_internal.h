@@ -43,6 +43,8 @@ struct sp_stream {
     float *anc;        /* n x d normalised */
     int32_t *anc_slot; /* candidate that is (or represents) the anchor, or -1 */
     uint8_t *anc_kind; /* SP_ANC_* */
+    float *anc_off;    /* n x 2: where the anchor's candidate's content lies from the anchor's cell,
+                          in cells (pixel evidence follows a moving part; 0 otherwise) */
     float *motion;     /* the camera motion estimate's scratch (motion.h) */
 
     sp_window win;
@@ -55,6 +57,7 @@ struct sp_stream {
     float *fsim; /* n x cap products */
     size_t fsim_cap;
     int32_t *match;      /* n: matched candidate slot, -1 none */
+    float *match_off;    /* n x 2: the anchor offset a pixel match leaves (temporal.h) */
     uint8_t *is_new;     /* n */
     uint8_t *pad;        /* n: outside the picture rectangle of the current frame */
     size_t n_img;        /* tokens of the current frame inside its picture rectangle */

@@ -101,6 +101,82 @@ static void match_around(const sp_temporal_refs *refs, const probe *pr, int cy, 
     }
 }
 
+/* What the pixels decided for token p (see sp_temporal_rule.evidence): true when they settled it,
+ * with *slot the candidate credited (-1: none) or *fresh set. SEEN: the candidate of an anchor
+ * around its source whose content lies within half a cell of it (off: where, from the token's
+ * cell), whatever the features say (two patches of grass look alike; the pixels at the source are
+ * the cell's); with none that close, the features decide. NEW: not the anchor at its place nor its
+ * neighbours (the pixels showed something else there a frame ago; a neighbour that looks alike is
+ * not where it came from); only the candidates taken at its own position earlier in the window,
+ * which it may show again (ground an object uncovers that the window saw before), and only while
+ * the camera is still (when it moves, its position showed other content). */
+static bool pixel_verdict(const sp_temporal_refs *refs, const sp_temporal_rule *rule,
+                          const probe *pr, size_t p, bool still, int32_t *slot, bool *fresh,
+                          float off[2]) {
+    const sp_pixel_evidence *ev = &rule->evidence[p];
+    int gw = (int)refs->gw, gh = (int)refs->gh;
+    if (ev->verdict == SP_PIXELS_SEEN) {
+        /* the (up to) four anchors around the source: the one whose candidate's content lies
+         * closest to it (anchors that followed a moving part carry where their candidate's content
+         * is), within half a cell each way, else the features decide */
+        float sy = (float)(p / (size_t)gw) + ev->dy, sx = (float)(p % (size_t)gw) + ev->dx;
+        long y0 = (long)floorf(sy), x0 = (long)floorf(sx);
+        float best = INFINITY;
+        for (long qy = y0; qy <= y0 + 1; qy++)
+            for (long qx = x0; qx <= x0 + 1; qx++) {
+                if (qy < 0 || qx < 0 || qy >= gh || qx >= gw)
+                    continue;
+                size_t q = (size_t)qy * (size_t)gw + (size_t)qx;
+                if (refs->anc_kind[q] == SP_ANC_NONE)
+                    continue;
+                float oy = (float)qy - sy, ox = (float)qx - sx;
+                if (refs->anc_off) {
+                    oy += refs->anc_off[2 * q];
+                    ox += refs->anc_off[2 * q + 1];
+                }
+                float far = fmaxf(fabsf(oy), fabsf(ox));
+                if (far <= 0.5f && far < best) {
+                    best = far;
+                    *slot = refs->anc_slot[q];
+                    off[0] = oy;
+                    off[1] = ox;
+                }
+            }
+        *fresh = false;
+        return best <= 0.5f;
+    }
+    if (ev->verdict != SP_PIXELS_NEW)
+        return false;
+    *fresh = true;
+    *slot = -1;
+    if (!still)
+        return true;
+    const sp_window *w = refs->win;
+    int32_t self = refs->anc_kind[p] == SP_ANC_SELF ? refs->anc_slot[p] : -1;
+    best_match b = {.sim = -INFINITY, .slot = -1, .any = false, .pass = false};
+    for (int32_t c = w->head[p]; c >= 0; c = w->c[c].next)
+        if (c != self) {
+            const float *a = w->xn + (size_t)c * w->d;
+            float sim = sp_stream_dot(pr->x, a, w->d);
+            consider(&b, pr, sim, c, sim < pr->tau && own_agrees(pr, a));
+        }
+    if (b.any && b.pass) {
+        *slot = b.slot;
+        *fresh = false;
+    }
+    return true;
+}
+
+/* is_new value of a token the pixel evidence calls new, until sp_temporal_classify returns: the
+ * all-candidates product leaves it new (a token that looks like one elsewhere is not where it came
+ * from). */
+enum { PIXEL_NEW = 2 };
+
+static void settle(uint8_t *is_new, size_t n) {
+    for (size_t p = 0; p < n; p++)
+        is_new[p] = is_new[p] != 0;
+}
+
 /* Matches every token of the frame under one motion: none (its own position, then its radius-r
  * neighbourhood) or the camera's (only the anchor blended where its content came from, and the
  * candidates taken at the nearest cell: its own position and neighbours show other parts of the
@@ -108,7 +184,7 @@ static void match_around(const sp_temporal_refs *refs, const probe *pr, int cy, 
  * origin). Returns the number of new tokens. */
 static size_t match_frame(const sp_temporal_refs *refs, const sp_temporal_rule *rule,
                           const float *fxn, const sp_motion *mo, float *motion_scratch,
-                          float *own_blend, int32_t *match, uint8_t *is_new) {
+                          float *own_blend, float *match_off, int32_t *match, uint8_t *is_new) {
     size_t n = refs->win->npos, d = refs->win->d;
     int r = (int)rule->radius;
     int gw = (int)refs->gw;
@@ -121,6 +197,16 @@ static size_t match_frame(const sp_temporal_refs *refs, const sp_temporal_rule *
             pr.own_norm = cblas_snrm2((int)pr.own_d, pr.x, 1);
         best_match b = {.sim = -INFINITY, .slot = -1, .any = false, .pass = false};
         int y = (int)(p / (size_t)gw), xx = (int)(p % (size_t)gw);
+        int32_t slot = -1;
+        bool pnew = false;
+        float *off = match_off + 2 * p;
+        off[0] = off[1] = 0.0f;
+        if (rule->evidence && pixel_verdict(refs, rule, &pr, p, still, &slot, &pnew, off)) {
+            match[p] = pnew ? -1 : slot;
+            is_new[p] = pnew ? PIXEL_NEW : 0;
+            fresh += pnew;
+            continue;
+        }
         if (!still) {
             float fy, fx, c;
             size_t q;
@@ -157,17 +243,19 @@ size_t sp_temporal_classify(const sp_temporal_refs *refs, const sp_temporal_rule
     if (rule->max_shift > 0)
         sp_motion_estimate(refs, rule, fxn, scratch->motion, &mo);
     /* scratch->gather is free until the all-candidates product: the blended own part */
-    size_t fresh =
-        match_frame(refs, rule, fxn, &mo, scratch->motion, scratch->gather, match, is_new);
-    if (!rule->match_all || fresh == 0 || win->n == 0)
+    size_t fresh = match_frame(refs, rule, fxn, &mo, scratch->motion, scratch->gather,
+                               scratch->match_off, match, is_new);
+    if (!rule->match_all || fresh == 0 || win->n == 0) {
+        settle(is_new, n);
         return fresh;
+    }
 
     /* The whole kept set: the tokens still new against every used slot, one SGEMM (holes are
      * skipped when the best is taken). */
     size_t m = 0, wn = win->hi;
     uint32_t *rows = scratch->rows;
     for (size_t p = 0; p < n; p++)
-        if (is_new[p]) {
+        if (is_new[p] == 1) { /* not the tokens the pixels call new */
             memcpy(scratch->gather + m * d, fxn + p * d, d * sizeof(float));
             rows[m++] = (uint32_t)p;
         }
@@ -201,5 +289,6 @@ size_t sp_temporal_classify(const sp_temporal_refs *refs, const sp_temporal_rule
             fresh--;
         }
     }
+    settle(is_new, n);
     return fresh;
 }

@@ -21,6 +21,10 @@ typedef struct sp_temporal_scratch {
     uint32_t *rows;
     float **prod;
     size_t *prod_cap;
+    /* 2 per position (y, x), written: for a token the pixel evidence matched, where the credited
+     * candidate's content lies from its cell, in cells (the anchor offset it leaves); 0 for the
+     * others. */
+    float *match_off;
 } sp_temporal_scratch;
 
 /* Classifies the n = win->npos normalised rows fxn of a frame: match[p] is the candidate slot a

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "scriptprune/frame.h"
 #include "window.h"
 
 /* What an anchor is: none (start), the candidate taken at that position, or a token GSP pruned
@@ -21,6 +22,8 @@ typedef struct sp_temporal_refs {
     const float *anc;        /* gh * gw rows of width win->d */
     const int32_t *anc_slot; /* candidate that is (or represents) the anchor, or -1 */
     const uint8_t *anc_kind; /* SP_ANC_* */
+    const float *anc_off;    /* 2 per position: where the anchor's candidate's content lies from
+                                the anchor's cell, in cells (y, x); NULL: all 0 */
     uint32_t gh, gw;
 } sp_temporal_refs;
 
@@ -36,6 +39,10 @@ typedef struct sp_temporal_rule {
     uint32_t max_shift; /* largest global shift searched, in cells (0: no camera motion) */
     size_t own_d;       /* the frame's sp_frame.own_d (0: tokens not split) */
     float tau_own;      /* the own parts' threshold at the token's own place (own_d > 0) */
+    /* The frame's pixel evidence (sp_frame.evidence, one per position) or NULL: a SEEN token
+     * repeats the anchor at its source, a NEW one is matched with its own position's earlier
+     * candidates only, an UNKNOWN one as without evidence. */
+    const sp_pixel_evidence *evidence;
     bool match_all;
 } sp_temporal_rule;
 

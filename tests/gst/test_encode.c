@@ -278,6 +278,64 @@ GST_START_TEST(test_sample_every_and_max_fps) {
 }
 GST_END_TEST;
 
+/* Pixel evidence rides the meta: none on the first frame; on a frame the change gate skipped (it
+ * carries frame 0's tokens: tokens_of 0) every picture cell seen in place against frame 0, as
+ * encoding the held picture gives; FLOAT32 [N, 3] against frame 0 on the next encoded frame, whose
+ * picture changed (other block colours). */
+GST_START_TEST(test_pixel_evidence_in_the_meta_against_the_last_encoded_frame) {
+    GstHarness *h = gt_harness("scriptencode skip-unchanged=true max-skip-s=100",
+                               "video/x-raw,format=RGBx,width=192,height=160,framerate=10/1");
+    static const guint shift[3] = {0, 0, 4};
+    GstScriptTokensMeta *m[3];
+    GstBuffer *out[3];
+    for (int i = 0; i < 3; i++) {
+        GstClockTime pts = (GstClockTime)i * GST_SECOND / 10;
+        fail_unless_equals_int(gst_harness_push(h, gt_frame_rgbx(192, 160, shift[i], pts)),
+                               GST_FLOW_OK);
+        out[i] = gst_harness_pull(h);
+        fail_unless(out[i] != NULL);
+        m[i] = gst_buffer_get_script_tokens_meta(out[i]);
+        fail_unless(m[i] != NULL);
+        fail_unless_equals_uint64(m[i]->frame_index, (guint64)i);
+    }
+    fail_if(gst_script_tensor_is_set(&m[0]->evidence));
+    fail_unless_equals_uint64(m[0]->tokens_of, 0);
+    fail_unless(gst_script_tensor_is_set(&m[1]->evidence), "a skipped frame without evidence");
+    fail_unless_equals_uint64(m[1]->evidence_ref, 0);
+    fail_unless_equals_uint64(m[1]->tokens_of, 0);
+    GstMapInfo held;
+    fail_unless(gst_script_tensor_map(&m[1]->evidence, &held));
+    const float *hv = (const float *)held.data;
+    gsize seen = 0;
+    for (gsize i = 0; i < 24 * 24; i++) {
+        fail_unless(hv[3 * i] == 0.0f && hv[3 * i + 1] == 0.0f);
+        seen += hv[3 * i + 2] == 1.0f;
+    }
+    gst_buffer_unmap(m[1]->evidence.data, &held);
+    fail_unless(seen > 0, "no cell of the held picture is seen in place");
+    fail_unless(gst_script_tensor_is_set(&m[2]->evidence));
+    fail_unless_equals_uint64(m[2]->tokens_of, 2);
+    fail_unless_equals_uint64(m[2]->evidence_ref, 0);
+    fail_unless_equals_int(m[2]->evidence.data_type, GST_SCRIPT_TENSOR_DATA_TYPE_FLOAT32);
+    fail_unless_equals_int((gint)m[2]->evidence.num_dims, 2);
+    fail_unless_equals_int((gint)m[2]->evidence.dims[0], 24 * 24);
+    fail_unless_equals_int((gint)m[2]->evidence.dims[1], 3);
+    GstMapInfo map;
+    fail_unless(gst_script_tensor_map(&m[2]->evidence, &map));
+    const float *v = (const float *)map.data;
+    gsize verdicts[3] = {0, 0, 0};
+    for (gsize i = 0; i < 24 * 24; i++) {
+        fail_unless(v[3 * i + 2] == 0.0f || v[3 * i + 2] == 1.0f || v[3 * i + 2] == 2.0f);
+        verdicts[(gsize)v[3 * i + 2]]++;
+    }
+    gst_buffer_unmap(m[2]->evidence.data, &map);
+    fail_unless(verdicts[1] + verdicts[2] > 0, "no cell has a verdict");
+    for (int i = 0; i < 3; i++)
+        gst_buffer_unref(out[i]);
+    gt_teardown(h);
+}
+GST_END_TEST;
+
 /* Tries READY -> PAUSED and returns the error message text posted, or NULL. */
 static gchar *start_error(GstElement *e) {
     GstBus *bus = gst_bus_new();
@@ -339,6 +397,7 @@ static Suite *encode_suite(void) {
     tcase_add_test(tc, test_properties_roundtrip);
     tcase_add_test(tc, test_sample_every_and_max_fps);
     tcase_add_test(tc, test_unreadable_model_fails_state_change);
+    tcase_add_test(tc, test_pixel_evidence_in_the_meta_against_the_last_encoded_frame);
     return s;
 }
 

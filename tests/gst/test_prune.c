@@ -3,6 +3,7 @@
  * PLAYING (property and event, from their running time), query failures, reselect and stats. */
 #include <string.h>
 
+#include "evidence.h"
 #include "fates.h"
 #include "gsttest.h"
 #include "pruneparams.h"
@@ -80,6 +81,95 @@ static gchar *error_text(GstBus *bus) {
     gst_message_unref(m);
     return t;
 }
+
+/* A buffer with a meta of n zero tokens of width 4 carrying tokens of frame tokens_of and, when
+ * verdict >= 0, evidence against frame ref: cell 1 seen at (0.5, -1), the others `verdict`. */
+static GstBuffer *evidence_buffer(guint64 tokens_of, guint64 ref, float verdict) {
+    enum { N = 4 };
+    GstBuffer *buf = gst_buffer_new();
+    GstBuffer *tok = gst_buffer_new_allocate(NULL, N * 4 * sizeof(float), NULL);
+    gst_buffer_memset(tok, 0, 0, N * 4 * sizeof(float));
+    GstScriptTokensMeta *m = gst_buffer_add_script_tokens_meta(buf, tok, N, 4, NULL, 0, 2, 2);
+    gst_buffer_unref(tok);
+    fail_unless(m != NULL);
+    m->tokens_of = tokens_of;
+    if (verdict >= 0) {
+        float v[N * 3];
+        for (int i = 0; i < N; i++) {
+            v[3 * i] = 0.0f;
+            v[3 * i + 1] = 0.0f;
+            v[3 * i + 2] = verdict;
+        }
+        v[3] = 0.5f, v[4] = -1.0f, v[5] = 1.0f;
+        GstBuffer *e = gst_buffer_new_memdup(v, sizeof v);
+        fail_unless(gst_script_tokens_meta_set_evidence(m, e, ref));
+        gst_buffer_unref(e);
+    }
+    return buf;
+}
+
+/* scriptprune takes the meta's pixel evidence only against the tokens the stream took last: not
+ * on a stream's first frame, not after a frame it did not take, not from a producer without it;
+ * malformed evidence is an error naming the token. */
+GST_START_TEST(test_pixel_evidence_only_against_the_last_frame_taken) {
+    ScriptEvidence ev = {0};
+    const sp_pixel_evidence *out = (const sp_pixel_evidence *)1;
+    gchar *msg = NULL;
+    GstBuffer *b0 = evidence_buffer(0, 0, -1), *b2 = evidence_buffer(2, 0, 0.0f);
+    GstBuffer *b3 = evidence_buffer(3, 1, 2.0f), *bad = evidence_buffer(4, 2, 3.0f);
+    GstScriptTokensMeta *m0 = gst_buffer_get_script_tokens_meta(b0);
+    GstScriptTokensMeta *m2 = gst_buffer_get_script_tokens_meta(b2);
+    GstScriptTokensMeta *m3 = gst_buffer_get_script_tokens_meta(b3);
+    fail_unless(script_evidence_read(&ev, m2, &out, &msg));
+    fail_unless(out == NULL, "evidence on the stream's first frame");
+    fail_unless(script_evidence_read(&ev, m0, &out, &msg) && out == NULL);
+    script_evidence_took(&ev, m0);
+    fail_unless(script_evidence_read(&ev, m2, &out, &msg));
+    fail_unless(out != NULL);
+    fail_unless_equals_int(out[1].verdict, SP_PIXELS_SEEN);
+    fail_unless(out[1].dy == 0.5f && out[1].dx == -1.0f);
+    fail_unless_equals_int(out[0].verdict, SP_PIXELS_UNKNOWN);
+    script_evidence_took(&ev, m2);
+    fail_unless(script_evidence_read(&ev, m3, &out, &msg));
+    fail_unless(out == NULL, "evidence against frame 1, which the stream did not take");
+    fail_unless(!script_evidence_read(&ev, gst_buffer_get_script_tokens_meta(bad), &out, &msg));
+    fail_unless(strstr(msg, "token 0") != NULL, "%s", msg);
+    g_free(msg);
+    script_evidence_restart(&ev);
+    fail_unless(script_evidence_read(&ev, m2, &out, &msg) && out == NULL);
+    script_evidence_free(&ev);
+    gst_buffer_unref(b0);
+    gst_buffer_unref(b2);
+    gst_buffer_unref(b3);
+    gst_buffer_unref(bad);
+}
+GST_END_TEST;
+
+/* scriptencode ! scriptprune with the change gate: every frame is pruned, the skipped one is all
+ * temporal repeats, and the changed frame after it has fates (its evidence compares with frame
+ * 0, whose tokens the stream took last). */
+GST_START_TEST(test_pixel_evidence_through_the_gate) {
+    GstHarness *h =
+        gt_harness("scriptencode skip-unchanged=true max-skip-s=100 ! scriptprune", CAPS);
+    static const guint shift[4] = {0, 0, 1, 1};
+    for (int i = 0; i < 4; i++) {
+        GstBuffer *out = push_frame(h, shift[i], (GstClockTime)i * FRAME_NS);
+        GstScriptTokensMeta *m = meta_of(out);
+        guint f[4];
+        count_fates(m, f);
+        fail_unless_equals_int(f[3], 0);
+        if (i == 1 || i == 3)
+            fail_unless_equals_int(f[1], (gint)gst_script_tokens_meta_n_tokens(m));
+        if (i == 2) {
+            fail_unless(gst_script_tensor_is_set(&m->evidence));
+            fail_unless_equals_uint64(m->evidence_ref, 0);
+            fail_unless(f[0] + f[2] > 0, "the changed frame has nothing new");
+        }
+        gst_buffer_unref(out);
+    }
+    gt_teardown(h);
+}
+GST_END_TEST;
 
 GST_START_TEST(test_no_meta_is_an_element_error) {
     GstHarness *h = gt_harness("scriptprune", CAPS);
@@ -802,6 +892,8 @@ static Suite *prune_suite(void) {
     tcase_add_test(tc, test_query_of_wrong_width_fails_at_first_frame);
     tcase_add_test(tc, test_query_image_exemplar);
     tcase_add_test(tc, test_reselect_action_signal);
+    tcase_add_test(tc, test_pixel_evidence_only_against_the_last_frame_taken);
+    tcase_add_test(tc, test_pixel_evidence_through_the_gate);
     return s;
 }
 

@@ -216,8 +216,12 @@ typedef struct sp_encoding {
                       it (info.cls_token: LLaVA's "full" select strategy, placed before the patch
                       tokens by LLaVA); otherwise NULL */
     sp_preprocess pre;
-    size_t own_d;                                      /* as sp_encoder_info.own_d */
-    size_t tokens_cap, embed_cap, pooled_cap, cls_cap; /* internal */
+    size_t own_d; /* as sp_encoder_info.own_d */
+    /* Pixel evidence, n entries, when has_evidence: filled by sp_pixel_match_run
+     * (scriptprune/pixel_match.h) after the encode; sp_encode clears has_evidence. */
+    sp_pixel_evidence *evidence;
+    bool has_evidence;
+    size_t tokens_cap, embed_cap, pooled_cap, cls_cap, evidence_cap; /* internal */
 } sp_encoding;
 
 /* Owned by the caller: init before first use, reuse across sp_encode calls, free at the end. */

@@ -18,6 +18,21 @@ extern "C" {
 /* pts value meaning "no timestamp". Timestamps are nanoseconds, like GStreamer clock times. */
 #define SP_PTS_NONE INT64_MIN
 
+/* What the pixels say about a token's cell against the previous encoded frame
+ * (sp_pixel_evidence.verdict; scriptprune/pixel_match.h computes it). */
+typedef enum sp_pixel_verdict {
+    SP_PIXELS_UNKNOWN = 0, /* no evidence: the token's features decide */
+    SP_PIXELS_SEEN = 1,    /* the cell's pixels match the previous frame's at (dy, dx) */
+    SP_PIXELS_NEW = 2,     /* they match nowhere near: content the previous frame did not show */
+} sp_pixel_verdict;
+
+/* Pixel evidence for one token. SEEN: the cell's content was at grid row y + dy, column x + dx
+ * (in cells, fractions allowed) of the previous encoded frame. dy and dx are ignored otherwise. */
+typedef struct sp_pixel_evidence {
+    float dy, dx;
+    uint8_t verdict; /* sp_pixel_verdict */
+} sp_pixel_evidence;
+
 typedef struct sp_frame {
     const float *tokens; /* n x d, row-major, borrowed */
     size_t n;            /* number of tokens, >= 1 */
@@ -35,6 +50,11 @@ typedef struct sp_frame {
      * [own_d, d) its surroundings (the patch encoder's, docs/encoders.md), so the temporal graph
      * can tell a cell that stayed the same from one whose neighbourhood changed; 0: not split. */
     size_t own_d;
+    /* Optional pixel evidence, n entries (one per token, raster order), against the frame pushed
+     * before this one, or NULL: none (the temporal graph decides from the tokens alone). A stream
+     * trusts it: a SEEN token repeats what its source position showed, a NEW one is not matched
+     * with other positions' tokens (docs/streams.md). */
+    const sp_pixel_evidence *evidence;
 } sp_frame;
 
 /* A query: m rows of e floats in the joint space (m == 0: no query). Borrowed view. */
@@ -62,7 +82,9 @@ SP_API sp_status sp_check_finite(const float *x, size_t row0, size_t n, size_t d
 /* True when grid cell p (raster order) is outside f's picture rectangle. */
 SP_API int sp_frame_is_padding(const sp_frame *f, size_t p);
 
-/* Checks shapes and sizes only (what sp_frame_validate checks, minus the scan of the values). */
+/* Checks shapes and sizes only (what sp_frame_validate checks, minus the scan of the token and
+ * embedding values), and the pixel evidence when present: verdicts 0 to 2, finite displacements
+ * for SEEN. */
 SP_API sp_status sp_frame_validate_shape(const sp_frame *f, sp_error *err);
 
 /* Checks a query against the embedding dimension it will be compared with (the frame's e, or d

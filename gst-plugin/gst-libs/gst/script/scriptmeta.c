@@ -36,6 +36,7 @@ static void meta_free(GstMeta *meta, GstBuffer *buffer) {
     gst_script_tensor_clear(&m->tokens);
     gst_script_tensor_clear(&m->embeddings);
     gst_script_tensor_clear(&m->fates);
+    gst_script_tensor_clear(&m->evidence);
     gst_script_packet_clear(&m->packet);
 }
 
@@ -44,6 +45,9 @@ static void meta_copy_fields(GstScriptTokensMeta *dst, const GstScriptTokensMeta
     gst_script_tensor_copy_into(&dst->tokens, &src->tokens);
     gst_script_tensor_copy_into(&dst->embeddings, &src->embeddings);
     gst_script_tensor_copy_into(&dst->fates, &src->fates);
+    gst_script_tensor_copy_into(&dst->evidence, &src->evidence);
+    dst->evidence_ref = src->evidence_ref;
+    dst->tokens_of = src->tokens_of;
     gst_script_packet_copy_into(&dst->packet, &src->packet);
     dst->grid_h = src->grid_h;
     dst->grid_w = src->grid_w;
@@ -159,6 +163,18 @@ gboolean gst_script_tokens_meta_set_fates(GstScriptTokensMeta *meta, GstBuffer *
     gsize n = gst_script_tokens_meta_n_tokens(meta);
     return n > 0 && gst_script_tensor_set(&meta->fates, GST_SCRIPT_TENSOR_ID_FATES,
                                           GST_SCRIPT_TENSOR_DATA_TYPE_UINT8, fates, 1, &n);
+}
+
+gboolean gst_script_tokens_meta_set_evidence(GstScriptTokensMeta *meta, GstBuffer *evidence,
+                                             guint64 evidence_ref) {
+    g_return_val_if_fail(meta != NULL && GST_IS_BUFFER(evidence), FALSE);
+    gsize dims[2] = {gst_script_tokens_meta_n_tokens(meta), 3};
+    if (dims[0] == 0 ||
+        !gst_script_tensor_set(&meta->evidence, GST_SCRIPT_TENSOR_ID_EVIDENCE,
+                               GST_SCRIPT_TENSOR_DATA_TYPE_FLOAT32, evidence, 2, dims))
+        return FALSE;
+    meta->evidence_ref = evidence_ref;
+    return TRUE;
 }
 
 void gst_script_tokens_meta_set_packet(GstScriptTokensMeta *meta, const GstScriptPacket *packet) {

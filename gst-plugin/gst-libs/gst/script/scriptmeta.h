@@ -60,6 +60,16 @@ typedef struct {
     guint64 frame_index;        /* index among the frames scriptencode saw (skipped ones count) */
     GstScriptPreprocess preprocess;
     const gchar *backend; /* interned encoder name: "patch", "clip", "siglip" */
+    /* Pixel evidence (core's scriptprune/pixel_match.h), when scriptencode computed it: FLOAT32
+     * [N, 3], per token (dy, dx, verdict): verdict 0 unknown, 1 its pixels were at grid row
+     * y + dy, column x + dx (cells) of the frame evidence_ref, 2 they were nowhere near. A frame
+     * the change gate skipped carries every picture cell seen in place. Absent on the first frame
+     * and from producers that do not compute it; a consumer uses it only when the previous frame
+     * it took carried the tokens of evidence_ref. */
+    GstScriptTensor evidence;
+    guint64 evidence_ref; /* frame_index of the encoded frame the evidence compares with */
+    guint64 tokens_of;    /* frame_index of the encoded frame whose tokens these are (a skipped
+                             frame carries the last encoded one's) */
 
     /* Set by scriptprune. */
     gboolean pruned;        /* TRUE once scriptprune processed the frame */
@@ -94,6 +104,12 @@ GST_SCRIPT_API gboolean gst_script_tokens_meta_set_fates(GstScriptTokensMeta *me
                                                          GstBuffer *fates);
 GST_SCRIPT_API void gst_script_tokens_meta_set_packet(GstScriptTokensMeta *meta,
                                                       const GstScriptPacket *packet);
+
+/* scriptencode's setter: evidence is N * 3 float32 (a new reference is taken); FALSE when the
+ * size disagrees with the tokens. */
+GST_SCRIPT_API gboolean gst_script_tokens_meta_set_evidence(GstScriptTokensMeta *meta,
+                                                            GstBuffer *evidence,
+                                                            guint64 evidence_ref);
 
 /* The frame rectangle (in pixels of a frame_width x frame_height picture, which may differ from
  * the size recorded in the meta: it is rescaled) covered by token (y, x). FALSE when the token

@@ -52,6 +52,7 @@ typedef enum {
 #define GST_SCRIPT_TENSOR_ID_TOKENS "script-tokens"               /* FLOAT32 [N, D] */
 #define GST_SCRIPT_TENSOR_ID_EMBEDDINGS "script-embeddings"       /* FLOAT32 [N, E] */
 #define GST_SCRIPT_TENSOR_ID_FATES "script-fates"                 /* UINT8 [N] */
+#define GST_SCRIPT_TENSOR_ID_EVIDENCE "script-pixel-evidence"     /* FLOAT32 [N, 3] */
 #define GST_SCRIPT_TENSOR_ID_PACKET_TOKENS "script-packet-tokens" /* FLOAT32 [count, D] */
 #define GST_SCRIPT_TENSOR_ID_PROVENANCE "script-provenance"       /* INT64 [count, 6] */
 
