@@ -29,6 +29,9 @@ static const float K_SEEN = 0.25f;
 static const float K_NEW = 0.4f;
 static const float FLOOR = 1.0f;
 static const float K_FAR = 1.25f;
+/* A match at no motion (or at the camera's shift) is taken when its error is within this factor of
+ * the best one found elsewhere. */
+static const float STILL_SLACK = 1.5f;
 /* NEW only for a cell whose texture is above K_NEW_TEXTURE times the noise: a smoother cell that
  * matches nowhere is left to the features (UNKNOWN). Smooth ground an object uncovers looks like
  * the ground beside it, and an MLLM learns nothing from it; textured ground (grass, gravel) is what
@@ -456,6 +459,23 @@ static void match_cell(sp_pixel_match *m, uint32_t cy, uint32_t cx, int gy, int 
                     rx = x;
                 }
             }
+    }
+    /* no motion, or the camera's, unless clearly worse than the best: sensor noise alone moves
+     * the best match of a still cell by a fraction of a pixel, and a stream would follow that */
+    if (isfinite(bestf) && (ry != 0 || rx != 0)) {
+        float e0 = trimmed_error(m, cy, cx, 0.0f, 0.0f);
+        if (fabsf(ry) <= 1 && fabsf(rx) <= 1 && e0 <= STILL_SLACK * bestf) {
+            bestf = e0;
+            ry = rx = 0;
+        } else if (gy || gx) {
+            float eg = trimmed_error(m, cy, cx, (float)gy, (float)gx);
+            if (fabsf(ry - (float)gy) <= 1 && fabsf(rx - (float)gx) <= 1 &&
+                (ry != (float)gy || rx != (float)gx) && eg <= STILL_SLACK * bestf) {
+                bestf = eg;
+                ry = (float)gy;
+                rx = (float)gx;
+            }
+        }
     }
     *err = bestf;
     *fy = ry;
