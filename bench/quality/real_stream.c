@@ -82,6 +82,7 @@ int main(int argc, char **argv) {
     enum {
         O_TAU = 256,
         O_SIGMA,
+        O_QSIGMA,
         O_GAMMA,
         O_KEEP,
         O_BUDGET,
@@ -105,6 +106,7 @@ int main(int argc, char **argv) {
                                          {"tau-t", required_argument, 0, O_TAU},
                                          {"kernel-sigma", required_argument, 0, O_SIGMA},
                                          {"mass-gamma", required_argument, 0, O_GAMMA},
+                                         {"query-kernel-sigma", required_argument, 0, O_QSIGMA},
                                          {"gsp-keep", required_argument, 0, O_KEEP},
                                          {"budget", required_argument, 0, O_BUDGET},
                                          {"window", required_argument, 0, O_WINDOW},
@@ -152,6 +154,9 @@ int main(int argc, char **argv) {
             case O_GAMMA:
                 p.mass_gamma = strtof(optarg, NULL);
                 break;
+            case O_QSIGMA:
+                p.query_kernel_sigma = strtof(optarg, NULL);
+                break;
             case O_KEEP:
                 p.gsp_keep = strtof(optarg, NULL);
                 break;
@@ -183,7 +188,8 @@ int main(int argc, char **argv) {
             default:
                 fprintf(stderr, "usage: real-stream --video RAW --size WxH --frames T [--fps F] "
                                 "[--query RAW --query-size WxH [--query-mode pooled|mean|all]] "
-                                "[--tau-t T] [--kernel-sigma S] [--mass-gamma G] [--gsp-keep K] "
+                                "[--tau-t T] [--kernel-sigma S] [--query-kernel-sigma S] "
+                                "[--mass-gamma G] [--gsp-keep K] "
                                 "[--budget B] [--window W] [--hop H] [--gate T [--max-skip-s S]] "
                                 "[--no-pixels]\n");
                 return 2;

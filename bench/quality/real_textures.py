@@ -369,9 +369,9 @@ def run_stream(binary, frames, args, extra=(), query=None):
                 fh.write(f.img.tobytes())
         cmd = [binary, "--video", vid, "--size", f"{FRAME}x{FRAME}", "--frames", str(len(frames)),
                "--fps", str(FPS)]
-        for opt in ("tau_t", "kernel_sigma", "mass_gamma", "gsp_keep", "window", "hop",
-                    "cut_fraction"):
-            v = getattr(args, opt)
+        for opt in ("tau_t", "kernel_sigma", "query_kernel_sigma", "mass_gamma", "gsp_keep",
+                    "window", "hop", "cut_fraction"):
+            v = getattr(args, opt, None)
             if v is not None:
                 cmd += ["--" + opt.replace("_", "-"), str(v)]
         cmd += list(extra)
@@ -469,6 +469,7 @@ def main():
     ap.add_argument("--tau-t", type=float)
     ap.add_argument("--kernel-sigma", type=float)
     ap.add_argument("--mass-gamma", type=float)
+    ap.add_argument("--query-kernel-sigma", type=float)
     ap.add_argument("--gsp-keep", type=float)
     ap.add_argument("--cut-fraction", type=float)
     ap.add_argument("--window", type=int)

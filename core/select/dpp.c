@@ -115,6 +115,9 @@ static void kernel_row(const sp_kernel *k, row_cache *cache, size_t j, const dou
                 row[i] = g[k->map[i]];
         else
             memcpy(row, g, k->n * sizeof(float));
+        if (k->g_transform)
+            for (size_t i = 0; i < k->n; i++)
+                row[i] = k->g_transform(row[i], k->g_param);
         return;
     }
     if (cache) {
@@ -140,7 +143,8 @@ static double kernel_diag(const sp_kernel *k, size_t i) {
     }
     if (k->g) {
         size_t m = k->map ? k->map[i] : i;
-        return k->g[m * k->ldg + m];
+        float v = k->g[m * k->ldg + m];
+        return k->g_transform ? (double)k->g_transform(v, k->g_param) : (double)v;
     }
     const sp_rows *x = k->rows;
     const float *xi = x->x + i * x->d;

@@ -20,6 +20,9 @@ typedef struct sp_kernel {
     const float *g;
     size_t ldg;
     const uint32_t *map;
+    /* with g: S = g_transform(cached value, g_param) (NULL: the value itself) */
+    float (*g_transform)(float value, float param);
+    float g_param;
     /* or a similarity cache in either layout, S(i, j) = sp_sim_at(sim, map[i], map[j]) */
     const struct sp_sim *sim;
     /* or prepared contiguous candidate rows for lazy rows: one GEMV per pick, or, with batch > 0,

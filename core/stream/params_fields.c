@@ -49,6 +49,7 @@ static const field_ref stream_fields[SP_PARAM_COUNT] = {
     [SP_PARAM_GAMMA] = SF(F_FLOAT, gsp.gamma),
     [SP_PARAM_KERNEL_SIGMA] = SF(F_FLOAT, kernel_sigma),
     [SP_PARAM_MASS_GAMMA] = SF(F_FLOAT, mass_gamma),
+    [SP_PARAM_QUERY_KERNEL_SIGMA] = SF(F_FLOAT, query_kernel_sigma),
     [SP_PARAM_WINDOW_MAX_TOKENS] = SF(F_SIZE, window_max_tokens),
     [SP_PARAM_HISTORY_BYTES] = SF(F_SIZE, history_bytes),
     [SP_PARAM_HISTORY_MAX_AGE] = SF(F_I64, history_max_age),

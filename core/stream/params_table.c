@@ -69,6 +69,9 @@ static const sp_param_info table[SP_PARAM_COUNT] = {
     {SP_PARAM_MASS_GAMMA, "mass_gamma", SP_PARAM_TYPE_FLOAT, IN_STREAM,
      SP_STREAM_DEFAULT_MASS_GAMMA, 0, 2, false, NULL,
      "QCSP quality without a query: (input tokens a candidate stands for)^gamma; 0 = off."},
+    {SP_PARAM_QUERY_KERNEL_SIGMA, "query_kernel_sigma", SP_PARAM_TYPE_FLOAT, IN_STREAM,
+     SP_STREAM_DEFAULT_QUERY_KERNEL_SIGMA, 0, 10, false, NULL,
+     "QCSP kernel width while a query is set (emissions and reselect); 0 = kernel_sigma."},
     {SP_PARAM_WINDOW_MAX_TOKENS, "window_max_tokens", SP_PARAM_TYPE_UINT, IN_STREAM, 0, 0,
      INT32_MAX / 2, false, NULL,
      "Candidates the window holds at most, the oldest leaving early for the history; 0 = 4 x "

@@ -172,7 +172,8 @@ typedef struct reselect {
     /* copied under the lock */
     size_t n;           /* shortlisted candidates (their tokens and info are in the packet) */
     size_t d, e, width; /* the stream's token and embedding widths; relevance width */
-    float sigma;        /* the stream's kernel_sigma */
+    float sigma;        /* the kernel width: query_kernel_sigma with a query (when > 0), else
+                           kernel_sigma */
     ref *refs;          /* the candidates meeting [t0, t1], then the shortlist, in key order */
     float *emb;         /* n x e embeddings (streams with embeddings) */
     float *quality;     /* n mass qualities, or relevances when there is a query */
@@ -218,7 +219,9 @@ static sp_status collect(const sp_stream *s, reselect *r, sp_error *err) {
     r->d = s->d;
     r->e = s->e;
     r->width = s->rel_width;
-    r->sigma = s->p.kernel_sigma;
+    bool query = r->q && r->q->m > 0;
+    r->sigma =
+        query && s->p.query_kernel_sigma > 0.0f ? s->p.query_kernel_sigma : s->p.kernel_sigma;
     if (r->q && r->q->e != r->width)
         return sp_error_set(
             err, SP_ERR_INVALID,

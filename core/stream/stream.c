@@ -436,12 +436,44 @@ static sp_status build_packet(sp_stream *s, const uint32_t *map, const uint32_t 
 /* QCSP over the candidates map[0..count) (already in time then raster order) with quality r
  * (NULL: 1), into s->out. The kernel is the window's matrix (window policy, gmap = map) or a
  * count x count block of these candidates (frame policy, g = the block, gmap = NULL). */
+/* The QCSP kernel width of this emission: query_kernel_sigma while a query is set (when > 0),
+ * else kernel_sigma. */
+static float emission_sigma(const sp_stream *s) {
+    return s->use_m && s->p.query_kernel_sigma > 0.0f ? s->p.query_kernel_sigma : s->p.kernel_sigma;
+}
+
+/* A cached kernel value at kernel_sigma s0 > 0, exp((c - 1) / s0), as the kernel at s1:
+ * value^(s0 / s1). */
+static float kernel_rewidth(float value, float ratio) {
+    return powf(value, ratio);
+}
+
+/* g holds kernel values at kernel_sigma; *transform and *param turn them into the kernel at
+ * emission_sigma (NULL when they are the same). */
+static void emission_transform(const sp_stream *s, float (**transform)(float, float),
+                               float *param) {
+    float s0 = s->p.kernel_sigma, s1 = emission_sigma(s);
+    *transform = NULL;
+    *param = 0.0f;
+    if (s1 == s0)
+        return;
+    if (s0 > 0.0f && s1 > 0.0f) {
+        *transform = kernel_rewidth;
+        *param = s0 / s1;
+    } else if (s0 == 0.0f) { /* g holds cosines */
+        *transform = sp_stream_kernel;
+        *param = s1;
+    }
+}
+
 static sp_status select_into_packet(sp_stream *s, uint32_t *map, size_t count, const float *r,
                                     const float *g, size_t ldg, const uint32_t *gmap, size_t budget,
-                                    sp_error *err) {
+                                    bool rewidth, sp_error *err) {
     size_t k = budget < count ? budget : count;
     if (k) {
         sp_kernel kern = {.n = count, .r = r, .g = g, .ldg = ldg, .map = gmap, .rounds = true};
+        if (rewidth)
+            emission_transform(s, &kern.g_transform, &kern.g_param);
         sp_status st = sp_dpp_run(s->ws, &kern, k, s->picks, err);
         if (st)
             return st;
@@ -476,7 +508,7 @@ static sp_status frame_kernel(sp_stream *s, const uint32_t *map, size_t count, s
                 0.0f, s->fk, (int)count);
     for (size_t i = 0; i < count; i++)
         for (size_t j = i; j < count; j++) {
-            float v = sp_stream_kernel(s->fk[i * count + j], s->p.kernel_sigma);
+            float v = sp_stream_kernel(s->fk[i * count + j], emission_sigma(s));
             s->fk[i * count + j] = v;
             s->fk[j * count + i] = v;
         }
@@ -507,7 +539,7 @@ static sp_status emit_frame(sp_stream *s, const sp_frame *f, uint64_t cur, const
     r = apply_mass(s, map, count, r);
     if (count > s->p.frame_budget && (st = frame_kernel(s, map, count, err)))
         return st;
-    st = select_into_packet(s, map, count, r, s->fk, count, NULL, s->p.frame_budget, err);
+    st = select_into_packet(s, map, count, r, s->fk, count, NULL, s->p.frame_budget, false, err);
     if (st)
         return st;
     sp_packet *p = &s->out.packet;
@@ -572,8 +604,9 @@ static sp_status emit_window(sp_stream *s, uint64_t last, sp_error *err) {
     st = sp_window_kernel_update(&s->win, s->p.kernel_sigma, err);
     if (st)
         return st;
+    /* the window caches its kernel at kernel_sigma; a query's width is taken from it */
     st = select_into_packet(s, s->map, count, r, s->win.gram, s->win.cap, s->map,
-                            s->p.window_budget, err);
+                            s->p.window_budget, true, err);
     if (st)
         return st;
     uint64_t first = last + 1 > s->p.window ? last + 1 - s->p.window : 0;

@@ -117,6 +117,7 @@ typedef struct scd_pruning_cfg {
     double gamma;
     double kernel_sigma;
     double mass_gamma;
+    double query_kernel_sigma;
     int window_max_tokens;
     int reselect_max;
     uint64_t seed;

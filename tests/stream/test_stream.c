@@ -1379,6 +1379,84 @@ static void test_exhausted_kernel_starts_new_rounds_instead_of_the_first_candida
     free(tok);
 }
 
+/* Picks of one frame (rows 0..N/2 a target: near-duplicates of one direction, each with its own
+ * small part; the rest distinct tokens aligned with it by 0.5 to 1) under `policy`, with the
+ * target's direction as the query when `query`; returns how many of the picks are the target's. */
+static size_t target_picks(sp_emit_policy policy, float qsigma, bool query, uint32_t *pos_out) {
+    float *tok = malloc(N * D * sizeof(float));
+    assert_non_null(tok);
+    sp_rng r;
+    sp_rng_seed(&r, 9);
+    for (size_t i = 0; i < N; i++) {
+        double align = 0.5 + 0.5 * sp_rng_unit(&r); /* the others: partly relevant */
+        for (size_t j = 0; j < D; j++) {
+            double noise = sp_rng_unit(&r) * 2 - 1;
+            tok[i * D + j] = i < N / 2 ? (float)((j == 0) + 0.03 * noise * (j > 0))
+                                       : (float)(align * (j == 0) + 0.3 * noise * (j > 0));
+        }
+    }
+    float qrow[D] = {1.0f};
+    sp_stream_params p;
+    sp_stream_params_init(&p);
+    p.policy = policy;
+    p.window = 1;
+    p.hop = 1;
+    p.window_budget = p.frame_budget = 24;
+    p.gsp_keep = 1.0f;
+    p.query_kernel_sigma = qsigma;
+    sp_packet_buf last;
+    sp_packet_buf_init(&last);
+    p.on_packet = keep_last;
+    p.user = &last;
+    sp_stream *s;
+    sp_error err;
+    assert_int_equal(sp_stream_new(&p, &s, &err), SP_OK);
+    if (query) {
+        sp_query q = {.rows = qrow, .m = 1, .e = D};
+        assert_int_equal(sp_stream_set_query(s, &q, &err), SP_OK);
+    }
+    sp_frame f;
+    sp_frame_view(&f, tok, N, D);
+    f.grid_h = GH;
+    f.grid_w = GW;
+    f.pts = 0;
+    assert_int_equal(sp_stream_push(s, &f, &err), SP_OK);
+    assert_int_equal(last.packet.count, 24);
+    size_t target = 0;
+    for (size_t i = 0; i < 24; i++) {
+        uint32_t pos = (uint32_t)last.packet.info[i].y * GW + last.packet.info[i].x;
+        target += pos < N / 2;
+        if (pos_out)
+            pos_out[i] = pos;
+    }
+    sp_stream_free(s);
+    sp_packet_buf_free(&last);
+    free(tok);
+    return target;
+}
+
+static void test_a_query_kernel_width_keeps_alike_parts_of_the_target(void **s0) {
+    (void)s0;
+    for (int policy = 0; policy < 2; policy++) {
+        sp_emit_policy pol = policy ? SP_EMIT_WINDOW : SP_EMIT_FRAME;
+        size_t wide = target_picks(pol, 0.0f, true, NULL);
+        size_t narrow = target_picks(pol, 0.05f, true, NULL);
+        if (!(narrow > wide))
+            fail_msg("policy %d: %zu target picks with the query width 0.05, %zu with 0 (the "
+                     "stream's width)",
+                     policy, narrow, wide);
+        /* 0 and the stream's own width are the same kernel */
+        uint32_t a[24], b[24];
+        target_picks(pol, 0.0f, true, a);
+        target_picks(pol, SP_STREAM_DEFAULT_KERNEL_SIGMA, true, b);
+        assert_memory_equal(a, b, sizeof a);
+        /* without a query the width is not used */
+        target_picks(pol, 0.0f, false, a);
+        target_picks(pol, 0.05f, false, b);
+        assert_memory_equal(a, b, sizeof a);
+    }
+}
+
 static void test_without_a_query_the_window_prefers_tokens_that_stand_for_many(void **s0) {
     (void)s0;
     /* Top half: distinct random tokens; bottom half: one uniform region that GSP collapses. */
@@ -1573,6 +1651,7 @@ int main(void) {
         cmocka_unit_test(test_reselect_batched_rows_pick_what_the_whole_kernel_picks),
         cmocka_unit_test(test_exhausted_kernel_starts_new_rounds_instead_of_the_first_candidates),
         cmocka_unit_test(test_without_a_query_the_window_prefers_tokens_that_stand_for_many),
+        cmocka_unit_test(test_a_query_kernel_width_keeps_alike_parts_of_the_target),
         cmocka_unit_test(test_queries_and_reselects_from_another_thread_during_pushes),
         cmocka_unit_test(test_every_allocation_failure_is_reported_not_crashed),
     };

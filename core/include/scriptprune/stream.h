@@ -48,6 +48,10 @@ typedef sp_status (*sp_packet_fn)(void *user, const sp_packet *p, sp_error *err)
  * its defaults from. */
 #define SP_STREAM_DEFAULT_KERNEL_SIGMA 0.4f
 #define SP_STREAM_DEFAULT_MASS_GAMMA 0.25f
+/* The kernel width while a query is set: 0, the stream's kernel_sigma. A narrower width (0.05)
+ * keeps more of the query's target whose parts look alike and less of everything else
+ * (docs/streams.md, "Quality on real textures"). */
+#define SP_STREAM_DEFAULT_QUERY_KERNEL_SIGMA 0.0f
 
 typedef struct sp_stream_params {
     sp_emit_policy policy;      /* default SP_EMIT_WINDOW */
@@ -71,6 +75,9 @@ typedef struct sp_stream_params {
                                * input tokens a candidate stands for (docs/streams.md); with a
                                * query the quality is its relevance; in [0, 2]; 0 = off;
                                * default 0.25 */
+    float query_kernel_sigma; /* QCSP kernel width while a query is set (emissions and
+                               * reselect with a query), in [0, 10]; 0 = kernel_sigma (the
+                               * default) */
     sp_gsp_params gsp;        /* GSP graph parameters (core defaults) */
     size_t window_max_tokens; /* candidates the window holds at most; beyond it the ones seen
                                * longest ago leave early for the history (window_overflow);
