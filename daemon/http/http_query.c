@@ -265,6 +265,7 @@ static scd_query *from_multipart(scd_app *app, SoupServerMessage *msg, const scd
                                  sp_exemplar mode) {
     SoupMessageBody *body = soup_server_message_get_request_body(msg);
     GBytes *all = soup_message_body_flatten(body);
+    gsize total = g_bytes_get_size(all);
     SoupMultipart *mp =
         soup_multipart_new_from_message(soup_server_message_get_request_headers(msg), all);
     g_bytes_unref(all);
@@ -280,6 +281,18 @@ static scd_query *from_multipart(scd_app *app, SoupServerMessage *msg, const scd
         GBytes *pb = NULL;
         if (!soup_multipart_get_part(mp, i, &ph, &pb))
             continue;
+        /* libsoup 3.2 gives a part whose closing boundary follows its headers at once (no CRLF
+         * before it) a length of (gsize)-2: such a part is refused, never read */
+        if (!pb || g_bytes_get_size(pb) > total) {
+            scd_http_error(msg, SOUP_STATUS_BAD_REQUEST, "invalid_query",
+                           "the multipart/form-data body cannot be parsed: part %d has no "
+                           "well-formed end (a CRLF before the next boundary)",
+                           i + 1);
+            g_clear_pointer(&image, g_bytes_unref);
+            g_free(label);
+            soup_multipart_free(mp);
+            return NULL;
+        }
         char *disposition = NULL;
         GHashTable *params = NULL;
         const char *name = NULL, *filename = NULL;

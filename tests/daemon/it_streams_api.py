@@ -192,6 +192,16 @@ class StreamsApi(unittest.TestCase):
             headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
         self.assertEqual(status, 200, doc)
         self.assertIn("mean", doc["query"]["description"])
+        # A part whose closing boundary follows its headers at once (libsoup gives it a length
+        # of (gsize)-2): refused with a clear error, the daemon and the query unharmed.
+        bad = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"mode\"\r\n\r\n"
+               f"--{boundary}--\r\n").encode()
+        status, err = self.d.json(
+            "POST", "/v1/streams/clip/query", raw=bad,
+            headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+        self.assertEqual(status, 400, err)
+        self.assertIn("well-formed end", err["error"]["message"])
+        self.assertIn("mean", self.d.stream("clip")["query"]["description"])
         _, _, third = self.tokens("budget=32")
         self.assertNotEqual(set(positions(after)), set(positions(third)))
         # Clearing goes back to the diversity selection.
