@@ -170,25 +170,11 @@ static void thumbnail(sp_change_gate *g, const sp_image *img, rect r) {
     for (uint32_t by = 0; by < g->th; by++) {
         uint32_t y0, y1;
         block_span(r.y0, r.y1, by, g->th, &y0, &y1);
-        uint32_t sy = (y1 - y0 + SAMPLES_PER_SIDE - 1) / SAMPLES_PER_SIDE;
         for (uint32_t bx = 0; bx < g->tw; bx++) {
             uint32_t x0, x1;
             block_span(r.x0, r.x1, bx, g->tw, &x0, &x1);
-            uint32_t sx = (x1 - x0 + SAMPLES_PER_SIDE - 1) / SAMPLES_PER_SIDE;
-            uint32_t sum[3] = {0, 0, 0}, count = 0;
-            for (uint32_t y = y0; y < y1; y += sy) {
-                const uint8_t *row = img->data + (size_t)y * img->stride;
-                for (uint32_t x = x0; x < x1; x += sx) {
-                    const uint8_t *px = row + (size_t)x * bpp;
-                    sum[0] += px[off[0]];
-                    sum[1] += px[off[1]];
-                    sum[2] += px[off[2]];
-                    count++;
-                }
-            }
-            float *o = g->cur + ((size_t)by * g->tw + bx) * 3;
-            for (int c = 0; c < 3; c++)
-                o[c] = (float)sum[c] / (float)count;
+            enc_block_mean(img, off, bpp, y0, y1, x0, x1, SAMPLES_PER_SIDE,
+                           g->cur + ((size_t)by * g->tw + bx) * 3);
         }
     }
 }

@@ -44,6 +44,12 @@ struct sp_encode_ctx {
 /* Byte offsets of R, G, B in a pixel of a valid format. */
 void enc_pixfmt_offsets(sp_pixfmt f, size_t off[3]);
 
+/* Mean R, G, B of img over rows [y0, y1) and columns [x0, x1) (non-empty), from a regular sample
+ * of at most `samples` pixels per side; off and bpp as enc_pixfmt_offsets and sp_pixfmt_bpp give
+ * them for img's format. The thumbnails of the change gate and the pixel matcher. */
+void enc_block_mean(const sp_image *img, const size_t off[3], size_t bpp, uint32_t y0, uint32_t y1,
+                    uint32_t x0, uint32_t x1, uint32_t samples, float out[3]);
+
 /* Sizes r->evidence to r->n entries (keeps nothing). */
 sp_status enc_reserve_evidence(sp_encoding *r, sp_error *err);
 

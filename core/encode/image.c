@@ -34,6 +34,24 @@ void enc_pixfmt_offsets(sp_pixfmt f, size_t off[3]) {
         off[c] = pixfmts[f].off[c];
 }
 
+void enc_block_mean(const sp_image *img, const size_t off[3], size_t bpp, uint32_t y0, uint32_t y1,
+                    uint32_t x0, uint32_t x1, uint32_t samples, float out[3]) {
+    uint32_t sy = (y1 - y0 + samples - 1) / samples, sx = (x1 - x0 + samples - 1) / samples;
+    uint32_t sum[3] = {0, 0, 0}, count = 0;
+    for (uint32_t y = y0; y < y1; y += sy) {
+        const uint8_t *row = img->data + (size_t)y * img->stride;
+        for (uint32_t x = x0; x < x1; x += sx) {
+            const uint8_t *px = row + (size_t)x * bpp;
+            sum[0] += px[off[0]];
+            sum[1] += px[off[1]];
+            sum[2] += px[off[2]];
+            count++;
+        }
+    }
+    for (int c = 0; c < 3; c++)
+        out[c] = (float)sum[c] / (float)count;
+}
+
 /* Alpha spellings are accepted as the padding-byte forms: the encoders ignore that byte. */
 static const struct {
     const char *name;

@@ -193,28 +193,10 @@ static void thumbnail(sp_pixel_match *m, const sp_image *img) {
     size_t off[3];
     enc_pixfmt_offsets(img->format, off);
     size_t bpp = sp_pixfmt_bpp(img->format);
-    for (uint32_t v = 0; v < m->th; v++) {
-        uint32_t y0 = m->ys0[v], y1 = m->ys1[v];
-        uint32_t sy = (y1 - y0 + SAMPLES - 1) / SAMPLES;
-        for (uint32_t u = 0; u < m->tw; u++) {
-            uint32_t x0 = m->xs0[u], x1 = m->xs1[u];
-            uint32_t sx = (x1 - x0 + SAMPLES - 1) / SAMPLES;
-            uint32_t sum[3] = {0, 0, 0}, count = 0;
-            for (uint32_t y = y0; y < y1; y += sy) {
-                const uint8_t *row = img->data + (size_t)y * img->stride;
-                for (uint32_t x = x0; x < x1; x += sx) {
-                    const uint8_t *px = row + (size_t)x * bpp;
-                    sum[0] += px[off[0]];
-                    sum[1] += px[off[1]];
-                    sum[2] += px[off[2]];
-                    count++;
-                }
-            }
-            float *o = m->cur + ((size_t)v * m->tw + u) * 3;
-            for (int c = 0; c < 3; c++)
-                o[c] = (float)sum[c] / (float)count;
-        }
-    }
+    for (uint32_t v = 0; v < m->th; v++)
+        for (uint32_t u = 0; u < m->tw; u++)
+            enc_block_mean(img, off, bpp, m->ys0[v], m->ys1[v], m->xs0[u], m->xs1[u], SAMPLES,
+                           m->cur + ((size_t)v * m->tw + u) * 3);
     size_t np = (size_t)m->tw * m->th;
     for (size_t i = 0; i < np; i++)
         m->lcur[i] = (m->cur[3 * i] + m->cur[3 * i + 1] + m->cur[3 * i + 2]) / 3.0f;
