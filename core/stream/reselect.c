@@ -219,9 +219,7 @@ static sp_status collect(const sp_stream *s, reselect *r, sp_error *err) {
     r->d = s->d;
     r->e = s->e;
     r->width = s->rel_width;
-    bool query = r->q && r->q->m > 0;
-    r->sigma =
-        query && s->p.query_kernel_sigma > 0.0f ? s->p.query_kernel_sigma : s->p.kernel_sigma;
+    r->sigma = sp_stream_qcsp_sigma(&s->p, r->q && r->q->m > 0);
     if (r->q && r->q->e != r->width)
         return sp_error_set(
             err, SP_ERR_INVALID,

@@ -433,13 +433,9 @@ static sp_status build_packet(sp_stream *s, const uint32_t *map, const uint32_t 
     return SP_OK;
 }
 
-/* QCSP over the candidates map[0..count) (already in time then raster order) with quality r
- * (NULL: 1), into s->out. The kernel is the window's matrix (window policy, gmap = map) or a
- * count x count block of these candidates (frame policy, g = the block, gmap = NULL). */
-/* The QCSP kernel width of this emission: query_kernel_sigma while a query is set (when > 0),
- * else kernel_sigma. */
+/* The QCSP kernel width of this emission (a query is in use when use_m > 0). */
 static float emission_sigma(const sp_stream *s) {
-    return s->use_m && s->p.query_kernel_sigma > 0.0f ? s->p.query_kernel_sigma : s->p.kernel_sigma;
+    return sp_stream_qcsp_sigma(&s->p, s->use_m > 0);
 }
 
 /* A cached kernel value at kernel_sigma s0 > 0, exp((c - 1) / s0), as the kernel at s1:
@@ -466,6 +462,10 @@ static void emission_transform(const sp_stream *s, float (**transform)(float, fl
     }
 }
 
+/* QCSP over the candidates map[0..count) (already in time then raster order) with quality r
+ * (NULL: 1), into s->out. The kernel is the window's matrix (window policy, gmap = map, cached at
+ * kernel_sigma: rewidth takes it to emission_sigma) or a count x count block of these candidates
+ * (frame policy, g = the block at emission_sigma, gmap = NULL). */
 static sp_status select_into_packet(sp_stream *s, uint32_t *map, size_t count, const float *r,
                                     const float *g, size_t ldg, const uint32_t *gmap, size_t budget,
                                     bool rewidth, sp_error *err) {

@@ -91,6 +91,12 @@ struct sp_stream {
     sp_stream_stats st;
 };
 
+/* The QCSP kernel width: query_kernel_sigma when `query` (a query is in use) and it is > 0,
+ * else kernel_sigma. For emissions and reselect alike. */
+static inline float sp_stream_qcsp_sigma(const sp_stream_params *p, bool query) {
+    return query && p->query_kernel_sigma > 0.0f ? p->query_kernel_sigma : p->kernel_sigma;
+}
+
 /* QCSP quality of a candidate: mass^gamma, mass = min(seen, window) * (1 + spatial). */
 float sp_stream_mass_quality(uint32_t seen, uint32_t spatial, uint32_t window, float gamma);
 
