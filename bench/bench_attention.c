@@ -24,11 +24,6 @@ typedef struct shape {
     int causal;
 } shape;
 
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 int main(int argc, char **argv) {
     size_t reps = 20;
     int threads = 2;
@@ -88,15 +83,15 @@ int main(int argc, char **argv) {
                 tf[r - 1] = c - b;
             }
         }
-        qsort(tb, reps, sizeof *tb, cmp_double);
-        qsort(tf, reps, sizeof *tf, cmp_double);
+        /* bench_median sorts in place: the best is then the first */
+        double tb_med = bench_median(tb, reps), tf_med = bench_median(tf, reps);
         double flop = 4.0 * (double)T * (double)T * (double)H;
         printf("{\"bench\":\"attention\",\"shape\":\"%s\",\"tokens\":%zu,\"hidden\":%zu,"
                "\"heads\":%zu,\"causal\":%s,\"threads\":%d,\"reps\":%zu,"
                "\"blas_ms_best\":%.3f,\"blas_ms_median\":%.3f,\"fused_ms_best\":%.3f,"
                "\"fused_ms_median\":%.3f,\"blas_gflops\":%.1f,\"fused_gflops\":%.1f}\n",
                sh->name, T, H, sh->heads, sh->causal ? "true" : "false", threads, reps, tb[0],
-               tb[reps / 2], tf[0], tf[reps / 2], flop / (tb[0] * 1e6), flop / (tf[0] * 1e6));
+               tb_med, tf[0], tf_med, flop / (tb[0] * 1e6), flop / (tf[0] * 1e6));
         free(block);
         free(tokens);
         free(tb);
