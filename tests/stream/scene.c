@@ -80,3 +80,17 @@ void scene_render(const scene *s, uint64_t t, float *tokens, uint8_t *label) {
         }
     }
 }
+
+void scene_random_units(float *x, size_t rows, size_t d, uint64_t seed) {
+    sp_rng r;
+    sp_rng_seed(&r, seed);
+    for (size_t i = 0; i < rows; i++) {
+        double nrm = 0;
+        for (size_t k = 0; k < d; k++) {
+            x[i * d + k] = (float)(sp_rng_unit(&r) * 2 - 1);
+            nrm += (double)x[i * d + k] * x[i * d + k];
+        }
+        for (size_t k = 0; k < d; k++)
+            x[i * d + k] /= (float)sqrt(nrm);
+    }
+}

@@ -42,4 +42,8 @@ void scene_object_token(const scene *s, uint32_t id, uint32_t u, uint32_t v, flo
 /* The base vector of object `id` (what a query for the object looks like). */
 void scene_object_base(const scene *s, uint32_t id, float *out);
 
+/* Unit rows of width d drawn from a seeded generator (random directions: any two are far apart,
+ * cosine about 1 / sqrt(d)). */
+void scene_random_units(float *x, size_t rows, size_t d, uint64_t seed);
+
 #endif

@@ -16,26 +16,13 @@
 
 #include "rng.h"
 #include "scriptprune/stream.h"
+#include "scene.h"
 
 enum { GH = 8, GW = 8, N = GH * GW, D = 32 };
 
-static void random_units(float *x, size_t rows, uint64_t seed) {
-    sp_rng r;
-    sp_rng_seed(&r, seed);
-    for (size_t i = 0; i < rows; i++) {
-        double nrm = 0;
-        for (size_t k = 0; k < D; k++) {
-            x[i * D + k] = (float)(sp_rng_unit(&r) * 2 - 1);
-            nrm += (double)x[i * D + k] * x[i * D + k];
-        }
-        for (size_t k = 0; k < D; k++)
-            x[i * D + k] /= (float)sqrt(nrm);
-    }
-}
-
 /* base + eps * noise, normalised: tokens that all look alike (grass). */
 static void alike(float *x, size_t rows, const float *base, float eps, uint64_t seed) {
-    random_units(x, rows, seed);
+    scene_random_units(x, rows, D, seed);
     for (size_t i = 0; i < rows; i++) {
         double nrm = 0;
         for (size_t k = 0; k < D; k++) {
@@ -129,10 +116,10 @@ static void test_without_evidence_or_with_unknown_verdicts_nothing_changes(void 
     (void)state;
     enum { T = 10 };
     float *tok = malloc((size_t)T * N * D * sizeof(float));
-    random_units(tok, N, 1);
+    scene_random_units(tok, N, D, 1);
     for (uint64_t t = 1; t < T; t++) {
         memcpy(tok + t * N * D, tok + (t - 1) * N * D, N * D * sizeof(float));
-        random_units(tok + t * N * D + (t % 5) * 9 * D, 7, 100 + t); /* 7 cells change */
+        scene_random_units(tok + t * N * D + (t % 5) * 9 * D, 7, D, 100 + t); /* 7 cells change */
     }
     sp_pixel_evidence unknown[N];
     memset(unknown, 0, sizeof unknown);
@@ -162,8 +149,8 @@ static void test_without_evidence_or_with_unknown_verdicts_nothing_changes(void 
 static void test_a_disoccluded_cell_that_looks_like_its_neighbours_is_new_with_evidence(void **s) {
     (void)s;
     float base[D], obj[D];
-    random_units(base, 1, 7);
-    random_units(obj, 1, 8);
+    scene_random_units(base, 1, D, 7);
+    scene_random_units(obj, 1, D, 8);
     float a[N * D], b[N * D];
     alike(a, N, base, 0.05f, 9);
     memcpy(b, a, sizeof a);
@@ -199,13 +186,13 @@ static void test_a_disoccluded_cell_that_looks_like_its_neighbours_is_new_with_e
 static void test_a_moved_objects_cells_repeat_the_candidates_where_it_was(void **state) {
     (void)state;
     float a[N * D], b[N * D];
-    random_units(a, N, 21);
+    scene_random_units(a, N, D, 21);
     memcpy(b, a, sizeof a);
     sp_pixel_evidence ev[N];
     seen_everywhere(ev);
     static const size_t cells[4] = {2 * GW + 2, 2 * GW + 3, 3 * GW + 2, 3 * GW + 3};
-    random_units(b + 2 * GW * D + 2 * D, 3, 22); /* (2, 2..4): changed */
-    random_units(b + 3 * GW * D + 2 * D, 3, 23); /* (3, 2..4) */
+    scene_random_units(b + 2 * GW * D + 2 * D, 3, D, 22); /* (2, 2..4): changed */
+    scene_random_units(b + 3 * GW * D + 2 * D, 3, D, 23); /* (3, 2..4) */
     for (int k = 0; k < 4; k++) {
         ev[cells[k] + 1] = (sp_pixel_evidence){0.0f, -1.0f, SP_PIXELS_SEEN};
         ev[cells[k]] = (sp_pixel_evidence){0.0f, 0.0f, SP_PIXELS_NEW}; /* left column uncovered */
@@ -241,9 +228,9 @@ static void test_a_moved_objects_cells_repeat_the_candidates_where_it_was(void *
 static void test_a_skipped_frame_pushed_again_keeps_the_next_evidence_consistent(void **state) {
     (void)state;
     float a[N * D], b[N * D];
-    random_units(a, N, 31);
+    scene_random_units(a, N, D, 31);
     memcpy(b, a, sizeof a);
-    random_units(b + 5 * D, 2, 32); /* cells 5 and 6 changed: their content moved, say */
+    scene_random_units(b + 5 * D, 2, D, 32); /* cells 5 and 6 changed: their content moved, say */
     sp_pixel_evidence ev[N];
     seen_everywhere(ev);
     ev[5] = (sp_pixel_evidence){0.0f, -1.0f, SP_PIXELS_SEEN};
@@ -269,7 +256,7 @@ static void test_a_skipped_frame_pushed_again_keeps_the_next_evidence_consistent
 static void test_malformed_evidence_is_refused_with_a_message(void **state) {
     (void)state;
     float a[N * D];
-    random_units(a, N, 41);
+    scene_random_units(a, N, D, 41);
     sp_pixel_evidence ev[N];
     seen_everywhere(ev);
     run r;

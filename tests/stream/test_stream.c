@@ -490,22 +490,6 @@ static void test_last_fates_follow_the_graphs(void **state) {
     free(tok);
 }
 
-/* Unit rows of width D drawn from a seeded generator (random directions: any two are far apart,
- * cosine about 1 / sqrt(D)). */
-static void random_units(float *x, size_t rows, uint64_t seed) {
-    sp_rng r;
-    sp_rng_seed(&r, seed);
-    for (size_t i = 0; i < rows; i++) {
-        double nrm = 0;
-        for (size_t k = 0; k < D; k++) {
-            x[i * D + k] = (float)(sp_rng_unit(&r) * 2 - 1);
-            nrm += (double)x[i * D + k] * x[i * D + k];
-        }
-        for (size_t k = 0; k < D; k++)
-            x[i * D + k] /= (float)sqrt(nrm);
-    }
-}
-
 /* A camera panning two cells a frame (beyond the neighbourhood radius of 1) over a world of
  * distinct tokens: only the two columns entering at the border are new; the rest is found where
  * the camera saw it, through the global shift, and no frame is a scene cut. */
@@ -514,7 +498,7 @@ static void test_a_pan_faster_than_the_radius_keeps_only_the_entering_columns(vo
     enum { T = 6, STEP = 2, WW = GW + STEP * T };
     float *world = malloc((size_t)GH * WW * D * sizeof(float));
     float *tok = malloc(N * D * sizeof(float));
-    random_units(world, (size_t)GH * WW, 31);
+    scene_random_units(world, (size_t)GH * WW, D, 31);
     sp_stream_params p;
     sp_stream_params_init(&p);
     p.policy = SP_EMIT_FRAME;
@@ -573,7 +557,7 @@ static void test_a_pan_by_a_fraction_of_a_cell_is_matched_through_the_blended_an
     enum { T = 6, KEYS = 64 };
     float *keys = malloc((size_t)GH * KEYS * D * sizeof(float));
     float *tok = malloc(N * D * sizeof(float));
-    random_units(keys, (size_t)GH * KEYS, 53);
+    scene_random_units(keys, (size_t)GH * KEYS, D, 53);
     sp_stream_params p;
     sp_stream_params_init(&p);
     p.policy = SP_EMIT_FRAME;
@@ -611,8 +595,8 @@ static void test_a_query_row_makes_its_look_alike_relevant_whatever_the_other_ro
     (void)s0;
     float *tok = malloc(N * D * sizeof(float));
     float q[2 * D];
-    random_units(tok, N, 81);
-    random_units(q, 2, 82);
+    scene_random_units(tok, N, D, 81);
+    scene_random_units(q, 2, D, 82);
     memcpy(tok + 10 * D, q, D * sizeof(float));
     memcpy(tok + 200 * D, q + D, D * sizeof(float));
     sp_stream_params p;
@@ -669,7 +653,7 @@ static void test_a_zoom_out_keeps_only_the_entering_border(void **s0) {
     enum { T = 5 };
     float *keys = malloc((size_t)ZOOM_KEYS * ZOOM_KEYS * D * sizeof(float));
     float *tok = malloc(N * D * sizeof(float));
-    random_units(keys, (size_t)ZOOM_KEYS * ZOOM_KEYS, 71);
+    scene_random_units(keys, (size_t)ZOOM_KEYS * ZOOM_KEYS, D, 71);
     sp_stream_params p;
     sp_stream_params_init(&p);
     p.policy = SP_EMIT_FRAME;
@@ -713,8 +697,8 @@ static void test_a_cell_whose_surroundings_changed_repeats_only_at_its_own_place
     enum { OWN = D / 2 };
     float *a = malloc(N * D * sizeof(float)), *b = malloc(N * D * sizeof(float));
     float *rnd = malloc(N * D * sizeof(float));
-    random_units(a, N, 61);
-    random_units(rnd, N, 62);
+    scene_random_units(a, N, D, 61);
+    scene_random_units(rnd, N, D, 62);
     for (int split = 0; split <= 1; split++) {
         memcpy(b, a, N * D * sizeof(float));
         for (size_t i = 0; i < N; i++) {
@@ -771,8 +755,8 @@ static void test_a_slow_drift_is_followed_and_keeps_the_first_vector_and_span(vo
     enum { T = 16 };
     float *a = malloc(N * D * sizeof(float)), *b = malloc(N * D * sizeof(float));
     float *tok = malloc(N * D * sizeof(float)), *first = malloc(N * D * sizeof(float));
-    random_units(a, N, 41);
-    random_units(b, N, 42);
+    scene_random_units(a, N, D, 41);
+    scene_random_units(b, N, D, 42);
     for (size_t i = 0; i < N; i++) { /* b orthogonal to a, unit */
         float dot = 0, nrm = 0;
         for (size_t k = 0; k < D; k++)
