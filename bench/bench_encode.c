@@ -266,6 +266,16 @@ static double projector_ms(size_t n, size_t H, size_t D, size_t reps) {
     return ms;
 }
 
+/* Releases the two encoders of an interleaved comparison, their contexts, results and timings. */
+static void free_pair(sp_encoder *enc[2], sp_encode_ctx *ctx[2], sp_encoding r[2], double *t[2]) {
+    for (int k = 0; k < 2; k++) {
+        sp_encoding_free(&r[k]);
+        sp_encode_ctx_free(ctx[k]);
+        sp_encoder_free(enc[k]);
+        free(t[k]);
+    }
+}
+
 /* The projector inside the encoder: the same weights with vision_feature_layer 1 (one tower
  * layer is loaded and run), interleaved encodes with and without the projector; the difference of
  * the medians is the projector as sp_encode runs it, no longer drowned by a 23-layer tower.
@@ -313,12 +323,7 @@ static double in_encoder_projector_ms(const model_image *mi, size_t reps, double
     } else {
         fprintf(stderr, "bench-encode: one-layer LLaVA: %s\n", err.message);
     }
-    for (int k = 0; k < 2; k++) {
-        sp_encoding_free(&r[k]);
-        sp_encode_ctx_free(ctx[k]);
-        sp_encoder_free(enc[k]);
-        free(t[k]);
-    }
+    free_pair(enc, ctx, r, t);
     free(px);
     return ms;
 }
@@ -420,12 +425,7 @@ static int bench_llava(const vit_dims *d, int threads, size_t reps) {
            tower_rate / peak >= 0.75 ? "true" : "false",
            tower_rate_cpu / peak_cpu >= 0.75 ? "true" : "false");
     fflush(stdout);
-    for (int k = 0; k < 2; k++) {
-        sp_encoding_free(&r[k]);
-        sp_encode_ctx_free(ctx[k]);
-        sp_encoder_free(enc[k]);
-        free(t[k]);
-    }
+    free_pair(enc, ctx, r, t);
     free(px);
     return 0;
 }
