@@ -4,7 +4,8 @@
  *
  * Input: T frames of W x H packed RGB24, back to back in one file (--video), taken at --fps
  * (default 2). Optionally an exemplar image (raw RGB24, --query with --query-size WxH) encoded
- * with sp_encode_exemplar and set as the stream's query before the first frame.
+ * at the video's scale (sp_encode_exemplar_at; --query-scale fit: fitted to the encoder's input,
+ * sp_encode_exemplar) and set as the stream's query before the first frame.
  *
  * Output, one JSON object per line:
  *   {"frame": t, "fates": "0120...", "encoded": 1}
@@ -78,7 +79,7 @@ int main(int argc, char **argv) {
     const char *dump = NULL;
     sp_change_gate_params gp;
     sp_change_gate_params_init(&gp);
-    bool gated = false, pixels = true;
+    bool gated = false, pixels = true, query_at_frame = true;
     enum {
         O_TAU = 256,
         O_SIGMA,
@@ -94,7 +95,8 @@ int main(int argc, char **argv) {
         O_CUT,
         O_GATE,
         O_MAX_SKIP,
-        O_NO_PIXELS
+        O_NO_PIXELS,
+        O_QSCALE
     };
     static const struct option opts[] = {{"video", required_argument, 0, 'v'},
                                          {"size", required_argument, 0, 's'},
@@ -116,6 +118,7 @@ int main(int argc, char **argv) {
                                          {"gate", required_argument, 0, O_GATE},
                                          {"max-skip-s", required_argument, 0, O_MAX_SKIP},
                                          {"no-pixels", no_argument, 0, O_NO_PIXELS},
+                                         {"query-scale", required_argument, 0, O_QSCALE},
                                          {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -185,9 +188,15 @@ int main(int argc, char **argv) {
             case O_NO_PIXELS:
                 pixels = false;
                 break;
+            case O_QSCALE:
+                if (strcmp(optarg, "frame") && strcmp(optarg, "fit"))
+                    die("--query-scale: expected frame or fit", NULL);
+                query_at_frame = strcmp(optarg, "frame") == 0;
+                break;
             default:
                 fprintf(stderr, "usage: real-stream --video RAW --size WxH --frames T [--fps F] "
-                                "[--query RAW --query-size WxH [--query-mode pooled|mean|all]] "
+                                "[--query RAW --query-size WxH [--query-mode pooled|mean|all] "
+                                "[--query-scale frame|fit]] "
                                 "[--tau-t T] [--kernel-sigma S] [--query-kernel-sigma S] "
                                 "[--mass-gamma G] [--gsp-keep K] "
                                 "[--budget B] [--window W] [--hop H] [--gate T [--max-skip-s S]] "
@@ -219,7 +228,8 @@ int main(int argc, char **argv) {
     if (query) {
         uint8_t *qpix = read_all(query, (size_t)qw * qh * 3);
         sp_image qi = {qpix, qw, qh, (size_t)qw * 3, SP_PIXFMT_RGB};
-        if (sp_encode_exemplar(ctx, &qi, qmode, &q, &err))
+        if (sp_encode_exemplar_at(ctx, &qi, qmode, query_at_frame ? W : 0, query_at_frame ? H : 0,
+                                  &q, &err))
             die("exemplar", &err);
         sp_query qv = sp_query_rows_view(&q);
         if (sp_stream_set_query(s, &qv, &err))

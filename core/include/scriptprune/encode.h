@@ -299,6 +299,15 @@ typedef enum sp_exemplar {
 SP_API sp_status sp_encode_exemplar(sp_encode_ctx *ctx, const sp_image *img, sp_exemplar mode,
                                     sp_query_rows *out, sp_error *err);
 
+/* The same for an exemplar cut from footage of frame_w x frame_h pixels, at the scale it has
+ * there: encoded in the middle of a frame of that size (its border pixels repeated outwards),
+ * its rows are the cells wholly inside it (mean: their mean; the one cell most inside it when
+ * none is). Pooled mode, frame_w or frame_h 0, or an exemplar larger than the frame:
+ * sp_encode_exemplar. Costs one frame encode; the context is used as by sp_encode. */
+SP_API sp_status sp_encode_exemplar_at(sp_encode_ctx *ctx, const sp_image *img, sp_exemplar mode,
+                                       uint32_t frame_w, uint32_t frame_h, sp_query_rows *out,
+                                       sp_error *err);
+
 /* Tokenizes UTF-8 text (len bytes) with the model's tokenizer, runs the text tower and appends
  * one row (the projected text embedding, not normalised) per segment: a text longer than the
  * context (77 tokens for CLIP, start and end included) is split into consecutive segments of a
