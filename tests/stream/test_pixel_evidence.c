@@ -2,7 +2,8 @@
  * nothing changes; a cell uncovered by a moving object that looks like its neighbours is new when
  * the pixels say so; a moved object's cells repeat the candidates where it was although their
  * tokens changed; a frame the change gate skipped, pushed again without evidence, keeps the next
- * frame's evidence consistent; malformed evidence is refused with a message. */
+ * frame's evidence consistent; under a still camera a seen cell no candidate stands for is new;
+ * malformed evidence is refused with a message. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -253,6 +254,45 @@ static void test_a_skipped_frame_pushed_again_keeps_the_next_evidence_consistent
     sp_stream_free(gated.s);
 }
 
+/* Under a still camera a cell the pixels call seen, whose source no candidate stands for within
+ * half a cell, is new: the features at its place would credit whatever part of a moving object
+ * was there. Frame 1 moves the content of (3, 2) and (3, 4) to cells (3, 3) and (3, 4) 0.4 cell
+ * off their candidates, in opposite directions; frame 2's cell (3, 3) comes from (3, 3.5), 0.9
+ * cell from both. Its token is the one its place always had, so the features alone call it a
+ * repeat (the behaviour without evidence). */
+static void test_a_seen_cell_no_candidate_stands_for_is_new_under_a_still_camera(void **state) {
+    (void)state;
+    float a[N * D];
+    scene_random_units(a, N, D, 51);
+    const size_t cell = 3 * GW + 3;
+    sp_pixel_evidence ev1[N], ev2[N];
+    seen_everywhere(ev1);
+    seen_everywhere(ev2);
+    ev1[cell] = (sp_pixel_evidence){0.0f, -0.6f, SP_PIXELS_SEEN};     /* from (3, 2.4) */
+    ev1[cell + 1] = (sp_pixel_evidence){0.0f, -0.4f, SP_PIXELS_SEEN}; /* from (3, 3.6) */
+    ev2[cell] = (sp_pixel_evidence){0.0f, 0.5f, SP_PIXELS_SEEN};      /* from (3, 3.5) */
+    for (int with = 0; with <= 1; with++) {
+        run r;
+        run_start(&r, SP_EMIT_FRAME);
+        uint8_t fates[N];
+        push(&r, a, 0, NULL, fates);
+        push(&r, a, 1, with ? ev1 : NULL, fates);
+        for (size_t p = 0; p < N; p++)
+            if (fates[p] != SP_FATE_TEMPORAL)
+                fail_msg("frame 1, cell %zu: fate %u (every cell has a candidate close by)", p,
+                         fates[p]);
+        push(&r, a, 2, with ? ev2 : NULL, fates);
+        if (with)
+            assert_int_not_equal(fates[cell], SP_FATE_TEMPORAL);
+        else
+            assert_int_equal(fates[cell], SP_FATE_TEMPORAL);
+        for (size_t p = 0; p < N; p++)
+            if (p != cell && fates[p] != SP_FATE_TEMPORAL)
+                fail_msg("frame 2, cell %zu: fate %u", p, fates[p]);
+        sp_stream_free(r.s);
+    }
+}
+
 static void test_malformed_evidence_is_refused_with_a_message(void **state) {
     (void)state;
     float a[N * D];
@@ -291,6 +331,7 @@ int main(void) {
             test_a_disoccluded_cell_that_looks_like_its_neighbours_is_new_with_evidence),
         cmocka_unit_test(test_a_moved_objects_cells_repeat_the_candidates_where_it_was),
         cmocka_unit_test(test_a_skipped_frame_pushed_again_keeps_the_next_evidence_consistent),
+        cmocka_unit_test(test_a_seen_cell_no_candidate_stands_for_is_new_under_a_still_camera),
         cmocka_unit_test(test_malformed_evidence_is_refused_with_a_message),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
