@@ -101,16 +101,20 @@ static void match_around(const sp_temporal_refs *refs, const probe *pr, int cy, 
     }
 }
 
+/* Cells a token's content moved by itself, under a still camera, from which the pixels rather
+ * than the features decide that no candidate close enough stands for it. */
+#define OWN_MOTION (1.0f / 3.0f)
+
 /* What the pixels decided for token p (see sp_temporal_rule.evidence): true when they settled it,
  * with *slot the candidate credited (-1: none) or *fresh set. SEEN: the candidate of an anchor
  * around its source whose content lies within half a cell of it (off: where, from the token's
  * cell), whatever the features say (two patches of grass look alike; the pixels at the source are
- * the cell's); with none that close, new under a still camera, else the features decide. NEW: not
- * the anchor at its place nor its neighbours (the pixels showed something else there a frame ago; a
- * neighbour that looks alike is not where it came from); only the candidates taken at its own
- * position earlier in the window, which it may show again (ground an object uncovers that the
- * window saw before), and only while the camera is still (when it moves, its position showed other
- * content). */
+ * the cell's); with none that close, new when its content moved on its own, else the features
+ * decide. NEW: not the anchor at its place nor its neighbours (the pixels showed something else
+ * there a frame ago; a neighbour that looks alike is not where it came from); only the candidates
+ * taken at its own position earlier in the window, which it may show again (ground an object
+ * uncovers that the window saw before), and only while the camera is still (when it moves, its
+ * position showed other content). */
 static bool pixel_verdict(const sp_temporal_refs *refs, const sp_temporal_rule *rule,
                           const probe *pr, size_t p, bool still, int32_t *slot, bool *fresh,
                           float off[2]) {
@@ -147,14 +151,17 @@ static bool pixel_verdict(const sp_temporal_refs *refs, const sp_temporal_rule *
             *fresh = false;
             return true;
         }
-        /* Seen, but no candidate stands for it within half a cell. Under a still camera the
-         * features at its place and around would credit another part of a moving object (on
-         * the real-texture objects 18% of the cup's credits were more than 12 px off, anchors
-         * then carrying the error on), so it is new; when the camera moves the features compare
-         * it with the anchors blended at its source, which hold. */
-        *fresh = still;
+        /* Seen, but no candidate stands for it within half a cell. When its content moved on
+         * its own (a third of a cell or more under a still camera: an object), the features at
+         * its place and around would credit another part of the object (on the real-texture
+         * object scenes 18% of the cup's credits pointed more than 12 px away, the anchors then
+         * carrying the error on): it is new. Content that drifted less (a zoom: at most a
+         * quarter of a cell a frame in those scenes), or a moving camera (the features compare
+         * it with the anchors blended at its source), is left to the features, which hold. */
+        bool moved = fmaxf(fabsf(ev->dy), fabsf(ev->dx)) >= OWN_MOTION;
+        *fresh = still && moved;
         *slot = -1;
-        return still;
+        return *fresh;
     }
     if (ev->verdict != SP_PIXELS_NEW)
         return false;
