@@ -377,6 +377,8 @@ def run_stream(binary, frames, args, extra=(), query=None):
         cmd += list(extra)
         if getattr(args, "no_pixels", False):
             cmd += ["--no-pixels"]
+        if query is not None and getattr(args, "query_scale", None):
+            cmd += ["--query-scale", args.query_scale]
         if query is not None:
             q = os.path.join(d, "query.rgb")
             with open(q, "wb") as fh:
@@ -478,6 +480,8 @@ def main():
     ap.add_argument("--no-query", action="store_true")
     ap.add_argument("--no-pixels", action="store_true",
                     help="push the tokens without pixel evidence (the token-only rule)")
+    ap.add_argument("--query-scale", choices=("frame", "fit"),
+                    help="how real-stream encodes the exemplar (default: frame, its scale in the video)")
     ap.add_argument("--per-frame", action="store_true")
     ap.add_argument("--label", default="")
     ap.add_argument("--out")
