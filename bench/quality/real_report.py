@@ -3,7 +3,9 @@
 anchors) and a PNG plot of new-content recall and static precision per scene, drawn with matplotlib.
 
 usage: real_report.py RESULTS.jsonl [--png docs/real-textures.png] [--labels anchors,motion]
-Prints the markdown to stdout.
+                      [--query-png docs/real-textures-query.png]
+Prints the markdown to stdout. --query-png: query-target recall (solid) and the target's recall
+without a query (dashed) against the budget, per object scene and label.
 """
 import argparse
 import json
@@ -12,6 +14,7 @@ parser = argparse.ArgumentParser()
 parser.add_argument("results")
 parser.add_argument("--png")
 parser.add_argument("--labels", default="anchors,motion")
+parser.add_argument("--query-png")
 args = parser.parse_args()
 
 rows = [json.loads(line) for line in open(args.results) if line.startswith("{")]
@@ -82,3 +85,33 @@ if args.png:
     fig.suptitle("Real-texture benchmark: patch encoder + stream at the default settings")
     fig.tight_layout()
     fig.savefig(args.png, dpi=90)
+
+if args.query_png and budgets:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    qscenes = [s for s in scenes if any(f"query_recall_b{b}" in by.get((lab, s), {})
+                                        for lab in labels for b in budgets)]
+    fig, axes = plt.subplots(1, len(qscenes), figsize=(6 * len(qscenes), 4.2), sharey=True,
+                             squeeze=False)
+    for ax, s in zip(axes[0], qscenes):
+        for i, lab in enumerate(labels):
+            r = by.get((lab, s), {})
+            bs = [b for b in budgets if f"query_recall_b{b}" in r]
+            if not bs:
+                continue
+            line, = ax.plot(bs, [r[f"query_recall_b{b}"] for b in bs], marker="o", label=lab)
+            ax.plot(bs, [r[f"target_recall_noquery_b{b}"] for b in bs], marker=".",
+                    linestyle="--", color=line.get_color())
+        ax.axhline(0.9, color="black", linestyle=":", linewidth=0.8)
+        ax.axhline(0.5, color="grey", linestyle=":", linewidth=0.8)
+        ax.set_xlabel("tokens per window")
+        ax.set_title(s + " (dotted: 0.9 and 0.5)")
+        ax.set_ylim(0, 1.02)
+    axes[0][0].set_ylabel("target recall (solid: query; dashed: none)")
+    axes[0][0].legend(loc="lower right", fontsize=8)
+    fig.suptitle("Real-texture benchmark: query-target recall at the default settings")
+    fig.tight_layout()
+    fig.savefig(args.query_png, dpi=90)
