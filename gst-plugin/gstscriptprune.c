@@ -391,6 +391,7 @@ static gboolean set_query(GstScriptPrune *self, const PruneQuerySpec *spec, gsiz
 static void rescale_query(GstScriptPrune *self, gsize width, const GstScriptTokensMeta *meta) {
     PruneFrameSize frame = frame_size_of(meta);
     if (!self->active_spec.image || !*self->active_spec.image ||
+        self->active_enc.exemplar == GST_SCRIPT_EXEMPLAR_POOLED /* always fitted */ ||
         (frame.width == self->rows_frame.width && frame.height == self->rows_frame.height))
         return;
     gchar *msg = NULL;
