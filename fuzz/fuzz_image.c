@@ -41,8 +41,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     scd_query *q = NULL;
     sp_error err;
     sp_error_clear(&err);
-    sp_status st =
-        scd_query_from_image(encoders, &cfg->encoder, path, SP_EXEMPLAR_POOLED, "fuzz", &q, &err);
+    sp_status st = scd_query_from_image(encoders, &cfg->encoder, path, SP_EXEMPLAR_POOLED, NULL,
+                                        "fuzz", &q, &err);
     if (st == SP_OK) {
         FUZZ_REQUIRE(q && q->m >= 1 && q->e >= 1 && q->rows);
         scd_query_unref(q);

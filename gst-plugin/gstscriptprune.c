@@ -75,6 +75,8 @@ struct _GstScriptPrune {
     PruneEncoderSettings active_enc;
     float *rows; /* the active query, set again on every new stream */
     gsize rows_m, rows_w;
+    PruneQuerySpec active_spec;   /* what the active rows were built from */
+    PruneFrameSize rows_frame;    /* the frame size its exemplar was encoded at (0 x 0: fitted) */
     ScriptEvidence evidence;      /* the meta's pixel evidence, as the stream takes it */
     GstScriptTokensMeta *cb_meta; /* the packet callback's target, or NULL */
     GstEvent *cb_event;           /* a packet without a buffer, to push */
@@ -342,12 +344,24 @@ static gboolean check_query_encoder(GstScriptPrune *self, const GstScriptTokensM
     return TRUE;
 }
 
-/* Builds spec's rows and makes them the active query (on the stream too). */
+/* The size of the frames meta's tokens come from; 0 x 0 without a meta. */
+static PruneFrameSize frame_size_of(const GstScriptTokensMeta *meta) {
+    PruneFrameSize f = {0, 0};
+    if (meta) {
+        f.width = meta->preprocess.frame_width;
+        f.height = meta->preprocess.frame_height;
+    }
+    return f;
+}
+
+/* Builds spec's rows (an exemplar at the scale of meta's frames, fitted without a meta) and
+ * makes them the active query (on the stream too). */
 static gboolean set_query(GstScriptPrune *self, const PruneQuerySpec *spec, gsize width,
                           const GstScriptTokensMeta *meta, gchar **msg) {
     float *rows;
     gsize m, w;
-    if (!prune_query_build(&self->qenc, &self->active_enc, spec, width, &rows, &m, &w, msg))
+    PruneFrameSize frame = frame_size_of(meta);
+    if (!prune_query_build(&self->qenc, &self->active_enc, spec, &frame, width, &rows, &m, &w, msg))
         return FALSE;
     if (meta && (spec->text || spec->image) && !check_query_encoder(self, meta, msg)) {
         g_free(rows);
@@ -365,7 +379,32 @@ static gboolean set_query(GstScriptPrune *self, const PruneQuerySpec *spec, gsiz
     self->rows = rows;
     self->rows_m = m;
     self->rows_w = w;
+    prune_query_spec_copy(&self->active_spec, spec);
+    self->rows_frame = frame;
     return TRUE;
+}
+
+/* An exemplar query built before the first frame (at start) or for frames of another size is
+ * encoded again at the scale of meta's frames: a crop cut from the footage then describes the
+ * cells it covers in the frames, not a picture blown up to the encoder's whole input. A failure
+ * keeps the rows as they are and is not retried until the frame size changes again. */
+static void rescale_query(GstScriptPrune *self, gsize width, const GstScriptTokensMeta *meta) {
+    PruneFrameSize frame = frame_size_of(meta);
+    if (!self->active_spec.image || !*self->active_spec.image ||
+        self->active_enc.exemplar == GST_SCRIPT_EXEMPLAR_POOLED /* always fitted */ ||
+        (frame.width == self->rows_frame.width && frame.height == self->rows_frame.height))
+        return;
+    gchar *msg = NULL;
+    if (set_query(self, &self->active_spec, width, meta, &msg)) {
+        GST_INFO_OBJECT(self, "exemplar %s encoded at the %ux%u frame scale",
+                        self->active_spec.image, frame.width, frame.height);
+    } else {
+        GST_ELEMENT_WARNING(self, RESOURCE, SETTINGS,
+                            ("exemplar not encoded at the frame scale: %s", msg),
+                            ("%s keeps its earlier encoding", self->active_spec.image));
+        g_free(msg);
+        self->rows_frame = frame;
+    }
 }
 
 /* Applies the newest request due at running time rt; a failure leaves the query as it was. */
@@ -419,6 +458,8 @@ static void free_state(GstScriptPrune *self) {
     prune_query_encoder_close(&self->qenc);
     g_clear_pointer(&self->rows, g_free);
     self->rows_m = self->rows_w = 0;
+    prune_query_spec_clear(&self->active_spec);
+    self->rows_frame = (PruneFrameSize){0, 0};
     if (self->cb_event)
         gst_event_unref(self->cb_event);
     self->cb_event = NULL;
@@ -594,6 +635,7 @@ static GstFlowReturn gst_script_prune_transform_ip(GstBaseTransform *trans, GstB
     GstClockTime pts = frame_pts(self, buf, meta);
     GstClockTime rt = gst_segment_to_running_time(&trans->segment, GST_FORMAT_TIME, pts);
     apply_due_queries(self, rt, width, meta);
+    rescale_query(self, width, meta);
     if (GST_CLOCK_TIME_IS_VALID(self->last_pts) && pts < self->last_pts) {
         GST_WARNING_OBJECT(self, "PTS %" GST_TIME_FORMAT " goes back: starting a new stream",
                            GST_TIME_ARGS(pts));
@@ -684,8 +726,9 @@ static void install_properties(GObjectClass *gc) {
     g_object_class_install_property(
         gc, PROP_QUERY_IMAGE,
         g_param_spec_string("query-image", "Query image",
-                            "Exemplar image file, decoded with GStreamer and encoded like the "
-                            "frames; changes apply from the next frame",
+                            "Exemplar image file (a crop of the footage), decoded with GStreamer "
+                            "and encoded at the scale it has in the frames; changes apply from "
+                            "the next frame",
                             NULL, live));
     g_object_class_install_property(
         gc, PROP_QUERY_EMBEDDING,

@@ -234,8 +234,10 @@ gboolean prune_decode_image(const gchar *path, GstSample **sample, gchar **msg) 
     return ok;
 }
 
+/* The exemplar's rows, at the scale it has in frames of frame_size (fitted to the encoder's input
+ * when it is 0 x 0). */
 static gboolean image_rows(PruneQueryEncoder *qe, const PruneEncoderSettings *st, const gchar *path,
-                           sp_query_rows *out, gchar **msg) {
+                           const PruneFrameSize *frame_size, sp_query_rows *out, gchar **msg) {
     GstSample *sample;
     if (!prune_decode_image(path, &sample, msg))
         return FALSE;
@@ -258,7 +260,8 @@ static gboolean image_rows(PruneQueryEncoder *qe, const PruneEncoderSettings *st
     };
     sp_error err;
     sp_error_clear(&err);
-    sp_status s = sp_encode_exemplar(qe->ctx, &img, (sp_exemplar)st->exemplar, out, &err);
+    sp_status s = sp_encode_exemplar_at(qe->ctx, &img, (sp_exemplar)st->exemplar, frame_size->width,
+                                        frame_size->height, out, &err);
     gst_video_frame_unmap(&frame);
     gst_sample_unref(sample);
     if (s != SP_OK) {
@@ -270,7 +273,8 @@ static gboolean image_rows(PruneQueryEncoder *qe, const PruneEncoderSettings *st
 
 /* Text and image rows from the encoder. */
 static gboolean encoder_rows(PruneQueryEncoder *qe, const PruneEncoderSettings *st,
-                             const PruneQuerySpec *spec, GArray *acc, gsize *acc_w, gchar **msg) {
+                             const PruneQuerySpec *spec, const PruneFrameSize *frame, GArray *acc,
+                             gsize *acc_w, gchar **msg) {
     gboolean text = spec->text && *spec->text, image = spec->image && *spec->image;
     if (!text && !image)
         return TRUE;
@@ -298,7 +302,7 @@ static gboolean encoder_rows(PruneQueryEncoder *qe, const PruneEncoderSettings *
         }
     }
     if (ok && image)
-        ok = image_rows(qe, st, spec->image, &rows, msg);
+        ok = image_rows(qe, st, spec->image, frame, &rows, msg);
     if (ok)
         ok = append_rows(acc, acc_w, rows.rows, rows.m, rows.e, "the encoder", msg);
     sp_query_rows_free(&rows);
@@ -306,13 +310,14 @@ static gboolean encoder_rows(PruneQueryEncoder *qe, const PruneEncoderSettings *
 }
 
 gboolean prune_query_build(PruneQueryEncoder *qe, const PruneEncoderSettings *settings,
-                           const PruneQuerySpec *spec, gsize expect_width, float **rows_out,
-                           gsize *m_out, gsize *width_out, gchar **msg) {
+                           const PruneQuerySpec *spec, const PruneFrameSize *frame,
+                           gsize expect_width, float **rows_out, gsize *m_out, gsize *width_out,
+                           gchar **msg) {
     *rows_out = NULL;
     *m_out = *width_out = 0;
     GArray *acc = g_array_new(FALSE, FALSE, sizeof(float));
     gsize w = 0;
-    gboolean ok = encoder_rows(qe, settings, spec, acc, &w, msg);
+    gboolean ok = encoder_rows(qe, settings, spec, frame, acc, &w, msg);
     if (ok && spec->embedding_path && *spec->embedding_path) {
         sp_matrix mat = {0};
         sp_error err;

@@ -68,12 +68,20 @@ void prune_query_encoder_close(PruneQueryEncoder *qe);
 gboolean prune_query_encoder_open(PruneQueryEncoder *qe, const PruneEncoderSettings *settings,
                                   gchar **msg);
 
+/* The size of the frames the tokens come from (the tokens meta's preprocess.frame_width and
+ * frame_height); 0 x 0 while no frame has been seen. */
+typedef struct {
+    guint width, height;
+} PruneFrameSize;
+
 /* The query rows of a spec: rows (m x width float32, g_free) built from, in order, the text, the
- * exemplar image and the embeddings. An empty spec gives m = 0. expect_width: the stream's
- * relevance width when known (0: not yet). FALSE with *msg (g_free) naming what failed. */
+ * exemplar image and the embeddings. An empty spec gives m = 0. The exemplar is encoded at the
+ * scale it has in frames of *frame (sp_encode_exemplar_at), or fitted to the encoder's input
+ * while the frame size is 0 x 0. expect_width: the stream's relevance width when known (0: not
+ * yet). FALSE with *msg (g_free) naming what failed. */
 gboolean prune_query_build(PruneQueryEncoder *qe, const PruneEncoderSettings *settings,
-                           const PruneQuerySpec *spec, gsize expect_width, float **rows, gsize *m,
-                           gsize *width, gchar **msg);
+                           const PruneQuerySpec *spec, const PruneFrameSize *frame,
+                           gsize expect_width, float **rows, gsize *m, gsize *width, gchar **msg);
 
 /* Decodes an image file with GStreamer (filesrc ! decodebin ! videoconvert ! appsink) into
  * packed RGB. FALSE with *msg. */

@@ -658,7 +658,8 @@ static const cfg_key keys[] = {
      .flags = KEY_ONE_OF,
      .one_of_value = SCD_QUERY_IMAGE,
      .max = 4096,
-     .doc = "An exemplar image whose tokens form the query."},
+     .doc = "An exemplar image (a crop of the footage) whose tokens, at the scale it has in the "
+            "frames, form the query."},
 
     /* ---- streams[].watch[] ---- */
     {.section = SEC_WATCH,

@@ -123,7 +123,7 @@ static gboolean floats_from_base64(SoupServerMessage *msg, JsonObject *o, float 
 /* An exemplar image's bytes to rows. Not PNG or JPEG (by its first bytes): 415. */
 static scd_query *from_image_data(scd_app *app, SoupServerMessage *msg, const scd_encoder_cfg *enc,
                                   const void *data, gsize len, sp_exemplar mode,
-                                  const char *label) {
+                                  const scd_frame_size *frame, const char *label) {
     if (len == 0) {
         scd_http_error(msg, SOUP_STATUS_BAD_REQUEST, "invalid_query", "the image is empty");
         return NULL;
@@ -135,7 +135,8 @@ static scd_query *from_image_data(scd_app *app, SoupServerMessage *msg, const sc
     }
     sp_error err;
     scd_query *q = NULL;
-    sp_status st = scd_query_from_image_data(app->encoders, enc, data, len, mode, label, &q, &err);
+    sp_status st =
+        scd_query_from_image_data(app->encoders, enc, data, len, mode, frame, label, &q, &err);
     if (st != SP_OK)
         query_error(msg, st == SP_ERR_IO || st == SP_ERR_NOT_FOUND ? SP_ERR_FORMAT : st, &err);
     return q;
@@ -182,7 +183,8 @@ void scd_http_path_refused(SoupServerMessage *msg, scd_path_result pr, const cha
 }
 
 gboolean scd_http_query_from_json(scd_app *app, SoupServerMessage *msg, JsonObject *o,
-                                  const scd_encoder_cfg *enc, sp_exemplar mode, scd_query **out) {
+                                  const scd_encoder_cfg *enc, sp_exemplar mode,
+                                  const scd_frame_size *frame, scd_query **out) {
     *out = NULL;
     if (!o)
         return TRUE;
@@ -224,7 +226,7 @@ gboolean scd_http_query_from_json(scd_app *app, SoupServerMessage *msg, JsonObje
         if (bytes) {
             gsize len = 0;
             const void *data = g_bytes_get_data(bytes, &len);
-            *out = from_image_data(app, msg, enc, data, len, mode, path);
+            *out = from_image_data(app, msg, enc, data, len, mode, frame, path);
             g_bytes_unref(bytes);
         }
         return *out != NULL;
@@ -255,14 +257,15 @@ gboolean scd_http_query_from_json(scd_app *app, SoupServerMessage *msg, JsonObje
 }
 
 static scd_query *from_image_bytes(scd_app *app, SoupServerMessage *msg, const scd_encoder_cfg *enc,
-                                   GBytes *bytes, sp_exemplar mode, const char *label) {
+                                   GBytes *bytes, sp_exemplar mode, const scd_frame_size *frame,
+                                   const char *label) {
     gsize len = 0;
     const void *data = g_bytes_get_data(bytes, &len);
-    return from_image_data(app, msg, enc, data, len, mode, label);
+    return from_image_data(app, msg, enc, data, len, mode, frame, label);
 }
 
 static scd_query *from_multipart(scd_app *app, SoupServerMessage *msg, const scd_encoder_cfg *enc,
-                                 sp_exemplar mode) {
+                                 sp_exemplar mode, const scd_frame_size *frame) {
     SoupMessageBody *body = soup_server_message_get_request_body(msg);
     GBytes *all = soup_message_body_flatten(body);
     gsize total = g_bytes_get_size(all);
@@ -335,14 +338,14 @@ static scd_query *from_multipart(scd_app *app, SoupServerMessage *msg, const scd
         g_free(label);
         return NULL;
     }
-    scd_query *q = from_image_bytes(app, msg, enc, image, mode, label);
+    scd_query *q = from_image_bytes(app, msg, enc, image, mode, frame, label);
     g_bytes_unref(image);
     g_free(label);
     return q;
 }
 
 scd_query *scd_http_read_query(scd_app *app, SoupServerMessage *msg, GHashTable *params,
-                               const scd_encoder_cfg *enc) {
+                               const scd_encoder_cfg *enc, const scd_frame_size *frame) {
     sp_exemplar mode = SP_EXEMPLAR_ALL; /* an exemplar's parts (docs/streams.md, "Queries") */
     const char *m = params ? g_hash_table_lookup(params, "mode") : NULL;
     if (m && !scd_exemplar_from_name(m, &mode)) {
@@ -355,15 +358,15 @@ scd_query *scd_http_read_query(scd_app *app, SoupServerMessage *msg, GHashTable 
     if (g_str_has_prefix(ct, "image/")) {
         SoupMessageBody *body = soup_server_message_get_request_body(msg);
         GBytes *all = soup_message_body_flatten(body);
-        q = from_image_bytes(app, msg, enc, all, mode, "upload");
+        q = from_image_bytes(app, msg, enc, all, mode, frame, "upload");
         g_bytes_unref(all);
     } else if (strcmp(ct, "multipart/form-data") == 0) {
-        q = from_multipart(app, msg, enc, mode);
+        q = from_multipart(app, msg, enc, mode, frame);
     } else if (scd_http_is_json(msg, ct)) {
         JsonParser *parser = NULL;
         JsonObject *o = scd_http_json_body(msg, &parser);
         if (o) {
-            scd_http_query_from_json(app, msg, o, enc, mode, &q);
+            scd_http_query_from_json(app, msg, o, enc, mode, frame, &q);
             g_object_unref(parser);
         }
     } else {

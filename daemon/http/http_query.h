@@ -9,7 +9,9 @@
  * unsupported_image) and decoded by an image decoder only (image_decode.h).
  *   Content-Type: multipart/form-data  a part named "image" (or the first image part) is the
  *                                    exemplar; an optional "mode" field as below
- * Exemplars become rows by ?mode= (or the form's "mode"): pooled (default), mean or all.
+ * Exemplars become rows by ?mode= (or the form's "mode"): pooled, mean or all (default), at the
+ * scale they have in frames of *frame (fitted to the encoder's input when frame is NULL or
+ * 0 x 0: runtime/query.h).
  * Main thread. On failure these functions reply to the message themselves. */
 #ifndef SCRIPTD_HTTP_QUERY_H
 #define SCRIPTD_HTTP_QUERY_H
@@ -23,12 +25,13 @@
 
 /* The query in the request body. NULL after replying with an error. */
 scd_query *scd_http_read_query(scd_app *app, SoupServerMessage *msg, GHashTable *params,
-                               const scd_encoder_cfg *enc);
+                               const scd_encoder_cfg *enc, const scd_frame_size *frame);
 
 /* The query in a JSON object (the body above, or a job's "query" member). *out = NULL with TRUE
  * when o is NULL. FALSE after replying with an error. */
 gboolean scd_http_query_from_json(scd_app *app, SoupServerMessage *msg, JsonObject *o,
-                                  const scd_encoder_cfg *enc, sp_exemplar mode, scd_query **out);
+                                  const scd_encoder_cfg *enc, sp_exemplar mode,
+                                  const scd_frame_size *frame, scd_query **out);
 
 /* Replies to a path scd_media_open refused (why: its message): 404 not_found when missing under
  * the root, 400 invalid_code when malformed or not a regular file, 403 forbidden otherwise (the

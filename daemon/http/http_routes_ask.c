@@ -195,8 +195,9 @@ static gboolean selection_query(scd_route_ctx *c, scd_stream *st, JsonObject *o,
         return FALSE;
     }
     if (qn) {
+        scd_frame_size frame = scd_stream_frame_size(st);
         if (!scd_http_query_from_json(c->app, c->msg, json_node_get_object(qn), enc,
-                                      SP_EXEMPLAR_ALL, q))
+                                      SP_EXEMPLAR_ALL, &frame, q))
             return FALSE;
         *with = g_strdup_printf("query: %s", (*q)->describe);
         return TRUE;
@@ -204,7 +205,7 @@ static gboolean selection_query(scd_route_ctx *c, scd_stream *st, JsonObject *o,
     if (enc->backend == SCD_ENCODER_CLIP) { /* the question itself, through the text tower */
         JsonObject *text = json_object_new();
         json_object_set_string_member(text, "text", question);
-        gboolean ok = scd_http_query_from_json(c->app, c->msg, text, enc, SP_EXEMPLAR_ALL, q);
+        gboolean ok = scd_http_query_from_json(c->app, c->msg, text, enc, SP_EXEMPLAR_ALL, NULL, q);
         json_object_unref(text);
         if (!ok)
             return FALSE;

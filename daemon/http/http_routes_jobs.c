@@ -86,7 +86,8 @@ static gboolean read_request(scd_route_ctx *c, JsonObject *o, scd_job_request *r
     /* What the job would find out first is said now: a playlist, a refused format or a file
      * that is no video is refused here, not accepted and failed later. */
     sp_error ferr;
-    sp_status fst = scd_local_input_check(fd, path, &ferr);
+    int fw = 0, fh = 0;
+    sp_status fst = scd_local_input_check(fd, path, &fw, &fh, &ferr);
     if (fst != SP_OK) {
         close(fd);
         if (fst == SP_ERR_FORMAT)
@@ -97,10 +98,12 @@ static gboolean read_request(scd_route_ctx *c, JsonObject *o, scd_job_request *r
                            ferr.message);
         return FALSE;
     }
+    /* The job's frames have the file's size: an exemplar is encoded at its scale there. */
+    scd_frame_size frame = {(unsigned)fw, (unsigned)fh};
     scd_query *q = NULL;
     if (qn && JSON_NODE_HOLDS_OBJECT(qn) &&
         !scd_http_query_from_json(c->app, c->msg, json_node_get_object(qn), &cfg->encoder, mode,
-                                  &q)) {
+                                  &frame, &q)) {
         close(fd);
         return FALSE;
     }

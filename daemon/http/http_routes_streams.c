@@ -88,7 +88,8 @@ void scd_route_stream_query(scd_route_ctx *c) {
     }
     scd_query *q = NULL;
     if (strcmp(c->method, "POST") == 0) {
-        q = scd_http_read_query(c->app, c->msg, c->query, &scd_stream_cfg_of(st)->encoder);
+        scd_frame_size frame = scd_stream_frame_size(st); /* 0 x 0 before the first frame */
+        q = scd_http_read_query(c->app, c->msg, c->query, &scd_stream_cfg_of(st)->encoder, &frame);
         if (!q)
             return; /* replied */
     }

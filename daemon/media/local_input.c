@@ -155,7 +155,8 @@ fail:
     return st;
 }
 
-sp_status scd_local_input_check(int fd, const char *name, sp_error *err) {
+sp_status scd_local_input_check(int fd, const char *name, int *width, int *height, sp_error *err) {
+    *width = *height = 0;
     AVFormatContext *fmt = avformat_alloc_context();
     if (!fmt)
         return sp_error_set(err, SP_ERR_NOMEM, "%s: out of memory", name);
@@ -163,6 +164,13 @@ sp_status scd_local_input_check(int fd, const char *name, sp_error *err) {
     sp_status st = scd_local_input_open(&fmt, fd, name, &in, err);
     if (st != SP_OK)
         return st; /* fmt was freed */
+    /* The header's size only (no decoding): elementary streams may not state it. */
+    int idx = av_find_best_stream(fmt, AVMEDIA_TYPE_VIDEO, -1, -1, NULL, 0);
+    if (idx >= 0 && fmt->streams[idx]->codecpar->width > 0 &&
+        fmt->streams[idx]->codecpar->height > 0) {
+        *width = fmt->streams[idx]->codecpar->width;
+        *height = fmt->streams[idx]->codecpar->height;
+    }
     avformat_close_input(&fmt);
     scd_local_input_free(in);
     return SP_OK;

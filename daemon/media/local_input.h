@@ -30,8 +30,9 @@ sp_status scd_local_input_open(AVFormatContext **fmt, int fd, const char *name,
                                scd_local_input **out, sp_error *err);
 
 /* Opens and closes the file as scd_local_input_open would (probe, allow-list, header), so a
- * request can be refused before it is accepted. Same errors. */
-sp_status scd_local_input_check(int fd, const char *name, sp_error *err);
+ * request can be refused before it is accepted. Same errors. *width x *height: the video's
+ * picture size as the header states it, 0 x 0 when it does not. */
+sp_status scd_local_input_check(int fd, const char *name, int *width, int *height, sp_error *err);
 
 /* Frees the input; call after avformat_close_input of its format context. NULL is fine. */
 void scd_local_input_free(scd_local_input *in);

@@ -15,6 +15,9 @@ static void query_clear(gpointer data) {
     g_free(q->rows);
     g_free(q->kind);
     g_free(q->describe);
+    if (q->image)
+        g_bytes_unref(q->image);
+    g_free(q->label);
 }
 
 scd_query *scd_query_ref(scd_query *q) {
@@ -211,9 +214,31 @@ gboolean scd_exemplar_from_name(const char *name, sp_exemplar *out) {
     return FALSE;
 }
 
+/* The frame size an exemplar of width x height is encoded at (0 x 0: fitted) and why, for the
+ * description: sp_encode_exemplar_at fits pooled exemplars and those larger than the frame. */
+static scd_frame_size exemplar_scale(int width, int height, sp_exemplar mode,
+                                     const scd_frame_size *frame, char **how) {
+    scd_frame_size none = {0, 0};
+    if (!frame || frame->width == 0 || frame->height == 0) {
+        *how = g_strdup("fitted: frame size not known yet");
+        return none;
+    }
+    if (mode == SP_EXEMPLAR_POOLED) {
+        *how = g_strdup("fitted: pooled");
+        return none;
+    }
+    if ((unsigned)width > frame->width || (unsigned)height > frame->height) {
+        *how = g_strdup_printf("fitted: larger than the %ux%u frame", frame->width, frame->height);
+        return none;
+    }
+    *how = g_strdup_printf("at %ux%u frame scale", frame->width, frame->height);
+    return *frame;
+}
+
 sp_status scd_query_from_image_data(scd_encoders *c, const scd_encoder_cfg *cfg,
                                     const uint8_t *data, size_t len, sp_exemplar mode,
-                                    const char *label, scd_query **out, sp_error *err) {
+                                    const scd_frame_size *frame, const char *label, scd_query **out,
+                                    sp_error *err) {
     *out = NULL;
     scd_image img;
     sp_status st = scd_image_decode(data, len, label, &img, err);
@@ -229,20 +254,40 @@ sp_status scd_query_from_image_data(scd_encoders *c, const scd_encoder_cfg *cfg,
                      .height = (uint32_t)img.height,
                      .stride = img.stride,
                      .format = SP_PIXFMT_RGB};
+    char *how = NULL;
+    scd_frame_size at = exemplar_scale(img.width, img.height, mode, frame, &how);
     if (st == SP_OK)
-        st = sp_encode_exemplar(s.ctx, &view, mode, &s.rows, err);
-    if (st == SP_OK)
-        *out = query_from_rows(&s.rows, "image",
-                               g_strdup_printf("image %s (%dx%d, %s)", label, img.width, img.height,
-                                               exemplar_name(mode)));
+        st = sp_encode_exemplar_at(s.ctx, &view, mode, at.width, at.height, &s.rows, err);
+    if (st == SP_OK) {
+        scd_query *q = query_from_rows(&s.rows, "image",
+                                       g_strdup_printf("image %s (%dx%d, %s, %s)", label, img.width,
+                                                       img.height, exemplar_name(mode), how));
+        q->image = g_bytes_new(data, len);
+        q->label = g_strdup(label);
+        q->mode = mode;
+        q->frame = at;
+        *out = q;
+    }
+    g_free(how);
     session_close(&s);
     scd_image_clear(&img);
     return st;
 }
 
+sp_status scd_query_at_frame(scd_encoders *c, const scd_encoder_cfg *cfg, const scd_query *q,
+                             const scd_frame_size *frame, scd_query **out, sp_error *err) {
+    *out = NULL;
+    if (!q || !q->image || frame->width == 0 || frame->height == 0 ||
+        (q->frame.width == frame->width && q->frame.height == frame->height))
+        return SP_OK;
+    gsize len = 0;
+    const uint8_t *data = g_bytes_get_data(q->image, &len);
+    return scd_query_from_image_data(c, cfg, data, len, q->mode, frame, q->label, out, err);
+}
+
 sp_status scd_query_from_image(scd_encoders *c, const scd_encoder_cfg *cfg, const char *path,
-                               sp_exemplar mode, const char *label, scd_query **out,
-                               sp_error *err) {
+                               sp_exemplar mode, const scd_frame_size *frame, const char *label,
+                               scd_query **out, sp_error *err) {
     *out = NULL;
     gchar *data = NULL;
     gsize len = 0;
@@ -255,7 +300,7 @@ sp_status scd_query_from_image(scd_encoders *c, const scd_encoder_cfg *cfg, cons
         g_error_free(gerr);
         return st;
     }
-    sp_status st = scd_query_from_image_data(c, cfg, (const uint8_t *)data, len, mode,
+    sp_status st = scd_query_from_image_data(c, cfg, (const uint8_t *)data, len, mode, frame,
                                              label ? label : path, out, err);
     g_free(data);
     return st;
@@ -296,7 +341,7 @@ sp_status scd_query_from_npy(scd_encoders *c, const scd_encoder_cfg *cfg, const 
 }
 
 sp_status scd_query_from_config(scd_encoders *c, const scd_encoder_cfg *enc, const scd_query_cfg *q,
-                                scd_query **out, sp_error *err) {
+                                const scd_frame_size *frame, scd_query **out, sp_error *err) {
     *out = NULL;
     switch (q->kind) {
         case SCD_QUERY_TEXT:
@@ -305,7 +350,8 @@ sp_status scd_query_from_config(scd_encoders *c, const scd_encoder_cfg *enc, con
             return scd_query_from_npy(c, enc, q->embedding, out, err);
         case SCD_QUERY_IMAGE: {
             char *base = g_path_get_basename(q->image);
-            sp_status st = scd_query_from_image(c, enc, q->image, SP_EXEMPLAR_ALL, base, out, err);
+            sp_status st =
+                scd_query_from_image(c, enc, q->image, SP_EXEMPLAR_ALL, frame, base, out, err);
             g_free(base);
             return st;
         }

@@ -58,6 +58,9 @@ struct scd_stream {
     /* Streaming threads write these. */
     atomic_uint_fast64_t frames, tokens_in, tokens_out, packets, st_files, png_files, sink_errors;
     atomic_uint e_width, d_width, grid_h, grid_w;
+    atomic_uint frame_w, frame_h; /* the frame size of the last frame (its tokens meta) */
+    GMutex rescale_lock;
+    GSource *rescale; /* an idle source encoding the exemplar query at a new frame size */
     GMutex files_lock;
     char *last_st, *last_png;
     ScriptPacketView view; /* the app branch's packet view (one streaming thread) */
@@ -163,8 +166,28 @@ static void mark_drained(scd_stream *st) {
 
 /* ---- streaming-thread callbacks ------------------------------------------------------------- */
 
+static gboolean rescale_query_cb(gpointer data);
+
+/* Records the frame size of meta; a new one has the main thread encode an exemplar query again at
+ * its scale (rescale_query_cb). */
+static void note_frame_size(scd_stream *st, const GstScriptTokensMeta *meta) {
+    unsigned w = meta->preprocess.frame_width, h = meta->preprocess.frame_height;
+    if (atomic_load(&st->frame_w) == w && atomic_load(&st->frame_h) == h)
+        return;
+    atomic_store(&st->frame_h, h);
+    atomic_store(&st->frame_w, w);
+    g_mutex_lock(&st->rescale_lock);
+    if (!st->rescale) {
+        st->rescale = g_idle_source_new();
+        g_source_set_callback(st->rescale, rescale_query_cb, st, NULL);
+        g_source_attach(st->rescale, NULL);
+    }
+    g_mutex_unlock(&st->rescale_lock);
+}
+
 static void on_frame(void *user, const GstScriptTokensMeta *meta) {
     scd_stream *st = user;
+    note_frame_size(st, meta);
     gsize n = gst_script_tokens_meta_n_tokens(meta);
     atomic_fetch_add(&st->frames, 1);
     atomic_fetch_add(&st->tokens_in, n);
@@ -551,6 +574,7 @@ static scd_stream *stream_new(scd_streams *owner, scd_config_ref *ref, const scd
     st->scriptsinks = g_ptr_array_new();
     st->brokers = g_ptr_array_new();
     g_mutex_init(&st->files_lock);
+    g_mutex_init(&st->rescale_lock);
     script_packet_view_init(&st->view);
     guint n_redis = 0;
     for (size_t i = 0; i < c->n_sinks; i++) {
@@ -600,6 +624,12 @@ static void stream_free(scd_stream *st) {
     if (st->stop_idle)
         g_source_remove(st->stop_idle);
     free_run(st);
+    /* After the pipeline: no frame comes any more, so no rescale is scheduled after this. */
+    if (st->rescale) {
+        g_source_destroy(st->rescale);
+        g_source_unref(st->rescale);
+    }
+    g_mutex_clear(&st->rescale_lock);
     /* After the pipeline: no packet comes any more. */
     if (st->obs_state)
         st->obs.detach(st->obs_state);
@@ -636,8 +666,9 @@ static void stream_free(scd_stream *st) {
 static void load_config_query(scd_stream *st) {
     sp_error err;
     scd_query *q = NULL;
-    if (scd_query_from_config(st->app->encoders, &st->cfg->encoder, &st->cfg->query, &q, &err) !=
-        SP_OK) {
+    scd_frame_size frame = scd_stream_frame_size(st); /* 0 x 0: no frame yet */
+    if (scd_query_from_config(st->app->encoders, &st->cfg->encoder, &st->cfg->query, &frame, &q,
+                              &err) != SP_OK) {
         scd_log(SCD_LOG_ERROR, "stream", "%s: the configured query cannot be used: %s", st->id,
                 err.message);
         g_free(st->last_error);
@@ -997,6 +1028,33 @@ sp_status scd_stream_set_query(scd_stream *st, scd_query *q, sp_error *err) {
 
 scd_query *scd_stream_query(scd_stream *st) {
     return st->query;
+}
+
+scd_frame_size scd_stream_frame_size(scd_stream *st) {
+    scd_frame_size f = {atomic_load(&st->frame_w), atomic_load(&st->frame_h)};
+    return f;
+}
+
+/* Main thread, after frames of a new size arrived: an exemplar query built before (at stream
+ * creation, or posted before the first frame: fitted) or for frames of another size is encoded
+ * again at the scale of these frames and replaces the query. A failure keeps the query. */
+static gboolean rescale_query_cb(gpointer data) {
+    scd_stream *st = data;
+    g_mutex_lock(&st->rescale_lock);
+    g_clear_pointer(&st->rescale, g_source_unref);
+    g_mutex_unlock(&st->rescale_lock);
+    scd_frame_size frame = scd_stream_frame_size(st);
+    scd_query *q = NULL;
+    sp_error err;
+    sp_status rc =
+        scd_query_at_frame(st->app->encoders, &st->cfg->encoder, st->query, &frame, &q, &err);
+    if (rc == SP_OK && q)
+        rc = scd_stream_set_query(st, q, &err);
+    if (rc != SP_OK)
+        scd_log(SCD_LOG_WARNING, "stream", "%s: the exemplar query stays as it was: %s", st->id,
+                err.message);
+    scd_query_unref(q);
+    return G_SOURCE_REMOVE;
 }
 
 sp_status scd_stream_reselect(scd_stream *st, guint budget, guint64 since_ns, guint64 until_ns,

@@ -143,6 +143,10 @@ scd_stream_state scd_stream_state_of(const scd_stream *st);
  * running pipeline keeps it for its next start. */
 sp_status scd_stream_set_query(scd_stream *st, scd_query *q, sp_error *err);
 scd_query *scd_stream_query(scd_stream *st); /* borrowed, may be NULL */
+/* The frame size of the stream's last frame (0 x 0 before the first): an exemplar posted for the
+ * stream is encoded at its scale. When it changes (the first frame), the stream's exemplar query
+ * is encoded again at the new scale, on the main thread. */
+scd_frame_size scd_stream_frame_size(scd_stream *st);
 
 /* A reselection of the stream's window and history with its current query: safetensors bytes
  * (a new reference) and the token count. since/until: ns, G_MAXUINT64 = open. SP_ERR_STATE when

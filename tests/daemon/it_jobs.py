@@ -116,6 +116,8 @@ class Jobs(unittest.TestCase):
         doc = self.wait_job(job)
         self.assertEqual(doc["state"], "done", doc)
         self.assertIn("red.png", doc["query"])
+        # The exemplar is encoded at the scale it has in the file's 128x72 frames.
+        self.assertIn("at 128x72 frame scale", doc["query"])
         status, doc = self.d.json("POST", "/v1/jobs", {"path": "counter.mp4",
                                                        "query": {"image": "../outside.mp4"}})
         self.assert_error(status, doc, 403, "forbidden")

@@ -1,6 +1,7 @@
 /* scriptprune: the missing-meta error, properties, frame and window emissions with exact budgets
  * and consistent fates, EOS / flush / segment / timestamps going back, queries changed while
- * PLAYING (property and event, from their running time), query failures, reselect and stats. */
+ * PLAYING (property and event, from their running time), exemplars at the frames' scale, query
+ * failures, reselect and stats. */
 #include <string.h>
 
 #include "evidence.h"
@@ -801,6 +802,79 @@ GST_START_TEST(test_query_image_exemplar) {
 }
 GST_END_TEST;
 
+/* sp_query_hash of the rows the patch encoder gives the gt_paint picture (width x height,
+ * `shift`) as an `all` exemplar at the scale of frame_w x frame_h frames (0 x 0: fitted). */
+static guint64 exemplar_hash(guint width, guint height, guint shift, guint frame_w, guint frame_h) {
+    gsize stride = (gsize)width * 4;
+    guint8 *data = g_malloc(stride * height);
+    gt_paint(data, width, height, stride, shift);
+    sp_encoder_config cfg;
+    sp_encoder_config_init(&cfg);
+    sp_encoder *enc;
+    sp_encode_ctx *ctx;
+    sp_error err;
+    fail_unless(sp_encoder_open(&cfg, &enc, &err) == SP_OK);
+    fail_unless(sp_encode_ctx_new(enc, &ctx, &err) == SP_OK);
+    sp_image img = {data, width, height, stride, SP_PIXFMT_RGBX};
+    sp_query_rows rows;
+    sp_query_rows_init(&rows);
+    fail_unless(sp_encode_exemplar_at(ctx, &img, SP_EXEMPLAR_ALL, frame_w, frame_h, &rows, &err) ==
+                    SP_OK,
+                "%s", err.message);
+    sp_query q = {.rows = rows.rows, .m = rows.m, .e = rows.e};
+    guint64 hash = sp_query_hash(&q);
+    sp_query_rows_free(&rows);
+    sp_encode_ctx_free(ctx);
+    sp_encoder_free(enc);
+    g_free(data);
+    return hash;
+}
+
+#define WIDE_CAPS "video/x-raw,format=RGBx,width=448,height=256,framerate=10/1"
+
+/* The query-image set before the first frame, set while PLAYING and kept across a change of
+ * frame size: each time the packet's query is the exemplar encoded at the frames' scale. */
+GST_START_TEST(test_query_image_encoded_at_the_frame_scale) {
+    gchar *dir = gt_tmpdir();
+    gchar *png = g_build_filename(dir, "crop.png", NULL);
+    fail_unless(gt_write_png(png, 96, 96, 0));
+    guint64 fitted = exemplar_hash(96, 96, 0, 0, 0);
+    guint64 wide = exemplar_hash(96, 96, 0, 448, 256);
+    guint64 square = exemplar_hash(96, 96, 0, S, S);
+    fail_unless(fitted != wide && fitted != square && wide != square,
+                "the frame scale does not change the exemplar's rows");
+    gchar *launch = g_strdup_printf(
+        "scriptencode ! scriptprune name=p emit=frame budget=8 query-image=%s", png);
+    GstHarness *h = gt_harness(launch, WIDE_CAPS);
+    fail_unless_equals_int(gst_harness_push(h, gt_frame_rgbx(448, 256, 0, 0)), GST_FLOW_OK);
+    GstBuffer *out = gst_harness_pull(h);
+    fail_unless_equals_uint64(meta_of(out)->packet.query_hash, wide);
+    gst_buffer_unref(out);
+
+    /* a new exemplar while PLAYING: encoded at the scale of the frames it applies to */
+    gchar *png2 = g_build_filename(dir, "crop2.png", NULL);
+    fail_unless(gt_write_png(png2, 64, 128, 3));
+    GstElement *p = by_name(h, "p");
+    g_object_set(p, "query-image", png2, NULL);
+    fail_unless_equals_int(gst_harness_push(h, gt_frame_rgbx(448, 256, 1, FRAME_NS)), GST_FLOW_OK);
+    out = gst_harness_pull(h);
+    fail_unless_equals_uint64(meta_of(out)->packet.query_hash, exemplar_hash(64, 128, 3, 448, 256));
+    gst_buffer_unref(out);
+
+    /* frames of another size: the exemplar is encoded again at their scale */
+    gst_harness_set_src_caps_str(h, CAPS);
+    out = push_frame(h, 2, 2 * FRAME_NS);
+    fail_unless_equals_uint64(meta_of(out)->packet.query_hash, exemplar_hash(64, 128, 3, S, S));
+    gst_buffer_unref(out);
+    gst_object_unref(p);
+    gt_teardown(h);
+    g_free(launch);
+    g_free(png);
+    g_free(png2);
+    gt_rmdir(dir);
+}
+GST_END_TEST;
+
 /* ---- reselect -------------------------------------------------------------------------------- */
 
 static GstStructure *reselect(GstElement *p, GBytes *q, guint rows, guint budget, guint64 since,
@@ -891,6 +965,7 @@ static Suite *prune_suite(void) {
     tcase_add_test(tc, test_query_failures_are_clear);
     tcase_add_test(tc, test_query_of_wrong_width_fails_at_first_frame);
     tcase_add_test(tc, test_query_image_exemplar);
+    tcase_add_test(tc, test_query_image_encoded_at_the_frame_scale);
     tcase_add_test(tc, test_reselect_action_signal);
     tcase_add_test(tc, test_pixel_evidence_only_against_the_last_frame_taken);
     tcase_add_test(tc, test_pixel_evidence_through_the_gate);
