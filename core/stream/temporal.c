@@ -6,6 +6,7 @@
  * alive candidates taken at that position. */
 #include <cblas.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "alloc.h"
@@ -101,9 +102,29 @@ static void match_around(const sp_temporal_refs *refs, const probe *pr, int cy, 
     }
 }
 
-/* Cells a token's content moved by itself, under a still camera, from which the pixels rather
- * than the features decide that no candidate close enough stands for it. */
+/* Cells a token's content moved by itself (against the frame's typical displacement), under a
+ * still camera, from which the pixels rather than the features decide that no candidate close
+ * enough stands for it. */
 #define OWN_MOTION (1.0f / 3.0f)
+
+static int cmp_float(const void *a, const void *b) {
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+/* The median displacement (cells, y then x) of the frame's SEEN tokens: what the picture as a
+ * whole did, which the features' motion estimate can miss (a slow pan seen as a still camera).
+ * tmp: room for n floats. Zero without SEEN tokens. */
+static void typical_shift(const sp_pixel_evidence *ev, size_t n, float *tmp, float shift[2]) {
+    for (int axis = 0; axis < 2; axis++) {
+        size_t k = 0;
+        for (size_t p = 0; p < n; p++)
+            if (ev[p].verdict == SP_PIXELS_SEEN)
+                tmp[k++] = axis ? ev[p].dx : ev[p].dy;
+        qsort(tmp, k, sizeof *tmp, cmp_float);
+        shift[axis] = k ? tmp[k / 2] : 0.0f;
+    }
+}
 
 /* What the pixels decided for token p (see sp_temporal_rule.evidence): true when they settled it,
  * with *slot the candidate credited (-1: none) or *fresh set. SEEN: the candidate of an anchor
@@ -116,8 +137,8 @@ static void match_around(const sp_temporal_refs *refs, const probe *pr, int cy, 
  * uncovers that the window saw before), and only while the camera is still (when it moves, its
  * position showed other content). */
 static bool pixel_verdict(const sp_temporal_refs *refs, const sp_temporal_rule *rule,
-                          const probe *pr, size_t p, bool still, int32_t *slot, bool *fresh,
-                          float off[2]) {
+                          const probe *pr, size_t p, bool still, const float shift[2],
+                          int32_t *slot, bool *fresh, float off[2]) {
     const sp_pixel_evidence *ev = &rule->evidence[p];
     int gw = (int)refs->gw, gh = (int)refs->gh;
     if (ev->verdict == SP_PIXELS_SEEN) {
@@ -152,13 +173,14 @@ static bool pixel_verdict(const sp_temporal_refs *refs, const sp_temporal_rule *
             return true;
         }
         /* Seen, but no candidate stands for it within half a cell. When its content moved on
-         * its own (a third of a cell or more under a still camera: an object), the features at
+         * its own (a third of a cell or more from the frame's typical displacement, under a
+         * still camera: an object), the features at
          * its place and around would credit another part of the object (on the real-texture
          * object scenes 18% of the cup's credits pointed more than 12 px away, the anchors then
          * carrying the error on): it is new. Content that drifted less (a zoom: at most a
          * quarter of a cell a frame in those scenes), or a moving camera (the features compare
          * it with the anchors blended at its source), is left to the features, which hold. */
-        bool moved = fmaxf(fabsf(ev->dy), fabsf(ev->dx)) >= OWN_MOTION;
+        bool moved = fmaxf(fabsf(ev->dy - shift[0]), fabsf(ev->dx - shift[1])) >= OWN_MOTION;
         *fresh = still && moved;
         *slot = -1;
         return *fresh;
@@ -208,6 +230,9 @@ static size_t match_frame(const sp_temporal_refs *refs, const sp_temporal_rule *
     int gw = (int)refs->gw;
     bool still = sp_motion_is_identity(mo);
     size_t fresh = 0;
+    float shift[2] = {0.0f, 0.0f};
+    if (rule->evidence) /* match_off is written per token below: free until then */
+        typical_shift(rule->evidence, n, match_off, shift);
     for (size_t p = 0; p < n; p++) {
         probe pr = {
             .x = fxn + p * d, .own_d = rule->own_d, .tau = rule->tau, .tau_own = rule->tau_own};
@@ -219,7 +244,7 @@ static size_t match_frame(const sp_temporal_refs *refs, const sp_temporal_rule *
         bool pnew = false;
         float *off = match_off + 2 * p;
         off[0] = off[1] = 0.0f;
-        if (rule->evidence && pixel_verdict(refs, rule, &pr, p, still, &slot, &pnew, off)) {
+        if (rule->evidence && pixel_verdict(refs, rule, &pr, p, still, shift, &slot, &pnew, off)) {
             match[p] = pnew ? -1 : slot;
             is_new[p] = pnew ? PIXEL_NEW : 0;
             fresh += pnew;
