@@ -174,12 +174,12 @@ static bool pixel_verdict(const sp_temporal_refs *refs, const sp_temporal_rule *
         }
         /* Seen, but no candidate stands for it within half a cell. When its content moved on
          * its own (a third of a cell or more from the frame's typical displacement, under a
-         * still camera: an object), the features at
-         * its place and around would credit another part of the object (on the real-texture
-         * object scenes 18% of the cup's credits pointed more than 12 px away, the anchors then
-         * carrying the error on): it is new. Content that drifted less (a zoom: at most a
-         * quarter of a cell a frame in those scenes), or a moving camera (the features compare
-         * it with the anchors blended at its source), is left to the features, which hold. */
+         * still camera: an object), the features at its place and around would credit another
+         * part of the object (on the real-texture object scenes 18% of the cup's credits pointed
+         * more than 12 px away, the anchors then carrying the error on): it is new. Content that
+         * drifted less (a zoom: at most a quarter of a cell a frame in those scenes), or a
+         * moving camera (the features compare it with the anchors blended at its source), is
+         * left to the features, which hold. */
         bool moved = fmaxf(fabsf(ev->dy - shift[0]), fabsf(ev->dx - shift[1])) >= OWN_MOTION;
         *fresh = still && moved;
         *slot = -1;
