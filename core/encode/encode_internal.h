@@ -53,6 +53,15 @@ void enc_block_mean(const sp_image *img, const size_t off[3], size_t bpp, uint32
 /* Sizes r->evidence to r->n entries (keeps nothing). */
 sp_status enc_reserve_evidence(sp_encoding *r, sp_error *err);
 
+/* Makes room in q for k more rows of width e and returns where they go (uninitialised), or NULL
+ * (err set); enc_rows_commit then counts them. */
+float *enc_rows_append(sp_query_rows *q, size_t k, size_t e, sp_error *err);
+void enc_rows_commit(sp_query_rows *q, size_t k, size_t e);
+
+/* The arguments every exemplar encoding checks: a context, an output, a known mode. */
+sp_status enc_exemplar_args(const sp_encode_ctx *ctx, const sp_query_rows *out, sp_exemplar mode,
+                            sp_error *err);
+
 /* Grows a float array to at least n elements (keeps nothing). */
 sp_status enc_reserve(float **p, size_t *cap, size_t n, const char *what, sp_error *err);
 

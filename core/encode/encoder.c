@@ -597,8 +597,7 @@ sp_query sp_query_rows_view(const sp_query_rows *q) {
     return v;
 }
 
-/* Makes room for k more rows of width e and returns where they go, or NULL (err set). */
-static float *rows_append(sp_query_rows *q, size_t k, size_t e, sp_error *err) {
+float *enc_rows_append(sp_query_rows *q, size_t k, size_t e, sp_error *err) {
     if (q->m > 0 && q->e != e) {
         sp_error_set(err, SP_ERR_INVALID,
                      "query: cannot append rows of width %zu to rows of "
@@ -626,7 +625,7 @@ static float *rows_append(sp_query_rows *q, size_t k, size_t e, sp_error *err) {
     return q->rows + q->m * e;
 }
 
-static void rows_commit(sp_query_rows *q, size_t k, size_t e) {
+void enc_rows_commit(sp_query_rows *q, size_t k, size_t e) {
     q->e = e;
     q->m += k;
 }
@@ -643,11 +642,11 @@ sp_status sp_query_rows_append(const sp_encoder *enc, const float *rows, size_t 
     sp_status s = sp_check_finite(rows, 0, m, e, "query rows", err);
     if (s)
         return s;
-    float *dst = rows_append(out, m, e, err);
+    float *dst = enc_rows_append(out, m, e, err);
     if (!dst)
         return err ? err->status : SP_ERR_NOMEM;
     memcpy(dst, rows, m * e * sizeof *dst);
-    rows_commit(out, m, e);
+    enc_rows_commit(out, m, e);
     return SP_OK;
 }
 
@@ -666,8 +665,8 @@ sp_status sp_query_rows_append_npy(const sp_encoder *enc, const char *path, sp_q
     return s;
 }
 
-sp_status sp_encode_exemplar(sp_encode_ctx *ctx, const sp_image *img, sp_exemplar mode,
-                             sp_query_rows *out, sp_error *err) {
+sp_status enc_exemplar_args(const sp_encode_ctx *ctx, const sp_query_rows *out, sp_exemplar mode,
+                            sp_error *err) {
     if (!ctx || !out)
         return sp_error_set(err, SP_ERR_INVALID, "exemplar: NULL argument");
     if ((int)mode < 0 || mode > SP_EXEMPLAR_ALL)
@@ -675,6 +674,14 @@ sp_status sp_encode_exemplar(sp_encode_ctx *ctx, const sp_image *img, sp_exempla
                             "exemplar: mode %d is not pooled, mean or all "
                             "(0..2)",
                             (int)mode);
+    return SP_OK;
+}
+
+sp_status sp_encode_exemplar(sp_encode_ctx *ctx, const sp_image *img, sp_exemplar mode,
+                             sp_query_rows *out, sp_error *err) {
+    sp_status args = enc_exemplar_args(ctx, out, mode, err);
+    if (args)
+        return args;
     sp_encoding r;
     sp_encoding_init(&r);
     sp_status s = sp_encode(ctx, img, &r, err);
@@ -688,7 +695,7 @@ sp_status sp_encode_exemplar(sp_encode_ctx *ctx, const sp_image *img, sp_exempla
         y0 = r.pre.grid_y, x0 = r.pre.grid_x, h = r.pre.grid_h, w = r.pre.grid_w;
     }
     size_t k = mode == SP_EXEMPLAR_ALL ? (size_t)h * w : 1;
-    float *dst = rows_append(out, k, r.e, err);
+    float *dst = enc_rows_append(out, k, r.e, err);
     if (!dst) {
         sp_encoding_free(&r);
         return err ? err->status : SP_ERR_NOMEM;
@@ -709,7 +716,7 @@ sp_status sp_encode_exemplar(sp_encode_ctx *ctx, const sp_image *img, sp_exempla
         for (size_t j = 0; j < r.e; j++)
             dst[j] /= (float)((size_t)h * w);
     }
-    rows_commit(out, k, r.e);
+    enc_rows_commit(out, k, r.e);
     sp_encoding_free(&r);
     return SP_OK;
 }
@@ -758,7 +765,7 @@ sp_status sp_encode_text(sp_encode_ctx *ctx, const char *text, size_t len, sp_qu
      * keeps the best half of them (docs/algorithm.md). */
     size_t segments = n == 0 ? 1 : (n + room - 1) / room;
     size_t e = ctx->enc->info.e;
-    float *dst = rows_append(out, segments, e, err);
+    float *dst = enc_rows_append(out, segments, e, err);
     if (!dst) {
         sp_free(ids);
         return err ? err->status : SP_ERR_NOMEM;
@@ -770,7 +777,7 @@ sp_status sp_encode_text(sp_encode_ctx *ctx, const char *text, size_t len, sp_qu
     sp_free(ids);
     if (s)
         return s;
-    rows_commit(out, segments, e);
+    enc_rows_commit(out, segments, e);
     return SP_OK;
 }
 
@@ -782,12 +789,12 @@ sp_status sp_encode_text_ids(sp_encode_ctx *ctx, const int32_t *ids, size_t n, s
     if (s)
         return s;
     size_t e = ctx->enc->info.e;
-    float *dst = rows_append(out, 1, e, err);
+    float *dst = enc_rows_append(out, 1, e, err);
     if (!dst)
         return err ? err->status : SP_ERR_NOMEM;
     s = clip_encode_text_ids(text_model(ctx->enc), text_scratch(ctx), ids, n, dst, err);
     if (s)
         return s;
-    rows_commit(out, 1, e);
+    enc_rows_commit(out, 1, e);
     return SP_OK;
 }

@@ -59,8 +59,8 @@ static void cell_shares(const sp_encoding *r, uint32_t patch, uint32_t x0, uint3
 
 /* Appends the rows of the cells wholly inside the exemplar (all, or their mean), or of the one
  * cell most inside it when none is. */
-static sp_status append_cells(const sp_encoder *enc, const sp_encoding *r, const double *share,
-                              sp_exemplar mode, sp_query_rows *out, sp_error *err) {
+static sp_status append_cells(const sp_encoding *r, const double *share, sp_exemplar mode,
+                              sp_query_rows *out, sp_error *err) {
     size_t n = r->n, e = r->e, kept = 0, best = 0;
     for (size_t i = 0; i < n; i++) {
         kept += share[i] >= WHOLLY_INSIDE;
@@ -68,9 +68,9 @@ static sp_status append_cells(const sp_encoder *enc, const sp_encoding *r, const
             best = i;
     }
     size_t rows = mode == SP_EXEMPLAR_ALL && kept ? kept : 1;
-    float *buf = sp_alloc_array(rows, e * sizeof(float));
+    float *buf = enc_rows_append(out, rows, e, err); /* into the query rows, committed below */
     if (!buf)
-        return sp_error_set(err, SP_ERR_NOMEM, "exemplar: out of memory for %zu rows", rows);
+        return err ? err->status : SP_ERR_NOMEM;
     memset(buf, 0, rows * e * sizeof(float));
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
@@ -84,21 +84,18 @@ static sp_status append_cells(const sp_encoder *enc, const sp_encoding *r, const
     if (mode != SP_EXEMPLAR_ALL)
         for (size_t j = 0; j < e; j++)
             buf[j] /= (float)k;
-    sp_status st = sp_query_rows_append(enc, buf, rows, e, out, err);
-    sp_free(buf);
-    return st;
+    enc_rows_commit(out, rows, e);
+    return SP_OK;
 }
 
 sp_status sp_encode_exemplar_at(sp_encode_ctx *ctx, const sp_image *img, sp_exemplar mode,
                                 uint32_t frame_w, uint32_t frame_h, sp_query_rows *out,
                                 sp_error *err) {
-    if (!ctx || !img || !out)
+    sp_status args = enc_exemplar_args(ctx, out, mode, err);
+    if (args)
+        return args;
+    if (!img)
         return sp_error_set(err, SP_ERR_INVALID, "exemplar: NULL argument");
-    if ((int)mode < 0 || mode > SP_EXEMPLAR_ALL)
-        return sp_error_set(err, SP_ERR_INVALID,
-                            "exemplar: mode %d is not pooled, mean or all "
-                            "(0..2)",
-                            (int)mode);
     /* The pooled embedding describes the whole picture it was computed on, so it stays the
      * fitted picture's; an exemplar that does not fit in the frame has no frame scale. */
     if (mode == SP_EXEMPLAR_POOLED || frame_w == 0 || frame_h == 0 || !img->data ||
@@ -131,7 +128,7 @@ sp_status sp_encode_exemplar_at(sp_encode_ctx *ctx, const sp_image *img, sp_exem
         sp_encoder_info info;
         sp_encoder_get_info(ctx->enc, &info);
         cell_shares(&r, info.patch_size, x0, y0, img->width, img->height, share);
-        st = append_cells(ctx->enc, &r, share, mode, out, err);
+        st = append_cells(&r, share, mode, out, err);
     }
     sp_free(share);
     sp_encoding_free(&r);
