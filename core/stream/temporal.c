@@ -231,7 +231,8 @@ static size_t match_frame(const sp_temporal_refs *refs, const sp_temporal_rule *
     bool still = sp_motion_is_identity(mo);
     size_t fresh = 0;
     float shift[2] = {0.0f, 0.0f};
-    if (rule->evidence) /* match_off is written per token below: free until then */
+    /* Used under a still camera only. match_off is written per token below: free until then. */
+    if (rule->evidence && still)
         typical_shift(rule->evidence, n, match_off, shift);
     for (size_t p = 0; p < n; p++) {
         probe pr = {
